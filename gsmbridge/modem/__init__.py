@@ -1,0 +1,1 @@
+"""The modem layer: AT commands over pyserial, PDU encoding, a simulator.  Qt-free."""

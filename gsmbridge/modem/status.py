@@ -1,0 +1,37 @@
+"""What a modem's health looks like to the rest of the program."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ModemStatus:
+    """A snapshot of one modem; a new one is published on every change.
+
+    ``state`` is one of: ``disconnected``, ``connecting``, ``pin-required``,
+    ``puk-required``, ``searching`` (not registered yet), ``denied``
+    (registration denied), ``ready``, ``error``.
+    """
+
+    port: str
+    state: str = "disconnected"
+    simulated: bool = False
+    sim: str = ""  # READY, SIM PIN, SIM PUK, NOT INSERTED, ...
+    registration: str = ""  # home, roaming, searching, denied, unknown, not-registered
+    operator: str = ""
+    signal_dbm: int | None = None
+    signal_bars: int = 0  # 0..5
+    manufacturer: str = ""
+    model: str = ""
+    revision: str = ""
+    imei: str = ""
+    imsi: str = ""
+    iccid: str = ""
+    smsc: str = ""
+    last_error: str = ""
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ready(self) -> bool:
+        return self.state == "ready"
