@@ -1,0 +1,638 @@
+"""SMS-SUBMIT encoding and SUBMIT / STATUS-REPORT decoding (3GPP TS 23.040, TS 23.038).
+
+Pure functions, stdlib only, no I/O: the sender uses :func:`encode_submit` to get the hex for
+``AT+CMGS`` and :func:`decode_status_report` for ``+CDS`` URCs; the simulator uses the
+decoders and :func:`encode_status_report`; the GUI uses :func:`count_parts` as a live counter.
+Every malformed input raises :class:`PduError` (a ``ValueError``), never ``IndexError`` & co.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+
+from gsmbridge.modem import gsm7
+
+__all__ = [
+    "DecodedSubmit",
+    "EncodedMessage",
+    "PduError",
+    "StatusReport",
+    "SubmitPart",
+    "count_parts",
+    "decode_status_report",
+    "decode_submit",
+    "encode_status_report",
+    "encode_submit",
+    "normalise_address",
+    "relative_validity",
+    "status_text",
+    "validity_minutes_from_relative",
+]
+
+GSM7 = "gsm7"
+UCS2 = "ucs2"
+EIGHT_BIT = "8bit"
+
+#: Units (septets / UTF-16 code units) per part: alone, with 8-bit-ref UDH, with 16-bit-ref UDH.
+_SINGLE = {GSM7: 160, UCS2: 70}
+_MULTI = {(GSM7, False): 153, (UCS2, False): 67, (GSM7, True): 152, (UCS2, True): 66}
+_ELLIPSIS = {GSM7: "...", UCS2: "\u2026"}
+_MAX_UD_OCTETS = 140
+_MAX_CONCAT_PARTS = 255  # total/seq are one octet in the concatenation IE
+
+# First-octet bits (TS 23.040 §9.2.2.2).
+_MTI_SUBMIT = 0x01
+_MTI_STATUS_REPORT = 0x02
+_FO_VPF_RELATIVE = 0x10
+_FO_SRR = 0x20
+_FO_UDHI = 0x40
+_TOA_INTERNATIONAL = 0x91
+_TOA_NATIONAL = 0x81
+
+_ADDRESS_RE = re.compile(r"\+?[0-9]{1,20}")
+_BCD_DIGITS = "0123456789*#abc"
+
+
+class PduError(ValueError):
+    """Bad number, bad hex or an undecodable PDU."""
+
+
+@dataclass(frozen=True)
+class SubmitPart:
+    """One SMS-SUBMIT ready for ``AT+CMGS=<tpdu_length>`` followed by ``pdu`` and Ctrl-Z."""
+
+    pdu: str  # uppercase hex, starting with the SCA octet "00" (modem uses its +CSCA)
+    tpdu_length: int  # octets after the SCA: the <length> of AT+CMGS
+    seq: int  # 1-based
+    total: int
+
+
+@dataclass(frozen=True)
+class EncodedMessage:
+    """The parts of one message and what was actually sent."""
+
+    encoding: str  # "gsm7" | "ucs2"
+    text: str  # after smart replacement and truncation
+    parts: tuple[SubmitPart, ...]
+    truncated: bool
+    replaced: bool
+
+
+@dataclass(frozen=True)
+class DecodedSubmit:
+    """Fields of one SMS-SUBMIT, as the simulator needs them."""
+
+    number: str  # "+<digits>" for international, digits otherwise
+    text: str  # this part's text
+    encoding: str  # "gsm7" | "ucs2" | "8bit" (8-bit data decoded as Latin-1)
+    status_report_requested: bool
+    validity_minutes: int | None  # None: no VP, or an absolute VP
+    concat: tuple[int, int, int] | None  # (ref, total, seq)
+    message_reference: int
+
+
+@dataclass(frozen=True)
+class StatusReport:
+    """An SMS-STATUS-REPORT (TS 23.040 §9.2.2.3)."""
+
+    message_reference: int
+    recipient: str
+    status: int  # TP-ST
+    delivered: bool  # 0x00-0x1F: transaction completed
+    final: bool  # False only for 0x20-0x3F (SC still trying)
+    status_text: str
+    discharge_time: datetime | None  # None when the TP-DT octets are not a valid time
+
+
+# --- Addresses ------------------------------------------------------------------------------
+
+
+def normalise_address(number: str) -> tuple[str, int]:
+    """Split ``+E.164`` / national digits into (digits, type-of-address).
+
+    Strict on purpose: a number with spaces or dashes that reaches the modem earns
+    ``+CMS ERROR: 304``, so formatting is the caller's job (phonenumbers upstream).
+    """
+    if not isinstance(number, str) or not _ADDRESS_RE.fullmatch(number):
+        raise PduError(f"invalid phone number {number!r}: expected +? and 1..20 digits")
+    if number.startswith("+"):
+        return number[1:], _TOA_INTERNATIONAL
+    return number, _TOA_NATIONAL
+
+
+def _swap_bcd(digits: str) -> bytes:
+    """Semi-octets, low nibble first, odd counts padded with F."""
+    if len(digits) % 2:
+        digits += "F"
+    return bytes.fromhex("".join(digits[i + 1] + digits[i] for i in range(0, len(digits), 2)))
+
+
+def _address_field(number: str) -> bytes:
+    digits, toa = normalise_address(number)
+    return bytes((len(digits), toa)) + _swap_bcd(digits)
+
+
+# --- Validity period ------------------------------------------------------------------------
+
+
+def relative_validity(minutes: int) -> int:
+    """Relative TP-VP octet for at least ``minutes`` (rounded up to a representable value).
+
+    Rounding up never expires a message earlier than asked; values beyond 63 weeks cap at 255.
+    """
+    if minutes < 0:
+        raise PduError(f"validity must not be negative: {minutes}")
+    if minutes <= 12 * 60:
+        return max(0, -(-minutes // 5) - 1)
+    if minutes <= 24 * 60:
+        return 143 + -(-(minutes - 12 * 60) // 30)
+    if minutes <= 30 * 24 * 60:
+        return 166 + -(-minutes // (24 * 60))
+    return min(255, 192 + -(-minutes // (7 * 24 * 60)))
+
+
+def validity_minutes_from_relative(vp: int) -> int:
+    """Minutes represented by a relative TP-VP octet."""
+    if not 0 <= vp <= 255:
+        raise PduError(f"relative VP out of range: {vp}")
+    if vp <= 143:
+        return (vp + 1) * 5
+    if vp <= 167:
+        return 12 * 60 + (vp - 143) * 30
+    if vp <= 196:
+        return (vp - 166) * 24 * 60
+    return (vp - 192) * 7 * 24 * 60
+
+
+# --- Encoding -------------------------------------------------------------------------------
+
+
+def _sanitise(text: str) -> str:
+    """Pair up or replace lone surrogates, which cannot be encoded as UTF-16."""
+    if not any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+        return text
+    return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
+
+
+def _costs(text: str, encoding: str) -> list[int]:
+    """Units each character takes: ESC pairs and surrogate pairs are indivisible 2-unit atoms."""
+    if encoding == GSM7:
+        ext = gsm7.EXTENSION_CHARS
+        return [2 if c in ext else 1 for c in text]
+    return [2 if ord(c) > 0xFFFF else 1 for c in text]
+
+
+def _units(text: str, encoding: str) -> int:
+    if encoding == GSM7:
+        return gsm7.septet_count(text)
+    return len(text.encode("utf-16-be")) // 2
+
+
+def _split(costs: list[int], single: int, multi: int) -> list[tuple[int, int]]:
+    """Greedy split into (start, end) character ranges; optimal since order is fixed."""
+    if sum(costs) <= single:
+        return [(0, len(costs))]
+    bounds: list[tuple[int, int]] = []
+    start, used = 0, 0
+    for i, c in enumerate(costs):
+        if used + c > multi:
+            bounds.append((start, i))
+            start, used = i, 0
+        used += c
+    bounds.append((start, len(costs)))
+    return bounds
+
+
+def _count(text: str, encoding: str, concat16: bool = False) -> int:
+    """Number of parts ``text`` needs; arithmetic when no 2-unit atoms exist (long texts)."""
+    units = _units(text, encoding)
+    single, multi = _SINGLE[encoding], _MULTI[(encoding, concat16)]
+    if units <= single:
+        return 1
+    if units == len(text):
+        return -(-units // multi)
+    return len(_split(_costs(text, encoding), single, multi))
+
+
+def _choose(text: str, smart: bool, concat16: bool) -> tuple[str, str, bool]:
+    """(encoding, text, replaced): GSM 7-bit if possible, smart-replaced if that is no dearer."""
+    if gsm7.is_gsm7(text):
+        return GSM7, text, False
+    if smart:
+        replaced = gsm7.smart_replace(text)
+        if gsm7.is_gsm7(replaced) and _count(replaced, GSM7, concat16) <= _count(
+            text, UCS2, concat16
+        ):
+            return GSM7, replaced, replaced != text
+    return UCS2, text, False
+
+
+def _truncate(text: str, encoding: str, max_parts: int, concat16: bool) -> str:
+    """Longest prefix that, followed by an ellipsis, fits in ``max_parts`` parts."""
+    single, multi = _SINGLE[encoding], _MULTI[(encoding, concat16)]
+    # Every character costs at least one unit, so nothing past this can fit.
+    text = text[: max_parts * single]
+    costs = _costs(text, encoding)
+    ellipsis = _ELLIPSIS[encoding]
+    tail = _costs(ellipsis, encoding)
+    lo, hi = 0, len(text)  # invariant: prefix lo fits (the ellipsis alone always fits)
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if len(_split(costs[:mid] + tail, single, multi)) <= max_parts:
+            lo = mid
+        else:
+            hi = mid - 1
+    return text[:lo].rstrip() + ellipsis
+
+
+def count_parts(text: str, *, smart: bool = True) -> tuple[str, int]:
+    """(encoding, parts) that :func:`encode_submit` would use, ignoring ``max_parts``.
+
+    For the GUI's live counter: a count above the sender's ``max_parts`` means truncation.
+    """
+    encoding, chosen, _ = _choose(_sanitise(text), smart, False)
+    return encoding, _count(chosen, encoding)
+
+
+def _udh(ref: int, total: int, seq: int, concat16: bool) -> bytes:
+    if concat16:
+        return bytes((6, 0x08, 4, (ref >> 8) & 0xFF, ref & 0xFF, total, seq))
+    return bytes((5, 0x00, 3, ref & 0xFF, total, seq))
+
+
+def encode_submit(
+    number: str,
+    text: str,
+    *,
+    concat_ref: int = 0,
+    status_report: bool = True,
+    validity_minutes: int | None = 24 * 60,
+    smart: bool = True,
+    max_parts: int = 6,
+    concat_ref_16bit: bool = False,
+) -> EncodedMessage:
+    """Encode ``text`` to ``number`` as one or more SMS-SUBMIT PDUs (cheapest encoding).
+
+    ``concat_ref`` goes into every part's UDH (``& 0xFF``, or ``& 0xFFFF`` with 16-bit refs);
+    the caller varies it per message. ``max_parts`` above 255 is capped at 255 (one-octet
+    total in the UDH). TP-MR is 0: the modem assigns message references.
+    """
+    if max_parts < 1:
+        raise PduError(f"max_parts must be at least 1, got {max_parts}")
+    max_parts = min(max_parts, _MAX_CONCAT_PARTS)
+    address = _address_field(number)
+    vp = b"" if validity_minutes is None else bytes((relative_validity(validity_minutes),))
+
+    encoding, chosen, replaced = _choose(_sanitise(text), smart, concat_ref_16bit)
+    truncated = _count(chosen, encoding, concat_ref_16bit) > max_parts
+    if truncated:
+        chosen = _truncate(chosen, encoding, max_parts, concat_ref_16bit)
+
+    single, multi = _SINGLE[encoding], _MULTI[(encoding, concat_ref_16bit)]
+    bounds = _split(_costs(chosen, encoding), single, multi)
+    total = len(bounds)
+    ref = concat_ref & (0xFFFF if concat_ref_16bit else 0xFF)
+    fo = _MTI_SUBMIT | (_FO_SRR if status_report else 0) | (_FO_VPF_RELATIVE if vp else 0)
+    if total > 1:
+        fo |= _FO_UDHI
+    dcs = 0x00 if encoding == GSM7 else 0x08
+    head = bytes((fo, 0x00)) + address + bytes((0x00, dcs)) + vp
+
+    parts = []
+    for seq, (start, end) in enumerate(bounds, 1):
+        chunk = chosen[start:end]
+        udh = _udh(ref, total, seq, concat_ref_16bit) if total > 1 else b""
+        if encoding == GSM7:
+            septets = gsm7.to_septets(chunk)
+            ud = gsm7.pack(septets, udh)
+            udl = (gsm7.header_septets(len(udh)) if udh else 0) + len(septets)
+        else:
+            ud = udh + chunk.encode("utf-16-be")
+            udl = len(ud)
+        assert len(ud) <= _MAX_UD_OCTETS, "splitter produced an oversized part"
+        tpdu = head + bytes((udl,)) + ud
+        parts.append(SubmitPart("00" + tpdu.hex().upper(), len(tpdu), seq, total))
+    return EncodedMessage(encoding, chosen, tuple(parts), truncated, replaced)
+
+
+# --- Decoding -------------------------------------------------------------------------------
+
+
+class _Reader:
+    """Bounds-checked cursor: running off the end is a PduError, not an IndexError."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+
+    def take(self, n: int, what: str) -> bytes:
+        if n < 0 or self.pos + n > len(self.data):
+            raise PduError(f"PDU too short: {what} needs {n} octet(s) at offset {self.pos}")
+        chunk = self.data[self.pos : self.pos + n]
+        self.pos += n
+        return chunk
+
+    def byte(self, what: str) -> int:
+        return self.take(1, what)[0]
+
+    def rest(self) -> bytes:
+        chunk = self.data[self.pos :]
+        self.pos = len(self.data)
+        return chunk
+
+
+def _from_hex(pdu_hex: str) -> bytes:
+    try:
+        return bytes.fromhex(pdu_hex.strip())
+    except (ValueError, TypeError, AttributeError) as exc:
+        raise PduError(f"not a hex string: {exc}") from None
+
+
+def _skip_sca(reader: _Reader) -> None:
+    reader.take(reader.byte("SCA length"), "SCA")
+
+
+def _read_address(reader: _Reader) -> str:
+    """TP-DA / TP-RA: length in semi-octets, TOA, swapped BCD (or packed GSM for alphanumeric)."""
+    length = reader.byte("address length")
+    toa = reader.byte("type of address")
+    raw = reader.take((length + 1) // 2, "address digits")
+    if length > 20:
+        raise PduError(f"address longer than 20 digits: {length}")
+    if (toa >> 4) & 0x07 == 0x05:  # alphanumeric: GSM 7-bit packed
+        return gsm7.from_septets(gsm7.unpack(raw, length * 4 // 7))
+    digits = []
+    for i in range(length):
+        nibble = (raw[i // 2] >> (4 * (i % 2))) & 0x0F
+        if nibble == 0x0F:
+            raise PduError("filler nibble F inside an address")
+        digits.append(_BCD_DIGITS[nibble])
+    prefix = "+" if (toa >> 4) & 0x07 == 0x01 else ""
+    return prefix + "".join(digits)
+
+
+def _dcs_alphabet(dcs: int) -> str:
+    """Alphabet from TP-DCS (TS 23.038 §4); reserved codings are read as GSM 7-bit."""
+    group = dcs >> 4
+    if group <= 0x07:  # general data coding / automatic deletion groups
+        if dcs & 0x20:
+            raise PduError(f"compressed user data is not supported (DCS 0x{dcs:02X})")
+        return {0: GSM7, 1: EIGHT_BIT, 2: UCS2}.get((dcs >> 2) & 0x03, GSM7)
+    if group == 0x0E:
+        return UCS2
+    if group == 0x0F:
+        return EIGHT_BIT if dcs & 0x04 else GSM7
+    return GSM7
+
+
+def _read_validity(reader: _Reader, vpf: int) -> int | None:
+    if vpf == 0:
+        return None
+    if vpf == 2:
+        return validity_minutes_from_relative(reader.byte("TP-VP"))
+    vp = reader.take(7, "TP-VP")
+    if vpf == 3:  # absolute: meaningful only against the SC's clock
+        return None
+    # enhanced (TS 23.040 §9.2.3.12.3): format in bits 2-0 of the functionality indicator
+    fmt = vp[0] & 0x07
+    if fmt == 1:
+        return validity_minutes_from_relative(vp[1])
+    if fmt == 2:
+        return -(-vp[1] // 60)
+    if fmt == 3:
+        h, m, s = (_bcd(b) for b in vp[1:4])
+        return h * 60 + m + (1 if s else 0)
+    return None
+
+
+def _parse_udh(udh: bytes) -> tuple[int, int, int] | None:
+    """Concatenation (ref, total, seq) from the UDH IEs, if any valid one is present."""
+    concat = None
+    pos = 0
+    while pos < len(udh):
+        if pos + 2 > len(udh):
+            raise PduError("truncated UDH information element")
+        iei, length = udh[pos], udh[pos + 1]
+        data = udh[pos + 2 : pos + 2 + length]
+        if len(data) != length:
+            raise PduError("UDH information element overruns the header")
+        if iei == 0x00 and length == 3:
+            ref, total, seq = data[0], data[1], data[2]
+        elif iei == 0x08 and length == 4:
+            ref, total, seq = (data[0] << 8) | data[1], data[2], data[3]
+        else:
+            pos += 2 + length
+            continue
+        # TS 23.040 §9.2.3.24.1: a receiver ignores the IE when total/seq are out of range
+        if total and 1 <= seq <= total:
+            concat = (ref, total, seq)
+        pos += 2 + length
+    return concat
+
+
+def _read_user_data(
+    reader: _Reader, alphabet: str, udhi: bool
+) -> tuple[str, tuple[int, int, int] | None]:
+    udl = reader.byte("TP-UDL")
+    ud = reader.rest()
+    if alphabet == GSM7:
+        if udl > 160:
+            raise PduError(f"TP-UDL {udl} septets exceeds 160")
+        needed = (udl * 7 + 7) // 8
+    else:
+        if udl > _MAX_UD_OCTETS:
+            raise PduError(f"TP-UDL {udl} octets exceeds 140")
+        needed = udl
+    if len(ud) != needed:
+        raise PduError(f"user data is {len(ud)} octets, TP-UDL {udl} implies {needed}")
+    concat = None
+    header_len = 0
+    if udhi:
+        if not ud or ud[0] + 1 > len(ud):
+            raise PduError("UDHI set but the user data header does not fit")
+        header_len = ud[0] + 1
+        concat = _parse_udh(ud[1:header_len])
+    if alphabet == GSM7:
+        skip = gsm7.header_septets(header_len) if udhi else 0
+        if skip > udl:
+            raise PduError("user data header longer than TP-UDL")
+        return gsm7.from_septets(gsm7.unpack(ud, udl - skip, skip)), concat
+    body = ud[header_len:]
+    if alphabet == UCS2:
+        if len(body) % 2:
+            raise PduError("UCS-2 user data has an odd number of octets")
+        return body.decode("utf-16-be", "replace"), concat
+    return body.decode("latin-1"), concat
+
+
+def decode_submit(pdu_hex: str, *, with_sca: bool = True) -> DecodedSubmit:
+    """Decode an SMS-SUBMIT as written after the ``AT+CMGS`` prompt.
+
+    Strict about lengths (TP-UDL must match the user data exactly) so the simulator catches
+    the mistakes a real modem would answer with ``+CMS ERROR: 304``.
+    """
+    reader = _Reader(_from_hex(pdu_hex))
+    if with_sca:
+        _skip_sca(reader)
+    fo = reader.byte("first octet")
+    if fo & 0x03 != _MTI_SUBMIT:
+        raise PduError(f"not an SMS-SUBMIT (first octet 0x{fo:02X})")
+    mr = reader.byte("TP-MR")
+    number = _read_address(reader)
+    reader.byte("TP-PID")
+    alphabet = _dcs_alphabet(reader.byte("TP-DCS"))
+    validity = _read_validity(reader, (fo >> 3) & 0x03)
+    text, concat = _read_user_data(reader, alphabet, bool(fo & _FO_UDHI))
+    return DecodedSubmit(
+        number=number,
+        text=text,
+        encoding=alphabet,
+        status_report_requested=bool(fo & _FO_SRR),
+        validity_minutes=validity,
+        concat=concat,
+        message_reference=mr,
+    )
+
+
+# --- Status reports -------------------------------------------------------------------------
+
+_STATUS_TEXTS = {
+    0x00: "received by SME",
+    0x01: "forwarded to SME, delivery unconfirmed",
+    0x02: "replaced by SC",
+    0x20: "congestion (still trying)",
+    0x21: "SME busy (still trying)",
+    0x22: "no response from SME (still trying)",
+    0x23: "service rejected (still trying)",
+    0x24: "quality of service not available (still trying)",
+    0x25: "error in SME (still trying)",
+    0x40: "remote procedure error",
+    0x41: "incompatible destination",
+    0x42: "connection rejected by SME",
+    0x43: "not obtainable",
+    0x44: "quality of service not available",
+    0x45: "no interworking available",
+    0x46: "SM validity period expired",
+    0x47: "SM deleted by originating SME",
+    0x48: "SM deleted by SC administration",
+    0x49: "SM does not exist",
+    0x60: "congestion",
+    0x61: "SME busy",
+    0x62: "no response from SME",
+    0x63: "service rejected",
+    0x64: "quality of service not available",
+    0x65: "error in SME",
+}
+
+
+def status_text(status: int) -> str:
+    """Human-readable TP-ST (TS 23.040 §9.2.3.15), including the reserved/SC-specific ranges."""
+    if status in _STATUS_TEXTS:
+        return _STATUS_TEXTS[status]
+    if 0x10 <= status <= 0x1F:
+        return f"completed (SC-specific status 0x{status:02X})"
+    if 0x30 <= status <= 0x3F:
+        return f"temporary error, SC-specific 0x{status:02X} (still trying)"
+    if 0x50 <= status <= 0x5F:
+        return f"permanent error, SC-specific 0x{status:02X}"
+    if 0x70 <= status <= 0x7F:
+        return f"temporary error, SC-specific 0x{status:02X} (SC stopped trying)"
+    if status < 0x20:
+        return f"completed (reserved status 0x{status:02X})"
+    if status < 0x40:
+        return f"temporary error (reserved status 0x{status:02X}, still trying)"
+    if status < 0x60:
+        return f"permanent error (reserved status 0x{status:02X})"
+    if status < 0x80:
+        return f"temporary error (reserved status 0x{status:02X}, SC stopped trying)"
+    return f"reserved status 0x{status:02X}"
+
+
+def _bcd(octet: int) -> int:
+    """Swapped-BCD octet to its value; the caller treats out-of-range digits as invalid."""
+    return (octet & 0x0F) * 10 + (octet >> 4)
+
+
+def _decode_timestamp(raw: bytes) -> datetime | None:
+    """TP-SCTS / TP-DT; None rather than an error when the clock octets are nonsense."""
+    if any((b & 0x0F) > 9 or (b >> 4) > 9 for b in raw[:6]):
+        return None
+    yy, mo, dd, hh, mi, ss = (_bcd(b) for b in raw[:6])
+    tz = raw[6]
+    if (tz >> 4) > 9:
+        return None
+    quarters = (tz & 0x07) * 10 + (tz >> 4)
+    if tz & 0x08:
+        quarters = -quarters
+    try:
+        offset = timezone(timedelta(minutes=15 * quarters))
+        return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=offset)
+    except ValueError:
+        return None
+
+
+def _encode_timestamp(when: datetime) -> bytes:
+    offset = when.utcoffset() or timedelta(0)
+    quarters = int(offset / timedelta(minutes=15))  # truncates toward zero
+    if abs(quarters) > 79:
+        raise PduError(f"time zone offset out of range: {offset}")
+    fields = (when.year % 100, when.month, when.day, when.hour, when.minute, when.second)
+    out = bytes(((v % 10) << 4) | (v // 10) for v in fields)
+    q = abs(quarters)
+    tz = ((q % 10) << 4) | (q // 10) | (0x08 if quarters < 0 else 0)
+    return out + bytes((tz,))
+
+
+def decode_status_report(pdu_hex: str, *, tpdu_length: int | None = None) -> StatusReport:
+    """Decode the PDU of a ``+CDS: <length>`` URC (SCA + TPDU).
+
+    With ``tpdu_length`` the TPDU is the last ``tpdu_length`` octets, which also copes with
+    modems that leave out the SCA; without it the SCA length octet is trusted.
+    """
+    data = _from_hex(pdu_hex)
+    if tpdu_length is not None:
+        if not 0 < tpdu_length <= len(data):
+            raise PduError(f"TPDU length {tpdu_length} does not fit a {len(data)}-octet PDU")
+        reader = _Reader(data[len(data) - tpdu_length :])
+    else:
+        reader = _Reader(data)
+        _skip_sca(reader)
+    fo = reader.byte("first octet")
+    if fo & 0x03 != _MTI_STATUS_REPORT:
+        raise PduError(f"not an SMS-STATUS-REPORT (first octet 0x{fo:02X})")
+    mr = reader.byte("TP-MR")
+    recipient = _read_address(reader)
+    reader.take(7, "TP-SCTS")
+    discharge = _decode_timestamp(reader.take(7, "TP-DT"))
+    st = reader.byte("TP-ST")
+    # Optional TP-PI/PID/DCS/UD may follow; nothing here needs them.
+    return StatusReport(
+        message_reference=mr,
+        recipient=recipient,
+        status=st,
+        delivered=st <= 0x1F,
+        final=not 0x20 <= st <= 0x3F,
+        status_text=status_text(st),
+        discharge_time=discharge,
+    )
+
+
+def encode_status_report(
+    message_reference: int, recipient: str, status: int = 0, *, when: datetime | None = None
+) -> tuple[str, int]:
+    """Build a ``+CDS`` PDU for the simulator: ("00" + TPDU hex, tpdu_length).
+
+    ``when`` (default: now, UTC) is used for both TP-SCTS and TP-DT; a naive datetime is
+    taken as UTC.
+    """
+    if not 0 <= message_reference <= 255:
+        raise PduError(f"message reference out of range: {message_reference}")
+    if not 0 <= status <= 255:
+        raise PduError(f"status out of range: {status}")
+    stamp = _encode_timestamp(when if when is not None else datetime.now(UTC))
+    # FO 0x06: MTI status report, TP-MMS set (no more messages waiting), TP-SRQ 0
+    tpdu = bytes((0x06, message_reference)) + _address_field(recipient) + stamp + stamp
+    tpdu += bytes((status,))
+    return "00" + tpdu.hex().upper(), len(tpdu)
