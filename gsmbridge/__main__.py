@@ -1,0 +1,265 @@
+"""Command line: parse arguments, then run the GUI, headless mode, or a subcommand."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import sys
+from pathlib import Path
+from typing import Any
+
+from gsmbridge import __version__
+from gsmbridge.config import (
+    ConfigError,
+    Settings,
+    default_config_path,
+    default_data_dir,
+    generate_password,
+    hash_password,
+    load_settings,
+    save_settings,
+)
+
+GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
+    ("--config", {"type": Path, "help": "TOML config file"}),
+    ("--data-dir", {"type": Path, "help": "database and logs directory"}),
+    ("--host", {"help": "address to listen on (default 127.0.0.1)"}),
+    ("--port", {"type": int, "help": "port to listen on (default 8080)"}),
+    (
+        "--modem",
+        {
+            "help": "modem port: COM3, /dev/ttyUSB2, a pyserial URL (socket://host:port, "
+            "rfc2217://...), or 'sim' for the built-in simulator; several separated by commas"
+        },
+    ),
+    ("--log-level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+]
+
+
+def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not subs:
+        return [parser]
+    return [leaf for a in subs for child in a.choices.values() for leaf in _leaf_parsers(child)]
+
+
+def _accept_global_options(parser: argparse.ArgumentParser) -> None:
+    """Let the global options come after a subcommand too (``contacts list --data-dir X``)."""
+    for leaf in _leaf_parsers(parser):
+        for flag, kwargs in GLOBAL_OPTIONS:
+            if flag not in leaf._option_string_actions:
+                leaf.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="gsmbridge",
+        description="CometChat custom SMS provider: sends chat notifications as SMS "
+        "through a USB GSM modem.",
+    )
+    parser.add_argument("--version", action="version", version=f"gsmbridge {__version__}")
+    parser.add_argument("--headless", action="store_true", help="run without a window")
+    for flag, kwargs in GLOBAL_OPTIONS:
+        parser.add_argument(flag, **kwargs)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    contacts = sub.add_parser("contacts", help="the local contacts directory (uid -> number)")
+    csub = contacts.add_subparsers(dest="contacts_command", metavar="ACTION", required=True)
+    add = csub.add_parser("add", help="add or update a contact")
+    add.add_argument("uid")
+    add.add_argument("number")
+    add.add_argument("--name", default="")
+    add.set_defaults(func=cmd_contacts_add)
+    imp = csub.add_parser("import", help="import a CSV file with header uid,phone,name")
+    imp.add_argument("file", type=Path)
+    imp.set_defaults(func=cmd_contacts_import)
+    exp = csub.add_parser("export", help="export contacts to a CSV file")
+    exp.add_argument("file", type=Path)
+    exp.set_defaults(func=cmd_contacts_export)
+    lst = csub.add_parser("list", help="list contacts")
+    lst.set_defaults(func=cmd_contacts_list)
+
+    pw = sub.add_parser(
+        "set-password", help="set the webhook's Basic Auth credentials (stored hashed)"
+    )
+    pw.add_argument("--username", help="user name (default: keep, or 'cometchat')")
+    pw.add_argument("--generate", action="store_true", help="generate a strong password")
+    pw.set_defaults(func=cmd_set_password)
+
+    try:
+        from gsmbridge.modem import cli as modem_cli
+    except ImportError:  # the modem layer is optional for this parser to build
+        modem_cli = None  # type: ignore[assignment]
+    if modem_cli is not None:
+        modem_cli.register(sub)
+    _accept_global_options(parser)
+    return parser
+
+
+def settings_from_args(args: argparse.Namespace) -> Settings:
+    settings = load_settings(args.config, must_exist=args.config is not None)
+    if getattr(args, "host", None):
+        settings.server.host = args.host
+    if getattr(args, "port", None) is not None:
+        settings.server.port = args.port
+    if getattr(args, "modem", None):
+        settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
+    if getattr(args, "log_level", None):
+        settings.logging.level = args.log_level
+    settings.validate()
+    return settings
+
+
+def data_dir_from_args(args: argparse.Namespace) -> Path:
+    return Path(args.data_dir) if getattr(args, "data_dir", None) else default_data_dir()
+
+
+def _open_store(args: argparse.Namespace) -> Any:
+    from gsmbridge.core.store import Store
+    from gsmbridge.service import DB_NAME
+
+    return Store(data_dir_from_args(args) / DB_NAME)
+
+
+def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.core.contacts import add_contact
+    from gsmbridge.core.phones import InvalidNumber
+
+    store = _open_store(args)
+    try:
+        contact, released = add_contact(
+            store, args.uid, args.number, args.name, settings.sending.default_region
+        )
+    except (InvalidNumber, ValueError) as exc:
+        print(f"gsmbridge: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        store.close()
+    print(
+        f"saved {contact.uid} -> {contact.number}" + (f" ({contact.name})" if contact.name else "")
+    )
+    if released:
+        print(f"released {len(released)} job(s) that were waiting for this number")
+    return 0
+
+
+def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.core.contacts import import_csv
+
+    if not args.file.is_file():
+        print(f"gsmbridge: no such file: {args.file}", file=sys.stderr)
+        return 2
+    store = _open_store(args)
+    try:
+        result = import_csv(store, args.file, settings.sending.default_region)
+    finally:
+        store.close()
+    for line, problem in result.errors:
+        print(f"{args.file}:{line}: {problem}", file=sys.stderr)
+    print(
+        f"imported {result.imported} contact(s), {len(result.errors)} bad row(s), "
+        f"released {result.released_jobs} waiting job(s)"
+    )
+    return 1 if result.errors else 0
+
+
+def cmd_contacts_export(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.core.contacts import export_csv
+
+    store = _open_store(args)
+    try:
+        n = export_csv(store, args.file)
+    finally:
+        store.close()
+    print(f"exported {n} contact(s) to {args.file}")
+    return 0
+
+
+def cmd_contacts_list(args: argparse.Namespace, settings: Settings) -> int:
+    store = _open_store(args)
+    try:
+        contacts = store.list_contacts()
+    finally:
+        store.close()
+    if not contacts:
+        print("no contacts")
+        return 0
+    width = max(len(c.uid) for c in contacts)
+    for c in contacts:
+        print(f"{c.uid:<{width}}  {c.number:<16}  {c.name}")
+    return 0
+
+
+def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    path = args.config or default_config_path()
+    settings = load_settings(path, environ={})  # write the file's values, not the environment's
+    username = args.username or settings.auth.username or "cometchat"
+    if args.generate:
+        password = generate_password()
+    else:
+        password = getpass.getpass("New webhook password: ")
+        if len(password) < 8:
+            print("gsmbridge: use at least 8 characters (or --generate)", file=sys.stderr)
+            return 2
+        if getpass.getpass("Again: ") != password:
+            print("gsmbridge: the passwords differ", file=sys.stderr)
+            return 2
+    settings.auth.username = username
+    settings.auth.password_hash = hash_password(password)
+    settings.auth.password = ""
+    save_settings(settings, path)
+    print(f"saved to {path}: username {username}")
+    if args.generate:
+        print(f"password: {password}")
+        print("(shown once; paste it into CometChat's Basic Auth settings now)")
+    return 0
+
+
+def run_app(args: argparse.Namespace, settings: Settings) -> int:
+    data_dir = data_dir_from_args(args)
+    if not args.headless:
+        try:
+            from gsmbridge.gui.app import run as run_gui
+        except ImportError:
+            print(
+                "gsmbridge: the desktop app is not part of this build yet; running headless.",
+                file=sys.stderr,
+            )
+        else:
+            return run_gui(settings, data_dir, args)
+    from gsmbridge import headless
+
+    return headless.run(settings, data_dir)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = settings_from_args(args)
+    except ConfigError as exc:
+        print(f"gsmbridge: configuration error: {exc}", file=sys.stderr)
+        return 2
+    func = getattr(args, "func", None)
+    try:
+        if func is not None:
+            return int(func(args, settings) if _takes_settings(func) else func(args))
+        return run_app(args, settings)
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
+        from gsmbridge.core.instance import AlreadyRunning
+        from gsmbridge.web.server import ServerError
+
+        if isinstance(exc, AlreadyRunning | ServerError | ConfigError):
+            print(f"gsmbridge: {exc}", file=sys.stderr)
+            return 1
+        raise
+
+
+def _takes_settings(func: Any) -> bool:
+    return func.__code__.co_argcount >= 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

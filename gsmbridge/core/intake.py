@@ -1,0 +1,88 @@
+"""From a validated notification to a durable job: number lookup, then the store."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gsmbridge.core.events import Listener
+from gsmbridge.core.models import NewJob, State
+from gsmbridge.core.notification import parse_notification
+from gsmbridge.core.phones import InvalidNumber, mask, normalise
+from gsmbridge.core.store import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Accepted:
+    id: int
+    state: State
+    duplicate: bool
+
+
+class Intake:
+    """Accepts webhook payloads: validates, resolves the number, queues durably."""
+
+    def __init__(
+        self,
+        store: Store,
+        *,
+        default_region: Callable[[], str],
+        dedup_window_s: Callable[[], float],
+        listener: Listener,
+        wake_sender: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.store = store
+        self._region = default_region
+        self._window = dedup_window_s
+        self._listener = listener
+        self._wake = wake_sender
+
+    def resolve_number(self, uid: str, phno: Any) -> tuple[str | None, str, str]:
+        """Return (E.164 number or None, the raw number, the reason when None)."""
+        if phno is not None and phno != "":
+            raw = phno if isinstance(phno, str) else repr(phno)
+            try:
+                return normalise(phno, self._region()), raw[:64], ""
+            except InvalidNumber as exc:
+                return None, raw[:64], f"invalid number from CometChat: {exc}"
+        contact = self.store.get_contact(uid)
+        if contact is not None:
+            return contact.number, "", ""
+        return None, "", f"no phone number: CometChat sent none and {uid!r} is not in contacts"
+
+    def accept(self, payload: Any) -> Accepted:
+        """Raise PayloadError for a bad payload; otherwise the job is on disk on return."""
+        note = parse_notification(payload)
+        number, raw, reason = self.resolve_number(note.uid, note.phno)
+        job = NewJob(
+            uid=note.uid,
+            name=note.name,
+            text=note.text,
+            payload=payload,
+            dedup_key=note.dedup_key,
+            state=State.QUEUED if number else State.NEEDS_NUMBER,
+            number=number,
+            raw_number=raw,
+            last_error=reason,
+            app_id=note.app_id,
+            conversation=note.conversation,
+        )
+        job_id, state, duplicate = self.store.enqueue(job, dedup_window_s=self._window())
+        if duplicate:
+            log.info("Webhook for %s is a duplicate of job %d (%s)", note.uid, job_id, state)
+        else:
+            log.info(
+                "Webhook accepted: job %d for %s (%s) %s",
+                job_id,
+                note.uid,
+                mask(number) or "no number",
+                state.value if not reason else f"{state.value}: {reason}",
+            )
+            self._listener.job_changed(job_id, state.value)
+            if state is State.QUEUED:
+                self._wake()
+        return Accepted(job_id, state, duplicate)

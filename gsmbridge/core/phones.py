@@ -1,0 +1,40 @@
+"""Phone numbers to E.164, with the phonenumbers library (libphonenumber's data)."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+MAX_RAW_LENGTH = 64
+
+
+class InvalidNumber(ValueError):
+    """The number cannot be used; the message says why, for a person to fix it."""
+
+
+def normalise(raw: object, default_region: str) -> str:
+    """Return the number in E.164 (+CCNNN...) or raise InvalidNumber with the reason."""
+    if raw is None or (isinstance(raw, str) and not raw.strip()):
+        raise InvalidNumber("no phone number")
+    if isinstance(raw, bool) or not isinstance(raw, str | int):
+        raise InvalidNumber(f"phone number is a {type(raw).__name__}, not text")
+    text = str(raw).strip()
+    if len(text) > MAX_RAW_LENGTH:
+        raise InvalidNumber("phone number is too long")
+    try:
+        parsed = phonenumbers.parse(text, default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise InvalidNumber(f"phone number {text!r} cannot be read: {exc}") from exc
+    if not phonenumbers.is_possible_number(parsed):
+        raise InvalidNumber(f"phone number {text!r} has an impossible length")
+    if not phonenumbers.is_valid_number(parsed):
+        raise InvalidNumber(f"phone number {text!r} is not a valid number")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask(number: str | None) -> str:
+    """Hide all but the last four digits, for logs and screenshots."""
+    if not number:
+        return ""
+    prefix = "+" if number.startswith("+") else ""
+    hidden = max(len(number) - len(prefix) - 4, 0)
+    return prefix + "*" * hidden + number[len(prefix) + hidden :]

@@ -1,0 +1,642 @@
+"""The durable queue and the contacts directory, in one SQLite file.
+
+Durability: WAL journal with ``synchronous=FULL``, so a transaction that has
+committed survives ``kill -9`` and a power cut.  Every write goes through one
+writer thread that batches whatever writes are waiting into one transaction
+(group commit): 32 webhooks arriving together cost one fsync, not 32, and a
+caller is answered only after the commit that holds its write.  Reads use a
+connection per thread; WAL lets them run beside the writer.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import queue
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any, TypeVar
+
+from gsmbridge.core.models import (
+    CANCELLABLE,
+    RETRYABLE,
+    Contact,
+    Job,
+    JobEvent,
+    NewJob,
+    State,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Each entry moves the schema from version i to i+1; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        number TEXT,
+        raw_number TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        dedup_key TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        modem TEXT NOT NULL DEFAULT '',
+        concat_ref INTEGER,
+        parts_total INTEGER NOT NULL DEFAULT 0,
+        parts_sent INTEGER NOT NULL DEFAULT 0,
+        refs TEXT NOT NULL DEFAULT '[]',
+        sent_at REAL,
+        delivered_at REAL,
+        app_id TEXT NOT NULL DEFAULT '',
+        conversation TEXT NOT NULL DEFAULT '',
+        merged_into INTEGER REFERENCES jobs(id)
+    );
+    CREATE INDEX jobs_due ON jobs(state, next_attempt_at);
+    CREATE INDEX jobs_dedup ON jobs(dedup_key, created_at);
+    CREATE INDEX jobs_uid ON jobs(uid, state);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_job ON job_events(job_id);
+    CREATE TABLE contacts (
+        uid TEXT PRIMARY KEY,
+        number TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL
+    );
+    """,
+]
+
+JOB_COLUMNS = (
+    "id, created_at, updated_at, state, uid, name, number, raw_number, text, attempts,"
+    " next_attempt_at, last_error, note, modem, concat_ref, parts_total, parts_sent, refs,"
+    " sent_at, delivered_at, app_id, conversation, merged_into, payload"
+)
+
+
+def _job(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        created_at=row[1],
+        updated_at=row[2],
+        state=State(row[3]),
+        uid=row[4],
+        name=row[5],
+        number=row[6],
+        raw_number=row[7],
+        text=row[8],
+        attempts=row[9],
+        next_attempt_at=row[10],
+        last_error=row[11],
+        note=row[12],
+        modem=row[13],
+        concat_ref=row[14],
+        parts_total=row[15],
+        parts_sent=row[16],
+        references=json.loads(row[17]),
+        sent_at=row[18],
+        delivered_at=row[19],
+        app_id=row[20],
+        conversation=row[21],
+        merged_into=row[22],
+        payload_json=row[23],
+    )
+
+
+class StoreClosed(RuntimeError):
+    pass
+
+
+class Store:
+    """Jobs, their history, and contacts.  Thread-safe; one instance per file."""
+
+    def __init__(
+        self,
+        path: Path | str,
+        *,
+        clock: Callable[[], float] = time.time,
+        max_batch: int = 256,
+    ) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.clock = clock
+        self._max_batch = max_batch
+        self._writes: queue.SimpleQueue[tuple[Callable[[sqlite3.Connection], Any], Future] | None]
+        self._writes = queue.SimpleQueue()
+        self._local = threading.local()
+        self._readers: list[sqlite3.Connection] = []
+        self._readers_lock = threading.Lock()
+        self._closed = False
+        ready: Future[None] = Future()
+        self._writer = threading.Thread(
+            target=self._writer_main, args=(ready,), name="store-writer", daemon=True
+        )
+        self._writer.start()
+        ready.result()  # re-raises a failure to open or migrate
+
+    # -- connections and the writer -------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
+
+    def _migrate(self, conn: sqlite3.Connection) -> None:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > len(MIGRATIONS):
+            raise RuntimeError(
+                f"database {self.path} is schema version {version}, newer than this "
+                f"gsmbridge understands ({len(MIGRATIONS)}); upgrade gsmbridge"
+            )
+        for number in range(version, len(MIGRATIONS)):
+            conn.execute("BEGIN IMMEDIATE")
+            for statement in MIGRATIONS[number].split(";"):
+                if statement.strip():
+                    conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number + 1}")
+            conn.execute("COMMIT")
+            log.info("database schema upgraded to version %d", number + 1)
+
+    def _writer_main(self, ready: Future[None]) -> None:
+        try:
+            conn = self._connect()
+            self._migrate(conn)
+        except Exception as exc:  # noqa: BLE001 - handed to the constructor
+            ready.set_exception(exc)
+            return
+        ready.set_result(None)
+        stop = False
+        while not stop:
+            item = self._writes.get()
+            if item is None:
+                break
+            batch = [item]
+            while len(batch) < self._max_batch:
+                try:
+                    more = self._writes.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:
+                    stop = True
+                    break
+                batch.append(more)
+            self._run_batch(conn, batch)
+        conn.close()
+
+    def _run_batch(
+        self,
+        conn: sqlite3.Connection,
+        batch: list[tuple[Callable[[sqlite3.Connection], Any], Future]],
+    ) -> None:
+        results: list[tuple[bool, Any]] = []
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+            for fn, _ in batch:
+                conn.execute("SAVEPOINT one")
+                try:
+                    results.append((True, fn(conn)))
+                    conn.execute("RELEASE one")
+                except Exception as exc:  # noqa: BLE001 - one bad write must not sink the batch
+                    conn.execute("ROLLBACK TO one")
+                    conn.execute("RELEASE one")
+                    results.append((False, exc))
+            conn.execute("COMMIT")
+        except Exception as exc:  # noqa: BLE001 - the commit failed: nobody's write is durable
+            log.exception("database commit failed")
+            try:
+                conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
+            for _, future in batch:
+                future.set_exception(exc)
+            return
+        for (ok, value), (_, future) in zip(results, batch, strict=True):
+            if ok:
+                future.set_result(value)
+            else:
+                future.set_exception(value)
+
+    def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run fn in the writer's transaction; return after it has committed."""
+        if self._closed:
+            raise StoreClosed("the queue database is closed")
+        future: Future[T] = Future()
+        self._writes.put((fn, future))
+        return future.result()
+
+    def _reader(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            if self._closed:
+                raise StoreClosed("the queue database is closed")
+            conn = self._connect()
+            self._local.conn = conn
+            with self._readers_lock:
+                self._readers.append(conn)
+        return conn
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._writes.put(None)
+        self._writer.join(timeout=10)
+        with self._readers_lock:
+            for conn in self._readers:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._readers.clear()
+
+    # -- helpers used inside write functions ---------------------------------
+
+    def _event(self, conn: sqlite3.Connection, job_id: int, kind: str, detail: str = "") -> None:
+        conn.execute(
+            "INSERT INTO job_events(job_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (job_id, self.clock(), kind, detail),
+        )
+
+    def _update_ids(
+        self,
+        ids: Iterable[int],
+        allowed: Sequence[State],
+        sets: str,
+        params: Sequence[Any],
+        kind: str,
+        detail: str = "",
+    ) -> list[int]:
+        """Update jobs whose state is allowed; return the ids that changed."""
+        ids = list(ids)
+        allowed_values = [s.value for s in allowed]
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            changed = []
+            marks = ",".join("?" * len(allowed_values))
+            for job_id in ids:
+                cur = conn.execute(
+                    f"UPDATE jobs SET {sets}, updated_at=? WHERE id=? AND state IN ({marks})",
+                    (*params, self.clock(), job_id, *allowed_values),
+                )
+                if cur.rowcount:
+                    self._event(conn, job_id, kind, detail)
+                    changed.append(job_id)
+            return changed
+
+        return self._write(fn)
+
+    # -- intake ---------------------------------------------------------------
+
+    def enqueue(self, new: NewJob, *, dedup_window_s: float = 600.0) -> tuple[int, State, bool]:
+        """Store a notification durably; return (id, state, duplicate).
+
+        A notification whose dedup key was seen within the window is not
+        stored again: the first job's id and state are returned.
+        """
+
+        def fn(conn: sqlite3.Connection) -> tuple[int, State, bool]:
+            now = self.clock()
+            if new.dedup_key and dedup_window_s > 0:
+                row = conn.execute(
+                    "SELECT id, state FROM jobs WHERE dedup_key=? AND created_at>=?"
+                    " ORDER BY id LIMIT 1",
+                    (new.dedup_key, now - dedup_window_s),
+                ).fetchone()
+                if row:
+                    self._event(conn, row[0], "duplicate", "the same notification arrived again")
+                    return row[0], State(row[1]), True
+            cur = conn.execute(
+                "INSERT INTO jobs(created_at, updated_at, state, uid, name, number, raw_number,"
+                " text, payload, dedup_key, last_error, next_attempt_at, app_id, conversation)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    now,
+                    now,
+                    new.state.value,
+                    new.uid,
+                    new.name,
+                    new.number,
+                    new.raw_number,
+                    new.text,
+                    # ASCII JSON: survives lone surrogates that UTF-8 cannot hold
+                    json.dumps(new.payload, separators=(",", ":")),
+                    new.dedup_key,
+                    new.last_error,
+                    now,
+                    new.app_id,
+                    new.conversation,
+                ),
+            )
+            job_id = int(cur.lastrowid or 0)
+            self._event(conn, job_id, "received", new.last_error)
+            return job_id, new.state, False
+
+        return self._write(fn)
+
+    # -- the sender's side ------------------------------------------------------
+
+    def claim_next(self, *, modem: str = "", now: float | None = None) -> Job | None:
+        """Atomically move the next due queued job to ``sending`` and return it."""
+
+        def fn(conn: sqlite3.Connection) -> Job | None:
+            at = self.clock() if now is None else now
+            row = conn.execute(
+                f"UPDATE jobs SET state='sending', modem=?, updated_at=? WHERE id = ("
+                " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
+                " ORDER BY next_attempt_at, id LIMIT 1)"
+                f" RETURNING {JOB_COLUMNS}",
+                (modem, at, at),
+            ).fetchone()
+            return _job(row) if row else None
+
+        return self._write(fn)
+
+    def next_due_at(self) -> float | None:
+        row = (
+            self._reader()
+            .execute("SELECT MIN(next_attempt_at) FROM jobs WHERE state='queued'")
+            .fetchone()
+        )
+        return row[0]
+
+    def record_part(
+        self, job_id: int, seq: int, reference: int, concat_ref: int, total: int
+    ) -> None:
+        """Persist one sent part, so a retry resumes after it instead of resending it."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT refs FROM jobs WHERE id=?", (job_id,)).fetchone()
+            refs = json.loads(row[0]) if row else []
+            refs.append(reference)
+            conn.execute(
+                "UPDATE jobs SET parts_sent=?, parts_total=?, concat_ref=?, refs=?, updated_at=?"
+                " WHERE id=?",
+                (seq, total, concat_ref, json.dumps(refs), self.clock(), job_id),
+            )
+
+        self._write(fn)
+
+    def mark_sent(self, job_id: int, *, detail: str = "") -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            now = self.clock()
+            conn.execute(
+                "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
+                " last_error='', note='' WHERE id=?",
+                (now, now, job_id),
+            )
+            self._event(conn, job_id, "sent", detail)
+
+        self._write(fn)
+
+    def mark_delivered(self, job_id: int, *, detail: str = "") -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            now = self.clock()
+            conn.execute(
+                "UPDATE jobs SET state='delivered', delivered_at=?, updated_at=? WHERE id=?"
+                " AND state='sent'",
+                (now, now, job_id),
+            )
+            self._event(conn, job_id, "delivered", detail)
+
+        self._write(fn)
+
+    def schedule_retry(
+        self, job_id: int, error: str, next_attempt_at: float, *, count_attempt: bool = True
+    ) -> None:
+        """Back to ``queued`` for a later try; ``count_attempt=False`` when the modem was down."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE jobs SET state='queued', attempts=attempts+?, next_attempt_at=?,"
+                " last_error=?, updated_at=? WHERE id=?",
+                (1 if count_attempt else 0, next_attempt_at, error, self.clock(), job_id),
+            )
+            self._event(conn, job_id, "retry" if count_attempt else "paused", error)
+
+        self._write(fn)
+
+    def mark_failed(self, job_id: int, error: str, *, count_attempt: bool = True) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE jobs SET state='failed', attempts=attempts+?, last_error=?, updated_at=?"
+                " WHERE id=?",
+                (1 if count_attempt else 0, error, self.clock(), job_id),
+            )
+            self._event(conn, job_id, "failed", error)
+
+        self._write(fn)
+
+    def set_note(self, job_id: int, note: str) -> None:
+        """A visible reason a queued job waits (a rate limit, the modem being down)."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE jobs SET note=? WHERE id=?", (note, job_id))
+
+        self._write(fn)
+
+    def recover_interrupted(self, policy: str = "resend") -> list[int]:
+        """Jobs left ``sending`` by a crash: they may or may not have gone out.
+
+        ``resend`` queues them again (at-least-once: the recipient may get a
+        duplicate); ``fail`` marks them failed for a person to decide.  Parts
+        confirmed before the crash are never resent either way.
+        """
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state='sending'")]
+            now = self.clock()
+            for job_id in ids:
+                if policy == "fail":
+                    conn.execute(
+                        "UPDATE jobs SET state='failed', updated_at=?, last_error=? WHERE id=?",
+                        (now, "interrupted while sending; it may have been sent", job_id),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET state='queued', next_attempt_at=?, updated_at=?,"
+                        " note=? WHERE id=?",
+                        (now, now, "interrupted while sending; sending again", job_id),
+                    )
+                self._event(conn, job_id, "recovered", f"found sending at start ({policy})")
+            return ids
+
+        return self._write(fn)
+
+    # -- user actions -----------------------------------------------------------
+
+    def retry(self, ids: Iterable[int]) -> list[int]:
+        """Queue again now, with a fresh attempt budget.  needs-number jobs need a number."""
+        now = self.clock()
+        return self._update_ids(
+            ids,
+            RETRYABLE,
+            "state='queued', next_attempt_at=?, attempts=0, last_error='', note=''",
+            (now,),
+            "retry-requested",
+        )
+
+    def retry_all_failed(self) -> list[int]:
+        ids = [r[0] for r in self._reader().execute("SELECT id FROM jobs WHERE state='failed'")]
+        return self.retry(ids)
+
+    def cancel(self, ids: Iterable[int]) -> list[int]:
+        return self._update_ids(ids, CANCELLABLE, "state='cancelled'", (), "cancelled")
+
+    def delete(self, ids: Iterable[int]) -> int:
+        ids = list(ids)
+
+        def fn(conn: sqlite3.Connection) -> int:
+            n = 0
+            for job_id in ids:
+                # A job being sent stays: the sender owns it until it returns.
+                n += conn.execute(
+                    "DELETE FROM jobs WHERE id=? AND state!='sending'", (job_id,)
+                ).rowcount
+            return n
+
+        return self._write(fn)
+
+    def set_number(self, ids: Iterable[int], number: str) -> list[int]:
+        """Give jobs a (normalised) number and queue the ones that were waiting for it."""
+        now = self.clock()
+        allowed = (State.NEEDS_NUMBER, State.QUEUED, State.FAILED, State.CANCELLED)
+        return self._update_ids(
+            ids,
+            allowed,
+            "number=?, state='queued', next_attempt_at=?, attempts=0, last_error='', note=''",
+            (number, now),
+            "number-set",
+            number,
+        )
+
+    # -- reads ------------------------------------------------------------------
+
+    def get(self, job_id: int) -> Job | None:
+        row = (
+            self._reader()
+            .execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))
+            .fetchone()
+        )
+        return _job(row) if row else None
+
+    @staticmethod
+    def _where(states: Sequence[State | str] | None, search: str | None) -> tuple[str, list[Any]]:
+        clauses, params = [], []
+        if states:
+            clauses.append(f"state IN ({','.join('?' * len(states))})")
+            params.extend(State(s).value for s in states)
+        if search:
+            pattern = f"%{search}%"
+            clauses.append(
+                "(text LIKE ? OR uid LIKE ? OR name LIKE ? OR number LIKE ? OR last_error LIKE ?)"
+            )
+            params.extend([pattern] * 5)
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def list_jobs(
+        self,
+        *,
+        states: Sequence[State | str] | None = None,
+        search: str | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        newest_first: bool = True,
+    ) -> list[Job]:
+        where, params = self._where(states, search)
+        order = "DESC" if newest_first else "ASC"
+        rows = self._reader().execute(
+            f"SELECT {JOB_COLUMNS} FROM jobs{where} ORDER BY id {order} LIMIT ? OFFSET ?",
+            (*params, limit, offset),
+        )
+        return [_job(r) for r in rows]
+
+    def count_jobs(
+        self, *, states: Sequence[State | str] | None = None, search: str | None = None
+    ) -> int:
+        where, params = self._where(states, search)
+        return self._reader().execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0]
+
+    def counts(self) -> dict[str, int]:
+        out = {s.value: 0 for s in State}
+        for state, n in self._reader().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
+            out[state] = n
+        return out
+
+    def events(self, job_id: int) -> list[JobEvent]:
+        rows = self._reader().execute(
+            "SELECT job_id, at, kind, detail FROM job_events WHERE job_id=? ORDER BY id",
+            (job_id,),
+        )
+        return [JobEvent(*r) for r in rows]
+
+    # -- contacts -------------------------------------------------------------------
+
+    def upsert_contact(self, contact: Contact) -> list[int]:
+        """Save a contact; queue that uid's ``needs-number`` jobs with the number.
+
+        Returns the ids of the released jobs.
+        """
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            now = self.clock()
+            conn.execute(
+                "INSERT INTO contacts(uid, number, name, updated_at) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(uid) DO UPDATE SET number=excluded.number,"
+                " name=CASE WHEN excluded.name != '' THEN excluded.name ELSE contacts.name END,"
+                " updated_at=excluded.updated_at",
+                (contact.uid, contact.number, contact.name, now),
+            )
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE uid=? AND state='needs-number'", (contact.uid,)
+                )
+            ]
+            for job_id in ids:
+                conn.execute(
+                    "UPDATE jobs SET number=?, state='queued', next_attempt_at=?, last_error='',"
+                    " updated_at=? WHERE id=?",
+                    (contact.number, now, now, job_id),
+                )
+                self._event(conn, job_id, "number-set", f"from contacts: {contact.number}")
+            return ids
+
+        return self._write(fn)
+
+    def delete_contact(self, uid: str) -> bool:
+        return bool(
+            self._write(lambda c: c.execute("DELETE FROM contacts WHERE uid=?", (uid,)).rowcount)
+        )
+
+    def get_contact(self, uid: str) -> Contact | None:
+        row = (
+            self._reader()
+            .execute("SELECT uid, number, name, updated_at FROM contacts WHERE uid=?", (uid,))
+            .fetchone()
+        )
+        return Contact(*row) if row else None
+
+    def list_contacts(self) -> list[Contact]:
+        rows = self._reader().execute(
+            "SELECT uid, number, name, updated_at FROM contacts ORDER BY uid"
+        )
+        return [Contact(*r) for r in rows]

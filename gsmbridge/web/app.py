@@ -1,0 +1,167 @@
+"""The Flask app: CometChat's webhook and a small monitoring API.
+
+The webhook handler does only what must happen before the answer: check
+credentials, validate, and commit the job to disk.  Sending happens in the
+sender's thread, never here (the 2-second budget, and waitress's threads).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Protocol
+
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from gsmbridge.config import Settings
+from gsmbridge.core.intake import Accepted
+from gsmbridge.core.models import State
+from gsmbridge.core.notification import PayloadError
+from gsmbridge.core.store import Store
+from gsmbridge.web.auth import BasicAuth
+
+log = logging.getLogger(__name__)
+
+JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
+MAX_PAGE = 1000
+
+
+class WebBackend(Protocol):
+    """What the web layer needs from the running bridge."""
+
+    store: Store
+
+    def accept(self, payload: Any) -> Accepted: ...
+
+    def status(self) -> dict[str, Any]: ...
+
+    def retry(self, ids: list[int]) -> list[int]: ...
+
+    def cancel(self, ids: list[int]) -> list[int]: ...
+
+
+def _error(status: int, message: str, **headers: str) -> Response:
+    response = jsonify(error=message)
+    response.status_code = status
+    for name, value in headers.items():
+        response.headers[name] = value
+    return response
+
+
+def create_app(backend: WebBackend, settings: Settings) -> Flask:
+    app = Flask("gsmbridge")
+    app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    auth = BasicAuth(settings.auth)
+
+    @app.before_request
+    def require_auth() -> Response | None:
+        if request.path == "/health":
+            return None
+        if not auth.check(request.headers.get("Authorization")):
+            return _error(
+                401,
+                "missing or wrong credentials (HTTP Basic Auth)",
+                **{"WWW-Authenticate": 'Basic realm="gsmbridge", charset="UTF-8"'},
+            )
+        return None
+
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response:
+        messages = {
+            413: f"request body is larger than {settings.server.max_body_bytes} bytes",
+            404: "no such endpoint",
+            405: f"method {request.method} is not allowed here",
+        }
+        return _error(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+
+    @app.errorhandler(Exception)
+    def unexpected(exc: Exception) -> Response:
+        log.exception("unexpected error handling %s %s", request.method, request.path)
+        return _error(500, f"internal error: {type(exc).__name__}")
+
+    @app.get("/health")
+    def health() -> Response:
+        return jsonify(status="ok")
+
+    @app.post("/webhook")
+    def webhook() -> Response:
+        mimetype = (request.mimetype or "").lower()
+        if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
+            return _error(415, f"Content-Type must be application/json, got {mimetype}")
+        body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
+        try:
+            payload = json.loads(body)
+        except (ValueError, RecursionError) as exc:
+            return _error(400, f"body is not valid JSON: {str(exc)[:200]}")
+        try:
+            accepted = backend.accept(payload)
+        except PayloadError as exc:
+            log.warning("Webhook rejected: %s", exc)
+            return _error(400, str(exc))
+        except RecursionError:
+            return _error(400, "payload is nested too deeply")
+        result: dict[str, Any] = {"id": accepted.id, "status": accepted.state.value}
+        if accepted.duplicate:
+            result["duplicate"] = True
+        return jsonify(result)
+
+    @app.get("/api/status")
+    def status() -> Response:
+        return jsonify(backend.status())
+
+    @app.get("/api/jobs")
+    def jobs() -> Response:
+        states_arg = request.args.get("state", "")
+        states = [s for s in states_arg.split(",") if s]
+        valid = {s.value for s in State}
+        unknown = [s for s in states if s not in valid]
+        if unknown:
+            return _error(400, f"unknown state {unknown[0]!r}; use one of {', '.join(valid)}")
+        try:
+            limit = int(request.args.get("limit", 100))
+            offset = int(request.args.get("offset", 0))
+        except ValueError:
+            return _error(400, "limit and offset must be integers")
+        if not (1 <= limit <= MAX_PAGE) or offset < 0:
+            return _error(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        search = request.args.get("q") or None
+        store = backend.store
+        found = store.list_jobs(states=states, search=search, limit=limit, offset=offset)
+        return jsonify(
+            jobs=[job.to_dict() for job in found],
+            total=store.count_jobs(states=states, search=search),
+            limit=limit,
+            offset=offset,
+        )
+
+    @app.get("/api/jobs/<int:job_id>")
+    def job(job_id: int) -> Response:
+        found = backend.store.get(job_id)
+        if found is None:
+            return _error(404, f"no job {job_id}")
+        out = found.to_dict(with_payload=True)
+        out["events"] = [
+            {"at": e.at, "kind": e.kind, "detail": e.detail} for e in backend.store.events(job_id)
+        ]
+        return jsonify(out)
+
+    def _action(job_id: int, fn: Any, verb: str) -> Response:
+        found = backend.store.get(job_id)
+        if found is None:
+            return _error(404, f"no job {job_id}")
+        if not fn([job_id]):
+            return _error(409, f"job {job_id} is {found.state.value} and cannot be {verb}")
+        after = backend.store.get(job_id)
+        return jsonify(id=job_id, status=after.state.value if after else "deleted")
+
+    @app.post("/api/jobs/<int:job_id>/retry")
+    def retry(job_id: int) -> Response:
+        return _action(job_id, backend.retry, "retried")
+
+    @app.post("/api/jobs/<int:job_id>/cancel")
+    def cancel(job_id: int) -> Response:
+        return _action(job_id, backend.cancel, "cancelled")
+
+    return app

@@ -1,0 +1,168 @@
+"""waitress in a background thread, with a clean stop.
+
+waitress has no public API to stop an embedded server (waitress issues #343
+and #372): ``serve()`` runs until the process ends.  So this builds the
+server with ``create_server`` and stops it from inside its own event loop
+(a thunk pulled through the server's trigger closes every channel; the loop
+ends when its map is empty), then shuts the worker threads down.  Tested
+against waitress 3.0; the version is pinned below 4 in pyproject.toml.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+import threading
+import time
+from typing import Any
+
+from waitress.server import create_server
+
+log = logging.getLogger(__name__)
+
+
+class ServerError(Exception):
+    """The server could not start; the message says why and what to do."""
+
+
+class ExposureError(ServerError):
+    pass
+
+
+def is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_exposure(host: str, auth_enabled: bool) -> None:
+    """Refuse an unauthenticated webhook anywhere but loopback."""
+    if auth_enabled:
+        return
+    if not is_loopback(host):
+        raise ExposureError(
+            f"refusing to listen on {host} without credentials: anyone on the network could "
+            "queue SMS through your SIM. Set auth.username and a password "
+            "(GSMBRIDGE_AUTH_USERNAME / GSMBRIDGE_AUTH_PASSWORD), or listen on 127.0.0.1"
+        )
+    log.warning(
+        "NO CREDENTIALS CONFIGURED: the webhook accepts anyone who can reach %s. "
+        "Set a username and password before exposing it through a tunnel.",
+        host,
+    )
+
+
+class _QueueDepthFilter(logging.Filter):
+    """Lets one of waitress's "Task queue depth" warnings through per interval.
+
+    A burst of webhooks (a 30-member group) queues tasks briefly by design;
+    one warning a minute says so without flooding the log.
+    """
+
+    def __init__(self, interval_s: float = 60.0) -> None:
+        super().__init__()
+        self.interval_s = interval_s
+        self._last = 0.0
+        self._suppressed = 0
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        now = time.monotonic()
+        if now - self._last < self.interval_s:
+            self._suppressed += 1
+            return False
+        if self._suppressed:
+            record.msg = f"{record.msg} ({self._suppressed} similar warnings suppressed)"
+        self._last, self._suppressed = now, 0
+        return True
+
+
+_queue_filter = _QueueDepthFilter()
+logging.getLogger("waitress.queue").addFilter(_queue_filter)
+
+
+class WebServer:
+    """Serves a WSGI app on host:port in a daemon thread."""
+
+    def __init__(
+        self, app: Any, host: str, port: int, *, threads: int = 16, max_body: int = 1 << 20
+    ) -> None:
+        self.app = app
+        self.host = host
+        self.requested_port = port
+        self._threads = threads
+        self._max_body = max_body
+        self._server: Any = None
+        self._thread: threading.Thread | None = None
+
+    @property
+    def port(self) -> int:
+        if self._server is None:
+            return self.requested_port
+        return int(self._server.effective_port)
+
+    @property
+    def url(self) -> str:
+        host = self.host if ":" not in self.host else f"[{self.host}]"
+        if self.host in ("0.0.0.0", "::"):
+            host = "127.0.0.1"
+        return f"http://{host}:{self.port}"
+
+    def start(self) -> None:
+        try:
+            self._server = create_server(
+                self.app,
+                host=self.host,
+                port=self.requested_port,
+                threads=self._threads,
+                # Flask answers 413 with a JSON body; waitress is the backstop.
+                max_request_body_size=self._max_body + 65536,
+                channel_timeout=30,
+                connection_limit=200,
+                ident="gsmbridge",
+            )
+        except OSError as exc:
+            if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
+                raise ServerError(
+                    f"port {self.requested_port} on {self.host} is already in use: another "
+                    "program (or another gsmbridge) is listening there. Choose another port "
+                    "with --port or stop the other program."
+                ) from exc
+            if isinstance(exc, socket.gaierror) or exc.errno in (99, 49, 10049):
+                raise ServerError(f"cannot listen on {self.host}: {exc.strerror or exc}") from exc
+            raise ServerError(f"cannot listen on {self.host}:{self.requested_port}: {exc}") from exc
+        self._thread = threading.Thread(target=self._run, name="web-server", daemon=True)
+        self._thread.start()
+        log.info("Webhook listening on %s/webhook", self.url)
+
+    def _run(self) -> None:
+        try:
+            self._server.run()
+        except Exception:  # noqa: BLE001 - logged; the thread ends
+            log.exception("web server stopped unexpectedly")
+
+    def stop(self, timeout: float = 5.0) -> None:
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        closed = threading.Event()
+
+        def close_all() -> None:
+            # Runs inside the event loop's thread, so nothing races the loop.
+            for channel in list(server._map.values()):
+                try:
+                    channel.handle_close()
+                except Exception:  # noqa: BLE001 - closing anyway
+                    channel.close()
+            closed.set()
+
+        server.trigger.pull_trigger(close_all)
+        closed.wait(timeout)
+        thread.join(timeout)
+        server.task_dispatcher.shutdown(timeout=timeout)
+        self._server = None
+        self._thread = None
+        log.info("Web server stopped")
