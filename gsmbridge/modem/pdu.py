@@ -9,8 +9,10 @@ Every malformed input raises :class:`PduError` (a ``ValueError``), never ``Index
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from itertools import accumulate
 
 from gsmbridge.modem import gsm7
 
@@ -53,6 +55,7 @@ _TOA_NATIONAL = 0x81
 
 _ADDRESS_RE = re.compile(r"\+?[0-9]{1,20}")
 _BCD_DIGITS = "0123456789*#abc"
+_SURROGATE_RE = re.compile("[\ud800-\udfff]")
 
 
 class PduError(ValueError):
@@ -171,7 +174,7 @@ def validity_minutes_from_relative(vp: int) -> int:
 
 def _sanitise(text: str) -> str:
     """Pair up or replace lone surrogates, which cannot be encoded as UTF-16."""
-    if not any(0xD800 <= ord(c) <= 0xDFFF for c in text):
+    if not _SURROGATE_RE.search(text):
         return text
     return text.encode("utf-16-be", "surrogatepass").decode("utf-16-be", "replace")
 
@@ -191,17 +194,21 @@ def _units(text: str, encoding: str) -> int:
 
 
 def _split(costs: list[int], single: int, multi: int) -> list[tuple[int, int]]:
-    """Greedy split into (start, end) character ranges; optimal since order is fixed."""
-    if sum(costs) <= single:
-        return [(0, len(costs))]
+    """Greedy split into (start, end) character ranges; optimal since order is fixed.
+
+    Each part takes the longest run of whole characters whose units fit, found by bisecting
+    the running unit total, so a 2-unit character is never cut and the loop runs per part.
+    """
+    cum = list(accumulate(costs))
+    n = len(cum)
+    if not cum or cum[-1] <= single:
+        return [(0, n)]
     bounds: list[tuple[int, int]] = []
-    start, used = 0, 0
-    for i, c in enumerate(costs):
-        if used + c > multi:
-            bounds.append((start, i))
-            start, used = i, 0
-        used += c
-    bounds.append((start, len(costs)))
+    start = 0
+    while start < n:
+        end = bisect_right(cum, (cum[start - 1] if start else 0) + multi, start)
+        bounds.append((start, end))
+        start = end
     return bounds
 
 
