@@ -1,0 +1,474 @@
+"""The simulated modem's AT command handlers (the transport lives in simulator.py).
+
+``SimulatedModem`` is fed the bytes a client writes and answers through a writer
+callback, like a real modem would over its serial line: echo, V.250 framing,
+PDU-mode AT+CMGS with a ``> `` prompt, +CDS status reports, and the faults the
+tests need (PIN, late registration, CMS errors, dropped connections, garbage,
+URC spam, reboots).  State survives a client reconnecting, as on a real modem.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from gsmbridge.modem import pdu
+from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
+from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
+
+log = logging.getLogger("gsmbridge.modem.simulator")
+
+
+@dataclass
+class _Settings:
+    """What AT&F / a reboot resets."""
+
+    echo: bool = True
+    cmee: int = 0
+    cmgf: int = 1  # text mode until the client asks for PDU mode
+    cnmi: tuple[int, ...] = (0, 0, 0, 0, 0)
+    csms: int = 0
+    cmms: int = 0
+    creg_n: int = 0
+
+
+@dataclass
+class _Sim:
+    state: str = "READY"  # READY | SIM PIN | SIM PUK
+    pin_tries_left: int = 3
+    busy_left: int = 0
+    unlocked_at: float = field(default_factory=time.monotonic)
+
+
+class SimulatedModem:
+    """The protocol state machine; thread-safe ``feed()`` plus a scheduler for URCs."""
+
+    def __init__(self, options: SimulatorOptions, stop: threading.Event) -> None:
+        self.options = options
+        self._stop = stop
+        self._rng = random.Random(options.seed)
+        self._lock = threading.RLock()  # state
+        self._out_lock = threading.Lock()  # whole chunks on the wire
+        self._writer: Callable[[bytes], None] | None = None
+        self._closer: Callable[[], None] | None = None
+        self._line = bytearray()
+        self._pdu: bytearray | None = None  # collecting after the prompt
+        self._pdu_length = 0
+        self._mr = 0
+        self._sends = 0
+        self._ok_sends = 0
+        self._reports = 0
+        self.outbox = Outbox()
+        self.commands: collections.deque[str] = collections.deque(maxlen=20000)
+        self.pin_attempts: list[str] = []
+        self.boots = 0
+        self._scheduler = Scheduler(stop, lambda: bool(self._line) or self._pdu is not None)
+        self.schedule = self._scheduler.schedule
+        self._power_on()
+        if options.urc_spam > 0:
+            self.schedule(options.urc_spam, self._spam)
+
+    # -- connection ----------------------------------------------------------------------
+    def attach(self, writer: Callable[[bytes], None], closer: Callable[[], None] | None) -> None:
+        with self._lock:
+            self._writer, self._closer = writer, closer
+            self._line.clear()
+            self._pdu = None
+
+    def detach(self, writer: Callable[[bytes], None]) -> None:
+        with self._lock:
+            if self._writer is writer:
+                self._writer = self._closer = None
+
+    def _write(self, data: bytes) -> None:
+        writer = self._writer
+        if writer is not None:
+            with self._out_lock:
+                writer(data)
+
+    def _lines(self, *lines: str) -> None:
+        self._write(b"".join(b"\r\n" + line.encode() + b"\r\n" for line in lines))
+
+    # -- power ---------------------------------------------------------------------------
+    def _power_on(self) -> None:
+        self.settings = _Settings(echo=self.options.echo)
+        self.sim = _Sim(state="SIM PIN" if self.options.pin else "READY")
+        self._registered_stat = 0
+        if self.sim.state == "READY":
+            self._start_registration()
+
+    def _start_registration(self) -> None:
+        self.sim.unlocked_at = time.monotonic()
+        self._registered_stat = 2
+        self.schedule(self.options.register_delay_s, self._registration_done)
+
+    def _registration_done(self) -> None:
+        with self._lock:
+            if self.sim.state != "READY":
+                return
+            self._registered_stat = self.options.registration
+            if self.settings.creg_n > 0:
+                self._lines(f"+CREG: {self._registered_stat}")
+
+    def _reboot(self) -> None:
+        with self._lock:
+            self.boots += 1
+            log.info("Simulated modem: rebooting")
+            self._pdu = None
+            self._line.clear()
+            self._power_on()
+            urcs = ["RDY", "+CFUN: 1"]
+            if self.sim.state == "READY":
+                urcs += ["+CPIN: READY", "Call Ready", "SMS Ready"]
+            else:
+                urcs.append("+CPIN: SIM PIN")
+            self._lines(*urcs)
+
+    def _spam(self) -> None:
+        rssi = self._rng.randint(10, 25)
+        line = self._rng.choice([f"^RSSI:{rssi}", "^MODE:5,4", "^BOOT:20952,0,0,0,72",
+                                 "^DSFLOWRPT:0000001E,00000000,00000000,0000000000000000",
+                                 "^SRVST:2"])
+        self._lines(line)
+        if not self._stop.is_set():
+            self.schedule(self.options.urc_spam, self._spam)
+
+    # -- input ---------------------------------------------------------------------------
+    def feed(self, data: bytes) -> None:
+        echo = bytearray()  # echoed in chunks, flushed before any answer
+        for byte in data:
+            if self._stop.is_set():
+                return
+            if self._pdu is not None:
+                if byte in (0x1A, 0x1B):
+                    self._flush(echo)
+                    self._end_pdu(byte)
+                elif byte not in (0x0D, 0x0A) and len(self._pdu) < 2048:
+                    if self.settings.echo:
+                        echo.append(byte)
+                    self._pdu.append(byte)
+                continue
+            if self.settings.echo:
+                echo.append(byte)
+            if byte == 0x0D:
+                self._flush(echo)
+                line = self._line.decode("ascii", "replace").strip()
+                self._line.clear()
+                if line:
+                    self._command_line(line)
+            elif byte == 0x1B:
+                self._line.clear()  # ESC cancels a half-typed line
+            elif byte not in (0x0A, 0x00) and len(self._line) < 1024:
+                self._line.append(byte)
+        self._flush(echo)
+
+    def _flush(self, echo: bytearray) -> None:
+        if echo:
+            self._write(bytes(echo))
+            echo.clear()
+
+    def _end_pdu(self, byte: int) -> None:
+        assert self._pdu is not None
+        hex_text = self._pdu.decode("ascii", "replace")
+        self._pdu = None
+        if byte == 0x1B:
+            self._lines("OK")  # Quectel acknowledges the abort; most modems say nothing
+        else:
+            self._submit(hex_text)
+
+    def _command_line(self, line: str) -> None:
+        self.commands.append(line)
+        if not line.upper().startswith("AT"):
+            return  # real modems skip anything until "AT"
+        with self._lock:
+            reply = self._dispatch(line[2:])
+        if reply is not None:
+            self._respond(*reply)
+            return
+        # AT+CMGS accepted: think a little, then prompt (the state lock is not held).
+        self._stop.wait(self.options.prompt_delay_s)
+        if self.options.garbage and self._rng.random() < self.options.garbage:
+            self._lines('+ZPASR: "UMTS"')  # ZTE sends URCs before the prompt
+        self._pdu = bytearray()
+        self._write(b"\r\n> ")
+
+    def _respond(self, *lines: str) -> None:
+        chance = self.options.garbage
+        if chance and self._rng.random() < chance:
+            pos = self._rng.randrange(len(lines))
+            urc = self._rng.choice(['+ZPASR: "UMTS"', "^RSSI:17", "+CREG: 1"])
+            lines = (*lines[:pos], urc, *lines[pos:])
+        self._lines(*lines)
+        if chance and self._rng.random() < chance:
+            self._write(self._junk())
+
+    def _junk(self) -> bytes:
+        choice = self._rng.randrange(4)
+        if choice == 0:
+            return bytes(self._rng.randrange(128, 256) for _ in range(6)) + b"\r\n"
+        if choice == 1:
+            return b"\r\n+ZDONR: \"METEOR\",272,3,\"CS_ONLY\",\"ROAM_OFF\"\r\n"
+        if choice == 2:
+            return b"\r\n\x00\xff junk line\r\n"
+        return b"\r\n^RSSI:18\r\n"
+
+    def _error(self, kind: str, code: int) -> str:
+        if self.settings.cmee == 0:
+            return "ERROR"
+        if self.settings.cmee == 2:
+            table = CMS_ERRORS if kind == "cms" else CME_ERRORS
+            return f"+{kind.upper()} ERROR: {table.get(code, ('unknown error', True))[0]}"
+        return f"+{kind.upper()} ERROR: {code}"
+
+    # -- commands ------------------------------------------------------------------------
+    def _dispatch(self, body: str) -> tuple[str, ...] | None:
+        upper = body.upper()
+        if upper in ("", "Z", "&F"):
+            if upper:
+                self.settings = _Settings(echo=self.options.echo)
+            return ("OK",)
+        if re.fullmatch(r"E[01]?", upper):
+            self.settings.echo = upper == "E1"
+            return ("OK",)
+        match = re.fullmatch(r"([+^][A-Z]+)(\?|=\?|=(.*))?", body, re.IGNORECASE)
+        if not match:
+            return ("ERROR",)
+        name, suffix, arg = match.group(1).upper(), match.group(2) or "", match.group(3)
+        handler = _HANDLERS.get(name)
+        if handler is None:
+            return ("ERROR",)
+        if self.sim.busy_left > 0 and name not in ("+CPIN", "+CMEE"):
+            self.sim.busy_left -= 1
+            return (self._error("cme", 14),)
+        if self.sim.state != "READY" and name not in _WITHOUT_SIM:
+            return (self._error("cme", 11 if self.sim.state == "SIM PIN" else 12),)
+        return handler(self, suffix, arg)
+
+    def _cmee(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return (f"+CMEE: {self.settings.cmee}", "OK")
+        if arg is not None and arg.strip() in ("0", "1", "2"):
+            self.settings.cmee = int(arg)
+            return ("OK",)
+        return ("ERROR",)
+
+    def _cpin(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return (f"+CPIN: {self.sim.state}", "OK")
+        if arg is None:
+            return ("ERROR",)
+        values = [v.strip().strip('"') for v in arg.split(",")]
+        self.pin_attempts.append(values[0])
+        if self.sim.state == "READY":
+            return (self._error("cme", 3),)
+        if self.sim.state == "SIM PUK":
+            if values[0] == self.options.puk and len(values) > 1:
+                self.options.pin = values[1]
+                return self._unlocked()
+            return (self._error("cme", 16),)
+        if values[0] == self.options.pin:
+            return self._unlocked()
+        self.sim.pin_tries_left -= 1
+        if self.sim.pin_tries_left <= 0:
+            self.sim.state = "SIM PUK"
+        return (self._error("cme", 16),)
+
+    def _unlocked(self) -> tuple[str, ...]:
+        self.sim.state = "READY"
+        self.sim.pin_tries_left = 3
+        self.sim.busy_left = self.options.sim_busy_after_pin
+        self._start_registration()
+        self.schedule(0.01, lambda: self._lines("+CPIN: READY"))
+        return ("OK",)
+
+    def _registration(self, suffix: str, arg: str | None, name: str = "+CREG") -> tuple[str, ...]:
+        if suffix == "?":
+            return (f"{name}: {self.settings.creg_n},{self._registered_stat}", "OK")
+        if suffix == "=?":
+            return (f"{name}: (0-2)", "OK")
+        if arg is not None and arg.strip() in ("0", "1", "2"):
+            if name == "+CREG":
+                self.settings.creg_n = int(arg)
+            return ("OK",)
+        return ("ERROR",)
+
+    def _cgreg(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return self._registration(suffix, arg, "+CGREG")
+
+    def _csms(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return (f"+CSMS: {self.settings.csms},1,1,1", "OK")
+        if arg is not None and arg.strip() in ("0", "1"):
+            self.settings.csms = int(arg)
+            return ("+CSMS: 1,1,1", "OK")
+        return (self._error("cms", 303),)
+
+    def _cnmi(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return ("+CNMI: " + ",".join(map(str, self.settings.cnmi)), "OK")
+        if suffix == "=?":
+            return ("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", "OK")
+        try:
+            values = [int(v) for v in (arg or "").split(",")]
+        except ValueError:
+            return (self._error("cms", 303),)
+        limits = (2, 3, 2, 2, 1)
+        if not values or len(values) > 5 or any(not 0 <= v <= lim for v, lim in
+                                                zip(values, limits, strict=False)):
+            return (self._error("cms", 303),)
+        self.settings.cnmi = tuple(values + [0] * (5 - len(values)))
+        return ("OK",)
+
+    def _cnma(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return ("OK",) if self.settings.csms == 1 else (self._error("cms", 340),)
+
+    def _csca(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            if not self.options.smsc:
+                return (self._error("cms", 330),)
+            return (f'+CSCA: "{self.options.smsc}",145', "OK")
+        if arg:
+            self.options.smsc = arg.split(",")[0].strip().strip('"')
+            return ("OK",)
+        return ("ERROR",)
+
+    def _cops(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if self._registered_stat in (1, 5):
+            return (f'+COPS: 0,0,"{self.options.operator}",7', "OK")
+        return ("+COPS: 0", "OK")
+
+    def _csq(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        rssi = 99 if self._registered_stat not in (1, 5) else 18 + self._rng.randint(-2, 2)
+        return (f"+CSQ: {rssi},99", "OK")
+
+    def _cfun(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return ("+CFUN: 1", "OK")
+        if arg is not None and arg.replace(" ", "") == "1,1":
+            self.schedule(0.05, self._reboot)
+        return ("OK",)
+
+    def _cscs(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return ('+CSCS: "GSM"', "OK") if suffix == "?" else ("OK",)
+
+    # -- sending -------------------------------------------------------------------------
+    def _cmgs(self, suffix: str, arg: str | None) -> tuple[str, ...] | None:
+        if suffix == "=?":
+            return ("OK",)
+        if self.settings.cmgf != 0:
+            return (self._error("cms", 302),)  # text mode is not simulated
+        if arg is None or not arg.strip().isdigit() or not 7 <= int(arg) <= 176:
+            return (self._error("cms", 304),)
+        if self._registered_stat not in (1, 5):
+            return (self._error("cms", 331),)
+        self._pdu_length = int(arg)
+        return None  # _command_line writes the prompt
+
+    def _submit(self, hex_text: str) -> None:
+        self._sends += 1
+        n = self._sends
+        opts = self.options
+        if opts.drop_every and n % opts.drop_every == 0:
+            log.info("Simulated modem: dropping the connection during send #%d", n)
+            closer = self._closer
+            if closer is not None:
+                closer()
+            return  # pty: no closer, so the modem just goes silent
+        hex_text = hex_text.strip().replace(" ", "")
+        try:
+            if not re.fullmatch(r"(?:[0-9A-Fa-f]{2})+", hex_text):
+                raise pdu.PduError("not hex")
+            raw = bytes.fromhex(hex_text)
+            if len(raw) - 1 - raw[0] != self._pdu_length:
+                raise pdu.PduError(f"length {len(raw) - 1 - raw[0]} != {self._pdu_length}")
+            decoded = pdu.decode_submit(hex_text, with_sca=True)
+        except pdu.PduError as exc:
+            log.info("Simulated modem: rejecting PDU: %s", exc)
+            self._respond(self._error("cms", 304))
+            return
+        self._stop.wait(opts.send_latency_s)
+        if opts.cms_error_every and n % opts.cms_error_every == 0:
+            self._respond(self._error("cms", opts.cms_error_code))
+            return
+        with self._lock:
+            mr = self._mr
+            self._mr = (self._mr + 1) & 0xFF
+            self.outbox.record(decoded, mr)
+            self._ok_sends += 1
+            reboot = opts.reboot_after and self._ok_sends % opts.reboot_after == 0
+            report = (opts.status_reports and decoded.status_report_requested
+                      and self.settings.cnmi[3] == 1)
+        self._respond(f"+CMGS: {mr}", "OK")
+        if report:
+            self.schedule(opts.report_delay_s, lambda: self._report(mr, decoded.number))
+        if reboot:
+            self.schedule(0.02, self._reboot)
+
+    def _report(self, mr: int, number: str) -> None:
+        self._reports += 1
+        every = self.options.report_fail_every
+        status = 0x41 if every and self._reports % every == 0 else 0x00
+        hex_pdu, length = pdu.encode_status_report(mr, number, status,
+                                                   when=datetime.now(UTC))
+        self._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
+
+
+
+Handler = Callable[[SimulatedModem, str, "str | None"], "tuple[str, ...] | None"]
+
+
+def _setting(attr: str, allowed: tuple[int, ...], label: str) -> Handler:
+    def handler(self: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+        if suffix == "?":
+            return (f"{label}: {getattr(self.settings, attr)}", "OK")
+        if suffix == "=?":
+            return (f"{label}: ({','.join(map(str, allowed))})", "OK")
+        if arg is not None and arg.strip().isdigit() and int(arg) in allowed:
+            setattr(self.settings, attr, int(arg))
+            return ("OK",)
+        return (self._error("cms", 303),)
+
+    return handler
+
+
+def _info(option: str) -> Handler:
+    def handler(self: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return (getattr(self.options, option), "OK") if suffix in ("", "?") else ("OK",)
+
+    return handler
+
+
+# Commands a locked SIM does not block.
+_WITHOUT_SIM = frozenset({"+CPIN", "+CMEE", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+CFUN",
+                          "+CREG", "+CGREG", "+CSQ", "+GMI", "+GMM", "+CSCS", "+CMGF"})
+
+_HANDLERS: dict[str, Handler] = {
+    "+CMEE": SimulatedModem._cmee,
+    "+CPIN": SimulatedModem._cpin,
+    "+CREG": SimulatedModem._registration,
+    "+CGREG": SimulatedModem._cgreg,
+    "+CMGF": _setting("cmgf", (0, 1), "+CMGF"),
+    "+CMMS": _setting("cmms", (0, 1, 2), "+CMMS"),
+    "+CSMS": SimulatedModem._csms,
+    "+CNMI": SimulatedModem._cnmi,
+    "+CNMA": SimulatedModem._cnma,
+    "+CSCA": SimulatedModem._csca,
+    "+CGMI": _info("manufacturer"),
+    "+CGMM": _info("model"),
+    "+CGMR": _info("revision"),
+    "+CGSN": _info("imei"),
+    "+CIMI": _info("imsi"),
+    "+CCID": _info("iccid"),
+    "+COPS": SimulatedModem._cops,
+    "+CSQ": SimulatedModem._csq,
+    "+CFUN": SimulatedModem._cfun,
+    "+CSCS": SimulatedModem._cscs,
+    "+CMGS": SimulatedModem._cmgs,
+}
