@@ -1,0 +1,485 @@
+"""The Modem: supervision, status and sending on top of an AT channel.
+
+Threads: a *supervisor* opens the port, runs the init sequence (``setup.py``),
+polls signal/registration, handles URCs (status reports, reboot hints) and
+reconnects with exponential backoff.  ``send_sms`` runs on the caller's thread
+(the sender) and takes the channel's lock for the whole message, so polling
+never interleaves with a multi-part send.  Every wait has a deadline and uses
+an Event or queue, so ``stop()`` is prompt.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import queue
+import random
+import re
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from gsmbridge.core.events import Listener
+from gsmbridge.modem import parsing, pdu
+from gsmbridge.modem.at import AtChannel, Urc
+from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+from gsmbridge.modem.ports import open_port
+from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
+from gsmbridge.modem.sim_state import SimulatorOptions
+from gsmbridge.modem.status import ModemStatus
+
+log = logging.getLogger("gsmbridge.modem")
+
+# Errors during a send that mean "the modem/SIM is not usable", not "this message is bad".
+_UNAVAILABLE_CODES = {("cms", 310), ("cms", 311), ("cms", 313), ("cms", 316), ("cms", 331),
+                      ("cme", 10), ("cme", 11), ("cme", 12), ("cme", 13), ("cme", 30)}
+# URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
+_REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
+_PIN_RE = re.compile(r"^\d{4,8}$")
+
+
+@dataclass
+class ModemOptions:
+    baudrate: int = 115200
+    pin: str | None = None
+    status_reports: bool = True
+    smart_encoding: bool = True
+    max_parts: int = 6
+    validity_minutes: int | None = 1440
+    command_timeout_s: float = 5.0
+    send_timeout_s: float = 120.0  # Ctrl-Z -> +CMGS (Quectel: up to 120 s)
+    register_timeout_s: float = 120.0
+    poll_interval_s: float = 30.0
+    reconnect_min_s: float = 1.0
+    reconnect_max_s: float = 60.0
+    simulated: bool = False
+    prompt_timeout_s: float = 20.0  # AT+CMGS -> '>'
+    max_timeouts: int = 3  # consecutive timeouts before the port is reopened
+    simulator: SimulatorOptions | None = None  # for simulated=True / url "sim"
+
+
+@dataclass(frozen=True)
+class SendResult:
+    encoding: str  # "gsm7" | "ucs2"
+    text_sent: str  # after smart replacement / truncation
+    parts: int  # total parts of the message
+    references: list[int]  # TP-MR of each part sent by this call (first_part..parts)
+    concat_ref: int
+    truncated: bool
+    first_part: int = 1
+
+
+def mask(number: str) -> str:
+    """The number for logs: last 4 digits only, unless DEBUG logging is on."""
+    if log.isEnabledFor(logging.DEBUG):
+        return number
+    return ("+" if number.startswith("+") else "") + "…" + number[-4:]
+
+
+class Modem:
+    """One GSM modem; see the module docstring.  Thread-safe."""
+
+    def __init__(self, url: str, options: ModemOptions, *, listener: Listener | None = None,
+                 on_status_report: Callable[[pdu.StatusReport], None] | None = None) -> None:
+        self.url = url
+        self.options = options
+        self._listener = listener
+        self._on_status_report = on_status_report
+        simulated = options.simulated or url == "sim"
+        self._status = ModemStatus(port=url, simulated=simulated)
+        self._status_lock = threading.RLock()
+        self._stop = threading.Event()
+        self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self._ready = threading.Event()
+        self._send_lock = threading.Lock()
+        self._channel: AtChannel | None = None
+        self._thread: threading.Thread | None = None
+        self._simulator: Any = None
+        self._ref_lock = threading.Lock()
+        self._concat_ref = random.randrange(256)
+        self._last_send_end = 0.0
+        self._cmms_on = False
+        self.cmms_supported = True
+        self.cnma_required = False
+        self.rejected_pin: str | None = None  # never tried again automatically
+        self.user_pin: str | None = None
+        self.cpin_ready_grace_until = 0.0
+        self.initialised = False  # init sequence done on the current connection
+        self.init_started = 0.0
+
+    # -- public API ----------------------------------------------------------------------
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        if self._status.simulated:
+            from gsmbridge.modem.simulator import ModemSimulator
+
+            self._simulator = ModemSimulator(self.options.simulator or SimulatorOptions())
+            self._simulator.serve_tcp()
+        self._thread = threading.Thread(target=self._supervise, name=f"modem {self.url}",
+                                        daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5) -> None:
+        """Let an exchange in flight finish for a moment, then abort it and close."""
+        self._stop.set()
+        self._events.put(("stop", None))
+        if self._send_lock.acquire(timeout=min(0.5, timeout / 4)):
+            self._send_lock.release()
+        self._close_channel()
+        if self._thread is not None and self._thread is not threading.current_thread():
+            self._thread.join(timeout)
+        if self._simulator is not None:
+            self._simulator.stop()
+        self.set_status(state="disconnected")
+
+    @property
+    def status(self) -> ModemStatus:
+        with self._status_lock:
+            return self._status
+
+    @property
+    def simulator(self) -> Any:
+        """The in-process ModemSimulator when simulated, else None."""
+        return self._simulator
+
+    def wait_ready(self, timeout: float) -> bool:
+        return self._ready.wait(timeout)
+
+    def enter_pin(self, pin: str) -> None:
+        """A PIN typed by the user; tried once, on the supervisor thread."""
+        if not _PIN_RE.match(pin or ""):
+            raise ValueError("a PIN is 4 to 8 digits")
+        self.user_pin = pin
+        self._events.put(("pin", pin))
+
+    def reconnect(self) -> None:
+        self._events.put(("reconnect", None))
+
+    def request_poll(self) -> None:
+        self._events.put(("poll", None))
+
+    def next_concat_ref(self) -> int:
+        """A new 8-bit concatenation reference (consecutive messages differ)."""
+        with self._ref_lock:
+            self._concat_ref = (self._concat_ref + 1) & 0xFF
+            return self._concat_ref
+
+    def send_sms(self, number: str, text: str, *, concat_ref: int | None = None,
+                 first_part: int = 1, on_part_sent: Callable[[int, int], None] | None = None,
+                 more_to_come: bool = False) -> SendResult:
+        """Send ``text`` to ``number``; see the class docs of SendResult.
+
+        ``first_part > 1`` resumes a message whose earlier parts were sent (same
+        ``concat_ref`` required).  ``on_part_sent(seq, mr)`` runs after each +CMGS.
+        """
+        if first_part < 1:
+            raise ValueError("first_part starts at 1")
+        if first_part > 1 and concat_ref is None:
+            raise ValueError("resuming a message needs its original concat_ref")
+        try:
+            pdu.normalise_address(number)
+        except pdu.PduError as exc:
+            raise ModemError(f"invalid number: {exc}", kind="input", name="invalid number",
+                             transient=False) from exc
+        ref = self.next_concat_ref() if concat_ref is None else concat_ref & 0xFF
+        opts = self.options
+        try:
+            message = pdu.encode_submit(
+                number, text, concat_ref=ref,
+                status_report=opts.status_reports and self._status.extra.get(
+                    "status_reports") != "unsupported",
+                validity_minutes=opts.validity_minutes, smart=opts.smart_encoding,
+                max_parts=opts.max_parts)
+        except pdu.PduError as exc:
+            raise ModemError(f"cannot encode: {exc}", kind="input", name="cannot encode",
+                             transient=False) from exc
+        todo = message.parts[first_part - 1:]
+        references: list[int] = []
+        if todo:
+            with self._send_lock:
+                references = self._send_parts(number, message, todo, on_part_sent, more_to_come)
+        return SendResult(encoding=message.encoding, text_sent=message.text,
+                          parts=len(message.parts), references=references, concat_ref=ref,
+                          truncated=message.truncated, first_part=first_part)
+
+    # -- sending -------------------------------------------------------------------------
+    def _send_parts(self, number: str, message: pdu.EncodedMessage,
+                    todo: tuple[pdu.SubmitPart, ...],
+                    on_part_sent: Callable[[int, int], None] | None,
+                    more_to_come: bool) -> list[int]:
+        channel = self._channel
+        if channel is None or not self._ready.is_set() or not channel.alive:
+            status = self.status
+            raise ModemUnavailable(f"modem not ready ({status.state}"
+                                   f"{': ' + status.last_error if status.last_error else ''})",
+                                   name="modem not ready")
+        opts = self.options
+        log.info("Sending SMS to %s (%s, part%s %d..%d of %d)", mask(number), message.encoding,
+                 "" if len(message.parts) == 1 else "s", todo[0].seq, todo[-1].seq,
+                 len(message.parts))
+        references: list[int] = []
+        try:
+            with channel.lock:
+                for index, part in enumerate(todo):
+                    self._set_cmms(channel, index < len(todo) - 1 or more_to_come)
+                    mr = channel.send_pdu(part.tpdu_length, part.pdu,
+                                          prompt_timeout=opts.prompt_timeout_s,
+                                          timeout=opts.send_timeout_s)
+                    references.append(mr)
+                    log.debug("part %d/%d sent, TP-MR %d", part.seq, part.total, mr)
+                    if on_part_sent is not None:
+                        on_part_sent(part.seq, mr)
+                if not more_to_come:
+                    self._set_cmms(channel, False)
+        except ConnectionLost as exc:
+            log.warning("Send to %s failed: connection lost", mask(number))
+            raise ModemUnavailable(str(exc), kind="io", name="connection lost",
+                                   maybe_sent=exc.maybe_sent) from exc
+        except ModemError as exc:
+            log.warning("Send to %s failed: %s", mask(number), exc.name)
+            if exc.kind == "timeout":
+                self._events.put(("check", channel))
+            if (exc.kind, exc.code) in _UNAVAILABLE_CODES:
+                self._events.put(("check", channel))
+                raise ModemUnavailable(str(exc), kind=exc.kind, code=exc.code,
+                                       name=exc.name) from exc
+            raise
+        finally:
+            self._last_send_end = time.monotonic()
+        log.info("SMS to %s sent (TP-MR %s)", mask(number), ",".join(map(str, references)))
+        return references
+
+    def _set_cmms(self, channel: AtChannel, on: bool) -> None:
+        """AT+CMMS=2 keeps the radio link up between parts/messages; best effort."""
+        if on == self._cmms_on or not self.cmms_supported:
+            return
+        try:
+            channel.command(f"AT+CMMS={2 if on else 0}", timeout=self.options.command_timeout_s)
+            self._cmms_on = on
+        except ConnectionLost:
+            raise
+        except ModemError as exc:
+            if exc.kind != "timeout":
+                log.info("AT+CMMS not supported (%s); sending without it", exc.name)
+                self.cmms_supported = False
+
+    # -- status --------------------------------------------------------------------------
+    def set_status(self, **changes: Any) -> None:
+        with self._status_lock:
+            new = dataclasses.replace(self._status, **changes)
+            if new == self._status:
+                return
+            self._status = new
+            if new.ready:
+                self._ready.set()
+            else:
+                self._ready.clear()
+            if self._listener is not None:
+                try:
+                    self._listener.modem_status_changed(new)
+                except Exception:  # noqa: BLE001 - a listener must not break the modem
+                    log.exception("listener failed")
+
+    def set_extra(self, **values: str) -> None:
+        with self._status_lock:
+            extra = dict(self._status.extra)
+            extra.update(values)
+            self.set_status(extra=extra)
+
+    # -- supervisor ----------------------------------------------------------------------
+    def _supervise(self) -> None:
+        delay = self.options.reconnect_min_s
+        while not self._stop.is_set():
+            immediate = False
+            try:
+                channel = self._connect()
+                Initialiser(self, channel).run()
+                delay = self.options.reconnect_min_s
+                self._session(channel)
+            except ReconnectNow as exc:
+                log.info("Reconnecting %s: %s", self.url, exc)
+                immediate = True
+            except Reconnect as exc:
+                if not self._stop.is_set():
+                    log.warning("Reconnecting %s: %s", self.url, exc)
+                    self.set_status(last_error=str(exc))
+            except ModemError as exc:
+                if not self._stop.is_set():
+                    log.warning("Modem %s: %s", self.url, exc)
+                    self.set_status(state="disconnected", last_error=str(exc))
+            except Exception as exc:  # noqa: BLE001 - the supervisor must keep going
+                log.exception("Modem %s: unexpected error", self.url)
+                self.set_status(state="error", last_error=f"internal error: {exc}")
+            finally:
+                self._ready.clear()
+                self._close_channel()
+            if self._stop.is_set():
+                break
+            if self._status.state not in ("pin-required", "puk-required", "error"):
+                self.set_status(state="disconnected")
+            wait = 0.0 if immediate else delay
+            if not immediate:
+                delay = min(delay * 2, self.options.reconnect_max_s)
+            self._backoff(wait)
+
+    def _backoff(self, seconds: float) -> None:
+        """Sleep before reconnecting; a reconnect request or a PIN cuts it short."""
+        deadline = time.monotonic() + seconds
+        while not self._stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            try:
+                kind, _payload = self._events.get(timeout=left)
+            except queue.Empty:
+                return
+            if kind in ("stop", "reconnect", "pin"):
+                return
+
+    def _connect(self) -> AtChannel:
+        url = self._simulator.url if self._simulator is not None else self.url
+        self.set_status(state="connecting", last_error="")
+        log.info("Opening modem port %s", self.url)
+        try:
+            port = open_port(url, baudrate=self.options.baudrate)
+        except Exception as exc:  # noqa: BLE001 - SerialException, OSError, ValueError
+            raise ModemUnavailable(f"cannot open {self.url}: {exc}", name="port missing") from exc
+        channel = AtChannel(port, name=self.url, default_timeout=self.options.command_timeout_s,
+                            on_urc=lambda urc: self._events.put(("urc", (channel, urc))),
+                            on_lost=lambda exc: self._events.put(("lost", channel)))
+        channel.start()
+        self._channel = channel
+        if self._stop.is_set():
+            channel.close()
+        return channel
+
+    def _close_channel(self) -> None:
+        channel, self._channel = self._channel, None
+        self._cmms_on = False
+        if channel is not None:
+            channel.close()
+
+    def next_event(self, timeout: float, channel: AtChannel) -> tuple[str, Any] | None:
+        """The next supervisor event for ``channel`` (stale ones dropped), or None.
+
+        Raises Reconnect/ReconnectNow for loss/reconnect requests; URCs are handled here.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            if self._stop.is_set():
+                raise Reconnect("stopping")
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return None
+            try:
+                kind, payload = self._events.get(timeout=left)
+            except queue.Empty:
+                return None
+            if kind == "stop":
+                raise Reconnect("stopping")
+            if kind == "reconnect":
+                raise ReconnectNow("reconnect requested")
+            if kind == "lost":
+                if payload is channel:
+                    raise Reconnect("connection lost")
+                continue
+            if kind == "urc":
+                urc_channel, urc = payload
+                if urc_channel is channel:
+                    self._handle_urc(channel, urc)
+                continue
+            if kind == "check":
+                if payload is channel and channel.consecutive_timeouts >= self.options.max_timeouts:
+                    raise Reconnect(f"modem stopped answering "
+                                    f"({channel.consecutive_timeouts} timeouts)")
+                continue
+            return kind, payload
+
+    def _session(self, channel: AtChannel) -> None:
+        """Poll and handle events until something requires a reconnect (raised)."""
+        started = time.monotonic()
+        next_poll = started + (self.options.poll_interval_s if self._ready.is_set()
+                               else min(1.0, self.options.poll_interval_s))
+        while True:
+            now = time.monotonic()
+            if now >= next_poll:
+                recent = now - self._last_send_end < 2.0
+                if self._send_lock.locked() or recent:
+                    next_poll = now + 1.0  # never poll between back-to-back sends
+                else:
+                    self._poll(channel)
+                    searching = not self._ready.is_set()
+                    fast = searching and now - started < self.options.register_timeout_s
+                    next_poll = time.monotonic() + (
+                        min(1.0, self.options.poll_interval_s) if fast
+                        else self.options.poll_interval_s)
+            event = self.next_event(max(0.0, next_poll - time.monotonic()), channel)
+            if event is not None:
+                kind, _ = event
+                if kind == "pin":
+                    log.info("PIN entered but the SIM is already unlocked; ignored")
+                elif kind == "poll":
+                    next_poll = min(next_poll, time.monotonic())
+
+    def _poll(self, channel: AtChannel) -> None:
+        try:
+            with channel.lock:
+                Initialiser(self, channel).poll()
+        except ConnectionLost as exc:
+            raise Reconnect("connection lost") from exc
+        except ModemError as exc:
+            log.info("Status poll failed: %s", exc.name)
+            if channel.consecutive_timeouts >= self.options.max_timeouts:
+                raise Reconnect("modem stopped answering") from exc
+
+    def _handle_urc(self, channel: AtChannel, urc: Urc) -> None:
+        line = urc.line.upper()
+        if urc.name == "+CDS":
+            self._status_report(channel, urc)
+        elif urc.name == "+CDSI":
+            log.info("Status report stored in the modem (%s); not read", urc.line)
+        elif urc.name == "+CREG":
+            stat = parsing.parse_registration([urc.line], urc=True)
+            if stat is not None:
+                Initialiser(self, channel).apply_registration(stat, from_urc=True)
+        elif urc.name == "^RSSI":
+            value = urc.line.split(":", 1)[1].strip()
+            if value.isdigit():
+                rssi = int(value) if int(value) <= 31 else None
+                self.set_status(signal_dbm=parsing.rssi_to_dbm(rssi),
+                                 signal_bars=parsing.signal_bars(rssi))
+        elif line in _REBOOT_HINTS or line.startswith("+QIND: SMS DONE"):
+            if line == "+CPIN: READY" and time.monotonic() < self.cpin_ready_grace_until:
+                return  # expected after we entered the PIN
+            settled = time.monotonic() - self.init_started > 10.0  # boot URCs trail our init
+            if self._status.state == "ready" or (self.initialised and settled):
+                raise ReconnectNow(f"modem restarted (saw {urc.line})")
+        elif line.startswith("+CPIN:") and self._status.state == "ready":
+            raise Reconnect(f"SIM state changed ({urc.line})")
+
+    def _status_report(self, channel: AtChannel, urc: Urc) -> None:
+        if urc.pdu is None:
+            log.warning("+CDS without a PDU line: %s", urc.line)
+            return
+        try:
+            length = int(urc.line.split(":", 1)[1])
+            report = pdu.decode_status_report(urc.pdu, tpdu_length=length)
+        except (ValueError, pdu.PduError) as exc:
+            log.warning("Undecodable status report %r: %s", urc.pdu, exc)
+            return
+        finally:
+            if self.cnma_required:
+                try:
+                    channel.command("AT+CNMA", timeout=self.options.command_timeout_s)
+                except ModemError as exc:
+                    log.info("AT+CNMA failed: %s", exc.name)
+        log.info("Status report for TP-MR %d to %s: %s", report.message_reference,
+                 mask(report.recipient), report.status_text)
+        if self._on_status_report is not None:
+            try:
+                self._on_status_report(report)
+            except Exception:  # noqa: BLE001
+                log.exception("status report callback failed")

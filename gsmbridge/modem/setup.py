@@ -1,0 +1,302 @@
+"""The modem init sequence and status polls, run on the supervisor thread.
+
+Order and tolerance follow what real modems need (see shared modem notes):
+leave a stuck prompt, sync, echo off, numeric errors, identity, SIM PIN (once!),
+PDU mode, SMSC check, status-report routing, SIM identity, then registration.
+Optional steps never fail the init: modems differ too much.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from gsmbridge.modem import parsing
+from gsmbridge.modem.at import AtChannel
+from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+
+if TYPE_CHECKING:
+    from gsmbridge.modem.gsm import Modem
+
+log = logging.getLogger("gsmbridge.modem.setup")
+
+PIN_REJECTED = "PIN rejected; not retried automatically — 3 wrong PINs lock the SIM"
+_BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
+_NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
+_WRONG_PIN = {("cme", 16), ("cme", 12), ("cms", 316)}
+# AT+CNMI forms that route SMS-STATUS-REPORTs inline as +CDS (ds=1); SIM800L rejects ds=2.
+_CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0",
+               "AT+CNMI=1,0,0,1,0")
+_ICCID_COMMANDS = ("AT+CCID", "AT+ICCID", "AT+QCCID", "AT^ICCID?")
+
+
+class Reconnect(Exception):
+    """Close the port; reopen after the backoff delay."""
+
+
+class ReconnectNow(Reconnect):
+    """Close the port and reopen at once (reboot seen, user asked)."""
+
+
+class Initialiser:
+    """Init and polling steps for one connection of ``modem``."""
+
+    def __init__(self, modem: Modem, channel: AtChannel) -> None:
+        self.modem = modem
+        self.channel = channel
+        self.options = modem.options
+
+    # -- helpers -------------------------------------------------------------------------
+    def cmd(self, command: str, **kwargs: object) -> list[str]:
+        return self.channel.command(command, timeout=self.options.command_timeout_s,
+                                    **kwargs)  # type: ignore[arg-type]
+
+    def retry(self, command: str, *, attempts: int = 8, any_error: bool = False,
+              **kwargs: object) -> list[str]:
+        """Retry SIM/device-busy answers (CME 14/515) with growing sleeps (0.2 s steps).
+
+        ``any_error``: also retry plain errors (SIM800 refuses AT+CMGF until "SMS Ready").
+        """
+        delay = 0.2
+        for attempt in range(attempts):
+            try:
+                return self.cmd(command, **kwargs)
+            except ConnectionLost:
+                raise
+            except ModemError as exc:
+                busy = (exc.kind, exc.code) in _BUSY or (any_error and exc.kind != "timeout")
+                if not busy or attempt == attempts - 1:
+                    raise
+                log.debug("%s: %s, retrying in %.1f s", command, exc.name, delay)
+                self.sleep(delay)
+                delay = min(delay + 0.2, 2.0)
+        raise AssertionError("unreachable")
+
+    def optional(self, command: str, *, busy_retry: bool = True, **kwargs: object
+                 ) -> list[str] | None:
+        """Run a step that may fail on some modems; None if it did."""
+        try:
+            if busy_retry:
+                return self.retry(command, attempts=4, **kwargs)
+            return self.cmd(command, **kwargs)
+        except ConnectionLost:
+            raise
+        except ModemError as exc:
+            log.debug("%s failed: %s", command, exc.name)
+            return None
+
+    def sleep(self, seconds: float) -> None:
+        """Wait while still handling supervisor events (stop, loss, URCs)."""
+        end = time.monotonic() + seconds
+        while (left := end - time.monotonic()) > 0:
+            self.modem.next_event(left, self.channel)
+
+    # -- init ----------------------------------------------------------------------------
+    def run(self) -> None:
+        modem = self.modem
+        modem.initialised = False
+        modem.init_started = time.monotonic()
+        log.info("Initialising modem on %s", modem.url)
+        self.channel.escape()  # ESC+CR: leave a stuck '>' prompt without sending; then resync
+        try:
+            self.cmd("AT")
+        except ConnectionLost:
+            raise
+        except ModemError as exc:
+            if exc.kind == "timeout":
+                raise ModemUnavailable("modem does not answer AT", kind="timeout",
+                                       name="no answer") from exc
+        self.optional("ATE0")
+        self.optional("AT+CMEE=1")
+        self.read_identity()
+        self.unlock_sim()
+        try:
+            self.retry("AT+CMGF=0", attempts=6, any_error=True)
+        except ModemError as exc:
+            if isinstance(exc, ConnectionLost) or exc.kind == "timeout":
+                raise
+            raise ModemError("modem refuses PDU mode (AT+CMGF=0)", kind="config",
+                             name="no PDU mode") from exc
+        self.check_smsc()
+        service = parsing.parse_csms_service(self.optional("AT+CSMS?") or [])
+        modem.cnma_required = service == 1  # phase 2+: +CDS must be acknowledged
+        self.route_status_reports()
+        self.read_sim_identity()
+        self.optional("AT+CREG=1", busy_retry=False)  # +CREG URCs: faster status updates
+        modem.initialised = True
+        self.poll()
+        status = modem.status
+        log.info("Modem %s: %s %s, IMEI %s, SIM %s, SMSC %s, %s", modem.url,
+                 status.manufacturer, status.model, status.imei, status.sim,
+                 status.smsc or "?", status.state)
+
+    def read_identity(self) -> None:
+        values = {}
+        for field, command in (("manufacturer", "AT+CGMI"), ("model", "AT+CGMM"),
+                               ("revision", "AT+CGMR")):
+            values[field] = parsing.parse_identity(self.optional(command) or [], command)
+        values["imei"] = parsing.parse_digits(self.optional("AT+CGSN") or [], "AT+CGSN", 14, 17)
+        self.modem.set_status(**values)
+
+    def read_sim_identity(self) -> None:
+        imsi = parsing.parse_digits(self.optional("AT+CIMI") or [], "AT+CIMI", 6, 15)
+        iccid = ""
+        for command in _ICCID_COMMANDS:
+            lines = self.optional(command, busy_retry=False)
+            if lines:
+                iccid = parsing.parse_digits(lines, command, 18, 22)
+                if iccid:
+                    break
+        self.modem.set_status(imsi=imsi, iccid=iccid)
+
+    def check_smsc(self) -> None:
+        try:
+            smsc = parsing.parse_csca(self.retry("AT+CSCA?"))
+        except ConnectionLost:
+            raise
+        except ModemError as exc:
+            log.debug("AT+CSCA? failed: %s", exc.name)
+            smsc = ""
+        if not smsc:
+            log.warning("No SMS centre (SMSC) number on the SIM: sending will fail with "
+                        "CMS 330 until one is set (AT+CSCA)")
+            self.modem.set_extra(warning="no SMSC number on the SIM")
+        self.modem.set_status(smsc=smsc)
+
+    def route_status_reports(self) -> None:
+        if not self.options.status_reports:
+            self.optional("AT+CNMI=2,1,0,0,0", busy_retry=False)
+            return
+        for form in _CNMI_FORMS:
+            if self.optional(form, busy_retry=False) is not None:
+                self.modem.set_extra(status_reports="inline", cnmi=form[8:])
+                return
+        log.warning("The modem rejects AT+CNMI with ds=1: no delivery reports")
+        self.modem.set_extra(status_reports="unsupported")
+
+    # -- SIM -----------------------------------------------------------------------------
+    def unlock_sim(self) -> None:
+        modem = self.modem
+        while True:
+            try:
+                lines = self.retry("AT+CPIN?", ok_optional_after="+CPIN:")
+            except ModemError as exc:
+                if (exc.kind, exc.code) in _NO_SIM:
+                    modem.set_status(state="error", sim="NOT INSERTED",
+                                     last_error=f"SIM card missing or broken ({exc.name})")
+                    raise ModemUnavailable("no usable SIM card", name="no SIM") from exc
+                raise
+            sim = parsing.parse_cpin(lines) or "UNKNOWN"
+            modem.set_status(sim=sim)
+            if sim == "READY":
+                return
+            if sim == "SIM PIN":
+                pin = self.choose_pin()
+                if pin is None:
+                    self.wait_for_pin()
+                else:
+                    self.enter(pin)
+                continue
+            if sim == "SIM PUK":
+                modem.set_status(state="puk-required", last_error=(
+                    "SIM PUK required (too many wrong PINs): unlock the SIM in a phone, "
+                    "then reconnect"))
+                log.error("The SIM needs its PUK; the bridge will not try to unlock it")
+                self.wait_for_pin(puk=True)
+                continue
+            modem.set_status(state="error", last_error=f"unsupported SIM state {sim}")
+            raise ModemUnavailable(f"unsupported SIM state {sim}", name="SIM state")
+
+    def choose_pin(self) -> str | None:
+        modem = self.modem
+        if modem.user_pin:
+            pin, modem.user_pin = modem.user_pin, None
+            return pin  # a deliberate user entry, even if equal to a rejected one
+        pin = self.options.pin
+        if pin and pin != modem.rejected_pin:
+            return pin
+        return None
+
+    def enter(self, pin: str) -> None:
+        modem = self.modem
+        log.info("Entering the SIM PIN")
+        modem.cpin_ready_grace_until = time.monotonic() + 30
+        for attempt in range(3):
+            try:
+                self.channel.command(f'AT+CPIN="{pin}"',
+                                     timeout=max(10.0, self.options.command_timeout_s))
+                log.info("SIM PIN accepted")
+                if modem.rejected_pin == pin:
+                    modem.rejected_pin = None
+                return
+            except ConnectionLost:
+                raise
+            except ModemError as exc:
+                if (exc.kind, exc.code) in _BUSY and attempt < 2:
+                    self.sleep(0.5)  # not processed: the SIM was busy, no attempt used
+                    continue
+                modem.rejected_pin = pin
+                if (exc.kind, exc.code) in _WRONG_PIN or exc.kind in ("cme", "cms"):
+                    message = PIN_REJECTED
+                else:
+                    message = f"PIN entry failed ({exc.name}); not retried automatically"
+                log.error("SIM PIN: %s (%s)", message, exc.name)
+                modem.set_status(state="pin-required", last_error=message)
+                return
+
+    def wait_for_pin(self, puk: bool = False) -> None:
+        modem = self.modem
+        if not puk and modem.status.last_error != PIN_REJECTED:
+            modem.set_status(state="pin-required",
+                             last_error="SIM PIN required: enter the PIN")
+        while True:
+            event = modem.next_event(3600.0, self.channel)
+            if event is not None and event[0] == "pin":
+                if puk:
+                    log.warning("The SIM needs its PUK, not a PIN; PIN ignored")
+                    continue
+                modem.set_status(state="connecting", last_error="")
+                return
+
+    # -- polling -------------------------------------------------------------------------
+    def poll(self) -> None:
+        """Signal, registration and operator; publishes the status."""
+        rssi = parsing.parse_csq(self.optional("AT+CSQ", busy_retry=False) or [])
+        stat = parsing.parse_registration(self.optional("AT+CREG?", busy_retry=False) or [])
+        if stat not in parsing.REGISTERED:
+            # LTE-only modules may register for SMS on EPS only.
+            eps = parsing.parse_registration(
+                self.optional("AT+CEREG?", busy_retry=False) or [], "+CEREG:")
+            if eps in parsing.REGISTERED:
+                stat = eps
+        operator = ""
+        if stat in parsing.REGISTERED:
+            operator = parsing.parse_cops(self.optional("AT+COPS?", busy_retry=False) or [])
+        self.modem.set_status(signal_dbm=parsing.rssi_to_dbm(rssi),
+                              signal_bars=parsing.signal_bars(rssi), operator=operator)
+        self.apply_registration(stat)
+
+    def apply_registration(self, stat: int | None, *, from_urc: bool = False) -> None:
+        modem = self.modem
+        name = parsing.REGISTRATION.get(stat, "unknown") if stat is not None else "unknown"
+        if not modem.initialised:
+            modem.set_status(registration=name)
+            return
+        if stat in parsing.REGISTERED:
+            if not modem.status.ready:
+                log.info("Modem %s registered (%s): ready", modem.url, name)
+                if from_urc:
+                    modem.request_poll()  # fresh signal/operator right away
+            modem.set_status(registration=name, state="ready", last_error="")
+            return
+        waited = time.monotonic() - modem.init_started
+        if stat == 3:
+            state, error = "denied", "network registration denied (SIM barred or no roaming)"
+        else:
+            state, error = "searching", f"not registered on the network ({name})"
+            if waited > self.options.register_timeout_s:
+                error += f" for more than {self.options.register_timeout_s:.0f} s; still trying"
+        if modem.status.ready:
+            log.warning("Modem %s lost the network: %s", modem.url, name)
+        modem.set_status(registration=name, state=state, last_error=error)
