@@ -489,7 +489,8 @@ class Store:
         return self._update_ids(
             ids,
             RETRYABLE,
-            "state='queued', next_attempt_at=?, attempts=0, last_error='', note=''",
+            "state=CASE WHEN number IS NULL THEN 'needs-number' ELSE 'queued' END,"
+            " next_attempt_at=?, attempts=0, last_error='', note=''",
             (now,),
             "retry-requested",
         )

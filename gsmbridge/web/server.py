@@ -148,21 +148,28 @@ class WebServer:
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
+        # First let the worker threads finish what they are doing: a worker that
+        # finished after the trigger closed would write to a closed (or reused) fd.
+        server.task_dispatcher.shutdown(timeout=timeout)
         closed = threading.Event()
 
         def close_all() -> None:
             # Runs inside the event loop's thread, so nothing races the loop.
             for channel in list(server._map.values()):
                 try:
-                    channel.handle_close()
+                    # The listening socket has no handle_close; channels clean up in theirs.
+                    channel.close() if channel is server else channel.handle_close()
                 except Exception:  # noqa: BLE001 - closing anyway
                     channel.close()
             closed.set()
 
-        server.trigger.pull_trigger(close_all)
-        closed.wait(timeout)
+        try:
+            server.trigger.pull_trigger(close_all)
+        except OSError:
+            log.warning("web server's wake-up pipe was already closed", exc_info=True)
+        if not closed.wait(timeout):
+            log.warning("web server did not stop within %.0f s", timeout)
         thread.join(timeout)
-        server.task_dispatcher.shutdown(timeout=timeout)
         self._server = None
         self._thread = None
         log.info("Web server stopped")

@@ -1,0 +1,227 @@
+"""The queue store on a real SQLite file."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+
+import pytest
+
+from gsmbridge.core.models import Contact, NewJob, State
+from gsmbridge.core.store import MIGRATIONS, Store
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def new_job(uid: str = "u1", *, number: str | None = "+12125550123", key: str = "") -> NewJob:
+    return NewJob(
+        uid=uid,
+        name="Name",
+        text=f"hello {uid}",
+        payload={"data": {"to": {"uid": uid}}},
+        dedup_key=key,
+        state=State.QUEUED if number else State.NEEDS_NUMBER,
+        number=number,
+    )
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path, clock: FakeClock):
+    s = Store(tmp_path / "q.db", clock=clock)
+    yield s
+    s.close()
+
+
+def test_database_is_durable_wal_full(store: Store) -> None:
+    conn = store._reader()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+
+
+def test_claim_takes_due_jobs_in_order_once(store: Store, clock: FakeClock) -> None:
+    a, _, _ = store.enqueue(new_job("a"))
+    clock.now += 1
+    b, _, _ = store.enqueue(new_job("b"))
+    first = store.claim_next(modem="m1")
+    assert first is not None and first.id == a and first.state is State.SENDING
+    assert first.modem == "m1"
+    assert store.claim_next().id == b
+    assert store.claim_next() is None
+
+
+def test_retry_later_is_not_claimed_before_its_time(store: Store, clock: FakeClock) -> None:
+    job_id, _, _ = store.enqueue(new_job())
+    store.claim_next()
+    store.schedule_retry(job_id, "CMS 332 network timeout", clock.now + 60)
+    assert store.claim_next() is None
+    assert store.next_due_at() == clock.now + 60
+    clock.now += 61
+    job = store.claim_next()
+    assert job.id == job_id and job.attempts == 1 and job.last_error.startswith("CMS 332")
+
+
+def test_paused_retry_does_not_burn_an_attempt(store: Store, clock: FakeClock) -> None:
+    job_id, _, _ = store.enqueue(new_job())
+    store.claim_next()
+    store.schedule_retry(job_id, "modem down", clock.now, count_attempt=False)
+    assert store.get(job_id).attempts == 0
+
+
+def test_sent_delivered_failed_and_parts(store: Store) -> None:
+    job_id, _, _ = store.enqueue(new_job())
+    store.claim_next()
+    store.record_part(job_id, 1, 17, concat_ref=5, total=2)
+    store.record_part(job_id, 2, 18, concat_ref=5, total=2)
+    store.mark_sent(job_id)
+    job = store.get(job_id)
+    assert (job.state, job.parts_sent, job.references, job.concat_ref) == (
+        State.SENT,
+        2,
+        [17, 18],
+        5,
+    )
+    store.mark_delivered(job_id)
+    assert store.get(job_id).state is State.DELIVERED
+    other, _, _ = store.enqueue(new_job("x"))
+    store.claim_next()
+    store.mark_failed(other, "CMS 1 unassigned number")
+    assert store.get(other).state is State.FAILED
+    assert [e.kind for e in store.events(job_id)] == ["received", "sent", "delivered"]
+
+
+def test_recover_interrupted_resend_and_fail(tmp_path, clock: FakeClock) -> None:
+    path = tmp_path / "r.db"
+    s = Store(path, clock=clock)
+    a, _, _ = s.enqueue(new_job("a"))
+    b, _, _ = s.enqueue(new_job("b"))
+    s.claim_next()
+    s.claim_next()
+    s.record_part(b, 1, 40, concat_ref=9, total=3)
+    s.close()  # as after a crash: both left "sending"
+
+    s = Store(path, clock=clock)
+    assert sorted(s.recover_interrupted("resend")) == [a, b]
+    assert s.get(a).state is State.QUEUED
+    assert "interrupted" in s.get(a).note
+    assert s.get(b).parts_sent == 1  # confirmed parts are kept, not resent
+    s.claim_next()
+    assert s.recover_interrupted("fail") == [a]
+    assert s.get(a).state is State.FAILED
+    assert "may have been sent" in s.get(a).last_error
+    s.close()
+
+
+def test_dedup_window(store: Store, clock: FakeClock) -> None:
+    first = store.enqueue(new_job(key="k"), dedup_window_s=600)
+    assert store.enqueue(new_job(key="k"), dedup_window_s=600) == (first[0], State.QUEUED, True)
+    clock.now += 601
+    later = store.enqueue(new_job(key="k"), dedup_window_s=600)
+    assert later[0] != first[0] and later[2] is False
+
+
+def test_contact_releases_needs_number_jobs_for_that_uid_only(store: Store) -> None:
+    waiting, state, _ = store.enqueue(new_job("alice", number=None))
+    other, _, _ = store.enqueue(new_job("bob", number=None))
+    assert state is State.NEEDS_NUMBER
+    released = store.upsert_contact(Contact("alice", "+12125550100", "Alice"))
+    assert released == [waiting]
+    assert store.get(waiting).number == "+12125550100"
+    assert store.get(waiting).state is State.QUEUED
+    assert store.get(other).state is State.NEEDS_NUMBER
+    # An update without a name keeps the old name.
+    store.upsert_contact(Contact("alice", "+12125550101", ""))
+    assert store.get_contact("alice") == Contact(
+        "alice", "+12125550101", "Alice", store.get_contact("alice").updated_at
+    )
+
+
+def test_user_actions_respect_states(store: Store) -> None:
+    q, _, _ = store.enqueue(new_job("q"))
+    n, _, _ = store.enqueue(new_job("n", number=None))
+    assert store.cancel([q, n]) == [q, n]
+    assert store.cancel([q]) == []
+    assert store.retry([n]) == [n]  # cancelled, and without a number: back to needs-number
+    assert store.get(n).state is State.NEEDS_NUMBER
+    s, _, _ = store.enqueue(new_job("s"))
+    store.claim_next()
+    store.claim_next()
+    assert store.get(s).state is State.SENDING
+    assert store.delete([s]) == 0  # the sender owns it
+    assert store.set_number([n], "+12125550111") == [n]
+    assert store.delete([q, n]) == 2
+
+
+def test_list_search_count_and_counts(store: Store) -> None:
+    for i in range(10):
+        store.enqueue(new_job(f"user{i}"))
+    store.enqueue(new_job("lonely", number=None))
+    assert store.count_jobs() == 11
+    assert store.count_jobs(states=["needs-number"]) == 1
+    assert [j.uid for j in store.list_jobs(search="user7")] == ["user7"]
+    assert [j.uid for j in store.list_jobs(limit=3, newest_first=False)] == [
+        "user0",
+        "user1",
+        "user2",
+    ]
+    counts = store.counts()
+    assert counts["queued"] == 10 and counts["needs-number"] == 1 and counts["failed"] == 0
+
+
+def test_concurrent_enqueues_are_all_committed(tmp_path) -> None:
+    store = Store(tmp_path / "c.db")
+    results: list[int] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        for i in range(25):
+            job_id, _, _ = store.enqueue(new_job(f"w{n}-{i}", key=f"{n}-{i}"))
+            with lock:
+                results.append(job_id)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    store.close()
+    assert len(set(results)) == 400
+    conn = sqlite3.connect(tmp_path / "c.db")
+    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 400
+
+
+def test_a_failing_write_does_not_sink_its_batch(store: Store) -> None:
+    def bad(conn):
+        conn.execute("INSERT INTO nowhere VALUES (1)")
+
+    with pytest.raises(sqlite3.OperationalError):
+        store._write(bad)
+    job_id, _, _ = store.enqueue(new_job())
+    assert store.get(job_id) is not None
+
+
+def test_refuses_a_newer_schema(tmp_path) -> None:
+    path = tmp_path / "new.db"
+    conn = sqlite3.connect(path)
+    conn.execute(f"PRAGMA user_version={len(MIGRATIONS) + 1}")
+    conn.close()
+    with pytest.raises(RuntimeError, match="newer than this gsmbridge"):
+        Store(path)
+
+
+def test_closed_store_refuses_writes(tmp_path) -> None:
+    s = Store(tmp_path / "x.db")
+    s.close()
+    with pytest.raises(RuntimeError, match="closed"):
+        s.enqueue(new_job())
