@@ -237,7 +237,7 @@ def _type_of(section_cls: type, key: str) -> Any:
     return typing.get_type_hints(section_cls)[key]
 
 
-def _convert(value: Any, target: Any, where: str) -> Any:
+def _convert(value: Any, target: Any, where: str, *, numeric_text: bool = False) -> Any:
     """Convert a TOML or environment value to the field's type, or raise ConfigError."""
     from_env = isinstance(value, str) and target is not str
     if target is bool:
@@ -266,8 +266,8 @@ def _convert(value: Any, target: Any, where: str) -> Any:
     elif target is str:
         if isinstance(value, str):
             return value
-        if isinstance(value, int) and not isinstance(value, bool) and where.endswith(".pin"):
-            return str(value)  # pin = 1234 written without quotes
+        if numeric_text and isinstance(value, int) and not isinstance(value, bool):
+            return str(value)  # pin = 1234 written without quotes (a leading 0 would be lost)
     elif typing.get_origin(target) is list:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
@@ -296,7 +296,8 @@ def _apply(settings: Settings, data: dict[str, Any], origin: str) -> None:
             if key not in known:
                 raise ConfigError(f"unknown key {section_name}.{key} in {origin}")
             target = _type_of(type(section), key)
-            setattr(section, key, _convert(value, target, f"{section_name}.{key} in {origin}"))
+            where = f"{section_name}.{key} in {origin}"
+            setattr(section, key, _convert(value, target, where, numeric_text=key == "pin"))
 
 
 def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:

@@ -50,7 +50,8 @@ class _CountsPublisher(Listener):
     def stop(self) -> None:
         self._stop.set()
         self._dirty.set()
-        self._thread.join(timeout=5)
+        if self._thread.ident is not None:  # stop() after a failed start is fine
+            self._thread.join(timeout=5)
 
     def _run(self) -> None:
         while not self._stop.is_set():

@@ -118,8 +118,9 @@ class WebServer:
                 host=self.host,
                 port=self.requested_port,
                 threads=self._threads,
-                # Flask answers 413 with a JSON body; waitress is the backstop.
-                max_request_body_size=self._max_body + 65536,
+                # Flask answers 413 with a JSON body; waitress (plain-text 413) is only
+                # the backstop against absurd bodies, which it spools to disk meanwhile.
+                max_request_body_size=max(self._max_body * 4, 8 * 1024 * 1024),
                 channel_timeout=30,
                 connection_limit=200,
                 ident="gsmbridge",

@@ -1,0 +1,136 @@
+"""``gsmbridge --headless`` as a user runs it: start, stop, crash, restart."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+from tests.helpers import Client, payload
+from tests.integration.headless import Headless
+
+
+def run_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "gsmbridge", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+
+
+def test_version() -> None:
+    from gsmbridge import __version__
+
+    out = run_cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"gsmbridge {__version__}"
+
+
+def test_core_never_imports_qt() -> None:
+    code = (
+        "import sys, gsmbridge.service, gsmbridge.headless, gsmbridge.config, "
+        "gsmbridge.core.store, gsmbridge.web.app, gsmbridge.web.server, gsmbridge.modem.pdu\n"
+        "import gsmbridge.__main__ as m; m.build_parser()\n"
+        "bad = [name for name in sys.modules if name.startswith(('PySide6', 'shiboken6'))]\n"
+        "assert not bad, bad\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+
+
+def test_starts_serves_and_stops_on_sigterm(tmp_path) -> None:
+    app = Headless(tmp_path)
+    client = Client(app.port(), "u", "p")
+    status, _, body = client.post("/webhook", payload())
+    assert (status, body["status"]) == (200, "queued")
+    assert app.stop(signal.SIGTERM) == 0
+    assert "Received SIGTERM, stopping" in app.output
+    assert "gsmbridge stopped" in app.output
+    assert (tmp_path / "logs" / "gsmbridge.log").read_text().count("Webhook accepted") == 1
+
+
+def test_sigint_stops_cleanly(tmp_path) -> None:
+    app = Headless(tmp_path)
+    app.port()
+    assert app.stop(signal.SIGINT) == 0
+    assert "gsmbridge stopped" in app.output
+
+
+def test_one_instance_per_data_dir(tmp_path) -> None:
+    first = Headless(tmp_path)
+    first.port()
+    try:
+        second = Headless(tmp_path)
+        code = second.proc.wait(20)
+        second._reader.join(5)
+        assert code == 1
+        assert "already running" in second.output
+    finally:
+        first.stop()
+
+
+def test_bad_config_is_one_clear_line(tmp_path) -> None:
+    (tmp_path / "config.toml").write_text("[server]\nprot = 8080\n")
+    out = run_cli("--headless", "--config", str(tmp_path / "config.toml"))
+    assert out.returncode == 2
+    assert out.stderr.strip().splitlines() == [
+        f"gsmbridge: configuration error: unknown key server.prot in {tmp_path / 'config.toml'}"
+    ]
+
+
+def test_refuses_public_address_without_credentials(tmp_path) -> None:
+    (tmp_path / "none.toml").touch()
+    out = run_cli(
+        "--headless",
+        "--host",
+        "0.0.0.0",
+        "--data-dir",
+        str(tmp_path),
+        "--config",
+        str(tmp_path / "none.toml"),
+    )
+    assert out.returncode == 1
+    assert "refusing to listen on 0.0.0.0 without credentials" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_every_acknowledged_webhook_survives_sigkill(tmp_path) -> None:
+    app = Headless(tmp_path)
+    client = Client(app.port(), "u", "p")
+
+    def post(i: int) -> int | None:
+        status, _, body = client.post("/webhook", payload(data__to__uid=f"user-{i}"))
+        return body["id"] if status == 200 else None
+
+    with ThreadPoolExecutor(16) as pool:
+        acked = [job_id for job_id in pool.map(post, range(300)) if job_id is not None]
+    assert len(acked) == 300
+    app.proc.send_signal(signal.SIGKILL)  # no clean shutdown: the process just vanishes
+    app.proc.wait(10)
+
+    again = Headless(tmp_path)
+    try:
+        client = Client(again.port(), "u", "p")
+        status, _, body = client.get("/api/jobs?limit=1000")
+        assert status == 200
+        assert sorted(j["id"] for j in body["jobs"]) == sorted(acked)
+        assert body["total"] == 300
+    finally:
+        again.stop()
+
+
+def test_queue_depth_warnings_do_not_flood_the_log(tmp_path) -> None:
+    app = Headless(tmp_path, env={"GSMBRIDGE_SERVER_THREADS": "1"})
+    client = Client(app.port(), "u", "p")
+    with ThreadPoolExecutor(24) as pool:
+        statuses = list(
+            pool.map(
+                lambda i: client.post("/webhook", payload(data__to__uid=f"q{i}"))[0], range(150)
+            )
+        )
+    assert statuses == [200] * 150
+    app.stop()
+    assert app.output.count("Task queue depth") <= 1
