@@ -38,6 +38,7 @@ from dataclasses import dataclass, field
 import serial
 
 from gsmbridge.modem.errors import ConnectionLost, ModemError, parse_error, timeout_error
+from gsmbridge.modem.ports import close_port
 
 log = logging.getLogger("gsmbridge.modem.at")
 
@@ -156,7 +157,7 @@ class AtChannel:
         if self._reader.is_alive() and threading.current_thread() is not self._reader:
             self._reader.join(timeout=2.0)
         try:
-            self._port.close()
+            close_port(self._port)
         except Exception:  # noqa: BLE001 - closing a dead port may raise anything
             log.debug("%s: error closing port", self.name, exc_info=True)
 

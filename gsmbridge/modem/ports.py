@@ -87,6 +87,24 @@ def open_port(url: str, *, baudrate: int = 115200, read_timeout: float = 0.05,
     return port
 
 
+def close_port(port: serial.SerialBase) -> None:
+    """Close ``port``; for socket:// skip pyserial's fixed 0.3 s sleep in close().
+
+    (pyserial 3.5 sleeps "to give the server time" on every socket close, which
+    would slow every reconnect and shutdown.)
+    """
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        with contextlib.suppress(OSError):
+            sock.close()
+        port._socket = None  # type: ignore[attr-defined]
+        port.is_open = False
+        return
+    port.close()
+
+
 def _probe_now(url: str, baudrate: int, deadline: float) -> ProbeResult:
     from gsmbridge.modem.at import AtChannel
     from gsmbridge.modem.errors import ModemError

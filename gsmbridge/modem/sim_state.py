@@ -163,7 +163,7 @@ class Scheduler:
                 now = time.monotonic()
                 due = self._timers[0][0] if self._timers else now + 0.2
                 if due > now:
-                    self._wake.wait(min(due - now, 0.2))
+                    self._wake.wait(min(due - now, 0.05))
                     continue
                 _when, _n, func = heapq.heappop(self._timers)
             if self._hold():

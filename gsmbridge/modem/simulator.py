@@ -103,7 +103,7 @@ class ModemSimulator:
     # -- transports ----------------------------------------------------------------------
     def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
         server = socket.create_server((host, port))
-        server.settimeout(0.2)
+        server.settimeout(0.05)
         self._server = server
         bound = server.getsockname()[1]
         self._url = f"socket://{host}:{bound}"
@@ -196,7 +196,7 @@ class ModemSimulator:
                 conn.close()
 
         self.modem.attach(writer, closer)
-        conn.settimeout(0.2)
+        conn.settimeout(0.05)
         try:
             while not self._stop.is_set():
                 try:
@@ -230,7 +230,7 @@ class ModemSimulator:
     def _pty_loop(self, master: int) -> None:
         while not self._stop.is_set():
             try:
-                ready, _, _ = select.select([master], [], [], 0.2)
+                ready, _, _ = select.select([master], [], [], 0.05)
                 if not ready:
                     continue
                 data = os.read(master, 4096)

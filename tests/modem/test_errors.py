@@ -1,0 +1,107 @@
+"""Classification of +CMS/+CME errors: what the sender may retry."""
+
+from __future__ import annotations
+
+import pytest
+
+from gsmbridge.modem.errors import (
+    CME_ERRORS,
+    CMS_ERRORS,
+    ConnectionLost,
+    ModemError,
+    ModemUnavailable,
+    classify,
+    parse_error,
+)
+
+TRANSIENT_CMS = [38, 41, 42, 47, 331, 332, 500, 0xC0, 314, 515]
+PERMANENT_CMS = [1, 21, 28, 29, 30, 96, 304, 305, 330, 0xC3, 0xC4, 310, 313, 311, 316, 303]
+TRANSIENT_CME = [14, 515, 30, 31, 100]
+PERMANENT_CME = [4, 10, 11, 12, 13, 16]
+
+
+@pytest.mark.parametrize("code", TRANSIENT_CMS)
+def test_transient_cms(code):
+    assert classify("cms", code)[1] is True
+
+
+@pytest.mark.parametrize("code", PERMANENT_CMS)
+def test_permanent_cms(code):
+    assert classify("cms", code)[1] is False
+
+
+@pytest.mark.parametrize("code", TRANSIENT_CME)
+def test_transient_cme(code):
+    assert classify("cme", code)[1] is True
+
+
+@pytest.mark.parametrize("code", PERMANENT_CME)
+def test_permanent_cme(code):
+    assert classify("cme", code)[1] is False
+
+
+def test_cms_30_and_cme_30_differ():
+    assert classify("cms", 30) == ("unknown subscriber", False)
+    assert classify("cme", 30) == ("no network service", True)
+
+
+@pytest.mark.parametrize("kind, code, transient", [
+    ("cms", 499, False), ("cms", 55, False), ("cms", 501, True), ("cms", 650, True),
+    ("cme", 200, False), ("cme", 600, True),
+])
+def test_unknown_codes(kind, code, transient):
+    name, is_transient = classify(kind, code)
+    assert name == f"unknown error {code}" and is_transient is transient
+
+
+@pytest.mark.parametrize("line, kind, code, name", [
+    ("+CMS ERROR: 332", "cms", 332, "CMS 332 network timeout"),
+    ("+CMS ERROR: network timeout", "cms", 332, "CMS 332 network timeout"),
+    ("+CMS ERROR: unknown error", "cms", 500, "CMS 500 unknown error"),
+    ("+CMS ERROR: invalid input value", "cms", 304, "CMS 304 invalid PDU mode parameter"),
+    ("+CMS ERROR:", "cms", 500, "CMS 500 unknown error"),
+    ("+CME ERROR: SIM busy", "cme", 14, "CME 14 SIM busy"),
+    ("+CME ERROR: operation not allowed", "cme", 3, "CME 3 operation not allowed"),
+    ("+CME ERROR: incorrect password", "cme", 16, "CME 16 incorrect password"),
+    ("+cme error: 515", "cme", 515, "CME 515 device busy"),
+    ("COMMAND NOT SUPPORT", "cme", 4, "CME 4 operation not supported"),
+])
+def test_parse_error_numbers_and_texts(line, kind, code, name):
+    err = parse_error(line)
+    assert err is not None
+    assert (err.kind, err.code, err.name) == (kind, code, name)
+
+
+def test_cms_text_that_is_a_cme_name_keeps_the_cms_kind():
+    err = parse_error("+CMS ERROR: SIM PIN required")
+    assert err is not None and err.kind == "cms" and err.code == 311 and not err.transient
+
+
+def test_unmappable_text_is_transient():
+    err = parse_error("+CMS ERROR: frobnicator overheated")
+    assert err is not None and err.code is None and err.transient
+
+
+@pytest.mark.parametrize("line", ["OK", "+CSQ: 5,5", "", "RING"])
+def test_non_errors(line):
+    assert parse_error(line) is None
+
+
+def test_plain_error_and_no_carrier():
+    plain = parse_error("ERROR")
+    carrier = parse_error("NO CARRIER")
+    assert plain is not None and plain.code is None and plain.transient
+    assert carrier is not None and carrier.kind == "protocol"
+
+
+def test_hierarchy_and_attributes():
+    lost = ConnectionLost("port lost")
+    assert isinstance(lost, ModemUnavailable) and isinstance(lost, ModemError)
+    assert lost.transient and lost.kind == "io"
+    err = ModemError("x", kind="cms", code=42, name="CMS 42 congestion", transient=True)
+    assert "cms" in repr(err) and err.maybe_sent is False
+
+
+def test_tables_have_names():
+    assert all(name for name, _ in CMS_ERRORS.values())
+    assert all(name for name, _ in CME_ERRORS.values())
