@@ -7,6 +7,8 @@ Used the same way by headless mode and the GUI.  Data flows one way
 
 from __future__ import annotations
 
+import dataclasses
+import datetime
 import logging
 import threading
 from pathlib import Path
@@ -17,15 +19,63 @@ from gsmbridge.config import Settings
 from gsmbridge.core.contacts import add_contact
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.intake import Accepted, Intake
-from gsmbridge.core.models import Contact
+from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.phones import normalise
+from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
+from gsmbridge.modem.gsm import Modem, ModemOptions
+from gsmbridge.modem.sim_state import SimulatorOptions
+from gsmbridge.modem.status import ModemStatus
 from gsmbridge.web.app import create_app
 from gsmbridge.web.server import WebServer, check_exposure
 
 log = logging.getLogger(__name__)
 
 DB_NAME = "gsmbridge.db"
+TEST_UID = "gsmbridge-test"
+
+# Settings applied while running; the others need a restart (names as in the TOML).
+RESTART_KEYS = (
+    "server.host",
+    "server.port",
+    "server.threads",
+    "modem.port",
+    "modem.baudrate",
+    "modem.imei",
+)
+
+
+def _modem_names(ports: list[str]) -> list[str]:
+    """Distinct names: several simulators are "sim", "sim#2", ..."""
+    names, seen = [], {}
+    for port in ports:
+        seen[port] = seen.get(port, 0) + 1
+        names.append(port if seen[port] == 1 else f"{port}#{seen[port]}")
+    return names
+
+
+class _ModemEvents(Listener):
+    """Forwards one modem's status to the hub and wakes the sender when it is ready."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self._was_ready: dict[str, bool] = {}
+
+    def modem_status_changed(self, status: Any) -> None:
+        self.bridge.events.modem_status_changed(status)
+        ready = bool(getattr(status, "ready", False))
+        if ready != self._was_ready.get(status.port, False):
+            self._was_ready[status.port] = ready
+            if ready:
+                log.info("Modem %s ready (%s)", status.port, status.operator or "no operator")
+                self.bridge.wake_sender()
+            else:
+                log.warning(
+                    "Modem %s not ready: %s%s",
+                    status.port,
+                    status.state,
+                    f" ({status.last_error})" if status.last_error else "",
+                )
 
 
 class _CountsPublisher(Listener):
@@ -69,15 +119,26 @@ class _CountsPublisher(Listener):
 class Bridge:
     """The running gateway.  ``start()`` opens everything, ``stop()`` closes it in order."""
 
-    def __init__(self, settings: Settings, data_dir: Path) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        simulator_options: SimulatorOptions | None = None,
+        modem_options: dict[str, Any] | None = None,
+    ) -> None:
         self.settings = settings
         self.data_dir = Path(data_dir)
         self.events = EventHub()
         self.store: Store | Any = None
         self.intake: Intake | Any = None
         self.web: WebServer | None = None
+        self.modems: list[Modem] = []
+        self.sender: Sender | None = None
+        self._simulator_options = simulator_options
+        self._modem_overrides = modem_options or {}
         self._counts = _CountsPublisher(self)
-        self._wake_sender = threading.Event()
+        self._modem_events = _ModemEvents(self)
         self.started = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -118,14 +179,63 @@ class Bridge:
             max_body=server.max_body_bytes,
         )
         self.web.start()
+        self._start_sending()
         self.started = True
         self.events.jobs_changed()
+
+    def _modem_options(self) -> ModemOptions:
+        m, sending = self.settings.modem, self.settings.sending
+        options = ModemOptions(
+            baudrate=m.baudrate,
+            pin=m.pin or None,
+            status_reports=sending.status_reports,
+            smart_encoding=sending.smart_encoding,
+            max_parts=sending.max_parts,
+            validity_minutes=sending.validity_minutes or None,
+            register_timeout_s=m.register_timeout_s,
+            send_timeout_s=m.send_timeout_s,
+            poll_interval_s=m.poll_interval_s,
+            simulator=self._simulator_options,
+        )
+        return dataclasses.replace(options, **self._modem_overrides)
+
+    def _start_sending(self) -> None:
+        for name, port in zip(
+            _modem_names(self.settings.modem.port), self.settings.modem.port, strict=True
+        ):
+            options = self._modem_options()
+            options.simulated = port == "sim"
+            modem = Modem(
+                name,
+                options,
+                listener=self._modem_events,
+                on_status_report=lambda report, n=name: self._on_report(n, report),
+            )
+            if port != name:  # a second "sim": still a simulator
+                modem.options.simulated = True
+            self.modems.append(modem)
+        self.sender = Sender(self.store, self.modems, self.settings, self.events)
+        for modem in self.modems:
+            if modem.status.simulated:
+                log.warning("Modem %s is SIMULATED: no real SMS will be sent", modem.url)
+            modem.start()
+        self.sender.start()
+
+    def _on_report(self, modem: str, report: Any) -> None:
+        if self.sender is not None:
+            self.sender.status_report(modem, report)
 
     def stop(self) -> None:
         """Stop in order: web server, sender, modems, database."""
         if self.web is not None:
             self.web.stop()
             self.web = None
+        if self.sender is not None:
+            self.sender.stop()
+            self.sender = None
+        for modem in self.modems:
+            modem.stop()
+        self.modems = []
         self._counts.stop()
         self.events.remove(self._counts)
         if self.store is not None:
@@ -140,7 +250,8 @@ class Bridge:
     # -- the web backend ------------------------------------------------------------
 
     def wake_sender(self) -> None:
-        self._wake_sender.set()
+        if self.sender is not None:
+            self.sender.wake()
 
     def accept(self, payload: Any) -> Accepted:
         return self.intake.accept(payload)
@@ -149,10 +260,125 @@ class Bridge:
         return {
             "version": __version__,
             "counts": self.store.counts(),
-            "modems": [],
-            "sending_paused": False,
+            "modems": [
+                {
+                    "port": s.port,
+                    "state": s.state,
+                    "simulated": s.simulated,
+                    "operator": s.operator,
+                    "registration": s.registration,
+                    "signal_dbm": s.signal_dbm,
+                    "signal_bars": s.signal_bars,
+                    "last_error": s.last_error,
+                }
+                for s in self.modem_statuses()
+            ],
+            "sending_paused": self.sending_paused,
             "auth": self.settings.auth.enabled,
         }
+
+    # -- sending and modems (GUI and API) -------------------------------------------------
+
+    @property
+    def simulated(self) -> bool:
+        return any(port == "sim" for port in self.settings.modem.port)
+
+    @property
+    def sending_paused(self) -> bool:
+        return self.sender.paused if self.sender is not None else False
+
+    def pause_sending(self) -> None:
+        if self.sender is not None:
+            self.sender.pause()
+
+    def resume_sending(self) -> None:
+        if self.sender is not None:
+            self.sender.resume()
+
+    def modem_statuses(self) -> list[ModemStatus]:
+        return [m.status for m in self.modems]
+
+    def _modems(self, port: str | None) -> list[Modem]:
+        chosen = [m for m in self.modems if port is None or m.url == port]
+        if port is not None and not chosen:
+            raise ValueError(f"no modem {port}")
+        return chosen
+
+    def reconnect_modem(self, port: str | None = None) -> None:
+        for modem in self._modems(port):
+            modem.reconnect()
+
+    def enter_pin(self, pin: str, port: str | None = None) -> None:
+        """A PIN typed by a person; each modem tries it once."""
+        for modem in self._modems(port):
+            if modem.status.state == "pin-required":
+                modem.enter_pin(pin)
+
+    def simulator_outbox(self) -> list[Any]:
+        """What the simulated modems "sent" (nothing for real modems)."""
+        out: list[Any] = []
+        for modem in self.modems:
+            if modem.simulator is not None:
+                out.extend(modem.simulator.sent)
+        return out
+
+    def send_test(self, number: str, text: str) -> int:
+        """Queue a test SMS through the normal path; return its job id."""
+        e164 = normalise(number, self.settings.sending.default_region)
+        job_id, state, _ = self.store.enqueue(
+            NewJob(
+                uid=TEST_UID,
+                name="Test SMS",
+                text=text,
+                payload={"test": True, "number": e164, "text": text},
+                dedup_key="",
+                state=State.QUEUED,
+                number=e164,
+                raw_number=number,
+                conversation="gsmbridge test",
+            )
+        )
+        log.info("Test SMS queued as job %d", job_id)
+        self.events.job_changed(job_id, state.value)
+        self.wake_sender()
+        return job_id
+
+    def counts_today(self) -> dict[str, int]:
+        midnight = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
+        return self.store.counts_since(midnight.timestamp())
+
+    def apply_settings(self, new: Settings) -> list[str]:
+        """Apply what can change while running; return the keys that need a restart."""
+        new.validate()
+        old = self.settings
+        restart = [
+            key
+            for key in RESTART_KEYS
+            if getattr(getattr(old, key.split(".")[0]), key.split(".")[1])
+            != getattr(getattr(new, key.split(".")[0]), key.split(".")[1])
+        ]
+        # Live: copy every section's values into the objects everyone holds.
+        for section in dataclasses.fields(Settings):
+            target, source = getattr(old, section.name), getattr(new, section.name)
+            for f in dataclasses.fields(target):
+                key = f"{section.name}.{f.name}"
+                if key not in restart:
+                    setattr(target, f.name, getattr(source, f.name))
+        for modem in self.modems:
+            options = self._modem_options()
+            for name in (
+                "pin",
+                "status_reports",
+                "smart_encoding",
+                "max_parts",
+                "validity_minutes",
+            ):
+                setattr(modem.options, name, getattr(options, name))
+        if self.web is not None:
+            self.web.app.extensions["gsmbridge.auth"].update(old.auth)
+        logging.getLogger().setLevel(old.logging.level.upper())
+        self.wake_sender()
+        return restart
 
     # -- user actions (web API and GUI) ----------------------------------------------
 

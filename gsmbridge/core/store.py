@@ -82,7 +82,22 @@ MIGRATIONS: list[str] = [
         updated_at REAL NOT NULL
     );
     """,
+    # 2: per-part delivery reports, and indexes for the rate limits.
+    """
+    ALTER TABLE jobs ADD COLUMN delivered_refs TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX jobs_sent_modem ON jobs(modem, sent_at);
+    CREATE INDEX jobs_sent_number ON jobs(number, sent_at);
+    """,
 ]
+
+# A user's retry of a job that went out sends it again from part 1; a retry of a
+# failed one resumes after the parts that were confirmed.
+_RESEND_IF_SENT = (
+    "parts_sent=CASE WHEN state IN ('sent','delivered') THEN 0 ELSE parts_sent END,"
+    " refs=CASE WHEN state IN ('sent','delivered') THEN '[]' ELSE refs END,"
+    " delivered_refs='[]',"
+    " concat_ref=CASE WHEN state IN ('sent','delivered') THEN NULL ELSE concat_ref END"
+)
 
 JOB_COLUMNS = (
     "id, created_at, updated_at, state, uid, name, number, raw_number, text, attempts,"
@@ -378,9 +393,7 @@ class Store:
         )
         return row[0]
 
-    def record_part(
-        self, job_id: int, seq: int, reference: int, concat_ref: int, total: int
-    ) -> None:
+    def record_part(self, job_id: int, seq: int, reference: int, concat_ref: int) -> None:
         """Persist one sent part, so a retry resumes after it instead of resending it."""
 
         def fn(conn: sqlite3.Connection) -> None:
@@ -388,36 +401,129 @@ class Store:
             refs = json.loads(row[0]) if row else []
             refs.append(reference)
             conn.execute(
-                "UPDATE jobs SET parts_sent=?, parts_total=?, concat_ref=?, refs=?, updated_at=?"
-                " WHERE id=?",
-                (seq, total, concat_ref, json.dumps(refs), self.clock(), job_id),
+                "UPDATE jobs SET parts_sent=?, refs=?, concat_ref=?, updated_at=? WHERE id=?",
+                (seq, json.dumps(refs), concat_ref, self.clock(), job_id),
             )
+            self._event(conn, job_id, "part-sent", f"part {seq}, reference {reference}")
 
         self._write(fn)
 
-    def mark_sent(self, job_id: int, *, detail: str = "") -> None:
+    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> None:
         def fn(conn: sqlite3.Connection) -> None:
             now = self.clock()
             conn.execute(
                 "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
-                " last_error='', note='' WHERE id=?",
-                (now, now, job_id),
+                " parts_total=?, last_error='', note='' WHERE id=?",
+                (now, now, parts_total, job_id),
             )
             self._event(conn, job_id, "sent", detail)
 
         self._write(fn)
 
-    def mark_delivered(self, job_id: int, *, detail: str = "") -> None:
+    def hold(self, job_id: int, until: float, note: str) -> None:
+        """Back to ``queued`` until ``until`` without using an attempt (a rate limit)."""
+
         def fn(conn: sqlite3.Connection) -> None:
-            now = self.clock()
             conn.execute(
-                "UPDATE jobs SET state='delivered', delivered_at=?, updated_at=? WHERE id=?"
-                " AND state='sent'",
-                (now, now, job_id),
+                "UPDATE jobs SET state='queued', next_attempt_at=?, note=?, updated_at=?"
+                " WHERE id=?",
+                (until, note, self.clock(), job_id),
             )
-            self._event(conn, job_id, "delivered", detail)
 
         self._write(fn)
+
+    def annotate_waiting(self, note: str, *, prefix: str = "waiting:") -> int:
+        """Set (or, with "", clear) a note on due queued jobs: why they are not going out."""
+
+        def fn(conn: sqlite3.Connection) -> int:
+            if note:
+                return conn.execute(
+                    "UPDATE jobs SET note=? WHERE state='queued' AND next_attempt_at<=?"
+                    " AND note!=?",
+                    (note, self.clock(), note),
+                ).rowcount
+            return conn.execute(
+                "UPDATE jobs SET note='' WHERE state='queued' AND note LIKE ?", (prefix + "%",)
+            ).rowcount
+
+        return self._write(fn)
+
+    def _sent_stat(self, expr: str, since: float, modem: str | None, number: str | None) -> Any:
+        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=?"
+        params: list[Any] = [since]
+        for column, value in (("modem", modem), ("number", number)):
+            if value is not None:
+                sql += f" AND {column}=?"
+                params.append(value)
+        return self._reader().execute(sql, params).fetchone()[0]
+
+    def sent_count(
+        self, *, since: float, modem: str | None = None, number: str | None = None
+    ) -> int:
+        """Messages sent since a time, by one modem or to one number (for rate limits)."""
+        return int(self._sent_stat("COUNT(*)", since, modem, number))
+
+    def oldest_sent_at(
+        self, *, since: float, modem: str | None = None, number: str | None = None
+    ) -> float | None:
+        return self._sent_stat("MIN(sent_at)", since, modem, number)
+
+    def record_report(
+        self,
+        modem: str,
+        reference: int,
+        recipient_digits: str,
+        *,
+        delivered: bool,
+        detail: str,
+        within_s: float = 3 * 86400,
+    ) -> tuple[int, str] | None:
+        """Apply a delivery report to the newest sent job with that part reference.
+
+        A job becomes ``delivered`` when every part is reported delivered, and
+        ``failed`` as soon as one part finally fails.  Returns (job id, new state)
+        or None when no job matches (reports for unknown references are logged).
+        """
+
+        def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
+            now = self.clock()
+            rows = conn.execute(
+                "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent' AND modem=?"
+                " AND sent_at>=? ORDER BY id DESC",
+                (modem, now - within_s),
+            ).fetchall()
+            for job_id, refs_json, delivered_json, number in rows:
+                refs = json.loads(refs_json)
+                digits = (number or "").lstrip("+")
+                if reference not in refs or (recipient_digits and digits != recipient_digits):
+                    continue
+                if not delivered:
+                    conn.execute(
+                        "UPDATE jobs SET state='failed', last_error=?, updated_at=? WHERE id=?",
+                        (f"not delivered: {detail}", now, job_id),
+                    )
+                    self._event(conn, job_id, "report", f"part {reference}: {detail}")
+                    return job_id, State.FAILED.value
+                done = json.loads(delivered_json)
+                if reference not in done:
+                    done.append(reference)
+                complete = all(r in done for r in refs)
+                conn.execute(
+                    "UPDATE jobs SET delivered_refs=?, state=?, delivered_at=?, updated_at=?"
+                    " WHERE id=?",
+                    (
+                        json.dumps(done),
+                        State.DELIVERED.value if complete else State.SENT.value,
+                        now if complete else None,
+                        now,
+                        job_id,
+                    ),
+                )
+                self._event(conn, job_id, "report", f"reference {reference}: {detail}")
+                return job_id, State.DELIVERED.value if complete else State.SENT.value
+            return None
+
+        return self._write(fn)
 
     def schedule_retry(
         self, job_id: int, error: str, next_attempt_at: float, *, count_attempt: bool = True
@@ -490,7 +596,7 @@ class Store:
             ids,
             RETRYABLE,
             "state=CASE WHEN number IS NULL THEN 'needs-number' ELSE 'queued' END,"
-            " next_attempt_at=?, attempts=0, last_error='', note=''",
+            " next_attempt_at=?, attempts=0, last_error='', note='', " + _RESEND_IF_SENT,
             (now,),
             "retry-requested",
         )
@@ -523,7 +629,8 @@ class Store:
         return self._update_ids(
             ids,
             allowed,
-            "number=?, state='queued', next_attempt_at=?, attempts=0, last_error='', note=''",
+            "number=?, state='queued', next_attempt_at=?, attempts=0, last_error='', note='',"
+            " parts_sent=0, refs='[]', delivered_refs='[]', concat_ref=NULL",
             (number, now),
             "number-set",
             number,
@@ -575,6 +682,22 @@ class Store:
     ) -> int:
         where, params = self._where(states, search)
         return self._reader().execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0]
+
+    def counts_since(self, since: float) -> dict[str, int]:
+        """Jobs sent, delivered and failed since a time (the status bar's "today")."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT"
+                " COALESCE(SUM(sent_at >= ?), 0),"
+                " COALESCE(SUM(state='delivered' AND delivered_at >= ?), 0),"
+                " COALESCE(SUM(state='failed' AND updated_at >= ?), 0)"
+                " FROM jobs WHERE updated_at >= ?",
+                (since, since, since, since),
+            )
+            .fetchone()
+        )
+        return {"sent": row[0], "delivered": row[1], "failed": row[2]}
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in State}

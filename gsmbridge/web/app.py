@@ -54,6 +54,7 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
     app.json.sort_keys = False  # type: ignore[attr-defined]
     auth = BasicAuth(settings.auth)
+    app.extensions["gsmbridge.auth"] = auth  # replaced credentials apply at once
 
     @app.before_request
     def require_auth() -> Response | None:

@@ -23,12 +23,17 @@ from gsmbridge.config import AuthSettings, verify_password
 
 class BasicAuth:
     def __init__(self, settings: AuthSettings) -> None:
-        self.username = settings.username
-        self._password = settings.password
-        self._password_hash = settings.password_hash
         self._key = secrets.token_bytes(32)
-        self._verified: set[bytes] = set()
         self._lock = threading.Lock()
+        self.update(settings)
+
+    def update(self, settings: AuthSettings) -> None:
+        """New credentials: forget every header verified with the old ones."""
+        with self._lock:
+            self.username = settings.username
+            self._password = settings.password
+            self._password_hash = settings.password_hash
+            self._verified: set[bytes] = set()
 
     @property
     def enabled(self) -> bool:

@@ -82,9 +82,9 @@ def test_paused_retry_does_not_burn_an_attempt(store: Store, clock: FakeClock) -
 def test_sent_delivered_failed_and_parts(store: Store) -> None:
     job_id, _, _ = store.enqueue(new_job())
     store.claim_next()
-    store.record_part(job_id, 1, 17, concat_ref=5, total=2)
-    store.record_part(job_id, 2, 18, concat_ref=5, total=2)
-    store.mark_sent(job_id)
+    store.record_part(job_id, 1, 17, concat_ref=5)
+    store.record_part(job_id, 2, 18, concat_ref=5)
+    store.mark_sent(job_id, parts_total=2)
     job = store.get(job_id)
     assert (job.state, job.parts_sent, job.references, job.concat_ref) == (
         State.SENT,
@@ -92,13 +92,21 @@ def test_sent_delivered_failed_and_parts(store: Store) -> None:
         [17, 18],
         5,
     )
-    store.mark_delivered(job_id)
+    assert store.record_report("", 17, "12125550123", delivered=True, detail="ok") == (
+        job_id,
+        "sent",
+    )
+    assert store.record_report("", 18, "12125550123", delivered=True, detail="ok") == (
+        job_id,
+        "delivered",
+    )
     assert store.get(job_id).state is State.DELIVERED
     other, _, _ = store.enqueue(new_job("x"))
     store.claim_next()
     store.mark_failed(other, "CMS 1 unassigned number")
     assert store.get(other).state is State.FAILED
-    assert [e.kind for e in store.events(job_id)] == ["received", "sent", "delivered"]
+    kinds = [e.kind for e in store.events(job_id)]
+    assert kinds == ["received", "part-sent", "part-sent", "sent", "report", "report"]
 
 
 def test_recover_interrupted_resend_and_fail(tmp_path, clock: FakeClock) -> None:
@@ -108,7 +116,7 @@ def test_recover_interrupted_resend_and_fail(tmp_path, clock: FakeClock) -> None
     b, _, _ = s.enqueue(new_job("b"))
     s.claim_next()
     s.claim_next()
-    s.record_part(b, 1, 40, concat_ref=9, total=3)
+    s.record_part(b, 1, 40, concat_ref=9)
     s.close()  # as after a crash: both left "sending"
 
     s = Store(path, clock=clock)

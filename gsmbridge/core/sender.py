@@ -1,0 +1,304 @@
+"""The sender: from the queue to the modems, with retries, rate limits and reports.
+
+One worker thread per modem.  Each worker claims the next due job only while
+its modem is ready and its limits allow, so jobs spread across healthy modems
+and move to another modem when one drops.  A failing job is rescheduled with
+backoff and never blocks the jobs behind it.  Workers sleep on an Event and
+are woken at once by a new job, a retry request or a modem becoming ready.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, Protocol
+
+from gsmbridge.config import RetrySettings, Settings
+from gsmbridge.core.events import Listener
+from gsmbridge.core.models import Job
+from gsmbridge.core.phones import mask
+from gsmbridge.core.store import Store
+from gsmbridge.modem.errors import ModemError, ModemUnavailable
+from gsmbridge.modem.pdu import StatusReport
+from gsmbridge.modem.status import ModemStatus
+
+log = logging.getLogger(__name__)
+
+IDLE_WAIT_S = 60.0  # wake up now and then even with nothing to do
+NOT_READY_WAIT_S = 2.0  # a modem becoming ready also wakes the workers
+
+
+class ModemLike(Protocol):
+    url: str
+
+    @property
+    def status(self) -> ModemStatus: ...
+
+    def next_concat_ref(self) -> int: ...
+
+    def send_sms(
+        self,
+        number: str,
+        text: str,
+        *,
+        concat_ref: int | None = None,
+        first_part: int = 1,
+        on_part_sent: Callable[[int, int], None] | None = None,
+        more_to_come: bool = False,
+    ) -> Any: ...
+
+
+def backoff_delay(attempt: int, retry: RetrySettings, rng: Callable[[], float]) -> float:
+    """Exponential backoff with "equal jitter": between half and all of the step.
+
+    With the defaults (30 s base, 30 min cap, 8 attempts) the retries spread
+    over about an hour.
+    """
+    step = min(retry.max_delay_s, retry.base_delay_s * (2 ** max(attempt - 1, 0)))
+    return step / 2 + rng() * step / 2
+
+
+class Sender:
+    """Delivers queued jobs through one or more modems.
+
+    ``listener`` receives ``job_changed`` for every state change the sender makes.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        modems: list[ModemLike],
+        settings: Settings,
+        listener: Listener,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.modems = modems
+        self.settings = settings  # read on every job, so changes apply at once
+        self.listener = listener
+        self.clock = clock
+        self.rng = rng
+        self._stop = threading.Event()
+        self._paused = threading.Event()
+        self._workers = [_Worker(self, modem) for modem in modems]
+
+    # -- control --------------------------------------------------------------
+
+    def start(self) -> None:
+        for worker in self._workers:
+            worker.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop claiming; a send in progress finishes (or the modem's stop aborts it)."""
+        self._stop.set()
+        self.wake()
+        for worker in self._workers:
+            worker.join(timeout)
+
+    def wake(self) -> None:
+        for worker in self._workers:
+            worker.event.set()
+
+    def pause(self) -> None:
+        if not self._paused.is_set():
+            self._paused.set()
+            log.info("Sending paused; webhooks are still accepted and queued")
+
+    def resume(self) -> None:
+        if self._paused.is_set():
+            self._paused.clear()
+            log.info("Sending resumed")
+            self.wake()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused.is_set()
+
+    # -- callbacks from the modems ----------------------------------------------
+
+    def status_report(self, modem_url: str, report: StatusReport) -> None:
+        """A delivery report (+CDS) arrived on one modem."""
+        if not report.final:
+            log.info("Report for reference %d: %s", report.message_reference, report.status_text)
+            return
+        result = self.store.record_report(
+            modem_url,
+            report.message_reference,
+            report.recipient.lstrip("+"),
+            delivered=report.delivered,
+            detail=report.status_text,
+        )
+        if result is None:
+            log.info(
+                "Report for unknown reference %d on %s (%s)",
+                report.message_reference,
+                modem_url,
+                report.status_text,
+            )
+            return
+        job_id, state = result
+        if state == "delivered":
+            log.info("Job %d delivered", job_id)
+        elif state == "failed":
+            log.warning("Job %d not delivered: %s", job_id, report.status_text)
+        self.listener.job_changed(job_id, state)
+
+
+class _Worker:
+    """Sends through one modem; see Sender."""
+
+    def __init__(self, sender: Sender, modem: ModemLike) -> None:
+        self.sender = sender
+        self.modem = modem
+        self.event = threading.Event()
+        self._waiting_note = ""
+        self._thread = threading.Thread(target=self._run, name=f"sender {modem.url}", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def join(self, timeout: float) -> None:
+        if self._thread.ident is not None:
+            self._thread.join(timeout)
+
+    def _run(self) -> None:
+        stop = self.sender._stop
+        while not stop.is_set():
+            try:
+                wait = self._work_once()
+            except Exception:  # noqa: BLE001 - the worker must survive a bug or a closed store
+                log.exception("sender for %s failed; retrying in a moment", self.modem.url)
+                wait = NOT_READY_WAIT_S
+            if wait == 0:
+                continue
+            self.event.wait(IDLE_WAIT_S if wait is None else min(wait, IDLE_WAIT_S))
+            self.event.clear()
+
+    # -- one step -------------------------------------------------------------------
+
+    def _note_waiting(self, note: str) -> None:
+        """Show on the due jobs why they are not going out (or clear it)."""
+        if note != self._waiting_note:
+            self._waiting_note = note
+            if self.sender.store.annotate_waiting(note):
+                self.sender.listener.jobs_changed()
+
+    def _limit_delay(self, now: float) -> tuple[float, str]:
+        """Seconds until this modem may send again under its limits, and why."""
+        limits = self.sender.settings.limits
+        store, url = self.sender.store, self.modem.url
+        for limit, window, label in (
+            (limits.per_minute, 60.0, f"{limits.per_minute} per minute"),
+            (limits.per_day, 86400.0, f"{limits.per_day} per day"),
+        ):
+            if limit and store.sent_count(since=now - window, modem=url) >= limit:
+                oldest = store.oldest_sent_at(since=now - window, modem=url) or now
+                return max(oldest + window - now, 0.05), f"waiting: limit of {label} on {url}"
+        return 0.0, ""
+
+    def _work_once(self) -> float | None:
+        """Send at most one job; return how long to wait (0: go on, None: until woken)."""
+        sender = self.sender
+        if sender.paused:
+            return None
+        status = self.modem.status
+        if not status.ready:
+            return NOT_READY_WAIT_S
+        now = sender.clock()
+        delay, reason = self._limit_delay(now)
+        if delay > 0:
+            self._note_waiting(reason)
+            return delay
+        self._note_waiting("")
+        job = sender.store.claim_next(modem=self.modem.url, now=now)
+        if job is None:
+            due = sender.store.next_due_at()
+            return None if due is None else max(due - now, 0.05)
+        sender.listener.job_changed(job.id, "sending")
+        self._send(job)
+        return 0
+
+    def _recipient_hold(self, job: Job, now: float) -> bool:
+        limit = self.sender.settings.limits.per_recipient_per_hour
+        store = self.sender.store
+        if not limit or store.sent_count(since=now - 3600, number=job.number) < limit:
+            return False
+        oldest = store.oldest_sent_at(since=now - 3600, number=job.number) or now
+        store.hold(job.id, oldest + 3600, f"waiting: limit of {limit} per recipient per hour")
+        self.sender.listener.job_changed(job.id, "queued")
+        return True
+
+    def _send(self, job: Job) -> None:
+        sender, store = self.sender, self.sender.store
+        if not job.number:  # cannot happen through the store's rules; never send blind
+            store.mark_failed(job.id, "no number", count_attempt=False)
+            sender.listener.job_changed(job.id, "failed")
+            return
+        if self._recipient_hold(job, sender.clock()):
+            return
+        concat_ref = job.concat_ref if job.concat_ref is not None else self.modem.next_concat_ref()
+        first_part = job.parts_sent + 1
+
+        def on_part_sent(seq: int, reference: int) -> None:
+            # Durable before the next part goes out: a retry resumes after it.
+            store.record_part(job.id, seq, reference, concat_ref)
+
+        due = store.next_due_at()
+        try:
+            result = self.modem.send_sms(
+                job.number,
+                job.text,
+                concat_ref=concat_ref,
+                first_part=first_part,
+                on_part_sent=on_part_sent,
+                more_to_come=due is not None and due <= sender.clock(),
+            )
+        except ModemUnavailable as exc:
+            # Not the message's fault: back in the queue without using an attempt.
+            store.schedule_retry(
+                job.id, f"modem unavailable: {exc.name}", sender.clock(), count_attempt=False
+            )
+            log.warning("Job %d waits: modem %s unavailable (%s)", job.id, self.modem.url, exc)
+            sender.listener.job_changed(job.id, "queued")
+            return
+        except ModemError as exc:
+            self._failed_attempt(job, exc.name or str(exc), exc.transient)
+            return
+        except Exception as exc:  # noqa: BLE001 - a bug must not lose the job
+            log.exception("unexpected error sending job %d", job.id)
+            self._failed_attempt(job, f"internal error: {type(exc).__name__}: {exc}", True)
+            return
+        parts = getattr(result, "parts", 1)
+        detail = f"{parts} part(s), {getattr(result, 'encoding', '?')}, via {self.modem.url}"
+        if getattr(result, "truncated", False):
+            detail += ", truncated to the maximum number of parts"
+        store.mark_sent(job.id, parts_total=parts, detail=detail)
+        log.info("Job %d sent to %s (%s)", job.id, mask(job.number), detail)
+        sender.listener.job_changed(job.id, "sent")
+
+    def _failed_attempt(self, job: Job, error: str, transient: bool) -> None:
+        sender, store = self.sender, self.sender.store
+        attempts = job.attempts + 1
+        retry = sender.settings.retry
+        if transient and attempts < retry.max_attempts:
+            delay = backoff_delay(attempts, retry, sender.rng)
+            store.schedule_retry(job.id, error, sender.clock() + delay)
+            log.warning(
+                "Job %d attempt %d/%d failed (%s); retrying in %.0f s",
+                job.id,
+                attempts,
+                retry.max_attempts,
+                error,
+                delay,
+            )
+            sender.listener.job_changed(job.id, "queued")
+            return
+        reason = error if not transient else f"gave up after {attempts} attempts: {error}"
+        store.mark_failed(job.id, reason)
+        log.error("Job %d failed: %s", job.id, reason)
+        sender.listener.job_changed(job.id, "failed")
