@@ -260,9 +260,10 @@ class _Worker:
             )
         except ModemUnavailable as exc:
             # Not the message's fault: back in the queue without using an attempt.
-            store.schedule_retry(
-                job.id, f"modem unavailable: {exc.name}", sender.clock(), count_attempt=False
-            )
+            note = f"modem unavailable: {exc.name}"
+            if exc.maybe_sent:
+                note += " (the last part may have gone out; it will be sent again)"
+            store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
             log.warning("Job %d waits: modem %s unavailable (%s)", job.id, self.modem.url, exc)
             sender.listener.job_changed(job.id, "queued")
             return
