@@ -12,9 +12,10 @@ channel is marked *dirty* and the next command first resyncs:
 
 1. if a ``>`` prompt may be open (CMGS timed out, or a stray ``>`` was seen),
    write ESC to abort it without sending anything;
-2. drain: discard input until the line has been quiet for 0.2 s (max 1.5 s);
+2. drain: discard input until no answer line has come for 0.15 s (max 1.5 s;
+   URCs do not count, or Huawei's ^RSSI spam would keep the line "busy");
 3. send a plain ``AT`` and wait for its ``OK``;
-4. watch for another 0.15 s of quiet: a second final result means the ``OK`` we
+4. watch for another 0.1 s of quiet: a second final result means the ``OK`` we
    took was the late answer and ours is the stray one, so go back to step 2.
 
 Lines that arrive while no command is in flight are never attributed to a later
@@ -138,6 +139,8 @@ class AtChannel:
         self._buf = b""
         self._two_line: str | None = None
         self._recent: collections.deque[str] = collections.deque(maxlen=4)
+        # Time of the last line that was not a URC: "quiet" for the resync drain means no
+        # answers in flight; Huawei's URC spam every few ms must not keep it busy.
         self._last_rx = time.monotonic()
         self._stray_finals = 0
         self._dirty = False
@@ -182,10 +185,11 @@ class AtChannel:
         """
         if not _COMMAND.match(cmd):
             raise ValueError(f"not an AT command: {cmd!r}")
+        timeout = timeout if timeout is not None else self.default_timeout
         with self.lock:
-            self._ensure_sync()
-            return self._exchange(cmd, timeout if timeout is not None else self.default_timeout,
-                                  ok_optional_after=ok_optional_after, grace=grace)
+            self._ensure_sync(min(1.0, timeout))
+            return self._exchange(cmd, timeout, ok_optional_after=ok_optional_after,
+                                  grace=grace)
 
     def send_pdu(self, tpdu_length: int, pdu_hex: str, *, prompt_timeout: float,
                  timeout: float, after_prompt_delay: float = 0.0) -> int:
@@ -320,24 +324,24 @@ class AtChannel:
         except ModemError:
             self._prompt_open = True  # try again before the next command
 
-    def _ensure_sync(self) -> None:
+    def _ensure_sync(self, at_timeout: float = 1.0) -> None:
         if not self._dirty and not self._prompt_open:
             return
         if self._prompt_open:
             self._write(ESC)
             self._prompt_open = False
         for _attempt in range(3):
-            self._drain(quiet=0.2, limit=1.5)
+            self._drain(quiet=0.15, limit=1.5)
             strays = self._stray_finals
             try:
-                self._exchange("AT", 1.0)
+                self._exchange("AT", at_timeout)
             except ConnectionLost:
                 raise
             except ModemError as exc:
                 if exc.kind == "timeout":
                     continue
                 # ERROR to a plain AT is still an answer: the line is in sync.
-            self._drain(quiet=0.15, limit=0.5)
+            self._drain(quiet=0.1, limit=0.5)
             if self._stray_finals == strays:
                 self._dirty = False
                 log.debug("%s: resynchronised", self.name)
@@ -379,7 +383,6 @@ class AtChannel:
                     self._lost(exc)
                 return
             if data:
-                self._last_rx = time.monotonic()
                 try:
                     self._feed(data)
                 except Exception:  # noqa: BLE001 - the reader must survive any line
@@ -433,6 +436,8 @@ class AtChannel:
                 self._deliver_urc(Urc(head, urc_name(head), line))
                 return
             self._deliver_urc(Urc(head, urc_name(head)))
+        if not is_urc(line):
+            self._last_rx = time.monotonic()
         if "\ufffd" in line:
             # Undecodable bytes: line noise (or a baud-rate mismatch), never an answer.
             log.debug("%s: dropping noise %r", self.name, line[:80])

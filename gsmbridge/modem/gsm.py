@@ -402,7 +402,7 @@ class Modem:
         """Poll and handle events until something requires a reconnect (raised)."""
         started = time.monotonic()
         next_poll = started + (self.options.poll_interval_s if self._ready.is_set()
-                               else min(1.0, self.options.poll_interval_s))
+                               else min(1.0, self.options.poll_interval_s / 5))
         while True:
             now = time.monotonic()
             if now >= next_poll:
@@ -414,7 +414,7 @@ class Modem:
                     searching = not self._ready.is_set()
                     fast = searching and now - started < self.options.register_timeout_s
                     next_poll = time.monotonic() + (
-                        min(1.0, self.options.poll_interval_s) if fast
+                        min(1.0, self.options.poll_interval_s / 5) if fast
                         else self.options.poll_interval_s)
             event = self.next_event(max(0.0, next_poll - time.monotonic()), channel)
             if event is not None:

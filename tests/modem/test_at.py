@@ -143,15 +143,16 @@ def test_missing_prompt_sends_escape_and_resyncs(peer_factory, channel_factory):
 
 
 def test_late_answer_is_not_taken_for_the_next_command(peer_factory, channel_factory):
+    """A slow modem: every answer takes 0.15 s, and AT+COPS? answers after the client gave
+    up, while the next command is waiting; without the resync the late +COPS/OK would be
+    taken as the answer to AT+CSQ."""
     peer = None
+    answers = {"AT+COPS?": (0.4, b'\r\n+COPS: 0,0,"LATE"\r\n' + OK),
+               "AT+CSQ": (0.15, b"\r\n+CSQ: 21,0\r\n" + OK), "AT": (0.15, OK)}
 
-    def script(cmd: str) -> bytes | None:
-        if cmd == "AT+COPS?":  # answers only after the client gave up
-            threading.Timer(0.4, lambda: peer.send(b'\r\n+COPS: 0,0,"LATE"\r\n' + OK)).start()
-            return None
-        if cmd == "AT+CSQ":
-            return b"\r\n+CSQ: 21,0\r\n" + OK
-        return OK
+    def script(cmd: str) -> None:
+        delay, answer = answers[cmd]
+        threading.Timer(delay, lambda: peer.send(answer)).start()
 
     peer = peer_factory(script)
     channel, _ = channel_factory(peer.url)
