@@ -1,0 +1,157 @@
+"""Start-up and shut-down of the desktop app; ``run()`` is what ``gsmbridge`` calls.
+
+Order at start: logging, the instance lock (a second launch activates the
+first window and exits 0), the window (which opens even if the service does
+not start: problems go in a banner), then the Bridge on the task pool.  At
+exit: the event loop ends, tasks finish, the Bridge stops in order, the lock
+is released.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Slot
+from PySide6.QtWidgets import QApplication, QMessageBox
+
+from gsmbridge.config import ConfigError, Settings, default_config_path
+from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.gui.context import AppContext, explain_start_error
+from gsmbridge.gui.icons import app_icon
+from gsmbridge.gui.loghandler import QtLogHandler, install_qt_message_handler
+from gsmbridge.gui.single_instance import SingleInstance, activate_running, server_name
+from gsmbridge.gui.tray import Tray
+from gsmbridge.gui.views.main_window import MainWindow
+from gsmbridge.logs import setup_logging
+from gsmbridge.service import Bridge
+
+log = logging.getLogger(__name__)
+
+
+class GuiApp(QObject):
+    """Wires one window, the tray, the single-instance listener and the log handler
+    to one AppContext.  Holds no logic of its own beyond start and stop.
+
+    Signals: none.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        *,
+        config_path: Path,
+        bridge_factory: Callable[[Settings, Path], Bridge] | None = None,
+        config_error: ConfigError | None = None,
+        route_qt_messages: bool = True,
+        use_tray: bool = True,
+    ) -> None:
+        super().__init__()
+        self.data_dir = Path(data_dir)
+        self.config_error = config_error
+        self.log_handler = QtLogHandler()
+        logging.getLogger().addHandler(self.log_handler)
+        self._previous_qt_handler: Any = None
+        self._routed_qt = route_qt_messages
+        if route_qt_messages:
+            self._previous_qt_handler = install_qt_message_handler()
+        self.ctx = AppContext(
+            settings, self.data_dir, config_path, bridge_factory=bridge_factory, parent=self
+        )
+        self.tray = Tray(self) if use_tray and Tray.available() else None
+        self.window = MainWindow(self.ctx, self.log_handler, tray=self.tray)
+        self.window.quit_requested.connect(self.quit)
+        self.single = SingleInstance(server_name(self.data_dir), self)
+        self.single.activated.connect(self.window.bring_to_front)
+        app = QApplication.instance()
+        if isinstance(app, QApplication):
+            # With a tray, closing the window hides it; Quit is explicit.
+            app.setQuitOnLastWindowClosed(self.tray is None)
+        self._shut_down = False
+
+    def start(self, *, show: bool = True) -> None:
+        self.single.listen()
+        if show:
+            self.window.show()
+        if self.tray is not None:
+            self.tray.show()
+        if self.config_error is not None:
+            problem = explain_start_error(
+                self.config_error, self.ctx.settings, self.ctx.config_path
+            )
+            self.window.banner.show_message(
+                problem.title, problem.message, problem.advice, actions=[("settings", "Settings…")]
+            )
+            # The service still starts, with defaults, so webhooks are not lost meanwhile.
+        self.ctx.start_bridge()
+
+    @Slot()
+    def quit(self) -> None:
+        QApplication.quit()
+
+    def shutdown(self) -> None:
+        """Stop everything (after the event loop, or at the end of a test)."""
+        if self._shut_down:
+            return
+        self._shut_down = True
+        self.window.hide()
+        if self.tray is not None:
+            self.tray.hide()
+        self.single.close()
+        self.ctx.stop_now()
+        logging.getLogger().removeHandler(self.log_handler)
+        if self._routed_qt:
+            from PySide6.QtCore import qInstallMessageHandler
+
+            qInstallMessageHandler(self._previous_qt_handler)
+        self.window.deleteLater()
+
+
+def run(
+    settings: Settings,
+    data_dir: Path,
+    args: argparse.Namespace | None = None,
+    *,
+    config_error: ConfigError | None = None,
+) -> int:
+    """Run the desktop app until Quit; return the process exit code."""
+    data_dir = Path(data_dir)
+    setup_logging(data_dir, settings.logging.level)
+    config_path = Path(getattr(args, "config", None) or default_config_path())
+    app = QApplication.instance()
+    if not isinstance(app, QApplication):
+        app = QApplication(sys.argv[:1])
+    app.setApplicationName("gsmbridge")
+    app.setApplicationDisplayName("gsmbridge")
+    app.setDesktopFileName("gsmbridge")
+    app.setWindowIcon(app_icon())
+
+    lock = InstanceLock(data_dir)
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        if activate_running(server_name(data_dir)):
+            log.info("gsmbridge is already running; brought its window to the front")
+            return 0
+        # Locked, but no window answers: a headless gsmbridge holds this data directory.
+        print(f"gsmbridge: {exc}", file=sys.stderr)
+        QMessageBox.critical(
+            None,
+            "gsmbridge is already running",
+            f"{exc}.\n\nIt may be running headless (as a service). Stop it first, or start "
+            "this one with another --data-dir.",
+        )
+        return 1
+    gui = GuiApp(settings, data_dir, config_path=config_path, config_error=config_error)
+    try:
+        gui.start()
+        code = app.exec()
+    finally:
+        gui.shutdown()
+        lock.release()
+    return int(code)

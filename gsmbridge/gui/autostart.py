@@ -1,0 +1,98 @@
+"""Start at login: an XDG autostart entry on Linux, an HKCU Run value on Windows,
+a LaunchAgent on macOS.  No Qt here; the settings dialog calls ``set_enabled``."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import sys
+from pathlib import Path
+
+APP_ID = "gsmbridge"
+RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+
+
+def command() -> list[str]:
+    """How to start the desktop app again: the frozen executable or this interpreter."""
+    if getattr(sys, "frozen", False):
+        return [sys.executable]
+    exe = Path(sys.executable)
+    if os.name == "nt" and exe.with_name("pythonw.exe").exists():
+        exe = exe.with_name("pythonw.exe")  # no console window at login
+    return [str(exe), "-m", "gsmbridge"]
+
+
+def _xdg_path() -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "autostart" / f"{APP_ID}.desktop"
+
+
+def _mac_path() -> Path:
+    return Path.home() / "Library" / "LaunchAgents" / f"org.{APP_ID}.plist"
+
+
+def desktop_entry(argv: list[str]) -> str:
+    return (
+        "[Desktop Entry]\n"
+        "Type=Application\n"
+        "Name=gsmbridge\n"
+        "Comment=CometChat SMS gateway through a USB GSM modem\n"
+        f"Exec={shlex.join(argv)}\n"
+        f"Icon={APP_ID}\n"
+        "Terminal=false\n"
+        "X-GNOME-Autostart-enabled=true\n"
+    )
+
+
+def _plist(argv: list[str]) -> str:
+    args = "".join(f"<string>{a}</string>" for a in argv)
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" '
+        '"http://www.apple.com/DTDs/PropertyList-1.0.dtd">\n'
+        '<plist version="1.0"><dict>'
+        f"<key>Label</key><string>org.{APP_ID}</string>"
+        f"<key>ProgramArguments</key><array>{args}</array>"
+        "<key>RunAtLoad</key><true/></dict></plist>\n"
+    )
+
+
+def is_enabled() -> bool:
+    if sys.platform == "win32":
+        import winreg
+
+        try:
+            with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
+                winreg.QueryValueEx(key, APP_ID)
+            return True
+        except OSError:
+            return False
+    if sys.platform == "darwin":
+        return _mac_path().exists()
+    return _xdg_path().exists()
+
+
+def set_enabled(enabled: bool, argv: list[str] | None = None) -> Path | str:
+    """Create or remove the entry; return where it lives.  Raises OSError."""
+    argv = argv or command()
+    if sys.platform == "win32":
+        import subprocess
+        import winreg
+
+        with winreg.CreateKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
+            if enabled:
+                winreg.SetValueEx(key, APP_ID, 0, winreg.REG_SZ, subprocess.list2cmdline(argv))
+            else:
+                try:
+                    winreg.DeleteValue(key, APP_ID)
+                except FileNotFoundError:
+                    pass
+        return f"HKCU\\{RUN_KEY}\\{APP_ID}"
+    path = _mac_path() if sys.platform == "darwin" else _xdg_path()
+    if enabled:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = _plist(argv) if sys.platform == "darwin" else desktop_entry(argv)
+        path.write_text(text, encoding="utf-8")
+    else:
+        path.unlink(missing_ok=True)
+    return path

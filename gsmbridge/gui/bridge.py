@@ -1,0 +1,86 @@
+"""The one adapter between the core's threads and Qt: listener calls become signals.
+
+The core calls its listeners on whatever thread produced the event (a
+waitress worker, the sender, a modem's reader).  ``CoreEvents`` lives on the
+GUI thread; its listener only emits signals, which receivers connect with
+``Qt.QueuedConnection`` to ``@Slot`` methods of GUI-thread objects (see
+``connect_queued``).  Nothing here touches a widget.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+
+from gsmbridge.core.events import Listener
+
+log = logging.getLogger(__name__)
+
+
+class CoreEvents(QObject):
+    """The core's events as Qt signals; add ``self.listener`` to ``bridge.events``.
+
+    Signals:
+        job_changed(int, str): a job was created or changed state (id, new state,
+            "deleted" when it is gone).
+        jobs_changed(): many jobs changed at once; views reload.
+        counts_changed(object): a dict of job counts by state.
+        modem_status_changed(object): a ``ModemStatus`` snapshot of one modem.
+        tunnel_changed(object): the tunnel's status (has ``public_url`` when up).
+    """
+
+    job_changed = Signal(int, str)
+    jobs_changed = Signal()
+    counts_changed = Signal(object)
+    modem_status_changed = Signal(object)
+    tunnel_changed = Signal(object)
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.listener = _SignalListener(self)
+
+
+class _SignalListener(Listener):
+    """Called from any thread; only emits (emitting is thread-safe in Qt)."""
+
+    def __init__(self, events: CoreEvents) -> None:
+        self._events = events
+        self.detached = False
+
+    def _emit(self, signal: SignalInstance, *args: Any) -> None:
+        if self.detached:
+            return
+        try:
+            signal.emit(*args)
+        except RuntimeError:  # the QObject is gone (window closed while the core runs on)
+            self.detached = True
+
+    def job_changed(self, job_id: int, state: str) -> None:
+        self._emit(self._events.job_changed, job_id, state)
+
+    def jobs_changed(self) -> None:
+        self._emit(self._events.jobs_changed)
+
+    def counts_changed(self, counts: dict[str, int]) -> None:
+        self._emit(self._events.counts_changed, dict(counts))
+
+    def modem_status_changed(self, status: Any) -> None:
+        self._emit(self._events.modem_status_changed, status)
+
+    def tunnel_changed(self, status: Any) -> None:
+        self._emit(self._events.tunnel_changed, status)
+
+
+def connect_queued(signal: SignalInstance, slot: Callable[..., Any]) -> None:
+    """Connect a cross-thread signal to a bound ``@Slot`` of a GUI-thread QObject.
+
+    Refuses plain functions and lambdas: PySide6 may run a slot that has no
+    receiver object on the emitting thread.
+    """
+    owner = getattr(slot, "__self__", None)
+    if not isinstance(owner, QObject):
+        raise TypeError(f"{slot!r} must be a method of a QObject")
+    signal.connect(slot, Qt.ConnectionType.QueuedConnection)

@@ -1,0 +1,251 @@
+"""What the views share: settings, paths, the Bridge, its events, the task runner.
+
+Passed to each view (no singletons).  Starting, restarting and stopping the
+Bridge happen here, on the task pool, and are reported by signals.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, Signal
+
+from gsmbridge.config import ConfigError, Settings
+from gsmbridge.core.instance import AlreadyRunning
+from gsmbridge.gui import autostart
+from gsmbridge.gui.bridge import CoreEvents
+from gsmbridge.gui.settings_io import changed_keys, get_key, set_key, set_password, write_changes
+from gsmbridge.gui.tasks import TaskRunner
+from gsmbridge.service import RESTART_KEYS, Bridge
+from gsmbridge.web.server import ExposureError, ServerError
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the user must fix, said plainly: what, why, what to do."""
+
+    title: str
+    message: str
+    advice: str
+    actions: tuple[tuple[str, str], ...] = ()
+
+
+def explain_start_error(exc: BaseException, settings: Settings, config_path: Path) -> Problem:
+    """Turn a start-up exception into words and the buttons that help."""
+    again = ("start", "Start again")
+    open_settings = ("settings", "Settings…")
+    text = str(exc)
+    if isinstance(exc, ExposureError):
+        return Problem(
+            "The webhook is not running: no credentials are set",
+            text,
+            "Set a user name and password in Settings → Server, or listen on 127.0.0.1; "
+            "then press Start again.",
+            (open_settings, again),
+        )
+    if isinstance(exc, ServerError):
+        if "in use" in text:
+            port = settings.server.port
+            return Problem(
+                f"The webhook is not running: port {port} is in use",
+                text,
+                "Choose another port in Settings → Server (then update the webhook URL in "
+                "CometChat), or stop the other program; then press Start again.",
+                (open_settings, again),
+            )
+        return Problem(
+            "The webhook is not running",
+            text,
+            "Check the host address in Settings → Server; then press Start again.",
+            (open_settings, again),
+        )
+    if isinstance(exc, ConfigError):
+        return Problem(
+            "The configuration has a problem",
+            text,
+            f"Fix it in Settings or in {config_path}; gsmbridge runs with defaults meanwhile.",
+            (open_settings, again),
+        )
+    if isinstance(exc, AlreadyRunning):
+        return Problem("gsmbridge is already running", text, "Use the running window.", ())
+    if isinstance(exc, sqlite3.Error | OSError) or "database" in text:
+        return Problem(
+            "The queue database cannot be opened",
+            text,
+            "Check that the data directory is writable and the disk is not full; "
+            "then press Start again.",
+            (again,),
+        )
+    return Problem(
+        "gsmbridge could not start",
+        f"{type(exc).__name__}: {text}",
+        "See the Log tab for details; then press Start again.",
+        (again,),
+    )
+
+
+class AppContext(QObject):
+    """The running app's shared state; owns the Bridge's lifecycle.
+
+    Signals:
+        store_opened(object): the queue database is open (the ``Store``); views load it.
+        started(): the Bridge is running (web server and sender).
+        start_failed(object): starting failed (a ``Problem`` to show).
+        busy_changed(bool): a start or restart is in progress.
+    """
+
+    store_opened = Signal(object)
+    started = Signal()
+    start_failed = Signal(object)
+    busy_changed = Signal(bool)
+
+    def __init__(
+        self,
+        settings: Settings,
+        data_dir: Path,
+        config_path: Path,
+        *,
+        bridge_factory: Callable[[Settings, Path], Bridge] | None = None,
+        parent: QObject | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings
+        self.data_dir = Path(data_dir)
+        self.config_path = Path(config_path)
+        self._factory = bridge_factory or Bridge
+        self.events = CoreEvents(self)
+        self.tasks = TaskRunner(self)
+        self.bridge: Bridge = self._new_bridge()
+        self.problem: Problem | None = None
+        self.starting = False
+        # Saved values that wait for a restart (server.port, modem.port, ...).
+        self.desired: Settings = copy.deepcopy(settings)
+        self.restart_needed: list[str] = []
+
+    def _new_bridge(self) -> Bridge:
+        bridge = self._factory(self.settings, self.data_dir)
+        bridge.events.add(self.events.listener)
+        return bridge
+
+    @property
+    def simulated(self) -> bool:
+        return bool(getattr(self.bridge, "simulated", False))
+
+    @property
+    def running(self) -> bool:
+        return bool(getattr(self.bridge, "started", False))
+
+    @property
+    def store(self) -> Any:
+        return self.bridge.store
+
+    # -- lifecycle (on the pool) ------------------------------------------------------
+
+    def start_bridge(self) -> None:
+        """Open the store, then start; either outcome arrives as a signal."""
+        if self.starting:
+            return
+        self._set_busy(True)
+        self.tasks.run(
+            "Start", self._start_in_worker, self.bridge, on_done=self._started, on_error=None
+        )
+
+    def restart_bridge(self) -> None:
+        """Stop the current Bridge and start a new one with the current settings."""
+        if self.starting:
+            return
+        self._set_busy(True)
+        old = self.bridge
+        self.tasks.run("Restart", self._restart_in_worker, old, on_done=self._started)
+
+    def _restart_in_worker(self, old: Bridge) -> tuple[Bridge, BaseException | None]:
+        old.events.remove(self.events.listener)
+        old.stop()
+        # The settings object stays the same (views hold it); the waiting values go in.
+        for key in RESTART_KEYS:
+            set_key(self.settings, key, get_key(self.desired, key))
+        self.restart_needed = []
+        return self._start_in_worker(self._new_bridge())
+
+    # -- settings (on the pool) -----------------------------------------------------------
+
+    def save_and_apply(
+        self, new: Settings, keys: list[str] | None = None, password: str | None = None
+    ) -> list[str]:
+        """Save the changed keys to the config file and apply them to the running Bridge.
+
+        Runs on the pool (scrypt, file I/O, the Bridge's locks).  Returns the
+        keys that wait for a restart.
+        """
+        new = copy.deepcopy(new)
+        keys = list(keys) if keys is not None else changed_keys(self.desired, new)
+        if password:
+            set_password(new, password)
+            keys += ["auth.password_hash", "auth.password"]
+        new.validate()
+        write_changes(new, keys, self.config_path)
+        if "gui.start_at_login" in keys:
+            autostart.set_enabled(new.gui.start_at_login)
+        restart = self.bridge.apply_settings(copy.deepcopy(new))
+        for key in RESTART_KEYS:  # keys not applied live stay wanted until a restart
+            set_key(self.desired, key, get_key(new, key))
+        for key in keys:
+            set_key(self.desired, key, get_key(new, key))
+        self.restart_needed = list(restart)  # compared with what runs, so complete
+        log.info(
+            "Settings saved to %s%s",
+            self.config_path,
+            f"; after a restart: {', '.join(restart)}" if restart else "",
+        )
+        return restart
+
+    @staticmethod
+    def _start_in_worker(bridge: Bridge) -> tuple[Bridge, BaseException | None]:
+        try:
+            bridge.open_store()  # first, so the queue can be shown even if serving fails
+        except Exception as exc:  # noqa: BLE001 - reported as a Problem
+            return bridge, exc
+        try:
+            bridge.start()
+        except Exception as exc:  # noqa: BLE001 - reported as a Problem
+            log.error("Start failed: %s", exc)
+            return bridge, exc
+        return bridge, None
+
+    def _started(self, result: tuple[Bridge, BaseException | None]) -> None:
+        bridge, error = result
+        self.bridge = bridge
+        self._set_busy(False)
+        if bridge.store is not None:
+            self.store_opened.emit(bridge.store)
+        if error is None:
+            self.problem = None
+            self.started.emit()
+            return
+        self.problem = explain_start_error(error, self.settings, self.config_path)
+        self.start_failed.emit(self.problem)
+
+    def report_problem(self, problem: Problem) -> None:
+        self.problem = problem
+        self.start_failed.emit(problem)
+
+    def _set_busy(self, busy: bool) -> None:
+        self.starting = busy
+        self.busy_changed.emit(busy)
+
+    def stop_now(self, timeout_ms: int = 15000) -> None:
+        """At exit, after the event loop: wait for tasks, then stop the Bridge in order."""
+        self.tasks.shutdown(timeout_ms)
+        self.bridge.events.remove(self.events.listener)
+        try:
+            self.bridge.stop()
+        except Exception:  # noqa: BLE001 - exiting anyway
+            log.exception("Stopping failed")

@@ -1,0 +1,535 @@
+"""Qt models over the store: the job queue (paged, live) and the contacts directory.
+
+Reads here are cheap by design (a page of 200 rows by primary key order, a
+COUNT, single rows by id), so they run on the GUI thread.  Writes never do:
+the contacts model asks its owner to save through ``contact_edited``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from PySide6.QtCore import (
+    QAbstractTableModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    Qt,
+    QTimer,
+    Signal,
+    Slot,
+)
+from PySide6.QtGui import QBrush, QColor
+
+from gsmbridge.core.models import Contact, Job, State
+from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
+from gsmbridge.gui.icons import state_colour, state_icon
+
+Index = QModelIndex | QPersistentModelIndex
+
+JOB_ID_ROLE = Qt.ItemDataRole.UserRole
+JOB_ROLE = Qt.ItemDataRole.UserRole + 1
+STATE_ROLE = Qt.ItemDataRole.UserRole + 2
+
+PAGE_SIZE = 200
+# Above this many changed ids in one flush, one reload is cheaper than many reads.
+MAX_ROW_UPDATES = 1000
+# A bulk change reloads what was loaded, up to this many rows.
+MAX_RELOAD_ROWS = 5000
+
+_ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
+
+
+class JobTableModel(QAbstractTableModel):
+    """The queue, newest first by default, loaded a page at a time.
+
+    Rows are kept sorted by job id (the creation order).  ``job_changed`` /
+    ``jobs_changed`` slots only mark work; a single-shot timer applies it at
+    most every ``throttle_ms``, re-reading just the changed jobs.
+
+    Signals:
+        reloaded(): the rows were replaced (filter, sort or a bulk change).
+        total_changed(int): the number of jobs matching the filter changed.
+    """
+
+    COL_ID, COL_TIME, COL_RECIPIENT, COL_NUMBER, COL_TEXT = range(5)
+    COL_STATE, COL_ATTEMPTS, COL_NEXT, COL_NOTE = range(5, 9)
+    HEADERS = (
+        "#",
+        "Time",
+        "Recipient",
+        "Number",
+        "Text",
+        "State",
+        "Attempts",
+        "Next attempt",
+        "Last error / note",
+    )
+    SORTABLE = (COL_ID, COL_TIME)
+
+    reloaded = Signal()
+    total_changed = Signal(int)
+
+    def __init__(
+        self,
+        store: Any = None,
+        parent: QObject | None = None,
+        *,
+        throttle_ms: int = 250,
+        page_size: int = PAGE_SIZE,
+    ) -> None:
+        super().__init__(parent)
+        self._store = store
+        self.page_size = page_size
+        self._rows: list[Job] = []
+        self._keys: list[int] = []  # ascending sort keys, parallel to _rows
+        self._total = 0
+        self._states: tuple[str, ...] = ()
+        self._search = ""
+        self._newest_first = True
+        self._masked = True
+        self._pending: set[int] = set()
+        self._reload_pending = False
+        self._timer = QTimer(self)
+        self._timer.setSingleShot(True)
+        self._timer.setInterval(throttle_ms)
+        self._timer.timeout.connect(self.flush)
+        if store is not None:
+            self.reload()
+
+    # -- configuration ---------------------------------------------------------------
+
+    @property
+    def store(self) -> Any:
+        return self._store
+
+    def set_store(self, store: Any) -> None:
+        self._store = store
+        self.reload()
+
+    @property
+    def states(self) -> tuple[str, ...]:
+        return self._states
+
+    @property
+    def search(self) -> str:
+        return self._search
+
+    @property
+    def total(self) -> int:
+        """Jobs matching the filter in the store (loaded or not)."""
+        return self._total
+
+    @property
+    def newest_first(self) -> bool:
+        return self._newest_first
+
+    def set_filter(self, states: Iterable[str] | None = None, search: str = "") -> None:
+        states_t = tuple(State(s).value for s in states or ())
+        search = search.strip()
+        if states_t == self._states and search == self._search:
+            return
+        self._states, self._search = states_t, search
+        self.reload()
+
+    def set_masked(self, masked: bool) -> None:
+        if masked == self._masked:
+            return
+        self._masked = masked
+        if self._rows:
+            self.dataChanged.emit(
+                self.index(0, self.COL_NUMBER), self.index(len(self._rows) - 1, self.COL_NOTE)
+            )
+
+    @property
+    def masked(self) -> bool:
+        return self._masked
+
+    def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
+        """Sort by time (the id order) only: the store pages in that order."""
+        if column not in self.SORTABLE:
+            return
+        newest_first = order == Qt.SortOrder.DescendingOrder
+        if newest_first != self._newest_first:
+            self._newest_first = newest_first
+            self.reload()
+
+    # -- loading ----------------------------------------------------------------------
+
+    def _key(self, job_id: int) -> int:
+        return -job_id if self._newest_first else job_id
+
+    def _query(self) -> dict[str, Any]:
+        return {"states": list(self._states) or None, "search": self._search or None}
+
+    def reload(self, keep_loaded: bool = False) -> None:
+        """Re-read from the store: the first page, or as many rows as were loaded."""
+        self._pending.clear()
+        self._reload_pending = False
+        self._timer.stop()
+        want = self.page_size
+        if keep_loaded:
+            want = max(self.page_size, min(len(self._rows), MAX_RELOAD_ROWS))
+        self.beginResetModel()
+        if self._store is None:
+            rows, total = [], 0
+        else:
+            query = self._query()
+            total = self._store.count_jobs(**query)
+            rows = self._store.list_jobs(
+                **query, limit=want, offset=0, newest_first=self._newest_first
+            )
+        self._rows = rows
+        self._keys = [self._key(j.id) for j in rows]
+        self._total = total
+        self.endResetModel()
+        self.reloaded.emit()
+        self.total_changed.emit(self._total)
+
+    def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
+        return not parent.isValid() and self._store is not None and len(self._rows) < self._total
+
+    def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
+        if parent.isValid() or self._store is None:
+            return
+        page = self._store.list_jobs(
+            **self._query(),
+            limit=self.page_size,
+            offset=len(self._rows),
+            newest_first=self._newest_first,
+        )
+        # Jobs that arrived since the last flush shift the offsets: skip what we have.
+        last = self._keys[-1] if self._keys else None
+        page = [j for j in page if last is None or self._key(j.id) > last]
+        if not page:
+            # The store has fewer rows than we thought (deleted meanwhile).
+            self._total = len(self._rows)
+            self.total_changed.emit(self._total)
+            return
+        first = len(self._rows)
+        self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
+        self._rows.extend(page)
+        self._keys.extend(self._key(j.id) for j in page)
+        self.endInsertRows()
+
+    # -- live updates -----------------------------------------------------------------
+
+    @Slot(int, str)
+    def note_job_changed(self, job_id: int, state: str = "") -> None:
+        self._pending.add(job_id)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot()
+    def note_jobs_changed(self) -> None:
+        self._reload_pending = True
+        if not self._timer.isActive():
+            self._timer.start()
+
+    def matches(self, job: Job) -> bool:
+        if self._states and job.state.value not in self._states:
+            return False
+        if self._search:
+            needle = self._search.casefold()
+            fields = (job.text, job.uid, job.name, job.number or "", job.last_error)
+            return any(needle in f.casefold() for f in fields)
+        return True
+
+    @Slot()
+    def flush(self) -> None:
+        """Apply the changes noted since the last flush."""
+        self._timer.stop()
+        if self._store is None:
+            self._pending.clear()
+            return
+        if self._reload_pending or len(self._pending) > MAX_ROW_UPDATES:
+            self.reload(keep_loaded=True)
+            return
+        pending, self._pending = sorted(self._pending), set()
+        total_before = self._total
+        for job_id in pending:
+            self._update_one(job_id, self._store.get(job_id))
+        if self._total != total_before:
+            self.total_changed.emit(self._total)
+
+    def _update_one(self, job_id: int, job: Job | None) -> None:
+        key = self._key(job_id)
+        pos = bisect.bisect_left(self._keys, key)
+        loaded = pos < len(self._keys) and self._keys[pos] == key
+        wanted = job is not None and self.matches(job)
+        if loaded and wanted:
+            assert job is not None
+            self._rows[pos] = job
+            self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(self.HEADERS) - 1))
+        elif loaded:
+            self.beginRemoveRows(QModelIndex(), pos, pos)
+            del self._rows[pos]
+            del self._keys[pos]
+            self.endRemoveRows()
+            self._total -= 1
+        elif wanted:
+            assert job is not None
+            all_loaded = len(self._rows) >= self._total
+            self._total += 1
+            # Insert only inside the loaded range; beyond it, fetchMore brings it.
+            if pos < len(self._keys) or all_loaded:
+                self.beginInsertRows(QModelIndex(), pos, pos)
+                self._rows.insert(pos, job)
+                self._keys.insert(pos, key)
+                self.endInsertRows()
+
+    # -- access -------------------------------------------------------------------------
+
+    def job(self, row: int) -> Job | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, job_id: int) -> int:
+        key = self._key(job_id)
+        pos = bisect.bisect_left(self._keys, key)
+        return pos if pos < len(self._keys) and self._keys[pos] == key else -1
+
+    def loaded_ids(self) -> list[int]:
+        return [j.id for j in self._rows]
+
+    # -- QAbstractTableModel ------------------------------------------------------------
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        job = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(job, col)
+        if role == JOB_ID_ROLE:
+            return job.id
+        if role == JOB_ROLE:
+            return job
+        if role == STATE_ROLE:
+            return job.state.value
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(job, col)
+        if col == self.COL_STATE:
+            if role == Qt.ItemDataRole.DecorationRole:
+                return state_icon(job.state.value)
+            if role == Qt.ItemDataRole.ForegroundRole:
+                return QBrush(state_colour(job.state.value))
+        if role == Qt.ItemDataRole.ForegroundRole and col == self.COL_NOTE and job.last_error:
+            return QBrush(QColor("#c0392b"))
+        if role == Qt.ItemDataRole.TextAlignmentRole and col in (self.COL_ID, self.COL_ATTEMPTS):
+            return int(_ALIGN_RIGHT)
+        return None
+
+    def _display(self, job: Job, col: int) -> str:
+        if col == self.COL_ID:
+            return str(job.id)
+        if col == self.COL_TIME:
+            return format_time(job.created_at)
+        if col == self.COL_RECIPIENT:
+            return job.name or job.uid
+        if col == self.COL_NUMBER:
+            return format_number(job.number, self._masked) or "—"
+        if col == self.COL_TEXT:
+            return preview(job.text)
+        if col == self.COL_STATE:
+            if job.state is State.SENDING and job.parts_total > 1:
+                return f"sending {job.parts_sent}/{job.parts_total}"
+            return job.state.value
+        if col == self.COL_ATTEMPTS:
+            return str(job.attempts)
+        if col == self.COL_NEXT:
+            if job.state is not State.QUEUED:
+                return ""
+            return "due" if job.next_attempt_at <= time.time() else format_time(job.next_attempt_at)
+        if col == self.COL_NOTE:
+            return preview(job.last_error or job.note, 120)
+        return ""
+
+    def _tooltip(self, job: Job, col: int) -> str | None:
+        if col == self.COL_TEXT:
+            return job.text
+        if col == self.COL_RECIPIENT:
+            return f"{job.name} ({job.uid})" if job.name else job.uid
+        if col == self.COL_TIME:
+            return format_full_time(job.created_at)
+        if col == self.COL_NOTE:
+            return job.last_error or job.note or None
+        if col == self.COL_NEXT and job.state is State.QUEUED:
+            return format_full_time(job.next_attempt_at)
+        return None
+
+
+class ContactsModel(QAbstractTableModel):
+    """The contacts directory, editable in place (name and number).
+
+    Edits are validated here (the number with ``normalise``) and then handed
+    to the owner through ``contact_edited``, which saves them off the GUI thread.
+
+    Signals:
+        contact_edited(object): a valid edit to save (a ``Contact``).
+        edit_refused(str): an edit was refused (the reason, for the user).
+    """
+
+    COL_UID, COL_NAME, COL_NUMBER, COL_UPDATED = range(4)
+    HEADERS = ("User id (uid)", "Name", "Number", "Updated")
+
+    contact_edited = Signal(object)
+    edit_refused = Signal(str)
+
+    def __init__(self, store: Any = None, parent: QObject | None = None, region: str = "US"):
+        super().__init__(parent)
+        self._store = store
+        self.region = region
+        self._rows: list[Contact] = []
+        if store is not None:
+            self.reload()
+
+    def set_store(self, store: Any) -> None:
+        self._store = store
+        self.reload()
+
+    @Slot()
+    def reload(self) -> None:
+        self.beginResetModel()
+        self._rows = self._store.list_contacts() if self._store is not None else []
+        self.endResetModel()
+
+    def contact(self, row: int) -> Contact | None:
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+    def row_of(self, uid: str) -> int:
+        for row, c in enumerate(self._rows):
+            if c.uid == uid:
+                return row
+        return -1
+
+    def validate_number(self, text: str) -> tuple[str | None, str]:
+        """(E.164 number, "") or (None, the reason it is refused)."""
+        try:
+            return normalise(text, self.region), ""
+        except InvalidNumber as exc:
+            return None, str(exc)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        flags = super().flags(index)
+        if index.isValid() and index.column() in (self.COL_NAME, self.COL_NUMBER):
+            flags |= Qt.ItemFlag.ItemIsEditable
+        return flags
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        c = self._rows[index.row()]
+        col = index.column()
+        if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
+            return (c.uid, c.name, c.number, format_full_time(c.updated_at))[col]
+        if role == Qt.ItemDataRole.UserRole:
+            return c
+        return None
+
+    def setData(self, index: Index, value: Any, role: int = Qt.ItemDataRole.EditRole) -> bool:
+        if role != Qt.ItemDataRole.EditRole or not index.isValid():
+            return False
+        old = self._rows[index.row()]
+        text = str(value).strip()
+        if index.column() == self.COL_NUMBER:
+            number, reason = self.validate_number(text)
+            if number is None:
+                self.edit_refused.emit(f"{old.uid}: {reason}")
+                return False
+            new = Contact(uid=old.uid, number=number, name=old.name, updated_at=time.time())
+        elif index.column() == self.COL_NAME:
+            new = Contact(uid=old.uid, number=old.number, name=text, updated_at=time.time())
+        else:
+            return False
+        self._rows[index.row()] = new
+        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), 3))
+        self.contact_edited.emit(new)
+        return True
+
+
+class OutboxModel(QAbstractTableModel):
+    """What the simulated modem "sent": newest first."""
+
+    HEADERS = ("Time", "Number", "Parts", "Encoding", "Text")
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._rows: list[Any] = []
+        self.masked = True
+
+    def set_messages(self, messages: list[Any]) -> bool:
+        """Replace the rows; return whether anything changed."""
+        if len(messages) == len(self._rows):
+            return False
+        self.beginResetModel()
+        self._rows = list(reversed(messages))
+        self.endResetModel()
+        return True
+
+    def set_masked(self, masked: bool) -> None:
+        self.masked = masked
+        if self._rows:
+            self.dataChanged.emit(self.index(0, 1), self.index(len(self._rows) - 1, 1))
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        m = self._rows[index.row()]
+        col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            if col == 0:
+                when = getattr(m, "time", None)
+                return when.strftime("%H:%M:%S") if hasattr(when, "strftime") else str(when)
+            if col == 1:
+                return format_number(m.number, self.masked)
+            if col == 2:
+                return str(m.parts)
+            if col == 3:
+                return m.encoding
+            return preview(m.text, 120)
+        if role == Qt.ItemDataRole.ToolTipRole and col == 4:
+            return m.text
+        return None

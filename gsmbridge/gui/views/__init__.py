@@ -1,0 +1,1 @@
+"""Views: the main window, its tabs and dialogs (PySide6 widgets)."""

@@ -1,0 +1,209 @@
+"""The strip above the tabs: webhook URL, auth, modem, counts, today's totals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QFrame,
+    QGridLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QWidget,
+)
+
+from gsmbridge.gui.icons import STATE_COLOURS
+from gsmbridge.gui.views.widgets import SignalBars
+
+# Order and labels of the count chips.
+COUNT_LABELS = (
+    ("queued", "queued"),
+    ("sending", "sending"),
+    ("needs-number", "need a number"),
+    ("failed", "failed"),
+    ("sent", "sent"),
+    ("delivered", "delivered"),
+    ("cancelled", "cancelled"),
+)
+
+MODEM_STATE_TEXT = {
+    "disconnected": "not connected",
+    "connecting": "connecting…",
+    "pin-required": "SIM needs its PIN",
+    "puk-required": "SIM locked (PUK needed)",
+    "searching": "searching for network",
+    "denied": "network registration denied",
+    "ready": "ready",
+    "error": "error",
+}
+
+
+def modem_summary(status: Any) -> str:
+    """One line about a modem: state, operator, registration."""
+    state = MODEM_STATE_TEXT.get(status.state, status.state)
+    parts = [state]
+    if status.operator:
+        parts.append(status.operator)
+    if status.registration and status.registration not in ("home", "unknown", ""):
+        parts.append(status.registration)
+    if status.state == "error" and status.last_error:
+        parts.append(status.last_error)
+    return " · ".join(parts)
+
+
+class HeaderBar(QFrame):
+    """Webhook URL with a copy button, auth, modem state, counts.
+
+    Signals:
+        url_copied(str): the URL was put on the clipboard.
+        modem_clicked(): the modem summary was clicked (go to the Modem tab).
+    """
+
+    url_copied = Signal(str)
+    modem_clicked = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("header")
+        self.setStyleSheet(
+            "QFrame#header { border-bottom: 1px solid palette(mid); }"
+            " QLabel[role='caption'] { color: palette(placeholder-text); }"
+        )
+        self.url = QLineEdit()
+        self.url.setReadOnly(True)
+        self.url.setPlaceholderText("starting…")
+        self.url.setMinimumWidth(300)
+        self.copy_button = QPushButton("Copy")
+        self.copy_button.setToolTip("Copy the webhook URL for CometChat's SMS settings")
+        self.copy_button.clicked.connect(self.copy_url)
+        self.url_kind = QLabel("local")
+        self.url_kind.setProperty("role", "caption")
+        self.auth = QLabel()
+        self.auth.setTextFormat(Qt.TextFormat.RichText)
+
+        self.modem = QPushButton("Modem: starting…")
+        self.modem.setFlat(True)
+        self.modem.setStyleSheet("text-align: left; padding: 0 4px;")
+        self.modem.clicked.connect(self.modem_clicked)
+        self.bars = SignalBars()
+        self.counts = QLabel()
+        self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.today = QLabel()
+
+        caption_webhook = QLabel("Webhook")
+        caption_webhook.setProperty("role", "caption")
+        caption_modem = QLabel("Modem")
+        caption_modem.setProperty("role", "caption")
+
+        grid = QGridLayout(self)
+        grid.setContentsMargins(10, 8, 10, 8)
+        grid.setHorizontalSpacing(8)
+        grid.setVerticalSpacing(4)
+        url_row = QHBoxLayout()
+        url_row.addWidget(self.url, 1)
+        url_row.addWidget(self.copy_button)
+        url_row.addWidget(self.url_kind)
+        url_row.addSpacing(12)
+        url_row.addWidget(self.auth)
+        grid.addWidget(caption_webhook, 0, 0)
+        grid.addLayout(url_row, 0, 1)
+        modem_row = QHBoxLayout()
+        modem_row.addWidget(self.bars)
+        modem_row.addWidget(self.modem)
+        modem_row.addStretch(1)
+        modem_row.addWidget(self.counts)
+        modem_row.addSpacing(16)
+        modem_row.addWidget(self.today)
+        grid.addWidget(caption_modem, 1, 0)
+        grid.addLayout(modem_row, 1, 1)
+        grid.setColumnStretch(1, 1)
+        self._local_url = ""
+        self._public_url = ""
+        self.set_auth(False)
+        self.set_counts({})
+        self.set_today({})
+
+    # -- URL ----------------------------------------------------------------------------
+
+    def set_local_url(self, base: str) -> None:
+        self._local_url = f"{base}/webhook" if base else ""
+        self._show_url()
+
+    def set_public_url(self, base: str) -> None:
+        self._public_url = f"{base.rstrip('/')}/webhook" if base else ""
+        self._show_url()
+
+    def _show_url(self) -> None:
+        url = self._public_url or self._local_url
+        self.url.setText(url)
+        self.url.setCursorPosition(0)
+        self.url_kind.setText("public (tunnel)" if self._public_url else "local")
+        tip = f"Local: {self._local_url}" if self._public_url else ""
+        self.url.setToolTip(tip or "Paste this URL into CometChat → Notifications → SMS")
+        self.copy_button.setEnabled(bool(url))
+
+    @property
+    def webhook_url(self) -> str:
+        return self.url.text()
+
+    @Slot()
+    def copy_url(self) -> None:
+        if self.url.text():
+            QGuiApplication.clipboard().setText(self.url.text())
+            self.url_copied.emit(self.url.text())
+
+    # -- auth, modem, counts ------------------------------------------------------------------
+
+    def set_auth(self, enabled: bool, username: str = "") -> None:
+        if enabled:
+            self.auth.setText(f"<span style='color:#1e7a44'>🔒 Basic auth on ({username})</span>")
+            self.auth.setToolTip("CometChat must send this user name and password")
+        else:
+            self.auth.setText("<span style='color:#c0392b'><b>⚠ No password</b></span>")
+            self.auth.setToolTip(
+                "Anyone who can reach the URL can queue SMS through your SIM. "
+                "Set credentials in Settings → Server before exposing it."
+            )
+
+    def set_modem(self, statuses: list[Any], simulated: bool) -> None:
+        prefix = "Simulated modem" if simulated else "Modem"
+        if not statuses:
+            self.modem.setText(f"{prefix}: not started")
+            self.bars.set_bars(0, known=False)
+            return
+        first = statuses[0]
+        text = f"{prefix}: {modem_summary(first)}"
+        if len(statuses) > 1:
+            ready = sum(1 for s in statuses if s.state == "ready")
+            text += f"  (+{len(statuses) - 1} more; {ready}/{len(statuses)} ready)"
+        self.modem.setText(text)
+        self.modem.setToolTip(
+            "\n".join(f"{s.port}: {modem_summary(s)}" for s in statuses) + "\nClick for details"
+        )
+        self.bars.set_bars(first.signal_bars, known=first.signal_dbm is not None)
+
+    def set_counts(self, counts: dict[str, int]) -> None:
+        chips = []
+        for state, label in COUNT_LABELS:
+            n = counts.get(state, 0)
+            if n or state in ("queued", "failed", "sent"):
+                colour = STATE_COLOURS.get(state, "#666")
+                weight = "bold" if state in ("failed", "needs-number") and n else "normal"
+                chips.append(
+                    f"<span style='color:{colour}; font-weight:{weight}'>● {n:,} {label}</span>"
+                )
+        self.counts.setText("&nbsp;&nbsp;".join(chips))
+
+    def set_today(self, today: dict[str, int]) -> None:
+        sent = today.get("sent", 0)
+        failed = today.get("failed", 0)
+        delivered = today.get("delivered", 0)
+        text = f"Today: {sent:,} sent"
+        if delivered:
+            text += f", {delivered:,} delivered"
+        text += f", {failed:,} failed"
+        self.today.setText(text)

@@ -1,0 +1,478 @@
+"""The main window: banners, header, toolbar, the four tabs, the status bar.
+
+Core events arrive as queued signals from ``AppContext.events`` to the
+``@Slot`` methods here (and to the queue model's); nothing in this module
+runs on another thread.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from PySide6.QtCore import QThread, QTimer, QUrl, Signal, Slot
+from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import (
+    QLabel,
+    QMainWindow,
+    QMessageBox,
+    QTabWidget,
+    QToolBar,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsmbridge import __version__
+from gsmbridge.gui.bridge import connect_queued
+from gsmbridge.gui.context import AppContext, Problem
+from gsmbridge.gui.icons import app_icon
+from gsmbridge.gui.loghandler import QtLogHandler
+from gsmbridge.gui.tray import Tray, tray_state
+from gsmbridge.gui.views.contacts_view import ContactsView
+from gsmbridge.gui.views.header import HeaderBar
+from gsmbridge.gui.views.log_view import LogView
+from gsmbridge.gui.views.modem_panel import ModemPanel
+from gsmbridge.gui.views.queue_view import QueueView
+from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.widgets import Banner
+
+log = logging.getLogger(__name__)
+
+SIM_STYLE = "background:#d98c1f; color:white; font-weight:bold; border-radius:3px; padding:1px 6px;"
+TODAY_REFRESH_MS = 2000
+
+
+def modem_problem(status: Any) -> Problem | None:
+    """The banner for a modem that needs a person, or None."""
+    port = status.port
+    if status.state == "pin-required":
+        return Problem(
+            f"The SIM in {port} needs its PIN",
+            "Nothing is sent until the SIM is unlocked.",
+            "Enter the PIN in the Modem tab. Three wrong PINs lock the SIM.",
+            (("modem", "Modem tab"),),
+        )
+    if status.state == "puk-required":
+        return Problem(
+            f"The SIM in {port} is locked",
+            "Too many wrong PINs: the SIM needs its PUK.",
+            "Unlock it in a phone with the PUK from the SIM's card, then press Reconnect.",
+            (("reconnect", "Reconnect"),),
+        )
+    if status.state == "denied":
+        return Problem(
+            f"The network refused the SIM in {port}",
+            status.last_error,
+            "Check that the SIM is active and has credit (try it in a phone).",
+            (("modem", "Modem tab"),),
+        )
+    if status.state == "error" or (status.state == "disconnected" and status.last_error):
+        return Problem(
+            f"No modem answers on {port}",
+            status.last_error,
+            "Check that the modem is plugged in and choose its port in the Modem tab. On "
+            "Linux your user needs the dialout group, and ModemManager may hold the port.",
+            (("modem", "Modem tab"), ("reconnect", "Reconnect")),
+        )
+    return None
+
+
+class MainWindow(QMainWindow):
+    """The gsmbridge window.
+
+    Signals:
+        quit_requested(): the user chose Quit (the app stops the service and exits).
+    """
+
+    quit_requested = Signal()
+
+    def __init__(
+        self,
+        ctx: AppContext,
+        log_handler: QtLogHandler,
+        *,
+        tray: Tray | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.tray = tray
+        self.counts: dict[str, int] = {}
+        self.modems: dict[str, Any] = {}
+        self.event_threads: set[QThread] = set()  # where core-event slots ran (tests check)
+        self._quitting = False
+        self._told_about_tray = False
+        self._failed_pending: list[int] = []
+        self.setWindowIcon(app_icon())
+        self.resize(1180, 760)
+
+        # -- banners, header, tabs
+        self.banner = Banner()
+        self.banner.action_triggered.connect(self._banner_action)
+        self.modem_banner = Banner()
+        self.modem_banner.action_triggered.connect(self._banner_action)
+        self.notice = Banner()
+        self.notice.action_triggered.connect(self._banner_action)
+        self.header = HeaderBar()
+        self.header.url_copied.connect(lambda url: self.post(f"Copied {url}"))
+        self.queue = QueueView(ctx)
+        self.log_view = LogView(log_handler, masked=ctx.settings.gui.mask_numbers)
+        self.modem_panel = ModemPanel(ctx)
+        self.contacts = ContactsView(ctx)
+        self.tabs = QTabWidget()
+        self.tabs.setDocumentMode(True)
+        self.tabs.addTab(self.queue, "Queue")
+        self.tabs.addTab(self.log_view, "Log")
+        self.tabs.addTab(self.modem_panel, "Modem")
+        self.tabs.addTab(self.contacts, "Contacts")
+        self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
+        for view in (self.queue, self.log_view, self.modem_panel, self.contacts):
+            view.message_posted.connect(self.post)
+
+        central = QWidget()
+        layout = QVBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        banners = QVBoxLayout()
+        banners.setContentsMargins(8, 6, 8, 0)
+        banners.setSpacing(6)
+        banners.addWidget(self.banner)
+        banners.addWidget(self.modem_banner)
+        banners.addWidget(self.notice)
+        layout.addLayout(banners)
+        layout.addWidget(self.header)
+        layout.addWidget(self.tabs, 1)
+        self.setCentralWidget(central)
+
+        # -- actions, toolbar, menu
+        self.act_pause = QAction("Pause sending", self)
+        self.act_pause.setCheckable(True)
+        self.act_pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
+        self.act_pause.toggled.connect(self.set_paused)
+        self.act_settings = QAction("Settings…", self)
+        self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
+        self.act_settings.triggered.connect(self.open_settings)
+        self.act_restart = QAction("Restart service", self)
+        self.act_restart.triggered.connect(self.restart_service)
+        self.act_quit = QAction("Quit", self)
+        self.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
+        self.act_quit.triggered.connect(self.request_quit)
+        self.act_data = QAction("Open data folder", self)
+        self.act_data.triggered.connect(
+            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(ctx.data_dir)))
+        )
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.act_pause)
+        toolbar.addAction(self.queue.act_retry_failed)
+        toolbar.addSeparator()
+        toolbar.addAction(self.act_settings)
+        self.addToolBar(toolbar)
+        menu = self.menuBar().addMenu("&gsmbridge")
+        menu.addAction(self.act_settings)
+        menu.addAction(self.act_restart)
+        menu.addAction(self.act_data)
+        menu.addSeparator()
+        menu.addAction(self.act_quit)
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction("About gsmbridge", self.about)
+
+        # -- status bar
+        self.sim_label = QLabel("SIMULATED MODEM — no real SMS are sent")
+        self.sim_label.setStyleSheet(SIM_STYLE)
+        self.paused_label = QLabel("Sending paused")
+        self.paused_label.setStyleSheet(SIM_STYLE.replace("#d98c1f", "#d64541"))
+        self.paused_label.hide()
+        self.modem_label = QLabel("Modem: —")
+        self.statusBar().addPermanentWidget(self.paused_label)
+        self.statusBar().addPermanentWidget(self.modem_label)
+        self.statusBar().addPermanentWidget(self.sim_label)
+
+        # -- timers
+        self._today_timer = QTimer(self)
+        self._today_timer.setSingleShot(True)
+        self._today_timer.setInterval(TODAY_REFRESH_MS)  # a full scan: not on every change
+        self._today_timer.timeout.connect(self.refresh_today)
+        self._failed_timer = QTimer(self)
+        self._failed_timer.setSingleShot(True)
+        self._failed_timer.setInterval(1000)  # one notification for a burst of failures
+        self._failed_timer.timeout.connect(self._notify_failed)
+
+        # -- wiring: the context and the core's events (queued, to slots of GUI objects)
+        ctx.store_opened.connect(self.on_store_opened)
+        ctx.started.connect(self.on_started)
+        ctx.start_failed.connect(self.on_start_failed)
+        ctx.busy_changed.connect(self.on_busy_changed)
+        events = ctx.events
+        connect_queued(events.job_changed, self.queue.model.note_job_changed)
+        connect_queued(events.jobs_changed, self.queue.model.note_jobs_changed)
+        connect_queued(events.job_changed, self.on_job_changed)
+        connect_queued(events.counts_changed, self.on_counts_changed)
+        connect_queued(events.modem_status_changed, self.on_modem_status_changed)
+        connect_queued(events.tunnel_changed, self.on_tunnel_changed)
+        if tray is not None:
+            tray.show_requested.connect(self.bring_to_front)
+            tray.pause_toggled.connect(self.act_pause.setChecked)
+            tray.quit_requested.connect(self.request_quit)
+        self.header.set_auth(ctx.settings.auth.enabled, ctx.settings.auth.username)
+        self._update_title()
+        self.post("Starting…")
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    @Slot(object)
+    def on_store_opened(self, store: Any) -> None:
+        self.queue.set_store(store)
+        self.contacts.set_store(store)
+        self.refresh_today()
+
+    @Slot()
+    def on_started(self) -> None:
+        bridge = self.ctx.bridge
+        self.banner.clear()
+        self.header.set_local_url(bridge.url)
+        self.header.set_auth(self.ctx.settings.auth.enabled, self.ctx.settings.auth.username)
+        self.modem_panel.set_simulated(self.ctx.simulated)
+        self.modem_panel.set_statuses(bridge.modem_statuses())
+        for status in bridge.modem_statuses():
+            self.modems[status.port] = status
+        self._show_modems()
+        self.act_pause.setChecked(bridge.sending_paused)
+        self.counts = bridge.store.counts()
+        self.header.set_counts(self.counts)
+        self._update_title()
+        self._update_tray()
+        self.post(f"Running: webhook at {bridge.url}/webhook")
+
+    @Slot(object)
+    def on_start_failed(self, problem: Problem) -> None:
+        self.header.set_local_url("")
+        self.header.url.setPlaceholderText("not running")
+        self.banner.show_message(
+            problem.title,
+            problem.message,
+            problem.advice,
+            level="error",
+            actions=list(problem.actions),
+        )
+        self._update_tray()
+        self.post(problem.title)
+        if self.tray is not None:
+            self.tray.notify(problem.title, problem.message)
+
+    @Slot(bool)
+    def on_busy_changed(self, busy: bool) -> None:
+        self.act_restart.setEnabled(not busy)
+        for button in self.banner.buttons().values():
+            button.setEnabled(not busy)
+        if busy:
+            self.post("Starting…")
+
+    @Slot(str)
+    def _banner_action(self, action: str) -> None:
+        if action == "settings":
+            self.open_settings()
+        elif action in ("start", "restart"):
+            self.restart_service()
+        elif action == "modem":
+            self.tabs.setCurrentWidget(self.modem_panel)
+        elif action == "reconnect":
+            self.modem_panel.reconnect()
+
+    @Slot()
+    def restart_service(self) -> None:
+        self.notice.clear()
+        self.banner.clear()
+        self.header.set_local_url("")
+        self.ctx.restart_bridge()
+
+    # -- core events (queued from the core's threads) ---------------------------------------
+
+    def _note_thread(self) -> None:
+        self.event_threads.add(QThread.currentThread())
+
+    @Slot(int, str)
+    def on_job_changed(self, job_id: int, state: str) -> None:
+        self._note_thread()
+        if state == "failed":
+            self._failed_pending.append(job_id)
+            if not self._failed_timer.isActive():
+                self._failed_timer.start()
+
+    @Slot(object)
+    def on_counts_changed(self, counts: dict[str, int]) -> None:
+        self._note_thread()
+        self.counts = counts
+        self.header.set_counts(counts)
+        self._update_tray()
+        if not self._today_timer.isActive():
+            self._today_timer.start()
+
+    @Slot(object)
+    def on_modem_status_changed(self, status: Any) -> None:
+        self._note_thread()
+        before = self.modems.get(status.port)
+        self.modems[status.port] = status
+        self.modem_panel.update_status(status)
+        self._show_modems()
+        self._update_tray()
+        if before is not None and before.state == "ready" and status.state != "ready":
+            self._notify(f"Modem {status.port} lost", status.last_error or status.state)
+
+    @Slot(object)
+    def on_tunnel_changed(self, status: Any) -> None:
+        self._note_thread()
+        self.header.set_public_url(getattr(status, "public_url", "") or "")
+
+    # -- header, title, tray ------------------------------------------------------------------
+
+    def _show_modems(self) -> None:
+        statuses = list(self.modems.values())
+        self.header.set_modem(statuses, self.ctx.simulated)
+        if statuses:
+            first = statuses[0]
+            prefix = "Simulated modem" if first.simulated else f"Modem {first.port}"
+            self.modem_label.setText(f"{prefix}: {first.state}")
+        problems = [p for s in statuses if (p := modem_problem(s)) is not None]
+        if problems:
+            p = problems[0]
+            self.modem_banner.show_message(
+                p.title, p.message, p.advice, level="warning", actions=list(p.actions)
+            )
+        else:
+            self.modem_banner.clear()
+
+    def _update_title(self) -> None:
+        title = "gsmbridge"
+        if self.ctx.simulated:
+            title += " — Simulated modem"
+        if self.act_pause.isChecked():
+            title += " — sending paused"
+        self.setWindowTitle(title)
+        self.sim_label.setVisible(self.ctx.simulated)
+
+    def _update_tray(self) -> None:
+        if self.tray is None:
+            return
+        state = tray_state(
+            self.counts,
+            list(self.modems.values()),
+            problem=self.banner.isVisibleTo(self) or self.ctx.problem is not None,
+            paused=self.act_pause.isChecked(),
+        )
+        detail = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n and s != "delivered")
+        self.tray.set_state(state, detail)
+
+    def _notify(self, title: str, message: str) -> None:
+        if self.tray is not None:
+            self.tray.notify(title, message)
+
+    @Slot()
+    def _notify_failed(self) -> None:
+        ids, self._failed_pending = self._failed_pending, []
+        if not ids:
+            return
+        if len(ids) > 1:
+            self._notify(f"{len(ids)} SMS failed", "They will not be retried; see the Queue tab.")
+            return
+        store = self.ctx.store
+        job = store.get(ids[0]) if store is not None else None
+        who = (job.name or job.uid) if job else f"job {ids[0]}"
+        self._notify(f"SMS to {who} failed", job.last_error if job else "")
+
+    @Slot()
+    def refresh_today(self) -> None:
+        bridge = self.ctx.bridge
+        if bridge.store is None or not hasattr(bridge, "counts_today"):
+            return
+        self.ctx.tasks.run(
+            "Today's counts",
+            bridge.counts_today,
+            on_done=self.header.set_today,
+            on_error=lambda exc: log.debug("today's counts: %s", exc),
+        )
+
+    # -- actions ------------------------------------------------------------------------------
+
+    @Slot(str)
+    def post(self, message: str) -> None:
+        self.statusBar().showMessage(message, 8000)
+
+    @Slot(bool)
+    def set_paused(self, paused: bool) -> None:
+        bridge = self.ctx.bridge
+        fn = bridge.pause_sending if paused else bridge.resume_sending
+        self.ctx.tasks.run("Pause" if paused else "Resume", fn)
+        self.paused_label.setVisible(paused)
+        self.act_pause.setText("Resume sending" if paused else "Pause sending")
+        if self.tray is not None:
+            self.tray.set_paused(paused)
+        self._update_title()
+        self._update_tray()
+        self.post("Sending paused; webhooks are still queued" if paused else "Sending resumed")
+
+    @Slot()
+    def open_settings(self) -> SettingsDialog:
+        dialog = SettingsDialog(self.ctx, self)
+        dialog.saved.connect(self.on_settings_saved)
+        dialog.open()
+        return dialog
+
+    @Slot(object)
+    def on_settings_saved(self, restart: list[str]) -> None:
+        s = self.ctx.settings
+        self.header.set_auth(s.auth.enabled, s.auth.username)
+        self.queue.show_numbers.setChecked(not s.gui.mask_numbers)
+        self.log_view.mask.setChecked(s.gui.mask_numbers)
+        self.contacts.set_region(s.sending.default_region)
+        self.modem_panel._update_counter()
+        if restart:
+            self.notice.show_message(
+                "Some settings apply after a restart of the service",
+                "Waiting: " + ", ".join(restart),
+                "Press Restart now (the queue is kept; sending pauses for a moment).",
+                level="info",
+                actions=[("restart", "Restart now")],
+            )
+        self.post("Settings saved")
+
+    @Slot()
+    def bring_to_front(self) -> None:
+        self.show()
+        if self.isMinimized():
+            self.showNormal()
+        self.raise_()
+        self.activateWindow()
+
+    @Slot()
+    def request_quit(self) -> None:
+        self._quitting = True
+        self.quit_requested.emit()
+
+    def about(self) -> None:
+        QMessageBox.about(
+            self,
+            "About gsmbridge",
+            f"<b>gsmbridge {__version__}</b><br>CometChat's SMS notifications through a "
+            f"USB GSM modem.<br><br>Data: {self.ctx.data_dir}<br>Config: {self.ctx.config_path}",
+        )
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        keep = self.ctx.settings.gui.close_to_tray and self.tray is not None
+        if keep and not self._quitting:
+            event.ignore()
+            self.hide()
+            if not self._told_about_tray:
+                self._told_about_tray = True
+                self.tray.notify(
+                    "gsmbridge keeps running",
+                    "SMS are still sent. Quit from the tray menu to stop.",
+                    warning=False,
+                )
+            return
+        event.accept()
+        self.request_quit()
+
+
+__all__ = ["MainWindow", "modem_problem"]

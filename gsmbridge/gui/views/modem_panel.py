@@ -1,0 +1,473 @@
+"""The Modem tab: identity and health, signal over time, port, PIN, test SMS, simulator.
+
+Every modem action (listing ports, reconnecting, a PIN, a test SMS) runs on
+the task pool; the panel only shows statuses the core publishes.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import time
+from typing import Any
+
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QRegularExpressionValidator
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QPlainTextEdit,
+    QPushButton,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.models import OutboxModel
+from gsmbridge.gui.views.header import MODEM_STATE_TEXT
+from gsmbridge.gui.views.number_dialog import check_number
+from gsmbridge.gui.views.signal_chart import SignalChart
+from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars
+from gsmbridge.modem.pdu import count_parts
+
+log = logging.getLogger(__name__)
+
+INFO_FIELDS = (
+    ("state", "State"),
+    ("port", "Port"),
+    ("manufacturer", "Manufacturer"),
+    ("model", "Model"),
+    ("revision", "Firmware"),
+    ("imei", "IMEI"),
+    ("imsi", "IMSI"),
+    ("iccid", "ICCID"),
+    ("sim", "SIM"),
+    ("registration", "Registration"),
+    ("operator", "Operator"),
+    ("signal", "Signal"),
+    ("smsc", "SMS centre"),
+    ("last_error", "Last error"),
+)
+
+PIN_WARNING = (
+    "The SIM asks for its PIN. Careful: three wrong PINs lock the SIM, and then only "
+    "the PUK from the SIM's card unlocks it."
+)
+
+
+def list_port_names() -> list[tuple[str, str]]:
+    """(device, description) of the serial ports; runs on the pool (it can be slow)."""
+    from gsmbridge.modem.ports import list_ports
+
+    out = []
+    for p in list_ports():
+        label = " ".join(x for x in (p.manufacturer, p.product or p.description) if x)
+        out.append((p.device, label))
+    return out
+
+
+class ModemPanel(QWidget):
+    """Shows one modem at a time (a selector appears when there are several).
+
+    Signals:
+        message_posted(str): a short result for the status bar.
+    """
+
+    message_posted = Signal(str)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.ctx = ctx
+        self.statuses: dict[str, Any] = {}
+        self.charts_data: dict[str, list[tuple[float, int | None]]] = {}
+
+        # -- identity and health
+        self.sim_note = QLabel(
+            "<b>Simulated modem</b>: nothing leaves this computer; messages appear in the "
+            "simulator's outbox below."
+        )
+        self.sim_note.setWordWrap(True)
+        self.sim_note.setStyleSheet(
+            "background:#fff4e0; color:#6b4500; border:1px solid #d98c1f; border-radius:4px;"
+            " padding:6px;"
+        )
+        self.modem_select = QComboBox()
+        self.modem_select.currentIndexChanged.connect(self._show_selected)
+        self.info: dict[str, QLabel] = {}
+        info_box = QGroupBox("Modem")
+        self.info_box = info_box
+        form = QFormLayout(info_box)
+        form.addRow("Modem", self.modem_select)
+        self.bars = SignalBars()
+        for key, label in INFO_FIELDS:
+            value = QLabel("—")
+            value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+            value.setWordWrap(True)
+            self.info[key] = value
+            if key == "signal":
+                row = QHBoxLayout()
+                row.addWidget(self.bars)
+                row.addWidget(value, 1)
+                form.addRow(label, row)
+            else:
+                form.addRow(label, value)
+        self.chart = SignalChart()
+        chart_box = QGroupBox("Signal, last 30 minutes")
+        QVBoxLayout(chart_box).addWidget(self.chart)
+
+        # -- connection
+        self.port = QComboBox()
+        self.port.setEditable(True)
+        self.port.setMinimumWidth(180)
+        self.port.setToolTip("A device (COM3, /dev/ttyUSB2), a pyserial URL, or sim")
+        self.refresh_ports = QPushButton("Detect")
+        self.refresh_ports.setToolTip("List the serial ports plugged in now")
+        self.refresh_ports.clicked.connect(self.detect_ports)
+        self.connect_button = QPushButton("Connect")
+        self.connect_button.setToolTip("Use this port (saved to the settings) and connect")
+        self.connect_button.clicked.connect(self.connect_port)
+        self.reconnect_button = QPushButton("Reconnect")
+        self.reconnect_button.clicked.connect(self.reconnect)
+        self.port_note = QLabel()
+        self.port_note.setWordWrap(True)
+        conn_box = QGroupBox("Connection")
+        conn = QGridLayout(conn_box)
+        conn.addWidget(QLabel("Port"), 0, 0)
+        conn.addWidget(self.port, 0, 1)
+        conn.addWidget(self.refresh_ports, 0, 2)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.connect_button)
+        buttons.addWidget(self.reconnect_button)
+        buttons.addStretch(1)
+        conn.addLayout(buttons, 1, 1, 1, 2)
+        conn.addWidget(self.port_note, 2, 0, 1, 3)
+        conn.setColumnStretch(1, 1)
+
+        # -- PIN
+        self.pin_box = QGroupBox("SIM PIN")
+        self.pin = QLineEdit()
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        self.pin.setValidator(QRegularExpressionValidator(r"\d{0,8}"))
+        self.pin.setPlaceholderText("4 to 8 digits")
+        self.pin_button = QPushButton("Unlock")
+        self.pin_button.clicked.connect(self.submit_pin)
+        self.pin.returnPressed.connect(self.submit_pin)
+        pin_warning = QLabel(PIN_WARNING)
+        pin_warning.setWordWrap(True)
+        pin_warning.setStyleSheet(ERROR_STYLE)
+        pin_layout = QGridLayout(self.pin_box)
+        pin_layout.addWidget(pin_warning, 0, 0, 1, 2)
+        pin_layout.addWidget(self.pin, 1, 0)
+        pin_layout.addWidget(self.pin_button, 1, 1)
+        self.pin_box.hide()
+
+        # -- test SMS
+        test_box = QGroupBox("Send a test SMS")
+        self.test_number = QLineEdit()
+        self.test_number.setPlaceholderText("Your own mobile number")
+        self.test_text = QPlainTextEdit("Hello from gsmbridge: this is a test message.")
+        self.test_text.setMaximumHeight(70)
+        self.test_counter = QLabel()
+        self.test_feedback = QLabel()
+        self.test_feedback.setWordWrap(True)
+        self.send_button = QPushButton("Send test SMS")
+        self.send_button.clicked.connect(self.send_test)
+        self.test_text.textChanged.connect(self._update_counter)
+        self.test_number.textChanged.connect(self._update_counter)
+        test = QFormLayout(test_box)
+        test.addRow("Number", self.test_number)
+        test.addRow("Text", self.test_text)
+        row = QHBoxLayout()
+        row.addWidget(self.test_counter, 1)
+        row.addWidget(self.send_button)
+        test.addRow(row)
+        test.addRow(self.test_feedback)
+
+        # -- simulator outbox
+        self.outbox_box = QGroupBox("Simulator outbox: what the simulated modem “sent”")
+        self.outbox = OutboxModel(self)
+        self.outbox.set_masked(ctx.settings.gui.mask_numbers)
+        outbox_view = QTableView()
+        outbox_view.setModel(self.outbox)
+        outbox_view.verticalHeader().hide()
+        outbox_view.setShowGrid(False)
+        outbox_view.setAlternatingRowColors(True)
+        outbox_view.horizontalHeader().setStretchLastSection(True)
+        outbox_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        QVBoxLayout(self.outbox_box).addWidget(outbox_view)
+        self.outbox_view = outbox_view
+        self._outbox_timer = QTimer(self)
+        self._outbox_timer.setInterval(1000)
+        self._outbox_timer.timeout.connect(self.refresh_outbox)
+        self._chart_timer = QTimer(self)
+        self._chart_timer.setInterval(10_000)  # the time axis moves
+        self._chart_timer.timeout.connect(self.chart.update)
+
+        left = QVBoxLayout()
+        left.addWidget(self.sim_note)
+        left.addWidget(info_box)
+        left.addWidget(chart_box, 1)
+        right = QVBoxLayout()
+        right.addWidget(conn_box)
+        right.addWidget(self.pin_box)
+        right.addWidget(test_box)
+        right.addWidget(self.outbox_box, 1)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(6, 6, 6, 6)
+        layout.addLayout(left, 1)
+        layout.addLayout(right, 1)
+        self._port_choices: list[tuple[str, str]] = []
+        self._fill_ports([])
+        self._update_counter()
+        self.set_simulated(ctx.simulated)
+
+    # -- statuses -----------------------------------------------------------------------
+
+    def set_simulated(self, simulated: bool) -> None:
+        self.sim_note.setVisible(simulated)
+        self.outbox_box.setVisible(simulated)
+        self.info_box.setTitle("Simulated modem" if simulated else "Modem")
+        if simulated and self.isVisible():
+            self._outbox_timer.start()
+
+    def set_statuses(self, statuses: list[Any]) -> None:
+        for status in statuses:
+            self.update_status(status)
+
+    def update_status(self, status: Any) -> None:
+        """A new ModemStatus snapshot (from the core's event, on the GUI thread)."""
+        new = status.port not in self.statuses
+        self.statuses[status.port] = status
+        self.charts_data.setdefault(status.port, [])
+        samples = self.charts_data[status.port]
+        if not samples or samples[-1][1] != status.signal_dbm:
+            samples.append((time.time(), status.signal_dbm))
+            del samples[:-2000]
+        if new:
+            self.modem_select.addItem(status.port, status.port)
+            self.modem_select.setVisible(self.modem_select.count() > 1)
+        if self.current_port() == status.port:
+            self._show(status, chart_changed=True)
+
+    def current_port(self) -> str | None:
+        data = self.modem_select.currentData()
+        return str(data) if data is not None else None
+
+    @Slot(int)
+    def _show_selected(self, _index: int) -> None:
+        port = self.current_port()
+        if port in self.statuses:
+            self._show(self.statuses[port], chart_changed=True)
+
+    def _show(self, status: Any, *, chart_changed: bool) -> None:
+        values = {key: str(getattr(status, key, "") or "") for key, _ in INFO_FIELDS}
+        values["state"] = MODEM_STATE_TEXT.get(status.state, status.state)
+        if status.simulated:
+            values["state"] += "  (simulated)"
+        if status.signal_dbm is not None:
+            values["signal"] = f"{status.signal_dbm} dBm ({status.signal_bars}/5)"
+        else:
+            values["signal"] = "unknown"
+        for key, label in self.info.items():
+            label.setText(values.get(key) or "—")
+        self.info["last_error"].setStyleSheet(ERROR_STYLE if status.last_error else "")
+        ready = status.state == "ready"
+        self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
+        self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)
+        self.pin_box.setVisible(status.state == "pin-required")
+        if chart_changed:
+            self.chart.set_samples(self.charts_data.get(status.port, []))
+
+    # -- ports ------------------------------------------------------------------------------
+
+    def _fill_ports(self, detected: list[tuple[str, str]]) -> None:
+        current = self.port.currentText() or ",".join(self.ctx.settings.modem.port)
+        self._port_choices = detected
+        self.port.clear()
+        seen = set()
+        for device, label in [("sim", "built-in simulator"), *detected]:
+            self.port.addItem(f"{device} — {label}" if label else device, device)
+            seen.add(device)
+        for configured in self.ctx.settings.modem.port:
+            if configured not in seen:
+                self.port.addItem(configured, configured)
+        index = self.port.findData(current)
+        if index >= 0:
+            self.port.setCurrentIndex(index)
+        else:
+            self.port.setEditText(current)
+
+    def selected_port(self) -> str:
+        data = self.port.currentData()
+        text = self.port.currentText().strip()
+        if data is not None and self.port.itemText(self.port.currentIndex()) == text:
+            return str(data)
+        return text.split(" — ")[0].strip()
+
+    @Slot()
+    def detect_ports(self) -> None:
+        self.refresh_ports.setEnabled(False)
+        self.port_note.setText("Looking for serial ports…")
+        self.ctx.tasks.run(
+            "Detect ports", list_port_names, on_done=self._ports_found, on_error=self._ports_failed
+        )
+
+    def _ports_found(self, ports: list[tuple[str, str]]) -> None:
+        self.refresh_ports.setEnabled(True)
+        self._fill_ports(ports)
+        if ports:
+            self.port_note.setText(f"Found {len(ports)} serial port(s).")
+        else:
+            self.port_note.setText(
+                "No serial ports found. Is the modem plugged in? On Linux, your user needs "
+                "the dialout group, and ModemManager may hold the port."
+            )
+
+    def _ports_failed(self, exc: BaseException) -> None:
+        self.refresh_ports.setEnabled(True)
+        self.port_note.setText(f"Could not list ports: {exc}")
+
+    @Slot()
+    def connect_port(self) -> None:
+        """Use the selected port: save it in the settings, apply, reconnect."""
+        port = self.selected_port()
+        if not port:
+            self.port_note.setText("Choose a port first.")
+            return
+        if [port] == self.ctx.settings.modem.port:
+            self.reconnect()
+            return
+        new = copy.deepcopy(self.ctx.settings)
+        new.modem.port = [port]
+        self.port_note.setText(f"Switching to {port}…")
+        self.ctx.tasks.run(
+            "Change modem port",
+            self.ctx.save_and_apply,
+            new,
+            ["modem.port"],
+            on_done=self._port_saved,
+            on_error=lambda exc: self.port_note.setText(f"Not saved: {exc}"),
+        )
+
+    def _port_saved(self, restart: list[str]) -> None:
+        if "modem.port" in restart:
+            self.port_note.setText(
+                "Saved. The new port is used after a restart of the service "
+                "(File → Restart service)."
+            )
+        else:
+            self.port_note.setText("Saved and connecting.")
+
+    @Slot()
+    def reconnect(self) -> None:
+        port = self.current_port()
+        self.ctx.tasks.run(
+            "Reconnect",
+            self.ctx.bridge.reconnect_modem,
+            port,
+            on_done=lambda _r: self.message_posted.emit(f"Reconnecting {port or 'the modem'}…"),
+        )
+
+    # -- PIN --------------------------------------------------------------------------------
+
+    @Slot()
+    def submit_pin(self) -> None:
+        pin = self.pin.text()
+        if not (pin.isdigit() and 4 <= len(pin) <= 8):
+            self.message_posted.emit("A PIN is 4 to 8 digits")
+            return
+        self.pin.clear()
+        self.pin_button.setEnabled(False)
+        self.ctx.tasks.run(
+            "Enter PIN",
+            self.ctx.bridge.enter_pin,
+            pin,
+            self.current_port(),
+            on_done=self._pin_sent,
+            on_error=self._pin_failed,
+        )
+
+    def _pin_sent(self, _result: object) -> None:
+        self.pin_button.setEnabled(True)
+        self.message_posted.emit("PIN sent to the modem")
+
+    def _pin_failed(self, exc: BaseException) -> None:
+        self.pin_button.setEnabled(True)
+        self.message_posted.emit(f"PIN not sent: {exc}")
+
+    # -- test SMS ---------------------------------------------------------------------------
+
+    @Slot()
+    def _update_counter(self) -> None:
+        text = self.test_text.toPlainText()
+        sending = self.ctx.settings.sending
+        encoding, parts = count_parts(text, smart=sending.smart_encoding)
+        name = {"gsm7": "GSM-7", "ucs2": "UCS-2 (Unicode)"}.get(encoding, encoding)
+        counter = f"{len(text)} characters · {name} · {parts} part{'s' if parts != 1 else ''}"
+        if parts > sending.max_parts:
+            counter += f" — over the limit of {sending.max_parts}: it will be cut"
+            self.test_counter.setStyleSheet(ERROR_STYLE)
+        else:
+            self.test_counter.setStyleSheet("")
+        self.test_counter.setText(counter)
+        number_ok = check_number(self.test_number.text(), sending.default_region)[0]
+        self.send_button.setEnabled(bool(number_ok and text.strip()))
+
+    @Slot()
+    def send_test(self) -> None:
+        number, reason = check_number(
+            self.test_number.text(), self.ctx.settings.sending.default_region
+        )
+        if number is None:
+            self.test_feedback.setStyleSheet(ERROR_STYLE)
+            self.test_feedback.setText(reason)
+            return
+        self.send_button.setEnabled(False)
+        self.test_feedback.setStyleSheet("")
+        self.test_feedback.setText("Queueing…")
+        self.ctx.tasks.run(
+            "Send test SMS",
+            self.ctx.bridge.send_test,
+            number,
+            self.test_text.toPlainText(),
+            on_done=self._test_queued,
+            on_error=self._test_failed,
+        )
+
+    def _test_queued(self, job_id: int) -> None:
+        self._update_counter()
+        self.test_feedback.setStyleSheet(OK_STYLE)
+        self.test_feedback.setText(f"Queued as job {job_id}; watch it in the Queue tab.")
+        self.last_test_job = job_id
+
+    def _test_failed(self, exc: BaseException) -> None:
+        self._update_counter()
+        self.test_feedback.setStyleSheet(ERROR_STYLE)
+        self.test_feedback.setText(str(exc))
+
+    # -- simulator outbox -------------------------------------------------------------------
+
+    @Slot()
+    def refresh_outbox(self) -> None:
+        outbox = getattr(self.ctx.bridge, "simulator_outbox", None)
+        if outbox is not None and self.ctx.running:
+            self.outbox.set_messages(outbox())  # an in-memory copy under a lock: cheap
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        self._chart_timer.start()
+        if self.ctx.simulated:
+            self._outbox_timer.start()
+            self.refresh_outbox()
+
+    def hideEvent(self, event: Any) -> None:
+        super().hideEvent(event)
+        self._chart_timer.stop()
+        self._outbox_timer.stop()

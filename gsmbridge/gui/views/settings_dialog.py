@@ -1,0 +1,578 @@
+"""The Settings dialog: every field checked on its own, then ``Settings.validate()``.
+
+Saving runs on the pool (scrypt for a new password, the file, the Bridge)
+through ``AppContext.save_and_apply``; the dialog closes when that is done.
+"""
+
+from __future__ import annotations
+
+import copy
+import ipaddress
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import phonenumbers
+from PySide6.QtCore import Signal, Slot
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QTabWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from gsmbridge.config import ConfigError, Settings, generate_password
+from gsmbridge.gui import autostart
+from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
+
+_HOSTNAME = re.compile(
+    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*$"
+)
+BAUD_RATES = ("9600", "19200", "38400", "57600", "115200", "230400", "460800", "921600")
+
+
+# -- parsers: text -> value, or ValueError with the message shown next to the field ---------
+
+
+def parse_host(text: str) -> str:
+    text = text.strip()
+    if not text:
+        raise ValueError("Enter an address, e.g. 127.0.0.1 (this computer only) or 0.0.0.0")
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        if not _HOSTNAME.match(text):
+            raise ValueError(f"{text!r} is not an IP address or host name") from None
+    return text
+
+
+def parse_int(low: int, high: int | None = None, what: str = "a whole number") -> Callable:
+    def parse(text: str) -> int:
+        try:
+            value = int(text.strip())
+        except ValueError:
+            raise ValueError(f"Enter {what}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
+            raise ValueError(f"Enter a number {bound}")
+        return value
+
+    return parse
+
+
+def parse_float(low: float) -> Callable:
+    def parse(text: str) -> float:
+        try:
+            value = float(text.strip().replace(",", "."))
+        except ValueError:
+            raise ValueError("Enter a number of seconds") from None
+        if value < low:
+            raise ValueError(f"Enter {low:g} or more")
+        return value
+
+    return parse
+
+
+def parse_port(text: str) -> int:
+    try:
+        value = int(text.strip())
+    except ValueError:
+        raise ValueError("Enter a port number from 1 to 65535") from None
+    if not 0 <= value <= 65535:
+        raise ValueError(f"{value} is not a port: use 1 to 65535 (0 picks a free one)")
+    return value
+
+
+def parse_pin(text: str) -> str:
+    text = text.strip()
+    if text and not (text.isdigit() and 4 <= len(text) <= 8):
+        raise ValueError("A PIN is 4 to 8 digits; leave it empty if the SIM has none")
+    return text
+
+
+def parse_region(text: str) -> str:
+    code = text.strip().upper()
+    if len(code) != 2 or not code.isalpha():
+        raise ValueError("Use a two-letter country code such as US, DE or GB")
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"{code} is not a country code phone numbers know")
+    return code
+
+
+def parse_modem_ports(text: str) -> list[str]:
+    ports = [p.strip() for p in text.split(",") if p.strip()]
+    if not ports:
+        raise ValueError("Name a port (COM3, /dev/ttyUSB2, socket://host:port) or sim")
+    return ports
+
+
+def parse_username(text: str) -> str:
+    text = text.strip()
+    if ":" in text:
+        raise ValueError("A user name cannot contain ':' (Basic auth separates with it)")
+    return text
+
+
+def parse_password(text: str) -> str:
+    if text and len(text) < 8:
+        raise ValueError("Use at least 8 characters (or Generate)")
+    return text
+
+
+@dataclass
+class Field:
+    key: str  # "server.port"; "auth.new_password" is the dialog's own
+    widget: QWidget
+    error: FieldError
+    read: Callable[[], Any]
+
+
+def _text(widget: QWidget) -> str:
+    if isinstance(widget, QComboBox):
+        return widget.currentText()
+    if isinstance(widget, QLineEdit):
+        return widget.text()
+    raise TypeError(widget)
+
+
+class SettingsDialog(QDialog):
+    """Edits a copy of the settings; ``save()`` validates, writes and applies them.
+
+    Signals:
+        saved(object): the settings were saved and applied (the keys that need a restart).
+    """
+
+    saved = Signal(object)
+
+    def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("gsmbridge settings")
+        self.ctx = ctx
+        self.original = copy.deepcopy(ctx.desired)
+        s = self.original
+        self.fields: dict[str, Field] = {}
+        tabs = QTabWidget()
+
+        # -- server and credentials
+        page, form = self._page(tabs, "Server")
+        self.host = self._line(form, "server.host", "Listen on", s.server.host, parse_host)
+        self.port = self._line(form, "server.port", "Port", str(s.server.port), parse_port)
+        form.addRow(
+            self._note(
+                "127.0.0.1 accepts only this computer (use a tunnel); "
+                "0.0.0.0 accepts the network and requires a password."
+            )
+        )
+        self.username = self._line(
+            form, "auth.username", "User name", s.auth.username, parse_username
+        )
+        self.password = QLineEdit()
+        self.password.setEchoMode(QLineEdit.EchoMode.Password)
+        self.password.setPlaceholderText(
+            "unchanged" if s.auth.enabled else "none set — the webhook is open"
+        )
+        show = QPushButton("Show")
+        show.setCheckable(True)
+        show.toggled.connect(self._show_password)
+        generate = QPushButton("Generate")
+        generate.clicked.connect(self.generate_password)
+        copy_button = QPushButton("Copy")
+        copy_button.clicked.connect(self._copy_password)
+        row = QHBoxLayout()
+        row.addWidget(self.password, 1)
+        row.addWidget(show)
+        row.addWidget(generate)
+        row.addWidget(copy_button)
+        self.show_password_button = show
+        self._add_field(
+            form,
+            "auth.new_password",
+            "New password",
+            row,
+            self.password,
+            lambda: parse_password(self.password.text()),
+        )
+        form.addRow(
+            self._note(
+                "Stored as a salted scrypt hash, never as text. Paste the same "
+                "user name and password into CometChat's webhook settings."
+            )
+        )
+
+        # -- modem
+        page, form = self._page(tabs, "Modem")
+        self.modem_port = QComboBox()
+        self.modem_port.setEditable(True)
+        self.modem_port.addItems(["sim"])
+        self.modem_port.setEditText(", ".join(s.modem.port))
+        self._add_field(
+            form,
+            "modem.port",
+            "Port(s)",
+            self.modem_port,
+            self.modem_port,
+            lambda: parse_modem_ports(self.modem_port.currentText()),
+        )
+        form.addRow(
+            self._note(
+                "COM3, /dev/ttyUSB2, socket://host:port, rfc2217://…, or sim "
+                "for the built-in simulator. Several: separate with commas."
+            )
+        )
+        self.baud = QComboBox()
+        self.baud.setEditable(True)
+        self.baud.addItems(BAUD_RATES)
+        self.baud.setEditText(str(s.modem.baudrate))
+        self._add_field(
+            form,
+            "modem.baudrate",
+            "Speed (baud)",
+            self.baud,
+            self.baud,
+            lambda: parse_int(1, what="a speed such as 115200")(self.baud.currentText()),
+        )
+        self.pin = self._line(form, "modem.pin", "SIM PIN", s.modem.pin, parse_pin)
+        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
+        form.addRow(
+            self._note(
+                "Entered automatically at start. A wrong PIN is never retried: "
+                "three wrong PINs lock the SIM."
+            )
+        )
+
+        # -- sending
+        page, form = self._page(tabs, "Sending")
+        self.region = self._line(
+            form,
+            "sending.default_region",
+            "Default country",
+            s.sending.default_region,
+            parse_region,
+        )
+        form.addRow(self._note("For numbers written without +country code, e.g. DE for 0151…"))
+        self.smart = self._check(
+            form,
+            "sending.smart_encoding",
+            "Smart encoding (replace “curly” quotes and the like so a "
+            "message stays GSM-7: 160 characters a part, not 70)",
+            s.sending.smart_encoding,
+        )
+        self.max_parts = QSpinBox()
+        self.max_parts.setRange(1, 255)
+        self.max_parts.setValue(s.sending.max_parts)
+        self._add_field(
+            form,
+            "sending.max_parts",
+            "Longest message (parts)",
+            self.max_parts,
+            self.max_parts,
+            self.max_parts.value,
+        )
+        self.reports = self._check(
+            form, "sending.status_reports", "Ask for delivery reports", s.sending.status_reports
+        )
+        self.coalesce = self._check(
+            form,
+            "sending.coalesce",
+            "Combine notifications for one person that arrive close together",
+            s.sending.coalesce,
+        )
+        self.coalesce_window = self._line(
+            form,
+            "sending.coalesce_window_s",
+            "Combine within (s)",
+            f"{s.sending.coalesce_window_s:g}",
+            parse_float(0),
+        )
+
+        # -- retry and limits
+        page, form = self._page(tabs, "Retries && limits")
+        self.max_attempts = self._line(
+            form,
+            "retry.max_attempts",
+            "Attempts per message",
+            str(s.retry.max_attempts),
+            parse_int(1),
+        )
+        self.base_delay = self._line(
+            form,
+            "retry.base_delay_s",
+            "First retry after (s)",
+            f"{s.retry.base_delay_s:g}",
+            parse_float(0),
+        )
+        self.max_delay = self._line(
+            form,
+            "retry.max_delay_s",
+            "Longest wait (s)",
+            f"{s.retry.max_delay_s:g}",
+            parse_float(0),
+        )
+        form.addRow(
+            self._note("Each retry waits twice as long as the one before, up to the longest wait.")
+        )
+        self.per_minute = self._line(
+            form, "limits.per_minute", "SMS per minute", str(s.limits.per_minute), parse_int(0)
+        )
+        self.per_day = self._line(
+            form, "limits.per_day", "SMS per day", str(s.limits.per_day), parse_int(0)
+        )
+        self.per_recipient = self._line(
+            form,
+            "limits.per_recipient_per_hour",
+            "SMS per person per hour",
+            str(s.limits.per_recipient_per_hour),
+            parse_int(0),
+        )
+        form.addRow(
+            self._note(
+                "0 = unlimited. Operators block consumer SIMs that send in "
+                "bursts; 10 a minute is a safe start."
+            )
+        )
+
+        # -- desktop
+        page, form = self._page(tabs, "Desktop")
+        self.start_at_login = self._check(
+            form,
+            "gui.start_at_login",
+            "Start gsmbridge at login",
+            autostart.is_enabled() or s.gui.start_at_login,
+        )
+        self.close_to_tray = self._check(
+            form,
+            "gui.close_to_tray",
+            "Closing the window keeps it running in the tray",
+            s.gui.close_to_tray,
+        )
+        self.mask_numbers = self._check(
+            form,
+            "gui.mask_numbers",
+            "Mask phone numbers in the queue and the log",
+            s.gui.mask_numbers,
+        )
+        self.log_level = QComboBox()
+        self.log_level.addItems(["DEBUG", "INFO", "WARNING", "ERROR"])
+        self.log_level.setCurrentText(s.logging.level.upper())
+        self._add_field(
+            form,
+            "logging.level",
+            "Log level",
+            self.log_level,
+            self.log_level,
+            self.log_level.currentText,
+        )
+
+        self.general_error = QLabel()
+        self.general_error.setStyleSheet(ERROR_STYLE)
+        self.general_error.setWordWrap(True)
+        self.general_error.hide()
+        self.status = QLabel()
+        self.buttons = QDialogButtonBox(
+            QDialogButtonBox.StandardButton.Save | QDialogButtonBox.StandardButton.Cancel
+        )
+        self.buttons.accepted.connect(self.save)
+        self.buttons.rejected.connect(self.reject)
+        layout = QVBoxLayout(self)
+        layout.addWidget(tabs)
+        layout.addWidget(self.general_error)
+        bottom = QHBoxLayout()
+        bottom.addWidget(self.status, 1)
+        bottom.addWidget(self.buttons)
+        layout.addLayout(bottom)
+        self.tabs = tabs
+        self.resize(620, 520)
+
+    # -- building ----------------------------------------------------------------------------
+
+    def _page(self, tabs: QTabWidget, title: str) -> tuple[QWidget, QFormLayout]:
+        page = QWidget()
+        form = QFormLayout(page)
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        tabs.addTab(page, title)
+        return page, form
+
+    @staticmethod
+    def _note(text: str) -> QLabel:
+        label = QLabel(text)
+        label.setWordWrap(True)
+        label.setStyleSheet("color: palette(placeholder-text);")
+        return label
+
+    def _add_field(
+        self,
+        form: QFormLayout,
+        key: str,
+        label: str,
+        layout_item: Any,
+        widget: QWidget,
+        read: Callable[[], Any],
+    ) -> None:
+        error = FieldError()
+        box = QVBoxLayout()
+        box.setSpacing(2)
+        if isinstance(layout_item, QWidget):
+            box.addWidget(layout_item)
+        else:
+            box.addLayout(layout_item)
+        box.addWidget(error)
+        form.addRow(label, box)
+        self.fields[key] = Field(key, widget, error, read)
+        if isinstance(widget, QLineEdit):
+            widget.editingFinished.connect(self._check_sender)
+        elif isinstance(widget, QComboBox) and widget.isEditable():
+            widget.lineEdit().editingFinished.connect(self._check_sender)
+
+    def _line(
+        self, form: QFormLayout, key: str, label: str, value: str, parse: Callable[[str], Any]
+    ) -> QLineEdit:
+        edit = QLineEdit(value)
+        self._add_field(form, key, label, edit, edit, lambda: parse(edit.text()))
+        return edit
+
+    def _check(self, form: QFormLayout, key: str, text: str, value: bool) -> QCheckBox:
+        box = QCheckBox(text)
+        box.setChecked(value)
+        form.addRow("", box)
+        self.fields[key] = Field(key, box, FieldError(), box.isChecked)
+        return box
+
+    # -- password helpers ---------------------------------------------------------------------
+
+    @Slot(bool)
+    def _show_password(self, show: bool) -> None:
+        mode = QLineEdit.EchoMode.Normal if show else QLineEdit.EchoMode.Password
+        self.password.setEchoMode(mode)
+
+    @Slot()
+    def generate_password(self) -> None:
+        self.password.setText(generate_password())
+        self.show_password_button.setChecked(True)
+        if not self.username.text().strip():
+            self.username.setText("cometchat")
+        self.status.setText("A new password: copy it into CometChat before you save.")
+
+    @Slot()
+    def _copy_password(self) -> None:
+        if self.password.text():
+            QGuiApplication.clipboard().setText(self.password.text())
+            self.status.setText("Password copied")
+
+    # -- validation ---------------------------------------------------------------------------
+
+    @Slot()
+    def _check_sender(self) -> None:
+        sender = self.sender()
+        for f in self.fields.values():
+            owner = f.widget.lineEdit() if isinstance(f.widget, QComboBox) else f.widget
+            if owner is sender:
+                try:
+                    f.read()
+                    f.error.set_error("")
+                except ValueError as exc:
+                    f.error.set_error(str(exc))
+
+    def validate(self) -> dict[str, str]:
+        """Check every field; show and return {key: message} for the bad ones."""
+        errors: dict[str, str] = {}
+        for f in self.fields.values():
+            try:
+                f.read()
+            except ValueError as exc:
+                errors[f.key] = str(exc)
+        if not errors:
+            errors.update(self._cross_checks())
+        for key, f in self.fields.items():
+            f.error.set_error(errors.get(key, ""))
+        return errors
+
+    def _cross_checks(self) -> dict[str, str]:
+        errors = {}
+        user = self.fields["auth.username"].read()
+        new_password = self.fields["auth.new_password"].read()
+        has_secret = bool(
+            new_password or self.original.auth.password_hash or self.original.auth.password
+        )
+        if user and not has_secret:
+            errors["auth.new_password"] = "Set a password for this user (or Generate one)"
+        if new_password and not user:
+            errors["auth.username"] = "Enter the user name CometChat will send"
+        base, longest = (
+            self.fields["retry.base_delay_s"].read(),
+            self.fields["retry.max_delay_s"].read(),
+        )
+        if longest < base:
+            errors["retry.max_delay_s"] = "The longest wait cannot be shorter than the first"
+        return errors
+
+    def build(self) -> tuple[Settings | None, str, dict[str, str]]:
+        """(settings, new password, errors); settings is None while anything is wrong."""
+        self.general_error.hide()
+        errors = self.validate()
+        if errors:
+            return None, "", errors
+        new = copy.deepcopy(self.original)
+        for key, f in self.fields.items():
+            if key == "auth.new_password":
+                continue
+            section, name = key.split(".", 1)
+            setattr(getattr(new, section), name, f.read())
+        if not new.auth.username:
+            new.auth.password_hash = new.auth.password = ""  # no user: auth off entirely
+        password = self.fields["auth.new_password"].read()
+        try:
+            new.validate()  # the final word, naming the key
+        except ConfigError as exc:
+            message = str(exc)
+            key = message.split(" ", 1)[0]
+            if key in self.fields:
+                self.fields[key].error.set_error(message)
+            else:
+                self.general_error.setText(message)
+                self.general_error.show()
+            return None, "", {key: message}
+        return new, password, {}
+
+    # -- saving ---------------------------------------------------------------------------------
+
+    @Slot()
+    def save(self) -> None:
+        new, password, errors = self.build()
+        if new is None:
+            self.status.setText(f"{len(errors)} field(s) need attention")
+            return
+        self.buttons.setEnabled(False)
+        self.status.setText("Saving…")
+        self.ctx.tasks.run(
+            "Save settings",
+            self.ctx.save_and_apply,
+            new,
+            None,
+            password or None,
+            on_done=self._saved,
+            on_error=self._save_failed,
+        )
+
+    def _saved(self, restart: list[str]) -> None:
+        self.buttons.setEnabled(True)
+        self.status.setText("Saved")
+        self.saved.emit(restart)
+        self.accept()
+
+    def _save_failed(self, exc: BaseException) -> None:
+        self.buttons.setEnabled(True)
+        self.status.setText("")
+        self.general_error.setText(f"Not saved: {exc}")
+        self.general_error.show()

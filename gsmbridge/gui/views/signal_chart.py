@@ -1,0 +1,102 @@
+"""Signal strength over time, drawn with QPainter (QtCharts is not in Essentials)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from PySide6.QtCore import QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtWidgets import QSizePolicy, QWidget
+
+# dBm range drawn: -113 (nothing) to -51 (excellent), GSM's CSQ range.
+DBM_MIN, DBM_MAX = -113, -51
+GRID = (-110, -100, -90, -80, -70, -60)
+
+
+class SignalChart(QWidget):
+    """A step line of dBm readings over the last ``window_s`` seconds."""
+
+    def __init__(self, window_s: float = 30 * 60, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.window_s = window_s
+        self.samples: Sequence[tuple[float, int | None]] = []
+        self.setMinimumHeight(110)
+        self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
+
+    def sizeHint(self) -> QSize:
+        return QSize(360, 140)
+
+    def set_samples(self, samples: Sequence[tuple[float, int | None]]) -> None:
+        """(time, dBm or None) readings, oldest first; the owner keeps appending to it."""
+        self.samples = samples
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        palette = self.palette()
+        text_colour = palette.color(QPalette.ColorRole.PlaceholderText)
+        left, top, right, bottom = 40, 8, 8, 18
+        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        painter.fillRect(plot, palette.color(QPalette.ColorRole.Base))
+        now = time.time()
+        span = self.window_s
+
+        def y_of(dbm: float) -> float:
+            frac = (min(max(dbm, DBM_MIN), DBM_MAX) - DBM_MIN) / (DBM_MAX - DBM_MIN)
+            return plot.bottom() - frac * plot.height()
+
+        def x_of(t: float) -> float:
+            return plot.left() + (1 - (now - t) / span) * plot.width()
+
+        font = painter.font()
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        painter.setFont(font)
+        grid_pen = QPen(palette.color(QPalette.ColorRole.Midlight), 1, Qt.PenStyle.DotLine)
+        for dbm in GRID:
+            y = y_of(dbm)
+            painter.setPen(grid_pen)
+            painter.drawLine(QPointF(plot.left(), y), QPointF(plot.right(), y))
+            painter.setPen(text_colour)
+            painter.drawText(
+                QRectF(0, y - 8, left - 4, 16),
+                Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter,
+                str(dbm),
+            )
+        painter.setPen(text_colour)
+        minutes = int(span // 60)
+        painter.drawText(
+            QRectF(plot.left(), plot.bottom() + 2, plot.width(), bottom),
+            Qt.AlignmentFlag.AlignLeft,
+            f"−{minutes} min",
+        )
+        painter.drawText(
+            QRectF(plot.left(), plot.bottom() + 2, plot.width(), bottom),
+            Qt.AlignmentFlag.AlignRight,
+            "now  (dBm)",
+        )
+        painter.setPen(QPen(palette.color(QPalette.ColorRole.Mid), 1))
+        painter.drawRect(plot)
+
+        points = [(t, d) for t, d in self.samples if d is not None and now - t <= span]
+        # The last reading before the window still holds at the window's start.
+        before = [(t, d) for t, d in self.samples if d is not None and now - t > span]
+        if before:
+            points.insert(0, (now - span, before[-1][1]))
+        if not points:
+            painter.setPen(text_colour)
+            painter.drawText(plot, Qt.AlignmentFlag.AlignCenter, "no signal readings yet")
+            painter.end()
+            return
+        path = QPainterPath()
+        path.moveTo(x_of(points[0][0]), y_of(points[0][1]))
+        for (_t0, d0), (t1, d1) in zip(points, points[1:], strict=False):
+            path.lineTo(x_of(t1), y_of(d0))
+            path.lineTo(x_of(t1), y_of(d1))
+        path.lineTo(plot.right(), y_of(points[-1][1]))
+        painter.setClipRect(plot)
+        painter.setPen(QPen(QColor("#2f7de1"), 2))
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(path)
+        painter.end()

@@ -1,0 +1,168 @@
+"""Small shared widgets: the problem banner, signal bars, field error labels."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtGui import QColor, QPainter, QPalette
+from PySide6.QtWidgets import (
+    QFrame,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSizePolicy,
+    QVBoxLayout,
+    QWidget,
+)
+
+ERROR_STYLE = "color: #c0392b;"
+OK_STYLE = "color: #1e7a44;"
+
+BANNER_STYLES = {
+    "error": ("#fdecea", "#d64541", "#7f1d1d"),
+    "warning": ("#fff4e0", "#d98c1f", "#6b4500"),
+    "info": ("#e8f1fd", "#2f7de1", "#17375e"),
+}
+
+
+class Banner(QFrame):
+    """A coloured strip with a title, what happened, what to do, and action buttons.
+
+    Signals:
+        action_triggered(str): a button was pressed (its action name).
+        dismissed(): the close button was pressed.
+    """
+
+    action_triggered = Signal(str)
+    dismissed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setObjectName("banner")
+        self.setFrameShape(QFrame.Shape.StyledPanel)
+        self.title = QLabel()
+        self.title.setObjectName("bannerTitle")
+        self.message = QLabel()
+        self.message.setWordWrap(True)
+        self.message.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.advice = QLabel()
+        self.advice.setWordWrap(True)
+        text = QVBoxLayout()
+        text.setSpacing(2)
+        text.addWidget(self.title)
+        text.addWidget(self.message)
+        text.addWidget(self.advice)
+        self._buttons = QHBoxLayout()
+        self._buttons.setSpacing(6)
+        close = QPushButton("✕")
+        close.setFlat(True)
+        close.setFixedWidth(28)
+        close.setToolTip("Hide this message")
+        close.clicked.connect(self._on_close)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(12, 8, 8, 8)
+        layout.addLayout(text, 1)
+        layout.addLayout(self._buttons)
+        layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
+        self.level = ""
+        self.hide()
+
+    def show_message(
+        self,
+        title: str,
+        message: str,
+        advice: str = "",
+        *,
+        level: str = "error",
+        actions: list[tuple[str, str]] | None = None,
+    ) -> None:
+        """Show the banner; ``actions`` are (name, button label) pairs."""
+        self.level = level
+        background, border, ink = BANNER_STYLES.get(level, BANNER_STYLES["info"])
+        self.setStyleSheet(
+            f"QFrame#banner {{ background: {background}; border: 1px solid {border};"
+            f" border-radius: 6px; }} QFrame#banner QLabel {{ color: {ink}; }}"
+            " QLabel#bannerTitle { font-weight: bold; }"
+        )
+        self.title.setText(title)
+        self.message.setText(message)
+        self.message.setVisible(bool(message))
+        self.advice.setText(f"<b>What to do:</b> {advice}" if advice else "")
+        self.advice.setVisible(bool(advice))
+        while self._buttons.count():
+            item = self._buttons.takeAt(0)
+            if item.widget():
+                item.widget().deleteLater()
+        for name, label in actions or []:
+            button = QPushButton(label)
+            button.setProperty("action", name)
+            button.clicked.connect(self._on_action)
+            self._buttons.addWidget(button, 0, Qt.AlignmentFlag.AlignTop)
+        self.show()
+
+    def clear(self) -> None:
+        self.level = ""
+        self.hide()
+
+    def buttons(self) -> dict[str, QPushButton]:
+        out = {}
+        for i in range(self._buttons.count()):
+            widget = self._buttons.itemAt(i).widget()
+            if isinstance(widget, QPushButton):
+                out[str(widget.property("action"))] = widget
+        return out
+
+    @Slot()
+    def _on_action(self) -> None:
+        button = self.sender()
+        if button is not None:
+            self.action_triggered.emit(str(button.property("action")))
+
+    @Slot()
+    def _on_close(self) -> None:
+        self.hide()
+        self.dismissed.emit()
+
+
+class SignalBars(QWidget):
+    """Five bars, the phone way; grey when there is no signal reading."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self._bars = 0
+        self._known = False
+        self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
+
+    def sizeHint(self) -> QSize:
+        return QSize(30, 16)
+
+    def set_bars(self, bars: int, known: bool = True) -> None:
+        self._bars, self._known = max(0, min(5, bars)), known
+        self.update()
+
+    def paintEvent(self, event: object) -> None:
+        painter = QPainter(self)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(Qt.PenStyle.NoPen)
+        on = QColor("#2e9d5b") if self._bars >= 2 else QColor("#d98c1f")
+        off = self.palette().color(QPalette.ColorRole.Mid)
+        w, h = self.width(), self.height()
+        bar_w = w / 5 - 2
+        for i in range(5):
+            bar_h = h * (i + 1) / 5
+            painter.setBrush(on if self._known and i < self._bars else off)
+            painter.drawRoundedRect(QRectF(i * (bar_w + 2), h - bar_h, bar_w, bar_h), 1, 1)
+        painter.end()
+
+
+class FieldError(QLabel):
+    """A small red message shown next to a field that holds a bad value."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setStyleSheet(ERROR_STYLE)
+        self.setWordWrap(True)
+        self.hide()
+
+    def set_error(self, message: str) -> None:
+        self.setText(message)
+        self.setVisible(bool(message))

@@ -1,0 +1,95 @@
+"""The window against a real Bridge: webhooks in, rows out, actions change the store."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gsmbridge.core.models import State
+from tests.gui.conftest import client_for, make_jobs, unique_payload
+
+
+def test_window_opens_running_with_simulated_modem(gui, qtbot):
+    window = gui.window
+    assert window.isVisible()
+    assert "Simulated modem" in window.windowTitle()
+    assert window.sim_label.isVisibleTo(window)
+    assert window.header.webhook_url == gui.ctx.bridge.url + "/webhook"
+    assert not window.banner.isVisibleTo(window)
+    qtbot.waitUntil(lambda: "ready" in window.header.modem.text(), timeout=10000)
+    assert window.header.modem.text().startswith("Simulated modem")
+    assert "simulated" in window.modem_panel.info["state"].text()
+
+
+def test_webhook_row_appears_and_reaches_sent(gui, qtbot):
+    status, _, body = client_for(gui).post("/webhook", unique_payload())
+    assert status in (200, 201, 202), body
+    model = gui.window.queue.model
+    qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=5000)
+    qtbot.waitUntil(lambda: model.job(0).state in (State.SENT, State.DELIVERED), timeout=15000)
+    assert gui.ctx.bridge.simulator_outbox()
+
+
+def test_cancel_retry_and_edit_number_change_the_store(gui, qtbot):
+    bridge = gui.ctx.bridge
+    # No number and no contact: the jobs wait in needs-number, the sender leaves them.
+    ids = make_jobs(bridge, 3, uid="nobody", phno=None)
+    view = gui.window.queue
+    qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=5000)
+
+    view.select_ids([ids[0]])
+    view.cancel_selected()
+    qtbot.waitUntil(lambda: bridge.store.get(ids[0]).state is State.CANCELLED, timeout=5000)
+    qtbot.waitUntil(lambda: view.model.job(view.model.row_of(ids[0])).state is State.CANCELLED)
+
+    view.select_ids([ids[0]])
+    view.retry_selected()  # no number yet: back to needs-number
+    qtbot.waitUntil(lambda: bridge.store.get(ids[0]).state is State.NEEDS_NUMBER, timeout=5000)
+
+    view.select_ids(ids[1:])
+    assert view.act_edit.isEnabled()
+    view.set_number(view.selected_ids(), "(212) 555-0142")
+    qtbot.waitUntil(lambda: bridge.store.get(ids[1]).number == "+12125550142", timeout=5000)
+    assert bridge.store.get(ids[2]).number == "+12125550142"
+    assert bridge.store.get_contact("nobody").number == "+12125550142"
+    assert bridge.store.get(ids[1]).state in (State.QUEUED, State.SENDING, State.SENT)
+
+    view.select_ids([ids[0]])
+    view.delete_selected(confirm=False)
+    qtbot.waitUntil(lambda: bridge.store.get(ids[0]) is None, timeout=5000)
+    qtbot.waitUntil(lambda: view.model.row_of(ids[0]) == -1, timeout=5000)
+
+
+def test_port_in_use_shows_banner(gui_factory, gui_settings, qtbot):
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        gui_settings.server.port = busy.getsockname()[1]
+        app = gui_factory(gui_settings)
+        window = app.window
+        assert window.isVisible()
+        assert window.banner.isVisibleTo(window)
+        assert "in use" in window.banner.title.text()
+        assert "Settings" in window.banner.advice.text()
+        assert set(window.banner.buttons()) == {"settings", "start"}
+        assert not app.ctx.running
+        # the queue is still readable
+        assert window.queue.model.store is not None
+
+        # free the port and start again from the banner
+        busy.close()
+        window.banner.buttons()["start"].click()
+        qtbot.waitUntil(lambda: app.ctx.running, timeout=10000)
+        assert not window.banner.isVisibleTo(window)
+        assert window.header.webhook_url.endswith(f":{gui_settings.server.port}/webhook")
+
+
+@pytest.mark.parametrize("paused", [True])
+def test_pause_and_resume(gui, qtbot, paused):
+    window = gui.window
+    window.act_pause.setChecked(paused)
+    qtbot.waitUntil(lambda: gui.ctx.bridge.sending_paused, timeout=5000)
+    assert "paused" in window.windowTitle()
+    window.act_pause.setChecked(False)
+    qtbot.waitUntil(lambda: not gui.ctx.bridge.sending_paused, timeout=5000)
