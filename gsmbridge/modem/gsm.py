@@ -25,7 +25,7 @@ from gsmbridge.core.events import Listener
 from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
-from gsmbridge.modem.ports import open_port
+from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
@@ -58,6 +58,7 @@ class ModemOptions:
     prompt_timeout_s: float = 20.0  # AT+CMGS -> '>'
     max_timeouts: int = 3  # consecutive timeouts before the port is reopened
     simulator: SimulatorOptions | None = None  # for simulated=True / url "sim"
+    candidate_ports: list[str] | None = None  # where "imei:<digits>" looks; None = all ports
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,12 @@ def mask(number: str) -> str:
 
 
 class Modem:
-    """One GSM modem; see the module docstring.  Thread-safe."""
+    """One GSM modem; see the module docstring.  Thread-safe.
+
+    ``url``: a device (``COM3``, ``/dev/ttyUSB2``), a pyserial URL, ``sim`` for an
+    in-process simulator, or ``imei:<digits>`` to find the modem by IMEI on every
+    (re)connect, so it is found again after the OS renames its port.
+    """
 
     def __init__(self, url: str, options: ModemOptions, *, listener: Listener | None = None,
                  on_status_report: Callable[[pdu.StatusReport], None] | None = None) -> None:
@@ -100,10 +106,12 @@ class Modem:
         self._ref_lock = threading.Lock()
         self._concat_ref = random.randrange(256)
         self._last_send_end = 0.0
+        self._send_timeouts = 0  # consecutive sends without a +CMGS answer
         self._cmms_on = False
         self.cmms_supported = True
         self.cnma_required = False
         self.rejected_pin: str | None = None  # never tried again automatically
+        self.pin_error = ""  # why the SIM is still locked, shown while waiting for a PIN
         self.user_pin: str | None = None
         self.cpin_ready_grace_until = 0.0
         self.initialised = False  # init sequence done on the current connection
@@ -241,6 +249,7 @@ class Modem:
         except ModemError as exc:
             log.warning("Send to %s failed: %s", mask(number), exc.name)
             if exc.kind == "timeout":
+                self._send_timeouts += 1
                 self._events.put(("check", channel))
             if (exc.kind, exc.code) in _UNAVAILABLE_CODES:
                 self._events.put(("check", channel))
@@ -249,6 +258,7 @@ class Modem:
             raise
         finally:
             self._last_send_end = time.monotonic()
+        self._send_timeouts = 0
         log.info("SMS to %s sent (TP-MR %s)", mask(number), ",".join(map(str, references)))
         return references
 
@@ -339,10 +349,23 @@ class Modem:
             if kind in ("stop", "reconnect", "pin"):
                 return
 
+    def _resolve(self) -> str:
+        """The port to open: the simulator's, an ``imei:<digits>`` lookup, or the URL."""
+        if self._simulator is not None:
+            return str(self._simulator.url)
+        if self.url.lower().startswith("imei:"):
+            imei = self.url[5:].strip()
+            found = find_by_imei(imei, ports=self.options.candidate_ports)
+            if found is None:
+                raise ModemUnavailable(f"no modem with IMEI {imei} found", name="port missing")
+            self.set_extra(device=found)
+            return found
+        return self.url
+
     def _connect(self) -> AtChannel:
-        url = self._simulator.url if self._simulator is not None else self.url
-        self.set_status(state="connecting", last_error="")
-        log.info("Opening modem port %s", self.url)
+        self.set_status(state="connecting")
+        url = self._resolve()
+        log.info("Opening modem port %s", url)
         try:
             port = open_port(url, baudrate=self.options.baudrate)
         except Exception as exc:  # noqa: BLE001 - SerialException, OSError, ValueError
@@ -392,9 +415,11 @@ class Modem:
                     self._handle_urc(channel, urc)
                 continue
             if kind == "check":
-                if payload is channel and channel.consecutive_timeouts >= self.options.max_timeouts:
-                    raise Reconnect(f"modem stopped answering "
-                                    f"({channel.consecutive_timeouts} timeouts)")
+                # A modem that answers AT but never +CMGS is as stuck as a silent one.
+                worst = max(channel.consecutive_timeouts, self._send_timeouts)
+                if payload is channel and worst >= self.options.max_timeouts:
+                    self._send_timeouts = 0
+                    raise Reconnect(f"modem stopped answering ({worst} timeouts in a row)")
                 continue
             return kind, payload
 

@@ -9,6 +9,7 @@ Optional steps never fail the init: modems differ too much.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -21,6 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gsmbridge.modem.setup")
 
+_PIN_RE = re.compile(r"^\d{4,8}$")
 PIN_REJECTED = "PIN rejected; not retried automatically — 3 wrong PINs lock the SIM"
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
@@ -213,10 +215,16 @@ class Initialiser:
         if modem.user_pin:
             pin, modem.user_pin = modem.user_pin, None
             return pin  # a deliberate user entry, even if equal to a rejected one
-        pin = self.options.pin
-        if pin and pin != modem.rejected_pin:
-            return pin
-        return None
+        pin = (self.options.pin or "").strip()
+        if not pin or pin == modem.rejected_pin:
+            return None
+        if not _PIN_RE.match(pin):
+            # Never put an arbitrary string into an AT command; treat it as rejected.
+            modem.rejected_pin = pin
+            modem.pin_error = "the configured SIM PIN is not 4 to 8 digits; not used"
+            log.error("SIM PIN: %s", modem.pin_error)
+            return None
+        return pin
 
     def enter(self, pin: str) -> None:
         modem = self.modem
@@ -229,6 +237,7 @@ class Initialiser:
                 log.info("SIM PIN accepted")
                 if modem.rejected_pin == pin:
                     modem.rejected_pin = None
+                modem.pin_error = ""
                 return
             except ConnectionLost:
                 raise
@@ -242,14 +251,15 @@ class Initialiser:
                 else:
                     message = f"PIN entry failed ({exc.name}); not retried automatically"
                 log.error("SIM PIN: %s (%s)", message, exc.name)
+                modem.pin_error = message
                 modem.set_status(state="pin-required", last_error=message)
                 return
 
     def wait_for_pin(self, puk: bool = False) -> None:
         modem = self.modem
-        if not puk and modem.status.last_error != PIN_REJECTED:
+        if not puk:
             modem.set_status(state="pin-required",
-                             last_error="SIM PIN required: enter the PIN")
+                             last_error=modem.pin_error or "SIM PIN required: enter the PIN")
         while True:
             event = modem.next_event(3600.0, self.channel)
             if event is not None and event[0] == "pin":

@@ -7,6 +7,7 @@ import time
 
 import pytest
 
+from gsmbridge.modem import parsing
 from gsmbridge.modem.errors import ModemError, ModemUnavailable
 from gsmbridge.modem.setup import PIN_REJECTED
 from tests.modem.conftest import TRANSPORTS, RecordingListener, wait_until
@@ -295,3 +296,90 @@ def test_concat_refs_differ_between_messages(sim_factory, modem_factory):
     assert first.concat_ref != second.concat_ref
     assert second.concat_ref == (first.concat_ref + 1) & 0xFF
     assert len(sim.wait_for_messages(2)) == 2
+
+
+def test_rejection_message_survives_reconnects(sim_factory, modem_factory):
+    sim = sim_factory(pin="2468")
+    modem = modem_factory(sim.url, pin="1357")
+    assert wait_until(lambda: modem.status.state == "pin-required")
+    modem.reconnect()
+    assert wait_until(lambda: sim.commands.count("AT+CPIN?") >= 2)
+    assert wait_until(lambda: modem.status.state == "pin-required")
+    assert modem.status.last_error == PIN_REJECTED and sim.pin_attempts == ["1357"]
+
+
+def test_configured_pin_that_is_not_digits_is_never_sent(sim_factory, modem_factory):
+    sim = sim_factory(pin="2468")
+    modem = modem_factory(sim.url, pin='24"68')
+    assert wait_until(lambda: modem.status.state == "pin-required")
+    assert "not 4 to 8 digits" in modem.status.last_error and sim.pin_attempts == []
+
+
+def test_status_reports_are_acknowledged_when_csms_1(sim_factory, modem_factory):
+    reports = []
+    sim = sim_factory()
+    sim.modem.settings.csms = 1  # phase 2+ routing: the TE must send AT+CNMA
+    modem = modem_factory(sim.url, on_status_report=reports.append)
+    assert modem.wait_ready(5)
+    modem.send_sms(NUMBER, "ack me")
+    assert wait_until(lambda: reports and "AT+CNMA" in sim.commands)
+
+
+def test_repeated_timeouts_reopen_the_port(sim_factory, modem_factory):
+    transport = TRANSPORTS[-1]  # on a pty, drop_every makes the modem go silent
+    sim, modem = ready_modem(sim_factory, modem_factory, transport,
+                             sim_options={"drop_every": 1}, send_timeout_s=0.3,
+                             max_timeouts=2)
+    for _ in range(2):
+        with pytest.raises(ModemError):
+            modem.send_sms(NUMBER, "into the void")
+    assert wait_until(lambda: sim.commands.count("AT+CMGF=0") == 2)  # re-initialised
+    assert modem.wait_ready(5)
+
+
+def test_modem_found_by_imei(sim_factory, modem_factory):
+    other = sim_factory("tcp", imei="111111111111116")
+    sim = sim_factory(TRANSPORTS[-1], imei="490154203237518")
+    modem = modem_factory("imei:490154203237518",
+                          candidate_ports=[other.url, "socket://127.0.0.1:1", sim.url])
+    assert modem.wait_ready(8)
+    assert modem.status.extra["device"] == sim.url and modem.status.imei == "490154203237518"
+    modem.send_sms(NUMBER, "found you")
+    assert [m.text for m in sim.wait_for_messages(1)] == ["found you"] and other.sent == []
+
+
+@pytest.mark.parametrize("lines, rssi, dbm, bars", [
+    (["+CSQ: 18,99"], 18, -77, 4),
+    (["+CSQ:4,0"], 4, -105, 1),
+    (["+CSQ: 99,99"], None, None, 0),
+    (["+CSQ: 31,0"], 31, -51, 5),
+    ([], None, None, 0),
+])
+def test_parse_signal(lines, rssi, dbm, bars):
+    assert parsing.parse_csq(lines) == rssi
+    assert parsing.rssi_to_dbm(rssi) == dbm and parsing.signal_bars(rssi) == bars
+
+
+@pytest.mark.parametrize("lines, urc, stat", [
+    (["+CREG: 0,1"], False, 1),
+    (["+CREG: 2,5,\"00C3\",\"0000E9A0\",7"], False, 5),
+    (["+CREG: 3"], True, 3),
+    (["+CREG: 1, E006B, ABE0016"], True, 1),
+    (["junk", "+CREG: 1,2"], False, 2),
+])
+def test_parse_registration(lines, urc, stat):
+    assert parsing.parse_registration(lines, urc=urc) == stat
+
+
+def test_parse_identity_and_operator():
+    assert parsing.parse_identity(["+CGMI: ZTE CORPORATION"], "AT+CGMI") == "ZTE CORPORATION"
+    assert parsing.parse_identity([" WAVECOM MODEM"], "AT+CGMI") == "WAVECOM MODEM"
+    assert parsing.parse_identity(["^RSSI:5", "huawei"], "AT+CGMI") == "huawei"
+    assert parsing.parse_digits(["+CCID: 8931440400012345678F"], "AT+CCID", 18, 22) \
+        == "8931440400012345678"
+    assert parsing.parse_digits(["IMEI: 356938035643809"], "AT+CGSN", 14, 17) \
+        == "356938035643809"
+    assert parsing.parse_cops(['+COPS: 0,0,"I OMNITEL"']) == "I OMNITEL"
+    assert parsing.parse_cops(["+COPS: 0"]) == ""
+    assert parsing.parse_cpin(["+CPIN: SIM PIN"]) == "SIM PIN"
+    assert parsing.parse_csca(['+CSCA: "",145']) == ""
