@@ -16,7 +16,8 @@ channel is marked *dirty* and the next command first resyncs:
    URCs do not count, or Huawei's ^RSSI spam would keep the line "busy");
 3. send a plain ``AT`` and wait for its ``OK``;
 4. watch for another 0.1 s of quiet: a second final result means the ``OK`` we
-   took was the late answer and ours is the stray one, so go back to step 2.
+   took was the late answer and ours is the stray one, and a late ``>`` means the
+   modem now waits for PDU text; either way go back to step 1.
 
 Lines that arrive while no command is in flight are never attributed to a later
 command (the reader only routes to the command registered before its write).
@@ -327,10 +328,10 @@ class AtChannel:
     def _ensure_sync(self, at_timeout: float = 1.0) -> None:
         if not self._dirty and not self._prompt_open:
             return
-        if self._prompt_open:
-            self._write(ESC)
-            self._prompt_open = False
         for _attempt in range(3):
+            if self._prompt_open:  # (again, if a late '>' turned up during the last try)
+                self._write(ESC)
+                self._prompt_open = False
             self._drain(quiet=0.15, limit=1.5)
             strays = self._stray_finals
             try:
@@ -342,7 +343,7 @@ class AtChannel:
                     continue
                 # ERROR to a plain AT is still an answer: the line is in sync.
             self._drain(quiet=0.1, limit=0.5)
-            if self._stray_finals == strays:
+            if self._stray_finals == strays and not self._prompt_open:
                 self._dirty = False
                 log.debug("%s: resynchronised", self.name)
                 return

@@ -50,12 +50,12 @@ class Initialiser:
         self.options = modem.options
 
     # -- helpers -------------------------------------------------------------------------
-    def cmd(self, command: str, **kwargs: object) -> list[str]:
+    def cmd(self, command: str, ok_optional_after: str | None = None) -> list[str]:
         return self.channel.command(command, timeout=self.options.command_timeout_s,
-                                    **kwargs)  # type: ignore[arg-type]
+                                    ok_optional_after=ok_optional_after)
 
     def retry(self, command: str, *, attempts: int = 8, any_error: bool = False,
-              **kwargs: object) -> list[str]:
+              ok_optional_after: str | None = None) -> list[str]:
         """Retry SIM/device-busy answers (CME 14/515) with growing sleeps (0.2 s steps).
 
         ``any_error``: also retry plain errors (SIM800 refuses AT+CMGF until "SMS Ready").
@@ -63,7 +63,7 @@ class Initialiser:
         delay = 0.2
         for attempt in range(attempts):
             try:
-                return self.cmd(command, **kwargs)
+                return self.cmd(command, ok_optional_after)
             except ConnectionLost:
                 raise
             except ModemError as exc:
@@ -75,13 +75,12 @@ class Initialiser:
                 delay = min(delay + 0.2, 2.0)
         raise AssertionError("unreachable")
 
-    def optional(self, command: str, *, busy_retry: bool = True, **kwargs: object
-                 ) -> list[str] | None:
+    def optional(self, command: str, *, busy_retry: bool = True) -> list[str] | None:
         """Run a step that may fail on some modems; None if it did."""
         try:
             if busy_retry:
-                return self.retry(command, attempts=4, **kwargs)
-            return self.cmd(command, **kwargs)
+                return self.retry(command, attempts=4)
+            return self.cmd(command)
         except ConnectionLost:
             raise
         except ModemError as exc:

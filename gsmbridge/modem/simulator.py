@@ -15,6 +15,7 @@ AT protocol lives in :mod:`sim_modem`; this module only moves bytes:
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import select
@@ -179,7 +180,7 @@ class ModemSimulator:
             with self._client_lock:
                 self._client = conn
             self.connections += 1
-            self._spawn(lambda c=conn: self._serve_client(c), "sim-client")
+            self._spawn(functools.partial(self._serve_client, conn), "sim-client")
 
     def _serve_client(self, conn: socket.socket) -> None:
         def writer(data: bytes) -> None:

@@ -49,6 +49,7 @@ class ScriptedPeer:
         self._server.settimeout(0.1)
         self.url = f"socket://127.0.0.1:{self._server.getsockname()[1]}"
         self._conn: socket.socket | None = None
+        self.in_pdu = False
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
@@ -89,9 +90,18 @@ class ScriptedPeer:
             self._conn = conn
             self._serve(conn)
 
+    def prompt_later(self, delay: float) -> None:
+        """Show a '>' prompt after ``delay`` s (a slow modem); input is then PDU text."""
+
+        def show() -> None:
+            self.in_pdu = True
+            self.send(b"\r\n> ")
+
+        threading.Timer(delay, show).start()
+
     def _serve(self, conn: socket.socket) -> None:
         buf = b""
-        in_pdu = False
+        self.in_pdu = False
         while not self._stop.is_set():
             try:
                 data = conn.recv(4096)
@@ -104,26 +114,26 @@ class ScriptedPeer:
             self.received += data
             buf += data
             while True:
-                end = b"\x1a" if in_pdu else b"\r"
-                if in_pdu and b"\x1b" in buf:
-                    buf = buf[buf.index(b"\x1b") + 1:]
-                    in_pdu = False
+                end = b"\x1a" if self.in_pdu else b"\r"
+                if self.in_pdu and b"\x1b" in buf:
+                    buf = buf[buf.index(b"\x1b") + 1:]  # ESC: leave the prompt, send nothing
+                    self.in_pdu = False
                     continue
                 if end not in buf:
                     break
                 token, buf = buf.split(end, 1)
                 text = token.decode("ascii", "replace").strip("\r\n\x1b")
+                in_pdu, self.in_pdu = self.in_pdu, False
                 if self.echo and not in_pdu:
                     conn.sendall(token + b"\r")
                 key = "PDU" if in_pdu else text
                 if not key:
                     continue
-                self.commands.append(key if not in_pdu else "PDU:" + text)
+                self.commands.append("PDU:" + text if in_pdu else key)
                 reply = self.answer(key)
-                in_pdu = False
                 if reply:
-                    if reply.endswith(b">") or reply.endswith(b"> ") or reply.endswith(b">\r\n"):
-                        in_pdu = True
+                    if reply.rstrip(b"\r\n ").endswith(b">"):
+                        self.in_pdu = True
                     with contextlib.suppress(OSError):
                         conn.sendall(reply)
 

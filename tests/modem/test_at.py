@@ -237,3 +237,22 @@ def test_loop_url_framing_with_echo():
             channel.command("AT+CSQ", timeout=0.2)  # resync finds no answering modem
     finally:
         channel.close()
+
+
+def test_late_prompt_is_escaped_before_the_next_command(peer_factory, channel_factory):
+    """The '>' turns up after the client gave up, while it resyncs: the next command must
+    not be typed into it (the peer would take it as PDU text and never answer)."""
+    peer = None
+
+    def script(cmd: str) -> bytes | None:
+        if cmd.startswith("AT+CMGS"):
+            peer.prompt_later(0.25)
+            return None
+        return b"\r\n+CSQ: 7,0\r\n" + OK if cmd == "AT+CSQ" else OK
+
+    peer = peer_factory(script)
+    channel, _ = channel_factory(peer.url)
+    with pytest.raises(ModemError):
+        channel.send_pdu(19, PDU, prompt_timeout=0.2, timeout=1)
+    assert channel.command("AT+CSQ", timeout=3) == ["+CSQ: 7,0"]
+    assert not any(c.startswith("PDU:") for c in peer.commands)
