@@ -160,7 +160,7 @@ class HeaderBar(QFrame):
 
     def set_auth(self, enabled: bool, username: str = "") -> None:
         if enabled:
-            self.auth.setText(f"<span style='color:#1e7a44'>🔒 Basic auth on ({username})</span>")
+            self.auth.setText(f"<span style='color:#1e7a44'>✓ Basic auth on ({username})</span>")
             self.auth.setToolTip("CometChat must send this user name and password")
         else:
             self.auth.setText("<span style='color:#c0392b'><b>⚠ No password</b></span>")

@@ -105,6 +105,8 @@ class ModemPanel(QWidget):
         self.info_box = info_box
         form = QFormLayout(info_box)
         form.addRow("Modem", self.modem_select)
+        form.setRowVisible(self.modem_select, False)  # shown when there are several
+        self.info_form = form
         self.bars = SignalBars()
         for key, label in INFO_FIELDS:
             value = QLabel("—")
@@ -199,6 +201,7 @@ class ModemPanel(QWidget):
         outbox_view.verticalHeader().hide()
         outbox_view.setShowGrid(False)
         outbox_view.setAlternatingRowColors(True)
+        outbox_view.verticalHeader().setDefaultSectionSize(24)
         outbox_view.horizontalHeader().setStretchLastSection(True)
         outbox_view.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         QVBoxLayout(self.outbox_box).addWidget(outbox_view)
@@ -252,7 +255,7 @@ class ModemPanel(QWidget):
             del samples[:-2000]
         if new:
             self.modem_select.addItem(status.port, status.port)
-            self.modem_select.setVisible(self.modem_select.count() > 1)
+            self.info_form.setRowVisible(self.modem_select, self.modem_select.count() > 1)
         if self.current_port() == status.port:
             self._show(status, chart_changed=True)
 

@@ -46,7 +46,7 @@ COLUMN_WIDTHS = {
     JobTableModel.COL_RECIPIENT: 140,
     JobTableModel.COL_NUMBER: 120,
     JobTableModel.COL_TEXT: 300,
-    JobTableModel.COL_STATE: 110,
+    JobTableModel.COL_STATE: 124,
     JobTableModel.COL_ATTEMPTS: 64,
     JobTableModel.COL_NEXT: 90,
 }
@@ -147,7 +147,7 @@ class QueueView(QWidget):
         splitter.addWidget(self.details)
         splitter.setStretchFactor(0, 3)
         splitter.setStretchFactor(1, 1)
-        splitter.setSizes([420, 160])
+        splitter.setSizes([400, 200])
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
         layout.addLayout(bar)

@@ -96,7 +96,19 @@ class SignalChart(QWidget):
             path.lineTo(x_of(t1), y_of(d1))
         path.lineTo(plot.right(), y_of(points[-1][1]))
         painter.setClipRect(plot)
-        painter.setPen(QPen(QColor("#2f7de1"), 2))
+        line = QColor("#2f7de1")
+        painter.setPen(QPen(line, 2))
         painter.setBrush(Qt.BrushStyle.NoBrush)
         painter.drawPath(path)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(line)
+        for t, d in points:  # a dot per reading: one reading alone is still visible
+            painter.drawEllipse(QPointF(x_of(t), y_of(d)), 3, 3)
+        last = points[-1][1]
+        painter.setPen(line)
+        painter.drawText(
+            QRectF(plot.left(), y_of(last) - 20, plot.width() - 6, 16),
+            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            f"{last} dBm",
+        )
         painter.end()

@@ -1,0 +1,166 @@
+"""Grab the window's tabs offscreen into docs/screenshots/*.png (a script, not a test).
+
+    QT_QPA_PLATFORM=offscreen python -m tests.gui.make_screenshots [output dir]
+
+Runs a real Bridge with the simulated modem on a temporary data directory,
+queues a handful of notifications (sent, delivered, waiting for a number,
+failed, cancelled, queued while paused) and grabs each tab.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QCoreApplication, QEventLoop  # noqa: E402
+from PySide6.QtWidgets import QApplication  # noqa: E402
+
+from gsmbridge.config import Settings, hash_password  # noqa: E402
+from gsmbridge.gui.app import GuiApp  # noqa: E402
+from gsmbridge.logs import setup_logging  # noqa: E402
+from tests.gui.conftest import fast_bridge  # noqa: E402
+from tests.helpers import GROUP_NO_CONTENT, ONE_TO_ONE, Client, payload  # noqa: E402
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+PEOPLE = [
+    ("cometchat-uid-1", "+12125550123", "Andrew Joseph", "Are we meeting this weekend?"),
+    ("cometchat-uid-2", "+12125550124", "George Alan", "The trail starts at 9, bring water"),
+    ("cometchat-uid-3", "+12125550125", "Nancy Grace", "Invoice #2291 is ready for review"),
+    ("cometchat-uid-5", "+12125550126", "John Paul", "Can you call me when you land?"),
+    ("cometchat-uid-6", "+12125550127", "Emma Stone", "Lunch moved to 12:30 ☀️"),
+]
+
+
+def pump(seconds: float) -> None:
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.AllEvents, 50)
+        time.sleep(0.01)
+
+
+def wait(condition, timeout: float = 15.0) -> None:
+    end = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > end:
+            raise TimeoutError(condition)
+        pump(0.05)
+
+
+def main(out: Path = OUT) -> None:
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    app.setApplicationName("gsmbridge")
+    out.mkdir(parents=True, exist_ok=True)
+    setup_logging(None, "INFO", stderr=False)
+    tmp = Path(tempfile.mkdtemp(prefix="gsmbridge-shots-"))
+    settings = Settings()
+    settings.server.port = 0
+    settings.auth.username = "cometchat"
+    settings.auth.password_hash = hash_password("screenshot-password")
+    settings.modem.port = ["sim"]
+    settings.limits.per_minute = 0
+    gui = GuiApp(
+        settings,
+        tmp / "data",
+        config_path=tmp / "config.toml",
+        bridge_factory=fast_bridge,
+        route_qt_messages=False,
+        use_tray=False,
+    )
+    gui.start()
+    window = gui.window
+    window.resize(1240, 780)
+    wait(lambda: gui.ctx.running)
+    bridge = gui.ctx.bridge
+    wait(lambda: any(s.state == "ready" for s in bridge.modem_statuses()))
+    client = Client(bridge.web.port, "cometchat", "screenshot-password")
+
+    for uid, number, name, text in PEOPLE:
+        client.post(
+            "/webhook",
+            payload(
+                ONE_TO_ONE,
+                data__to__uid=uid,
+                data__to__phno=number,
+                data__to__name=name,
+                data__smsContent=f"{text} — Susan Marie",
+            ),
+        )
+    client.post("/webhook", payload(GROUP_NO_CONTENT))
+    wait(lambda: bridge.store.counts().get("delivered", 0) + bridge.store.counts()["sent"] >= 6)
+
+    # Problems a real day has: a number CometChat did not send, one the operator refused.
+    client.post(
+        "/webhook",
+        payload(
+            ONE_TO_ONE,
+            data__to__uid="cometchat-uid-9",
+            data__to__phno=None,
+            data__to__name="Kim Lee",
+            data__smsContent="New message from Susan Marie",
+        ),
+    )
+    window.act_pause.setChecked(True)
+    wait(lambda: bridge.sending_paused)
+    for uid, number, name, text in PEOPLE[:3]:
+        client.post(
+            "/webhook",
+            payload(
+                ONE_TO_ONE,
+                data__to__uid=uid,
+                data__to__phno=number,
+                data__to__name=name,
+                data__smsContent=f"Reminder: {text}",
+            ),
+        )
+    queued = bridge.store.list_jobs(states=["queued"], limit=10)
+    bridge.store.mark_failed(queued[0].id, "+CMS ERROR: 38 (network out of order)")
+    bridge.events.job_changed(queued[0].id, "failed")
+    bridge.cancel([queued[1].id])
+    pump(1.0)
+
+    window.queue.model.flush()
+    window.queue.select_ids([queued[0].id])
+    gui.ctx.tasks.wait()
+    pump(0.6)
+    window.tabs.setCurrentWidget(window.queue)
+    pump(0.3)
+    window.grab().save(str(out / "main-window.png"))
+    window.queue.grab().save(str(out / "queue.png"))
+
+    window.tabs.setCurrentWidget(window.log_view)
+    pump(0.4)
+    window.log_view.grab().save(str(out / "log.png"))
+
+    window.tabs.setCurrentWidget(window.modem_panel)
+    window.modem_panel.test_number.setText("+1 212 555 0199")
+    pump(1.2)
+    window.modem_panel.grab().save(str(out / "modem.png"))
+
+    gui.ctx.bridge.add_contact("cometchat-uid-9", "+12125550130", "Kim Lee")
+    gui.ctx.bridge.add_contact("cometchat-uid-10", "+442071838750", "Oliver Twist")
+    window.contacts.model.reload()
+    window.contacts.new_uid.setText("cometchat-uid-11")
+    window.contacts.new_number.setText("0151 2345")
+    window.tabs.setCurrentWidget(window.contacts)
+    pump(0.4)
+    window.contacts.grab().save(str(out / "contacts.png"))
+
+    dialog = window.open_settings()
+    dialog.port.setText("70000")
+    dialog.validate()
+    pump(0.3)
+    dialog.grab().save(str(out / "settings.png"))
+    dialog.reject()
+
+    gui.shutdown()
+    print(f"screenshots in {out}")
+
+
+if __name__ == "__main__":
+    main(Path(sys.argv[1]) if len(sys.argv) > 1 else OUT)

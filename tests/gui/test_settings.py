@@ -1,0 +1,106 @@
+"""The settings dialog: field-by-field validation, saving (hashed password), applying."""
+
+from __future__ import annotations
+
+import tomllib
+
+from gsmbridge.config import verify_password
+from gsmbridge.gui.settings_io import changed_keys
+from gsmbridge.gui.views.settings_dialog import SettingsDialog
+
+
+def test_bad_values_are_refused_next_to_their_fields(gui, qtbot, tmp_path):
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.port.setText("70000")
+    dialog.pin.setText("12a")
+    dialog.region.setText("Germany")
+    dialog.max_attempts.setText("0")
+    dialog.base_delay.setText("ten")
+    errors = dialog.validate()
+    assert set(errors) == {
+        "server.port",
+        "modem.pin",
+        "sending.default_region",
+        "retry.max_attempts",
+        "retry.base_delay_s",
+    }
+    assert "65535" in dialog.fields["server.port"].error.text()
+    assert dialog.fields["server.port"].error.isVisibleTo(dialog)
+    assert "4 to 8 digits" in dialog.fields["modem.pin"].error.text()
+    assert "two-letter" in dialog.fields["sending.default_region"].error.text()
+    assert not dialog.fields["server.host"].error.isVisibleTo(dialog)
+    dialog.save()
+    assert "need attention" in dialog.status.text()
+    assert not (tmp_path / "config.toml").exists()
+
+
+def test_good_values_are_accepted(gui, qtbot):
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.port.setText("8099")
+    dialog.pin.setText("1234")
+    dialog.region.setText("de")
+    dialog.max_delay.setText("600")
+    assert dialog.validate() == {}
+    new, password, errors = dialog.build()
+    assert errors == {} and password == ""
+    assert new.server.port == 8099
+    assert new.modem.pin == "1234"
+    assert new.sending.default_region == "DE"
+    assert set(changed_keys(gui.ctx.desired, new)) == {
+        "server.port",
+        "modem.pin",
+        "sending.default_region",
+        "retry.max_delay_s",
+    }
+
+
+def test_cross_field_checks(gui, qtbot):
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.base_delay.setText("100")
+    dialog.max_delay.setText("50")
+    assert "retry.max_delay_s" in dialog.validate()
+    dialog.max_delay.setText("500")
+    dialog.username.setText("")
+    dialog.password.setText("long-enough-password")
+    assert "auth.username" in dialog.validate()
+
+
+def test_save_writes_hash_not_password_and_applies(gui, qtbot, tmp_path):
+    window = gui.window
+    dialog = window.open_settings()
+    dialog.port.setText("8099")  # needs a restart
+    dialog.per_recipient.setText("5")  # applies live
+    dialog.password.setText("correct horse battery")
+    with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
+        dialog.save()
+    assert saved.args[0] == ["server.port"]
+    text = (tmp_path / "config.toml").read_text()
+    assert "correct horse battery" not in text
+    data = tomllib.loads(text)
+    assert verify_password("correct horse battery", data["auth"]["password_hash"])
+    assert "password" not in data["auth"]
+    assert data["server"]["port"] == 8099
+    assert data["limits"]["per_recipient_per_hour"] == 5
+    # what the user did not touch keeps the file's value, not this run's override
+    assert data["limits"]["per_minute"] == 10
+    running = gui.ctx.bridge.settings
+    assert running.limits.per_recipient_per_hour == 5
+    assert running.server.port == 0  # waits for the restart
+    assert running.auth.password == ""
+    assert verify_password("correct horse battery", running.auth.password_hash)
+    assert window.notice.isVisibleTo(window)
+    assert "server.port" in window.notice.message.text()
+
+
+def test_generate_password(gui, qtbot):
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.username.setText("")
+    dialog.generate_password()
+    assert len(dialog.password.text()) >= 20
+    assert dialog.username.text() == "cometchat"
+    assert dialog.password.echoMode() == dialog.password.EchoMode.Normal
+    assert dialog.validate() == {}
