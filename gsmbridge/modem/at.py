@@ -474,7 +474,9 @@ class AtChannel:
             return
         if is_final(line):
             self._stray_finals += 1
-        if upper not in self._recent:
+        if upper.startswith("+CMGS:"):
+            log.warning("%s: late %s after a timeout: that SMS was sent", self.name, line)
+        elif upper not in self._recent:
             log.debug("%s: stray line %r", self.name, line[:80])
 
     def _deliver_urc(self, urc: Urc) -> None:

@@ -304,6 +304,7 @@ class Modem:
         delay = self.options.reconnect_min_s
         while not self._stop.is_set():
             immediate = False
+            error = ""
             try:
                 channel = self._connect()
                 Initialiser(self, channel).run()
@@ -311,25 +312,24 @@ class Modem:
                 self._session(channel)
             except ReconnectNow as exc:
                 log.info("Reconnecting %s: %s", self.url, exc)
-                immediate = True
-            except Reconnect as exc:
+                immediate, error = True, str(exc)
+            except (Reconnect, ModemError) as exc:
+                error = str(exc)
                 if not self._stop.is_set():
-                    log.warning("Reconnecting %s: %s", self.url, exc)
-                    self.set_status(last_error=str(exc))
-            except ModemError as exc:
-                if not self._stop.is_set():
-                    log.warning("Modem %s: %s", self.url, exc)
-                    self.set_status(state="disconnected", last_error=str(exc))
+                    log.warning("Modem %s: %s; reconnecting", self.url, exc)
             except Exception as exc:  # noqa: BLE001 - the supervisor must keep going
                 log.exception("Modem %s: unexpected error", self.url)
-                self.set_status(state="error", last_error=f"internal error: {exc}")
+                error = f"internal error: {exc}"
             finally:
                 self._ready.clear()
                 self._close_channel()
             if self._stop.is_set():
                 break
-            if self._status.state not in ("pin-required", "puk-required", "error"):
-                self.set_status(state="disconnected")
+            status = self._status
+            if status.state in ("pin-required", "puk-required", "error") and status.last_error:
+                self.set_status(state=status.state)  # keep the SIM problem on show
+            else:
+                self.set_status(state="disconnected", last_error=error)
             wait = 0.0 if immediate else delay
             if not immediate:
                 delay = min(delay * 2, self.options.reconnect_max_s)
