@@ -151,7 +151,7 @@ class Bridge:
                 default_region=lambda: self.settings.sending.default_region,
                 dedup_window_s=lambda: self.settings.sending.dedup_window_s,
                 listener=self.events,
-                wake_sender=self.wake_sender,
+                wake_sender=self._wake_for_new_job,
             )
         return self.store
 
@@ -252,6 +252,11 @@ class Bridge:
     def wake_sender(self) -> None:
         if self.sender is not None:
             self.sender.wake()
+
+    def _wake_for_new_job(self) -> None:
+        # A burst of webhooks while a rate limit holds need not wake the sender each time.
+        if self.sender is not None:
+            self.sender.wake(force=False)
 
     def accept(self, payload: Any) -> Accepted:
         return self.intake.accept(payload)

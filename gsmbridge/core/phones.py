@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import phonenumbers
 
 MAX_RAW_LENGTH = 64
@@ -20,8 +22,14 @@ def normalise(raw: object, default_region: str) -> str:
     text = str(raw).strip()
     if len(text) > MAX_RAW_LENGTH:
         raise InvalidNumber("phone number is too long")
+    return _normalise_text(text, default_region.upper())
+
+
+@functools.lru_cache(maxsize=4096)
+def _normalise_text(text: str, default_region: str) -> str:
+    """Cached: the same recipients come back again and again (groups, conversations)."""
     try:
-        parsed = phonenumbers.parse(text, default_region.upper())
+        parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
         raise InvalidNumber(f"phone number {text!r} cannot be read: {exc}") from exc
     if not phonenumbers.is_possible_number(parsed):

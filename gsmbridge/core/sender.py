@@ -100,9 +100,12 @@ class Sender:
         for worker in self._workers:
             worker.join(timeout)
 
-    def wake(self) -> None:
+    def wake(self, *, force: bool = True) -> None:
+        """Wake the workers; ``force=False`` (a new job) spares those held by a limit."""
+        now = self.clock() if not force else 0.0
         for worker in self._workers:
-            worker.event.set()
+            if force or now >= worker._limited_until:
+                worker.event.set()
 
     def pause(self) -> None:
         if not self._paused.is_set():
@@ -157,6 +160,9 @@ class _Worker:
         self.modem = modem
         self.event = threading.Event()
         self._waiting_note = ""
+        # While a limit holds, wake-ups (every webhook) need not ask the database again.
+        self._limited_until = 0.0
+        self._limits_seen: tuple[int, int] = (0, 0)
         self._thread = threading.Thread(target=self._run, name=f"sender {modem.url}", daemon=True)
 
     def start(self) -> None:
@@ -190,6 +196,16 @@ class _Worker:
 
     def _limit_delay(self, now: float) -> tuple[float, str]:
         """Seconds until this modem may send again under its limits, and why."""
+        limits = self.sender.settings.limits
+        seen = (limits.per_minute, limits.per_day)
+        if now < self._limited_until and seen == self._limits_seen:
+            return self._limited_until - now, self._waiting_note
+        self._limits_seen = seen
+        delay, reason = self._query_limits(now)
+        self._limited_until = now + delay
+        return delay, reason
+
+    def _query_limits(self, now: float) -> tuple[float, str]:
         limits = self.sender.settings.limits
         store, url = self.sender.store, self.modem.url
         for limit, window, label in (
