@@ -97,12 +97,15 @@ class AppContext(QObject):
 
     Signals:
         store_opened(object): the queue database is open (the ``Store``); views load it.
+        store_closing(): the queue database is about to close (restart, exit); views let
+            go of it before that happens.
         started(): the Bridge is running (web server and sender).
         start_failed(object): starting failed (a ``Problem`` to show).
         busy_changed(bool): a start or restart is in progress.
     """
 
     store_opened = Signal(object)
+    store_closing = Signal()
     started = Signal()
     start_failed = Signal(object)
     busy_changed = Signal(bool)
@@ -124,6 +127,7 @@ class AppContext(QObject):
         self.events = CoreEvents(self)
         self.tasks = TaskRunner(self)
         self.bridge: Bridge = self._new_bridge()
+        self._store: Any = None  # the open store, between store_opened and store_closing
         self.problem: Problem | None = None
         self.starting = False
         # Saved values that wait for a restart (server.port, modem.port, ...).
@@ -145,7 +149,13 @@ class AppContext(QObject):
 
     @property
     def store(self) -> Any:
-        return self.bridge.store
+        """The queue database while it is open for the views, else None."""
+        return self._store
+
+    def _close_store_for_views(self) -> None:
+        if self._store is not None:
+            self._store = None
+            self.store_closing.emit()
 
     # -- lifecycle (on the pool) ------------------------------------------------------
 
@@ -163,6 +173,7 @@ class AppContext(QObject):
         if self.starting:
             return
         self._set_busy(True)
+        self._close_store_for_views()
         old = self.bridge
         self.tasks.run("Restart", self._restart_in_worker, old, on_done=self._started)
 
@@ -225,6 +236,7 @@ class AppContext(QObject):
         self.bridge = bridge
         self._set_busy(False)
         if bridge.store is not None:
+            self._store = bridge.store
             self.store_opened.emit(bridge.store)
         if error is None:
             self.problem = None
@@ -243,6 +255,7 @@ class AppContext(QObject):
 
     def stop_now(self, timeout_ms: int = 15000) -> None:
         """At exit, after the event loop: wait for tasks, then stop the Bridge in order."""
+        self._close_store_for_views()
         self.tasks.shutdown(timeout_ms)
         self.bridge.events.remove(self.events.listener)
         try:

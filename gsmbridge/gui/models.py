@@ -8,6 +8,8 @@ the contacts model asks its owner to save through ``contact_edited``.
 from __future__ import annotations
 
 import bisect
+import logging
+import sqlite3
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -26,10 +28,15 @@ from PySide6.QtGui import QBrush, QColor
 
 from gsmbridge.core.models import Contact, Job, State
 from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.core.store import StoreClosed
 from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
 from gsmbridge.gui.icons import state_colour, state_icon
 
+log = logging.getLogger(__name__)
+
 Index = QModelIndex | QPersistentModelIndex
+# A read can meet a store that is closing (restart, exit): the view empties instead.
+READ_ERRORS = (sqlite3.Error, StoreClosed)
 
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -174,15 +181,19 @@ class JobTableModel(QAbstractTableModel):
         want = self.page_size
         if keep_loaded:
             want = max(self.page_size, min(len(self._rows), MAX_RELOAD_ROWS))
-        self.beginResetModel()
-        if self._store is None:
-            rows, total = [], 0
-        else:
+        rows: list[Job] = []
+        total = 0
+        if self._store is not None:
             query = self._query()
-            total = self._store.count_jobs(**query)
-            rows = self._store.list_jobs(
-                **query, limit=want, offset=0, newest_first=self._newest_first
-            )
+            try:
+                total = self._store.count_jobs(**query)
+                rows = self._store.list_jobs(
+                    **query, limit=want, offset=0, newest_first=self._newest_first
+                )
+            except READ_ERRORS as exc:
+                log.debug("queue not loaded: %s", exc)
+                rows, total = [], 0
+        self.beginResetModel()
         self._rows = rows
         self._keys = [self._key(j.id) for j in rows]
         self._total = total
@@ -196,12 +207,16 @@ class JobTableModel(QAbstractTableModel):
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
         if parent.isValid() or self._store is None:
             return
-        page = self._store.list_jobs(
-            **self._query(),
-            limit=self.page_size,
-            offset=len(self._rows),
-            newest_first=self._newest_first,
-        )
+        try:
+            page = self._store.list_jobs(
+                **self._query(),
+                limit=self.page_size,
+                offset=len(self._rows),
+                newest_first=self._newest_first,
+            )
+        except READ_ERRORS as exc:
+            log.debug("page not loaded: %s", exc)
+            return
         # Jobs that arrived since the last flush shift the offsets: skip what we have.
         last = self._keys[-1] if self._keys else None
         page = [j for j in page if last is None or self._key(j.id) > last]
@@ -252,7 +267,12 @@ class JobTableModel(QAbstractTableModel):
         pending, self._pending = sorted(self._pending), set()
         total_before = self._total
         for job_id in pending:
-            self._update_one(job_id, self._store.get(job_id))
+            try:
+                job = self._store.get(job_id)
+            except READ_ERRORS as exc:
+                log.debug("job %d not re-read: %s", job_id, exc)
+                continue
+            self._update_one(job_id, job)
         if self._total != total_before:
             self.total_changed.emit(self._total)
 
@@ -406,8 +426,14 @@ class ContactsModel(QAbstractTableModel):
 
     @Slot()
     def reload(self) -> None:
+        rows: list[Contact] = []
+        if self._store is not None:
+            try:
+                rows = self._store.list_contacts()
+            except READ_ERRORS as exc:
+                log.debug("contacts not loaded: %s", exc)
         self.beginResetModel()
-        self._rows = self._store.list_contacts() if self._store is not None else []
+        self._rows = rows
         self.endResetModel()
 
     def contact(self, row: int) -> Contact | None:

@@ -272,8 +272,12 @@ class ContactsView(QWidget):
             self.delete(uids)
 
     def delete(self, uids: list[str]) -> None:
+        store = self.ctx.store
+        if store is None:
+            return
+
         def delete_all() -> int:
-            return sum(bool(self.ctx.store.delete_contact(uid)) for uid in uids)
+            return sum(bool(store.delete_contact(uid)) for uid in uids)
 
         self.ctx.tasks.run("Delete contacts", delete_all, on_done=self._deleted)
 

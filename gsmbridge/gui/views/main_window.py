@@ -201,6 +201,7 @@ class MainWindow(QMainWindow):
 
         # -- wiring: the context and the core's events (queued, to slots of GUI objects)
         ctx.store_opened.connect(self.on_store_opened)
+        ctx.store_closing.connect(self.on_store_closing)
         ctx.started.connect(self.on_started)
         ctx.start_failed.connect(self.on_start_failed)
         ctx.busy_changed.connect(self.on_busy_changed)
@@ -226,6 +227,14 @@ class MainWindow(QMainWindow):
         self.queue.set_store(store)
         self.contacts.set_store(store)
         self.refresh_today()
+
+    @Slot()
+    def on_store_closing(self) -> None:
+        self.queue.set_store(None)
+        self.contacts.set_store(None)
+        self._today_timer.stop()
+        self._failed_timer.stop()
+        self._failed_pending.clear()
 
     @Slot()
     def on_started(self) -> None:
@@ -384,7 +393,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def refresh_today(self) -> None:
         bridge = self.ctx.bridge
-        if bridge.store is None or not hasattr(bridge, "counts_today"):
+        if self.ctx.store is None or not hasattr(bridge, "counts_today"):
             return
         self.ctx.tasks.run(
             "Today's counts",

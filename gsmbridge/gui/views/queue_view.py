@@ -180,6 +180,8 @@ class QueueView(QWidget):
 
     def set_store(self, store: Any) -> None:
         self.model.set_store(store)
+        if store is None:
+            self.details.show_none()
 
     @Slot()
     def _apply_filter(self) -> None:
