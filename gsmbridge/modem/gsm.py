@@ -18,17 +18,19 @@ import re
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from gsmbridge.core.events import Listener
 from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+from gsmbridge.modem.options import ModemOptions, SendResult
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
+
+__all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 
 log = logging.getLogger("gsmbridge.modem")
 
@@ -38,38 +40,6 @@ _UNAVAILABLE_CODES = {("cms", 310), ("cms", 311), ("cms", 313), ("cms", 316), ("
 # URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
 _REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
 _PIN_RE = re.compile(r"^\d{4,8}$")
-
-
-@dataclass
-class ModemOptions:
-    baudrate: int = 115200
-    pin: str | None = None
-    status_reports: bool = True
-    smart_encoding: bool = True
-    max_parts: int = 6
-    validity_minutes: int | None = 1440
-    command_timeout_s: float = 5.0
-    send_timeout_s: float = 120.0  # Ctrl-Z -> +CMGS (Quectel: up to 120 s)
-    register_timeout_s: float = 120.0
-    poll_interval_s: float = 30.0
-    reconnect_min_s: float = 1.0
-    reconnect_max_s: float = 60.0
-    simulated: bool = False
-    prompt_timeout_s: float = 20.0  # AT+CMGS -> '>'
-    max_timeouts: int = 3  # consecutive timeouts before the port is reopened
-    simulator: SimulatorOptions | None = None  # for simulated=True / url "sim"
-    candidate_ports: list[str] | None = None  # where "imei:<digits>" looks; None = all ports
-
-
-@dataclass(frozen=True)
-class SendResult:
-    encoding: str  # "gsm7" | "ucs2"
-    text_sent: str  # after smart replacement / truncation
-    parts: int  # total parts of the message
-    references: list[int]  # TP-MR of each part sent by this call (first_part..parts)
-    concat_ref: int
-    truncated: bool
-    first_part: int = 1
 
 
 def mask(number: str) -> str:
