@@ -261,8 +261,8 @@ class _Worker:
         first_part = job.parts_sent + 1
 
         def on_part_sent(seq: int, reference: int) -> None:
-            # Durable before the next part goes out: a retry resumes after it.
-            store.record_part(job.id, seq, reference, concat_ref)
+            # Queued ahead of every later write: a retry resumes after this part.
+            store.record_part(job.id, seq, reference, concat_ref, wait=False)
 
         due = store.next_due_at()
         try:

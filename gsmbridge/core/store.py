@@ -290,6 +290,13 @@ class Store:
         self._writes.put((fn, result))
         return result.result()  # type: ignore[no-any-return]
 
+    def _write_soon(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
+        """Queue fn without waiting: it commits with the next batch (FIFO, before
+        any later write), so a later synchronous write also makes it durable."""
+        if self._closed:
+            raise StoreClosed("the queue database is closed")
+        self._writes.put((fn, _Result()))
+
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
         if conn is None:
@@ -425,8 +432,15 @@ class Store:
         )
         return row[0]
 
-    def record_part(self, job_id: int, seq: int, reference: int, concat_ref: int) -> None:
-        """Persist one sent part, so a retry resumes after it instead of resending it."""
+    def record_part(
+        self, job_id: int, seq: int, reference: int, concat_ref: int, *, wait: bool = True
+    ) -> None:
+        """Persist one sent part, so a retry resumes after it instead of resending it.
+
+        ``wait=False`` saves a commit on the sending path: the record is queued
+        ahead of every later write (the next part's, the job's "sent"), so only a
+        crash in between can lose it, which the crash policy already covers.
+        """
 
         def fn(conn: sqlite3.Connection) -> None:
             row = conn.execute("SELECT refs FROM jobs WHERE id=?", (job_id,)).fetchone()
@@ -438,7 +452,10 @@ class Store:
             )
             self._event(conn, job_id, "part-sent", f"part {seq}, reference {reference}")
 
-        self._write(fn)
+        if wait:
+            self._write(fn)
+        else:
+            self._write_soon(fn)
 
     def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> None:
         def fn(conn: sqlite3.Connection) -> None:
