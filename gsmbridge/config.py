@@ -95,9 +95,10 @@ class LimitsSettings:
 
 @dataclass
 class CometChatSettings:
-    api_key: str = ""
-    app_id: str = ""
+    api_key: str = ""  # a REST API key (fullAccess); enables the number lookup
+    app_id: str = ""  # defaults for when a payload lacks appId/region
     region: str = ""
+    api_url: str = "https://{app_id}.api-{region}.cometchat.io/v3"
 
 
 @dataclass

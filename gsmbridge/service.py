@@ -16,6 +16,7 @@ from typing import Any
 
 from gsmbridge import __version__
 from gsmbridge.config import Settings
+from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.contacts import add_contact
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.intake import Accepted, Intake
@@ -139,6 +140,7 @@ class Bridge:
         self._modem_overrides = modem_options or {}
         self._counts = _CountsPublisher(self)
         self._modem_events = _ModemEvents(self)
+        self.lookup = PhoneLookup(settings, self._number_found, self._number_not_found)
         self.started = False
 
     # -- lifecycle ---------------------------------------------------------------
@@ -152,7 +154,9 @@ class Bridge:
                 dedup_window_s=lambda: self.settings.sending.dedup_window_s,
                 listener=self.events,
                 wake_sender=self._wake_for_new_job,
+                lookup=self.lookup.request,
             )
+            self.intake.lookup_enabled = lambda: self.lookup.enabled
         return self.store
 
     def start(self) -> None:
@@ -170,6 +174,7 @@ class Bridge:
             )
         self.events.add(self._counts)
         self._counts.start()
+        self.lookup.start()
         app = create_app(self, self.settings)
         self.web = WebServer(
             app,
@@ -221,6 +226,15 @@ class Bridge:
             modem.start()
         self.sender.start()
 
+    def _number_found(self, uid: str, number: str) -> None:
+        released = self.store.upsert_contact(Contact(uid=uid, number=number))
+        log.info("Saved %s's number from CometChat; %d job(s) released", uid, len(released))
+        self._changed(released)
+
+    def _number_not_found(self, uid: str, reason: str) -> None:
+        for job_id in self.store.explain_needs_number(uid, f"number lookup failed: {reason}"):
+            self.events.job_changed(job_id, "needs-number")
+
     def _on_report(self, modem: str, report: Any) -> None:
         if self.sender is not None:
             self.sender.status_report(modem, report)
@@ -236,6 +250,7 @@ class Bridge:
         for modem in self.modems:
             modem.stop()
         self.modems = []
+        self.lookup.stop()
         self._counts.stop()
         self.events.remove(self._counts)
         if self.store is not None:

@@ -34,12 +34,17 @@ class Intake:
         dedup_window_s: Callable[[], float],
         listener: Listener,
         wake_sender: Callable[[], None] = lambda: None,
+        lookup: Callable[[str, str, str], bool] | None = None,
     ) -> None:
         self.store = store
         self._region = default_region
         self._window = dedup_window_s
         self._listener = listener
         self._wake = wake_sender
+        # lookup(uid, app_id, region) asks CometChat for the number in the background;
+        # False when lookups are not configured.
+        self._lookup = lookup
+        self.lookup_enabled: Callable[[], bool] = lambda: False
 
     def resolve_number(self, uid: str, phno: Any) -> tuple[str | None, str, str]:
         """Return (E.164 number or None, the raw number, the reason when None)."""
@@ -58,6 +63,9 @@ class Intake:
         """Raise PayloadError for a bad payload; otherwise the job is on disk on return."""
         note = parse_notification(payload)
         number, raw, reason = self.resolve_number(note.uid, note.phno)
+        lookup = number is None and not raw and self.lookup_enabled()
+        if lookup:
+            reason = "no phone number yet: looking it up in CometChat"
         job = NewJob(
             uid=note.uid,
             name=note.name,
@@ -85,4 +93,7 @@ class Intake:
             self._listener.job_changed(job_id, state.value)
             if state is State.QUEUED:
                 self._wake()
+            elif lookup and self._lookup is not None:
+                region = payload.get("region") if isinstance(payload.get("region"), str) else ""
+                self._lookup(note.uid, note.app_id, region)
         return Accepted(job_id, state, duplicate)

@@ -800,6 +800,25 @@ class Store:
 
         return self._write(fn)
 
+    def explain_needs_number(self, uid: str, reason: str) -> list[int]:
+        """Record why a uid's waiting jobs still have no number."""
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE uid=? AND state='needs-number'", (uid,)
+                )
+            ]
+            for job_id in ids:
+                conn.execute(
+                    "UPDATE jobs SET last_error=?, updated_at=? WHERE id=?",
+                    (reason, self.clock(), job_id),
+                )
+            return ids
+
+        return self._write(fn)
+
     def delete_contact(self, uid: str) -> bool:
         return bool(
             self._write(lambda c: c.execute("DELETE FROM contacts WHERE uid=?", (uid,)).rowcount)
