@@ -257,6 +257,7 @@ class _Worker:
             return
         if self._recipient_hold(job, sender.clock()):
             return
+        text = self._text_with_merged(job)
         concat_ref = job.concat_ref if job.concat_ref is not None else self.modem.next_concat_ref()
         first_part = job.parts_sent + 1
 
@@ -268,7 +269,7 @@ class _Worker:
         try:
             result = self.modem.send_sms(
                 job.number,
-                job.text,
+                text,
                 concat_ref=concat_ref,
                 first_part=first_part,
                 on_part_sent=on_part_sent,
@@ -297,6 +298,26 @@ class _Worker:
         store.mark_sent(job.id, parts_total=parts, detail=detail)
         log.info("Job %d sent to %s (%s)", job.id, mask(job.number), detail)
         sender.listener.job_changed(job.id, "sent")
+
+    def _text_with_merged(self, job: Job) -> str:
+        """The job's text, or one SMS for it and the recipient's other waiting jobs."""
+        sending = self.sender.settings.sending
+        store = self.sender.store
+        if sending.coalesce:
+            joined = store.merge_waiting(job, sending.coalesce_window_s)
+            if joined:
+                log.info(
+                    "Job %d carries %d more notification(s) for the same number",
+                    job.id,
+                    len(joined),
+                )
+                for job_id in joined:
+                    self.sender.listener.job_changed(job_id, "sending")
+        others = store.merged_texts(job.id)
+        if not others:
+            return job.text
+        texts = [job.text, *others]
+        return f"{len(texts)} new messages:\n" + "\n".join(f"- {t}" for t in texts)
 
     def _failed_attempt(self, job: Job, error: str, transient: bool) -> None:
         sender, store = self.sender, self.sender.store

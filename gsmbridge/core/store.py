@@ -89,6 +89,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_sent_modem ON jobs(modem, sent_at);
     CREATE INDEX jobs_sent_number ON jobs(number, sent_at);
     """,
+    # 3: coalesced jobs point at the job that carries them.
+    """
+    CREATE INDEX jobs_merged ON jobs(merged_into);
+    """,
 ]
 
 # A user's retry of a job that went out sends it again from part 1; a retry of a
@@ -330,6 +334,16 @@ class Store:
             (job_id, self.clock(), kind, detail),
         )
 
+    def _follow(self, conn: sqlite3.Connection, primary_id: int) -> None:
+        """Jobs merged into another (coalescing) take its state, times and error."""
+        conn.execute(
+            "UPDATE jobs SET (state, last_error, sent_at, delivered_at, updated_at, modem,"
+            " attempts, next_attempt_at) = (SELECT state, last_error, sent_at, delivered_at,"
+            " updated_at, modem, attempts, next_attempt_at FROM jobs WHERE id=?)"
+            " WHERE merged_into=?",
+            (primary_id, primary_id),
+        )
+
     def _update_ids(
         self,
         ids: Iterable[int],
@@ -347,12 +361,15 @@ class Store:
             changed = []
             marks = ",".join("?" * len(allowed_values))
             for job_id in ids:
+                # A person acting on a merged job takes it out of its group.
                 cur = conn.execute(
-                    f"UPDATE jobs SET {sets}, updated_at=? WHERE id=? AND state IN ({marks})",
+                    f"UPDATE jobs SET {sets}, merged_into=NULL, updated_at=?"
+                    f" WHERE id=? AND state IN ({marks})",
                     (*params, self.clock(), job_id, *allowed_values),
                 )
                 if cur.rowcount:
                     self._event(conn, job_id, kind, detail)
+                    self._follow(conn, job_id)
                     changed.append(job_id)
             return changed
 
@@ -416,7 +433,7 @@ class Store:
             row = conn.execute(
                 f"UPDATE jobs SET state='sending', modem=?, updated_at=? WHERE id = ("
                 " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
-                " ORDER BY next_attempt_at, id LIMIT 1)"
+                " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1)"
                 f" RETURNING {JOB_COLUMNS}",
                 (modem, at, at),
             ).fetchone()
@@ -427,7 +444,9 @@ class Store:
     def next_due_at(self) -> float | None:
         row = (
             self._reader()
-            .execute("SELECT MIN(next_attempt_at) FROM jobs WHERE state='queued'")
+            .execute(
+                "SELECT MIN(next_attempt_at) FROM jobs WHERE state='queued' AND merged_into IS NULL"
+            )
             .fetchone()
         )
         return row[0]
@@ -466,6 +485,7 @@ class Store:
                 (now, now, parts_total, job_id),
             )
             self._event(conn, job_id, "sent", detail)
+            self._follow(conn, job_id)
 
         self._write(fn)
 
@@ -478,6 +498,7 @@ class Store:
                 " WHERE id=?",
                 (until, note, self.clock(), job_id),
             )
+            self._follow(conn, job_id)
 
         self._write(fn)
 
@@ -552,6 +573,7 @@ class Store:
                         (f"not delivered: {detail}", now, job_id),
                     )
                     self._event(conn, job_id, "report", f"part {reference}: {detail}")
+                    self._follow(conn, job_id)
                     return job_id, State.FAILED.value
                 done = json.loads(delivered_json)
                 if reference not in done:
@@ -569,6 +591,7 @@ class Store:
                     ),
                 )
                 self._event(conn, job_id, "report", f"reference {reference}: {detail}")
+                self._follow(conn, job_id)
                 return job_id, State.DELIVERED.value if complete else State.SENT.value
             return None
 
@@ -586,6 +609,7 @@ class Store:
                 (1 if count_attempt else 0, next_attempt_at, error, self.clock(), job_id),
             )
             self._event(conn, job_id, "retry" if count_attempt else "paused", error)
+            self._follow(conn, job_id)
 
         self._write(fn)
 
@@ -597,6 +621,7 @@ class Store:
                 (1 if count_attempt else 0, error, self.clock(), job_id),
             )
             self._event(conn, job_id, "failed", error)
+            self._follow(conn, job_id)
 
         self._write(fn)
 
@@ -617,7 +642,12 @@ class Store:
         """
 
         def fn(conn: sqlite3.Connection) -> list[int]:
-            ids = [r[0] for r in conn.execute("SELECT id FROM jobs WHERE state='sending'")]
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE state='sending' AND merged_into IS NULL"
+                )
+            ]
             now = self.clock()
             for job_id in ids:
                 if policy == "fail":
@@ -632,9 +662,50 @@ class Store:
                         (now, now, "interrupted while sending; sending again", job_id),
                     )
                 self._event(conn, job_id, "recovered", f"found sending at start ({policy})")
+                self._follow(conn, job_id)
             return ids
 
         return self._write(fn)
+
+    def merge_waiting(self, primary: Job, window_s: float) -> list[int]:
+        """Coalescing: attach the recipient's other waiting jobs to ``primary``.
+
+        Only jobs queued, due, unmerged and created within the window join, and
+        only while nothing of the primary has been sent (its text must not change
+        between parts).  Returns the ids that joined.
+        """
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            now = self.clock()
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE state='queued' AND number=? AND id!=?"
+                    " AND merged_into IS NULL AND next_attempt_at<=? AND created_at>=?"
+                    " AND parts_sent=0 ORDER BY id",
+                    (primary.number, primary.id, now, now - window_s),
+                )
+            ]
+            for job_id in ids:
+                conn.execute(
+                    "UPDATE jobs SET merged_into=?, note=? WHERE id=?",
+                    (primary.id, f"merged into job {primary.id}", job_id),
+                )
+                self._event(conn, job_id, "merged", f"into job {primary.id}")
+            if ids:
+                self._event(conn, primary.id, "merged", f"with jobs {', '.join(map(str, ids))}")
+                self._follow(conn, primary.id)
+            return ids
+
+        if primary.parts_sent:
+            return []
+        return self._write(fn)
+
+    def merged_texts(self, primary_id: int) -> list[str]:
+        rows = self._reader().execute(
+            "SELECT text FROM jobs WHERE merged_into=? ORDER BY id", (primary_id,)
+        )
+        return [r[0] for r in rows]
 
     # -- user actions -----------------------------------------------------------
 
@@ -663,10 +734,17 @@ class Store:
         def fn(conn: sqlite3.Connection) -> int:
             n = 0
             for job_id in ids:
-                # A job being sent stays: the sender owns it until it returns.
-                n += conn.execute(
-                    "DELETE FROM jobs WHERE id=? AND state!='sending'", (job_id,)
-                ).rowcount
+                row = conn.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+                if row is None or row[0] == "sending":
+                    continue  # the sender owns a job being sent until it returns
+                # Jobs merged into this one go back to the queue on their own.
+                conn.execute(
+                    "UPDATE jobs SET merged_into=NULL, state=CASE WHEN state IN"
+                    " ('delivered','sent','failed','cancelled') THEN state ELSE 'queued' END"
+                    " WHERE merged_into=?",
+                    (job_id,),
+                )
+                n += conn.execute("DELETE FROM jobs WHERE id=?", (job_id,)).rowcount
             return n
 
         return self._write(fn)

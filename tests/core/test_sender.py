@@ -316,3 +316,35 @@ def test_locked_sim_pauses_without_burning_attempts(tmp_path, rigs) -> None:
         modem.stop()
         sim.stop()
         store.close()
+
+
+def test_coalescing_merges_waiting_jobs_for_one_recipient(tmp_path, rigs) -> None:
+    settings = fast_settings()
+    settings.sending.coalesce = True
+    settings.sending.coalesce_window_s = 60
+    rig = rigs(tmp_path, settings, fast_options(status_reports=False))
+    rig.sender.pause()  # let three notifications for Ann pile up
+    ann = [rig.add(f"ann-{i}", "+12125550100", text=f"note {i}") for i in range(3)]
+    bob = rig.add("bob", "+12125550199", text="for bob")
+    rig.sender.resume()
+    rig.wait_states([*ann, bob], {"sent"})
+    texts = sorted(m.text for m in rig.sims[0].sent)
+    assert texts == ["3 new messages:\n- note 0\n- note 1\n- note 2", "for bob"]
+    merged = [rig.store.get(j) for j in ann[1:]]
+    assert all(j.merged_into == ann[0] for j in merged)
+    assert all(j.sent_at == rig.store.get(ann[0]).sent_at for j in merged)
+    # A person retrying one merged job sends it on its own.
+    assert rig.store.retry([ann[1]]) == [ann[1]]
+    rig.sender.wake()
+    rig.wait_states([ann[1]], {"sent"})
+    assert rig.store.get(ann[1]).merged_into is None
+    assert rig.sims[0].sent[-1].text == "note 1"
+
+
+def test_coalescing_is_off_by_default(tmp_path, rigs) -> None:
+    rig = rigs(tmp_path, fast_settings(), fast_options(status_reports=False))
+    rig.sender.pause()
+    ids = [rig.add(f"c{i}", "+12125550100", text=f"t{i}") for i in range(2)]
+    rig.sender.resume()
+    rig.wait_states(ids, {"sent"})
+    assert sorted(m.text for m in rig.sims[0].sent) == ["t0", "t1"]
