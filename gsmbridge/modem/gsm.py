@@ -21,6 +21,7 @@ from collections.abc import Callable
 from typing import Any
 
 from gsmbridge.core.events import Listener
+from gsmbridge.core.phones import mask as mask_number
 from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
@@ -35,8 +36,18 @@ __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 log = logging.getLogger("gsmbridge.modem")
 
 # Errors during a send that mean "the modem/SIM is not usable", not "this message is bad".
-_UNAVAILABLE_CODES = {("cms", 310), ("cms", 311), ("cms", 313), ("cms", 316), ("cms", 331),
-                      ("cme", 10), ("cme", 11), ("cme", 12), ("cme", 13), ("cme", 30)}
+_UNAVAILABLE_CODES = {
+    ("cms", 310),
+    ("cms", 311),
+    ("cms", 313),
+    ("cms", 316),
+    ("cms", 331),
+    ("cme", 10),
+    ("cme", 11),
+    ("cme", 12),
+    ("cme", 13),
+    ("cme", 30),
+}
 # URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
 _REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
 _PIN_RE = re.compile(r"^\d{4,8}$")
@@ -44,9 +55,7 @@ _PIN_RE = re.compile(r"^\d{4,8}$")
 
 def mask(number: str) -> str:
     """The number for logs: last 4 digits only, unless DEBUG logging is on."""
-    if log.isEnabledFor(logging.DEBUG):
-        return number
-    return ("+" if number.startswith("+") else "") + "…" + number[-4:]
+    return number if log.isEnabledFor(logging.DEBUG) else mask_number(number)
 
 
 class Modem:
@@ -57,8 +66,14 @@ class Modem:
     (re)connect, so it is found again after the OS renames its port.
     """
 
-    def __init__(self, url: str, options: ModemOptions, *, listener: Listener | None = None,
-                 on_status_report: Callable[[pdu.StatusReport], None] | None = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        options: ModemOptions,
+        *,
+        listener: Listener | None = None,
+        on_status_report: Callable[[pdu.StatusReport], None] | None = None,
+    ) -> None:
         self.url = url
         self.options = options
         self._listener = listener
@@ -96,8 +111,9 @@ class Modem:
 
             self._simulator = ModemSimulator(self.options.simulator or SimulatorOptions())
             self._simulator.serve_tcp()
-        self._thread = threading.Thread(target=self._supervise, name=f"modem {self.url}",
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._supervise, name=f"modem {self.url}", daemon=True
+        )
         self._thread.start()
 
     def stop(self, timeout: float = 5) -> None:
@@ -145,9 +161,16 @@ class Modem:
             self._concat_ref = (self._concat_ref + 1) & 0xFF
             return self._concat_ref
 
-    def send_sms(self, number: str, text: str, *, concat_ref: int | None = None,
-                 first_part: int = 1, on_part_sent: Callable[[int, int], None] | None = None,
-                 more_to_come: bool = False) -> SendResult:
+    def send_sms(
+        self,
+        number: str,
+        text: str,
+        *,
+        concat_ref: int | None = None,
+        first_part: int = 1,
+        on_part_sent: Callable[[int, int], None] | None = None,
+        more_to_come: bool = False,
+    ) -> SendResult:
         """Send ``text`` to ``number``; see the class docs of SendResult.
 
         ``first_part > 1`` resumes a message whose earlier parts were sent (same
@@ -160,52 +183,79 @@ class Modem:
         try:
             pdu.normalise_address(number)
         except pdu.PduError as exc:
-            raise ModemError(f"invalid number: {exc}", kind="input", name="invalid number",
-                             transient=False) from exc
+            raise ModemError(
+                f"invalid number: {exc}", kind="input", name="invalid number", transient=False
+            ) from exc
         ref = self.next_concat_ref() if concat_ref is None else concat_ref & 0xFF
         opts = self.options
         try:
             message = pdu.encode_submit(
-                number, text, concat_ref=ref,
-                status_report=opts.status_reports and self._status.extra.get(
-                    "status_reports") != "unsupported",
-                validity_minutes=opts.validity_minutes, smart=opts.smart_encoding,
-                max_parts=opts.max_parts)
+                number,
+                text,
+                concat_ref=ref,
+                status_report=opts.status_reports
+                and self._status.extra.get("status_reports") != "unsupported",
+                validity_minutes=opts.validity_minutes,
+                smart=opts.smart_encoding,
+                max_parts=opts.max_parts,
+            )
         except pdu.PduError as exc:
-            raise ModemError(f"cannot encode: {exc}", kind="input", name="cannot encode",
-                             transient=False) from exc
-        todo = message.parts[first_part - 1:]
+            raise ModemError(
+                f"cannot encode: {exc}", kind="input", name="cannot encode", transient=False
+            ) from exc
+        todo = message.parts[first_part - 1 :]
         references: list[int] = []
         if todo:
             with self._send_lock:
                 references = self._send_parts(number, message, todo, on_part_sent, more_to_come)
-        return SendResult(encoding=message.encoding, text_sent=message.text,
-                          parts=len(message.parts), references=references, concat_ref=ref,
-                          truncated=message.truncated, first_part=first_part)
+        return SendResult(
+            encoding=message.encoding,
+            text_sent=message.text,
+            parts=len(message.parts),
+            references=references,
+            concat_ref=ref,
+            truncated=message.truncated,
+            first_part=first_part,
+        )
 
     # -- sending -------------------------------------------------------------------------
-    def _send_parts(self, number: str, message: pdu.EncodedMessage,
-                    todo: tuple[pdu.SubmitPart, ...],
-                    on_part_sent: Callable[[int, int], None] | None,
-                    more_to_come: bool) -> list[int]:
+    def _send_parts(
+        self,
+        number: str,
+        message: pdu.EncodedMessage,
+        todo: tuple[pdu.SubmitPart, ...],
+        on_part_sent: Callable[[int, int], None] | None,
+        more_to_come: bool,
+    ) -> list[int]:
         channel = self._channel
         if channel is None or not self._ready.is_set() or not channel.alive:
             status = self.status
-            raise ModemUnavailable(f"modem not ready ({status.state}"
-                                   f"{': ' + status.last_error if status.last_error else ''})",
-                                   name="modem not ready")
+            raise ModemUnavailable(
+                f"modem not ready ({status.state}"
+                f"{': ' + status.last_error if status.last_error else ''})",
+                name="modem not ready",
+            )
         opts = self.options
-        log.info("Sending SMS to %s (%s, part%s %d..%d of %d)", mask(number), message.encoding,
-                 "" if len(message.parts) == 1 else "s", todo[0].seq, todo[-1].seq,
-                 len(message.parts))
+        log.info(
+            "Sending SMS to %s (%s, part%s %d..%d of %d)",
+            mask(number),
+            message.encoding,
+            "" if len(message.parts) == 1 else "s",
+            todo[0].seq,
+            todo[-1].seq,
+            len(message.parts),
+        )
         references: list[int] = []
         try:
             with channel.lock:
                 for index, part in enumerate(todo):
                     self._set_cmms(channel, index < len(todo) - 1 or more_to_come)
-                    mr = channel.send_pdu(part.tpdu_length, part.pdu,
-                                          prompt_timeout=opts.prompt_timeout_s,
-                                          timeout=opts.send_timeout_s)
+                    mr = channel.send_pdu(
+                        part.tpdu_length,
+                        part.pdu,
+                        prompt_timeout=opts.prompt_timeout_s,
+                        timeout=opts.send_timeout_s,
+                    )
                     references.append(mr)
                     log.debug("part %d/%d sent, TP-MR %d", part.seq, part.total, mr)
                     if on_part_sent is not None:
@@ -214,8 +264,9 @@ class Modem:
                     self._set_cmms(channel, False)
         except ConnectionLost as exc:
             log.warning("Send to %s failed: connection lost", mask(number))
-            raise ModemUnavailable(str(exc), kind="io", name="connection lost",
-                                   maybe_sent=exc.maybe_sent) from exc
+            raise ModemUnavailable(
+                str(exc), kind="io", name="connection lost", maybe_sent=exc.maybe_sent
+            ) from exc
         except ModemError as exc:
             log.warning("Send to %s failed: %s", mask(number), exc.name)
             if exc.kind == "timeout":
@@ -223,8 +274,9 @@ class Modem:
                 self._events.put(("check", channel))
             if (exc.kind, exc.code) in _UNAVAILABLE_CODES:
                 self._events.put(("check", channel))
-                raise ModemUnavailable(str(exc), kind=exc.kind, code=exc.code,
-                                       name=exc.name) from exc
+                raise ModemUnavailable(
+                    str(exc), kind=exc.kind, code=exc.code, name=exc.name
+                ) from exc
             raise
         finally:
             self._last_send_end = time.monotonic()
@@ -340,9 +392,13 @@ class Modem:
             port = open_port(url, baudrate=self.options.baudrate)
         except Exception as exc:  # noqa: BLE001 - SerialException, OSError, ValueError
             raise ModemUnavailable(f"cannot open {self.url}: {exc}", name="port missing") from exc
-        channel = AtChannel(port, name=self.url, default_timeout=self.options.command_timeout_s,
-                            on_urc=lambda urc: self._events.put(("urc", (channel, urc))),
-                            on_lost=lambda exc: self._events.put(("lost", channel)))
+        channel = AtChannel(
+            port,
+            name=self.url,
+            default_timeout=self.options.command_timeout_s,
+            on_urc=lambda urc: self._events.put(("urc", (channel, urc))),
+            on_lost=lambda exc: self._events.put(("lost", channel)),
+        )
         channel.start()
         self._channel = channel
         if self._stop.is_set():
@@ -396,8 +452,11 @@ class Modem:
     def _session(self, channel: AtChannel) -> None:
         """Poll and handle events until something requires a reconnect (raised)."""
         started = time.monotonic()
-        next_poll = started + (self.options.poll_interval_s if self._ready.is_set()
-                               else min(1.0, self.options.poll_interval_s / 5))
+        next_poll = started + (
+            self.options.poll_interval_s
+            if self._ready.is_set()
+            else min(1.0, self.options.poll_interval_s / 5)
+        )
         while True:
             now = time.monotonic()
             if now >= next_poll:
@@ -409,8 +468,10 @@ class Modem:
                     searching = not self._ready.is_set()
                     fast = searching and now - started < self.options.register_timeout_s
                     next_poll = time.monotonic() + (
-                        min(1.0, self.options.poll_interval_s / 5) if fast
-                        else self.options.poll_interval_s)
+                        min(1.0, self.options.poll_interval_s / 5)
+                        if fast
+                        else self.options.poll_interval_s
+                    )
             event = self.next_event(max(0.0, next_poll - time.monotonic()), channel)
             if event is not None:
                 kind, _ = event
@@ -444,8 +505,9 @@ class Modem:
             value = urc.line.split(":", 1)[1].strip()
             if value.isdigit():
                 rssi = int(value) if int(value) <= 31 else None
-                self.set_status(signal_dbm=parsing.rssi_to_dbm(rssi),
-                                 signal_bars=parsing.signal_bars(rssi))
+                self.set_status(
+                    signal_dbm=parsing.rssi_to_dbm(rssi), signal_bars=parsing.signal_bars(rssi)
+                )
         elif line in _REBOOT_HINTS or line.startswith("+QIND: SMS DONE"):
             if line == "+CPIN: READY" and time.monotonic() < self.cpin_ready_grace_until:
                 return  # expected after we entered the PIN
@@ -471,8 +533,12 @@ class Modem:
                     channel.command("AT+CNMA", timeout=self.options.command_timeout_s)
                 except ModemError as exc:
                     log.info("AT+CNMA failed: %s", exc.name)
-        log.info("Status report for TP-MR %d to %s: %s", report.message_reference,
-                 mask(report.recipient), report.status_text)
+        log.info(
+            "Status report for TP-MR %d to %s: %s",
+            report.message_reference,
+            mask(report.recipient),
+            report.status_text,
+        )
         if self._on_status_report is not None:
             try:
                 self._on_status_report(report)

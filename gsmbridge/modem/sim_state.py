@@ -15,6 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from gsmbridge.core.phones import mask as mask_number
 from gsmbridge.modem import pdu
 
 log = logging.getLogger("gsmbridge.modem.simulator")
@@ -75,10 +76,6 @@ class SimulatedMessage:
     time: datetime
 
 
-def mask_number(number: str) -> str:
-    return ("+" if number.startswith("+") else "") + "…" + number[-4:]
-
-
 class Outbox:
     """Parts as they arrive, and whole messages once all parts are in (thread-safe)."""
 
@@ -108,8 +105,17 @@ class Outbox:
 
     def record(self, decoded: pdu.DecodedSubmit, mr: int) -> None:
         ref, total, seq = decoded.concat or (None, 1, 1)
-        part = SimulatedPart(decoded.number, decoded.text, seq, total, ref, mr, decoded.encoding,
-                             decoded.status_report_requested, time.time())
+        part = SimulatedPart(
+            decoded.number,
+            decoded.text,
+            seq,
+            total,
+            ref,
+            mr,
+            decoded.encoding,
+            decoded.status_report_requested,
+            time.time(),
+        )
         with self._lock:
             self._parts.append(part)
             key = (decoded.number, -1 if ref is None else ref, total)
@@ -131,8 +137,14 @@ class Outbox:
             self._messages.append(message)
             self._changed.notify_all()
         preview = message.text if len(message.text) <= 40 else message.text[:40] + "…"
-        log.info("Simulated modem: SMS to %s (%d part%s, %s): %s", mask_number(message.number),
-                 total, "" if total == 1 else "s", message.encoding, preview)
+        log.info(
+            "Simulated modem: SMS to %s (%d part%s, %s): %s",
+            mask_number(message.number),
+            total,
+            "" if total == 1 else "s",
+            message.encoding,
+            preview,
+        )
         if self.on_message is not None:
             try:
                 self.on_message(message)
