@@ -10,12 +10,14 @@ GUI thread; its listener only emits signals, which receivers connect with
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, Qt, Signal, SignalInstance
+from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from gsmbridge.core.events import Listener
+from gsmbridge.gui.compat import emit
 
 log = logging.getLogger(__name__)
 
@@ -25,7 +27,10 @@ class CoreEvents(QObject):
 
     Signals:
         job_changed(int, str): a job was created or changed state (id, new state,
-            "deleted" when it is gone).
+            "deleted" when it is gone); emitted on the core's thread, per event.
+        jobs_updated(object): the same events as a dict {job id: latest state},
+            emitted on the GUI thread at most once per event-loop turn.  Views use
+            this one: a burst of 1,000 webhooks costs a few deliveries, not thousands.
         jobs_changed(): many jobs changed at once; views reload.
         counts_changed(object): a dict of job counts by state.
         modem_status_changed(object): a ``ModemStatus`` snapshot of one modem.
@@ -33,14 +38,23 @@ class CoreEvents(QObject):
     """
 
     job_changed = Signal(int, str)
+    jobs_updated = Signal(object)
     jobs_changed = Signal()
     counts_changed = Signal(object)
     modem_status_changed = Signal(object)
     tunnel_changed = Signal(object)
+    _jobs_pending = Signal()  # internal wake-up: core thread -> _deliver_jobs
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self.listener = _SignalListener(self)
+        self._jobs_pending.connect(self._deliver_jobs, Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def _deliver_jobs(self) -> None:
+        batch = self.listener.take_jobs()
+        if batch:
+            emit(self.jobs_updated, batch)
 
 
 class _SignalListener(Listener):
@@ -49,17 +63,29 @@ class _SignalListener(Listener):
     def __init__(self, events: CoreEvents) -> None:
         self._events = events
         self.detached = False
+        self._lock = threading.Lock()
+        self._jobs: dict[int, str] = {}  # waiting for the GUI thread to take them
 
     def _emit(self, signal: SignalInstance, *args: Any) -> None:
         if self.detached:
             return
         try:
-            signal.emit(*args)
+            emit(signal, *args)
         except RuntimeError:  # the QObject is gone (window closed while the core runs on)
             self.detached = True
 
     def job_changed(self, job_id: int, state: str) -> None:
+        with self._lock:
+            wake = not self._jobs  # the first of a batch wakes the GUI; the rest ride along
+            self._jobs[job_id] = state
+        if wake:
+            self._emit(self._events._jobs_pending)
         self._emit(self._events.job_changed, job_id, state)
+
+    def take_jobs(self) -> dict[int, str]:
+        with self._lock:
+            batch, self._jobs = self._jobs, {}
+        return batch
 
     def jobs_changed(self) -> None:
         self._emit(self._events.jobs_changed)

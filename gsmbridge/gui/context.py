@@ -20,6 +20,7 @@ from gsmbridge.config import ConfigError, Settings
 from gsmbridge.core.instance import AlreadyRunning
 from gsmbridge.gui import autostart
 from gsmbridge.gui.bridge import CoreEvents
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.settings_io import changed_keys, get_key, set_key, set_password, write_changes
 from gsmbridge.gui.tasks import TaskRunner
 from gsmbridge.service import RESTART_KEYS, Bridge
@@ -155,7 +156,7 @@ class AppContext(QObject):
     def _close_store_for_views(self) -> None:
         if self._store is not None:
             self._store = None
-            self.store_closing.emit()
+            emit(self.store_closing)
 
     # -- lifecycle (on the pool) ------------------------------------------------------
 
@@ -237,21 +238,21 @@ class AppContext(QObject):
         self._set_busy(False)
         if bridge.store is not None:
             self._store = bridge.store
-            self.store_opened.emit(bridge.store)
+            emit(self.store_opened, bridge.store)
         if error is None:
             self.problem = None
-            self.started.emit()
+            emit(self.started)
             return
         self.problem = explain_start_error(error, self.settings, self.config_path)
-        self.start_failed.emit(self.problem)
+        emit(self.start_failed, self.problem)
 
     def report_problem(self, problem: Problem) -> None:
         self.problem = problem
-        self.start_failed.emit(problem)
+        emit(self.start_failed, problem)
 
     def _set_busy(self, busy: bool) -> None:
         self.starting = busy
-        self.busy_changed.emit(busy)
+        emit(self.busy_changed, busy)
 
     def stop_now(self, timeout_ms: int = 15000) -> None:
         """At exit, after the event loop: wait for tasks, then stop the Bridge in order."""

@@ -1,9 +1,9 @@
 """``logging`` into the GUI: a handler that only keeps records and emits a signal.
 
 The handler runs on whichever thread logs.  It appends to a bounded deque
-(so a log view opened later still shows the recent past) and emits
-``record_logged``; the view connects to it with a queued connection.  It
-never touches a widget.  Qt's own warnings are routed into ``logging`` too.
+(so a log view opened later still shows the recent past) and wakes its
+relay with a queued signal; the relay, on the GUI thread, hands the batch to
+the view.  The handler never touches a widget.  Qt's own warnings are routed into ``logging`` too.
 """
 
 from __future__ import annotations
@@ -13,7 +13,17 @@ import threading
 from collections import deque
 from typing import Any
 
-from PySide6.QtCore import QMessageLogContext, QObject, QtMsgType, Signal, qInstallMessageHandler
+from PySide6.QtCore import (
+    QMessageLogContext,
+    QObject,
+    Qt,
+    QtMsgType,
+    Signal,
+    Slot,
+    qInstallMessageHandler,
+)
+
+from gsmbridge.gui.compat import emit
 
 # The GUI's lines are shorter than the file's: time of day, no date.
 GUI_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
@@ -21,14 +31,30 @@ GUI_DATEFMT = "%H:%M:%S"
 
 
 class LogRelay(QObject):
-    """Carries log records from any thread to the GUI.
+    """Carries log records from any thread to the GUI thread, in batches.
+
+    The first record of a batch emits ``_ready`` (queued to ``_deliver``); the
+    records logged before the GUI thread gets to it ride along.  A burst of
+    thousands of lines costs a few deliveries.
 
     Signals:
-        record_logged(int, int, str): a record was logged (serial, level number,
-            formatted line).
+        records_logged(object): new records, a list of (serial, level number,
+            formatted line); emitted on the GUI thread.
     """
 
-    record_logged = Signal(int, int, str)
+    records_logged = Signal(object)
+    _ready = Signal()
+
+    def __init__(self, handler: QtLogHandler) -> None:
+        super().__init__()
+        self._handler = handler
+        self._ready.connect(self._deliver, Qt.ConnectionType.QueuedConnection)
+
+    @Slot()
+    def _deliver(self) -> None:
+        batch = self._handler.take_pending()
+        if batch:
+            emit(self.records_logged, batch)
 
 
 class QtLogHandler(logging.Handler):
@@ -41,7 +67,8 @@ class QtLogHandler(logging.Handler):
         self.records: deque[tuple[int, int, str]] = deque(maxlen=capacity)
         self._records_lock = threading.Lock()
         self._serial = 0
-        self.relay = LogRelay()
+        self._pending: deque[tuple[int, int, str]] = deque(maxlen=capacity)
+        self.relay = LogRelay(self)
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -51,12 +78,21 @@ class QtLogHandler(logging.Handler):
             return
         with self._records_lock:
             self._serial += 1
-            serial = self._serial
-            self.records.append((serial, record.levelno, text))
-        try:
-            self.relay.record_logged.emit(serial, record.levelno, text)
-        except RuntimeError:  # relay deleted at shutdown; the deque still has it
-            pass
+            entry = (self._serial, record.levelno, text)
+            self.records.append(entry)
+            wake = not self._pending
+            self._pending.append(entry)
+        if wake:
+            try:
+                emit(self.relay._ready)
+            except RuntimeError:  # relay deleted at shutdown; the deque still has it
+                pass
+
+    def take_pending(self) -> list[tuple[int, int, str]]:
+        with self._records_lock:
+            batch = list(self._pending)
+            self._pending.clear()
+        return batch
 
     def snapshot(self, after: int = 0) -> list[tuple[int, int, str]]:
         """(serial, level, line) of the kept records with a serial above ``after``."""

@@ -29,6 +29,7 @@ from PySide6.QtGui import QBrush, QColor
 from gsmbridge.core.models import Contact, Job, State
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.store import StoreClosed
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
 from gsmbridge.gui.icons import state_colour, state_icon
 
@@ -148,8 +149,10 @@ class JobTableModel(QAbstractTableModel):
             return
         self._masked = masked
         if self._rows:
-            self.dataChanged.emit(
-                self.index(0, self.COL_NUMBER), self.index(len(self._rows) - 1, self.COL_NOTE)
+            emit(
+                self.dataChanged,
+                self.index(0, self.COL_NUMBER),
+                self.index(len(self._rows) - 1, self.COL_NOTE),
             )
 
     @property
@@ -198,8 +201,8 @@ class JobTableModel(QAbstractTableModel):
         self._keys = [self._key(j.id) for j in rows]
         self._total = total
         self.endResetModel()
-        self.reloaded.emit()
-        self.total_changed.emit(self._total)
+        emit(self.reloaded)
+        emit(self.total_changed, self._total)
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         return not parent.isValid() and self._store is not None and len(self._rows) < self._total
@@ -223,7 +226,7 @@ class JobTableModel(QAbstractTableModel):
         if not page:
             # The store has fewer rows than we thought (deleted meanwhile).
             self._total = len(self._rows)
-            self.total_changed.emit(self._total)
+            emit(self.total_changed, self._total)
             return
         first = len(self._rows)
         self.beginInsertRows(QModelIndex(), first, first + len(page) - 1)
@@ -236,6 +239,13 @@ class JobTableModel(QAbstractTableModel):
     @Slot(int, str)
     def note_job_changed(self, job_id: int, state: str = "") -> None:
         self._pending.add(job_id)
+        if not self._timer.isActive():
+            self._timer.start()
+
+    @Slot(object)
+    def note_jobs_updated(self, batch: dict[int, str]) -> None:
+        """A batch of job changes ({id: state}), as ``CoreEvents.jobs_updated`` sends."""
+        self._pending.update(batch)
         if not self._timer.isActive():
             self._timer.start()
 
@@ -274,7 +284,7 @@ class JobTableModel(QAbstractTableModel):
                 continue
             self._update_one(job_id, job)
         if self._total != total_before:
-            self.total_changed.emit(self._total)
+            emit(self.total_changed, self._total)
 
     def _update_one(self, job_id: int, job: Job | None) -> None:
         key = self._key(job_id)
@@ -284,7 +294,7 @@ class JobTableModel(QAbstractTableModel):
         if loaded and wanted:
             assert job is not None
             self._rows[pos] = job
-            self.dataChanged.emit(self.index(pos, 0), self.index(pos, len(self.HEADERS) - 1))
+            emit(self.dataChanged, self.index(pos, 0), self.index(pos, len(self.HEADERS) - 1))
         elif loaded:
             self.beginRemoveRows(QModelIndex(), pos, pos)
             del self._rows[pos]
@@ -490,7 +500,7 @@ class ContactsModel(QAbstractTableModel):
         if index.column() == self.COL_NUMBER:
             number, reason = self.validate_number(text)
             if number is None:
-                self.edit_refused.emit(f"{old.uid}: {reason}")
+                emit(self.edit_refused, f"{old.uid}: {reason}")
                 return False
             new = Contact(uid=old.uid, number=number, name=old.name, updated_at=time.time())
         elif index.column() == self.COL_NAME:
@@ -498,8 +508,8 @@ class ContactsModel(QAbstractTableModel):
         else:
             return False
         self._rows[index.row()] = new
-        self.dataChanged.emit(self.index(index.row(), 0), self.index(index.row(), 3))
-        self.contact_edited.emit(new)
+        emit(self.dataChanged, self.index(index.row(), 0), self.index(index.row(), 3))
+        emit(self.contact_edited, new)
         return True
 
 
@@ -525,7 +535,7 @@ class OutboxModel(QAbstractTableModel):
     def set_masked(self, masked: bool) -> None:
         self.masked = masked
         if self._rows:
-            self.dataChanged.emit(self.index(0, 1), self.index(len(self._rows) - 1, 1))
+            emit(self.dataChanged, self.index(0, 1), self.index(len(self._rows) - 1, 1))
 
     def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
         return 0 if parent.isValid() else len(self._rows)

@@ -17,6 +17,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from gsmbridge.gui.compat import emit
+
 log = logging.getLogger(__name__)
 
 MESSAGE = b"activate\n"
@@ -100,4 +102,4 @@ class SingleInstance(QObject):
         data = bytes(socket.readAll().data())
         if MESSAGE.strip() in data:
             log.info("Another launch asked for this window")
-            self.activated.emit()
+            emit(self.activated)

@@ -16,6 +16,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRunnable, Qt, QThreadPool, Signal, Slot
 
+from gsmbridge.gui.compat import emit
+
 log = logging.getLogger(__name__)
 
 Callback = Callable[[Any], None]
@@ -36,7 +38,7 @@ class _Task(QRunnable):
             exc.__traceback_text__ = traceback.format_exc()  # type: ignore[attr-defined]
             result, ok = exc, False
         try:
-            self._runner.task_ended.emit(self._id, ok, result)
+            emit(self._runner.task_ended, self._id, ok, result)
         except RuntimeError:  # the runner was deleted at shutdown; nobody is waiting
             pass
 
@@ -89,13 +91,13 @@ class TaskRunner(QObject):
         task_id = next(self._ids)
         self._callbacks[task_id] = (what, on_done, on_error)
         self.pool.start(_Task(self, task_id, lambda: fn(*args, **kwargs)))
-        self.busy_changed.emit(self.busy)
+        emit(self.busy_changed, self.busy)
         return task_id
 
     @Slot(int, bool, object)
     def _on_task_ended(self, task_id: int, ok: bool, result: object) -> None:
         what, on_done, on_error = self._callbacks.pop(task_id, ("", None, None))
-        self.busy_changed.emit(self.busy)
+        emit(self.busy_changed, self.busy)
         if self._closed:
             return
         if ok:
@@ -106,7 +108,7 @@ class TaskRunner(QObject):
             on_error(result)
             return
         log.error("%s failed: %s\n%s", what, result, getattr(result, "__traceback_text__", ""))
-        self.task_failed.emit(what, str(result))
+        emit(self.task_failed, what, str(result))
 
     def wait(self, timeout_ms: int = 10000) -> bool:
         """Block until the pool is idle (tests, and the final shutdown)."""

@@ -8,6 +8,7 @@ from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import tray_icon
 
 TOOLTIPS = {
@@ -99,4 +100,4 @@ class Tray(QObject):
             QSystemTrayIcon.ActivationReason.Trigger,
             QSystemTrayIcon.ActivationReason.DoubleClick,
         ):
-            self.show_requested.emit()
+            emit(self.show_requested)

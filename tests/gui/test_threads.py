@@ -93,3 +93,54 @@ def test_log_view_shows_records_from_other_threads(qtbot):
         assert len(handler.snapshot()) == 5
     finally:
         logger.removeHandler(handler)
+
+
+def test_emits_do_not_drain_true(qtbot):
+    """PySide6 6.12.0's emit() takes a reference from True each time (see gui.compat)."""
+    import gc
+    import sys
+
+    from gsmbridge.gui.compat import emit
+
+    events = CoreEvents()
+    probe = Probe()
+    connect_queued(events.job_changed, probe.on_job_changed)
+    gc.collect()  # earlier tests' garbage holds references to True too
+    before = sys.getrefcount(True)
+    for i in range(20000):
+        emit(events.job_changed, i, "sent")
+    qtbot.waitUntil(lambda: len(probe.calls) == 20000, timeout=10000)
+    # The bug takes one per emit (-20,000); what is left is other threads' noise.
+    assert sys.getrefcount(True) - before > -2000
+
+
+class BatchProbe(QObject):
+    def __init__(self) -> None:
+        super().__init__()
+        self.batches: list[tuple[dict, QThread]] = []
+
+    @Slot(object)
+    def on_jobs_updated(self, batch: dict) -> None:
+        self.batches.append((batch, QThread.currentThread()))
+
+
+def test_job_events_from_threads_arrive_batched_on_the_gui_thread(qtbot):
+    events = CoreEvents()
+    probe = BatchProbe()
+    events.jobs_updated.connect(probe.on_jobs_updated)
+
+    def burst(start: int) -> None:
+        for job_id in range(start, start + 500):
+            events.listener.job_changed(job_id, "queued")
+            events.listener.job_changed(job_id, "sent")
+
+    workers = [threading.Thread(target=burst, args=(n * 1000,)) for n in range(4)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    qtbot.waitUntil(lambda: sum(len(b) for b, _ in probe.batches) == 2000, timeout=3000)
+    merged = {k: v for b, _ in probe.batches for k, v in b.items()}
+    assert set(merged.values()) == {"sent"}  # the latest state wins within a batch
+    assert len(probe.batches) < 100  # 4,000 events, a handful of deliveries
+    assert {t for _, t in probe.batches} == {QApplication.instance().thread()}

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.core.contacts import ImportResult, export_csv, import_csv
 from gsmbridge.core.models import Contact
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import ContactsModel
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
@@ -82,7 +83,7 @@ class NumberDelegate(QStyledItemDelegate):
         if isinstance(editor, QLineEdit):
             editor.setStyleSheet("" if number else INVALID_FIELD)
             editor.setToolTip(reason)
-        self.feedback_changed.emit(f"✓ {number}" if number else reason, bool(number))
+        emit(self.feedback_changed, f"✓ {number}" if number else reason, bool(number))
 
     def setModelData(
         self,
@@ -319,8 +320,9 @@ class ContactsView(QWidget):
         self.report.setStyleSheet(ERROR_STYLE if result.errors else "")
         self.report.show()
         self.model.reload()
-        self.message_posted.emit(
-            f"Imported {result.imported} contact(s); {len(result.errors)} bad row(s)"
+        emit(
+            self.message_posted,
+            f"Imported {result.imported} contact(s); {len(result.errors)} bad row(s)",
         )
 
     @Slot()

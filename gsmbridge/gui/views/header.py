@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import STATE_COLOURS
 from gsmbridge.gui.views.widgets import SignalBars
 
@@ -154,7 +155,7 @@ class HeaderBar(QFrame):
     def copy_url(self) -> None:
         if self.url.text():
             QGuiApplication.clipboard().setText(self.url.text())
-            self.url_copied.emit(self.url.text())
+            emit(self.url_copied, self.url.text())
 
     # -- auth, modem, counts ------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.gui.bridge import connect_queued
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import mask_numbers
 from gsmbridge.gui.loghandler import QtLogHandler
 
@@ -102,17 +102,16 @@ class LogView(QWidget):
         self._flush_timer.setSingleShot(True)
         self._flush_timer.setInterval(100)
         self._flush_timer.timeout.connect(self.flush)
-        connect_queued(handler.relay.record_logged, self.add_record)
+        handler.relay.records_logged.connect(self.add_records)  # emitted on this thread
         self.rebuild()
 
     # -- incoming -----------------------------------------------------------------------
 
-    @Slot(int, int, str)
-    def add_record(self, serial: int, levelno: int, text: str) -> None:
-        if serial <= self._shown_upto:
-            return  # already shown by a rebuild from the handler's memory
-        self._pending.append((levelno, text))
-        if not self._flush_timer.isActive():
+    @Slot(object)
+    def add_records(self, records: list[tuple[int, int, str]]) -> None:
+        # Records up to _shown_upto were already shown by a rebuild from memory.
+        self._pending.extend((lv, t) for serial, lv, t in records if serial > self._shown_upto)
+        if self._pending and not self._flush_timer.isActive():
             self._flush_timer.start()
 
     def _wanted(self, levelno: int, text: str) -> bool:
@@ -182,7 +181,7 @@ class LogView(QWidget):
     def copy_all(self) -> None:
         selected = self.text.textCursor().selectedText().replace("\u2029", "\n")
         QGuiApplication.clipboard().setText(selected or self.visible_text())
-        self.message_posted.emit("Log copied")
+        emit(self.message_posted, "Log copied")
 
     @Slot()
     def _export_clicked(self) -> None:
@@ -197,6 +196,6 @@ class LogView(QWidget):
         try:
             path.write_text(self.visible_text() + "\n", encoding="utf-8")
         except OSError as exc:
-            self.message_posted.emit(f"Export failed: {exc.strerror or exc}")
+            emit(self.message_posted, f"Export failed: {exc.strerror or exc}")
             return
-        self.message_posted.emit(f"Log exported to {path}")
+        emit(self.message_posted, f"Log exported to {path}")

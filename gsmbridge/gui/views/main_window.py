@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 
 from gsmbridge import __version__
 from gsmbridge.gui.bridge import connect_queued
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext, Problem
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler
@@ -206,9 +207,10 @@ class MainWindow(QMainWindow):
         ctx.start_failed.connect(self.on_start_failed)
         ctx.busy_changed.connect(self.on_busy_changed)
         events = ctx.events
-        connect_queued(events.job_changed, self.queue.model.note_job_changed)
+        # jobs_updated is batched and emitted on this thread (see gui.bridge): a plain connect.
+        events.jobs_updated.connect(self.queue.model.note_jobs_updated)
+        events.jobs_updated.connect(self.on_jobs_updated)
         connect_queued(events.jobs_changed, self.queue.model.note_jobs_changed)
-        connect_queued(events.job_changed, self.on_job_changed)
         connect_queued(events.counts_changed, self.on_counts_changed)
         connect_queued(events.modem_status_changed, self.on_modem_status_changed)
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
@@ -301,11 +303,12 @@ class MainWindow(QMainWindow):
     def _note_thread(self) -> None:
         self.event_threads.add(QThread.currentThread())
 
-    @Slot(int, str)
-    def on_job_changed(self, job_id: int, state: str) -> None:
+    @Slot(object)
+    def on_jobs_updated(self, batch: dict[int, str]) -> None:
         self._note_thread()
-        if state == "failed":
-            self._failed_pending.append(job_id)
+        failed = [job_id for job_id, state in batch.items() if state == "failed"]
+        if failed:
+            self._failed_pending.extend(failed)
             if not self._failed_timer.isActive():
                 self._failed_timer.start()
 
@@ -457,7 +460,7 @@ class MainWindow(QMainWindow):
     @Slot()
     def request_quit(self) -> None:
         self._quitting = True
-        self.quit_requested.emit()
+        emit(self.quit_requested)
 
     def about(self) -> None:
         QMessageBox.about(

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import OutboxModel
 from gsmbridge.gui.views.header import MODEM_STATE_TEXT
@@ -375,7 +376,7 @@ class ModemPanel(QWidget):
             "Reconnect",
             self.ctx.bridge.reconnect_modem,
             port,
-            on_done=lambda _r: self.message_posted.emit(f"Reconnecting {port or 'the modem'}…"),
+            on_done=lambda _r: emit(self.message_posted, f"Reconnecting {port or 'the modem'}…"),
         )
 
     # -- PIN --------------------------------------------------------------------------------
@@ -384,7 +385,7 @@ class ModemPanel(QWidget):
     def submit_pin(self) -> None:
         pin = self.pin.text()
         if not (pin.isdigit() and 4 <= len(pin) <= 8):
-            self.message_posted.emit("A PIN is 4 to 8 digits")
+            emit(self.message_posted, "A PIN is 4 to 8 digits")
             return
         self.pin.clear()
         self.pin_button.setEnabled(False)
@@ -399,11 +400,11 @@ class ModemPanel(QWidget):
 
     def _pin_sent(self, _result: object) -> None:
         self.pin_button.setEnabled(True)
-        self.message_posted.emit("PIN sent to the modem")
+        emit(self.message_posted, "PIN sent to the modem")
 
     def _pin_failed(self, exc: BaseException) -> None:
         self.pin_button.setEnabled(True)
-        self.message_posted.emit(f"PIN not sent: {exc}")
+        emit(self.message_posted, f"PIN not sent: {exc}")
 
     # -- test SMS ---------------------------------------------------------------------------
 

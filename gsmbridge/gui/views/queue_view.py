@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge.core.models import CANCELLABLE, RETRYABLE, Job, State
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
 from gsmbridge.gui.views.job_details import JobDetails
@@ -213,7 +214,7 @@ class QueueView(QWidget):
             header.blockSignals(True)
             header.setSortIndicator(JobTableModel.COL_TIME, order)
             header.blockSignals(False)
-            self.message_posted.emit("The queue sorts by time only")
+            emit(self.message_posted, "The queue sorts by time only")
 
     @Slot(int)
     def _show_total(self, total: int) -> None:
@@ -293,13 +294,13 @@ class QueueView(QWidget):
     def _done(self, template: str) -> Any:
         def report(result: Any) -> None:
             n = len(result) if isinstance(result, list) else int(result or 0)
-            self.message_posted.emit(template.format(n=n, s="" if n == 1 else "s"))
+            emit(self.message_posted, template.format(n=n, s="" if n == 1 else "s"))
 
         return report
 
     def _failed(self, what: str) -> Any:
         def report(exc: BaseException) -> None:
-            self.message_posted.emit(f"{what} failed: {exc}")
+            emit(self.message_posted, f"{what} failed: {exc}")
             QMessageBox.warning(self, what, str(exc))
 
         return report
@@ -393,7 +394,7 @@ class QueueView(QWidget):
         jobs = self.selected_jobs()
         if jobs:
             QGuiApplication.clipboard().setText("\n\n".join(j.text for j in jobs))
-            self.message_posted.emit(f"Copied the text of {len(jobs)} job(s)")
+            emit(self.message_posted, f"Copied the text of {len(jobs)} job(s)")
 
     @Slot()
     def copy_json(self) -> None:
@@ -406,4 +407,4 @@ class QueueView(QWidget):
         data = [j.to_dict(with_payload=True) for j in fresh]
         text = json.dumps(data[0] if len(data) == 1 else data, indent=2, ensure_ascii=False)
         QGuiApplication.clipboard().setText(text)
-        self.message_posted.emit(f"Copied {len(jobs)} job(s) as JSON")
+        emit(self.message_posted, f"Copied {len(jobs)} job(s) as JSON")

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.config import ConfigError, Settings, generate_password
 from gsmbridge.gui import autostart
+from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
 
@@ -568,7 +569,7 @@ class SettingsDialog(QDialog):
     def _saved(self, restart: list[str]) -> None:
         self.buttons.setEnabled(True)
         self.status.setText("Saved")
-        self.saved.emit(restart)
+        emit(self.saved, restart)
         self.accept()
 
     def _save_failed(self, exc: BaseException) -> None:

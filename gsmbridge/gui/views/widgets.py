@@ -14,6 +14,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsmbridge.gui.compat import emit
+
 ERROR_STYLE = "color: #c0392b;"
 OK_STYLE = "color: #1e7a44;"
 
@@ -115,12 +117,12 @@ class Banner(QFrame):
     def _on_action(self) -> None:
         button = self.sender()
         if button is not None:
-            self.action_triggered.emit(str(button.property("action")))
+            emit(self.action_triggered, str(button.property("action")))
 
     @Slot()
     def _on_close(self) -> None:
         self.hide()
-        self.dismissed.emit()
+        emit(self.dismissed)
 
 
 class SignalBars(QWidget):
