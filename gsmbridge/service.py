@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
+import functools
 import logging
 import threading
 from pathlib import Path
@@ -48,7 +49,8 @@ RESTART_KEYS = (
 
 def _modem_names(ports: list[str]) -> list[str]:
     """Distinct names: several simulators are "sim", "sim#2", ..."""
-    names, seen = [], {}
+    names: list[str] = []
+    seen: dict[str, int] = {}
     for port in ports:
         seen[port] = seen.get(port, 0) + 1
         names.append(port if seen[port] == 1 else f"{port}#{seen[port]}")
@@ -214,7 +216,7 @@ class Bridge:
                 name,
                 options,
                 listener=self._modem_events,
-                on_status_report=lambda report, n=name: self._on_report(n, report),
+                on_status_report=functools.partial(self._on_report, name),
             )
             if port != name:  # a second "sim": still a simulator
                 modem.options.simulated = True

@@ -9,6 +9,7 @@ library) because one GET with two headers does not justify another dependency.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import queue
@@ -141,10 +142,10 @@ class PhoneLookup:
                 )
             except LookupFailed as exc:
                 log.warning("Number lookup for %s failed: %s", item.uid, exc)
-                self._done(item.uid, lambda e=exc: self._on_failed(item.uid, str(e)))
+                self._done(item.uid, functools.partial(self._on_failed, item.uid, str(exc)))
             else:
                 log.info("Number for %s found in CometChat", item.uid)
-                self._done(item.uid, lambda n=number: self._on_found(item.uid, n))
+                self._done(item.uid, functools.partial(self._on_found, item.uid, number))
 
     def _done(self, uid: str, report: Callable[[], None]) -> None:
         with self._lock:

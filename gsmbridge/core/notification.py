@@ -127,7 +127,8 @@ def parse_notification(payload: Any) -> Notification:
         raise PayloadError("data.to.uid is missing or not a non-empty string")
     if len(uid) > MAX_UID_LENGTH:
         raise PayloadError(f"data.to.uid is longer than {MAX_UID_LENGTH} characters")
-    name = to.get("name") if isinstance(to.get("name"), str) else ""
+    raw_name = to.get("name")
+    name: str = raw_name if isinstance(raw_name, str) else ""
     app_id = _opt_str(body.get("appId"), "appId")
     text = _opt_str(data.get("smsContent"), "data.smsContent").strip()
     if not text:

@@ -13,7 +13,7 @@ import logging
 import random
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from gsmbridge.config import RetrySettings, Settings
@@ -70,7 +70,7 @@ class Sender:
     def __init__(
         self,
         store: Store,
-        modems: list[ModemLike],
+        modems: Sequence[ModemLike],
         settings: Settings,
         listener: Listener,
         *,

@@ -1,0 +1,105 @@
+"""The database schema (versioned migrations) and how a row becomes a Job."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from gsmbridge.core.models import Job, State
+
+# Each entry moves the schema from version i to i+1; never edit a shipped one.
+MIGRATIONS: list[str] = [
+    """
+    CREATE TABLE jobs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        state TEXT NOT NULL,
+        uid TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        number TEXT,
+        raw_number TEXT NOT NULL DEFAULT '',
+        text TEXT NOT NULL,
+        payload TEXT NOT NULL,
+        dedup_key TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        last_error TEXT NOT NULL DEFAULT '',
+        note TEXT NOT NULL DEFAULT '',
+        modem TEXT NOT NULL DEFAULT '',
+        concat_ref INTEGER,
+        parts_total INTEGER NOT NULL DEFAULT 0,
+        parts_sent INTEGER NOT NULL DEFAULT 0,
+        refs TEXT NOT NULL DEFAULT '[]',
+        sent_at REAL,
+        delivered_at REAL,
+        app_id TEXT NOT NULL DEFAULT '',
+        conversation TEXT NOT NULL DEFAULT '',
+        merged_into INTEGER REFERENCES jobs(id)
+    );
+    CREATE INDEX jobs_due ON jobs(state, next_attempt_at);
+    CREATE INDEX jobs_dedup ON jobs(dedup_key, created_at);
+    CREATE INDEX jobs_uid ON jobs(uid, state);
+    CREATE TABLE job_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        at REAL NOT NULL,
+        kind TEXT NOT NULL,
+        detail TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX job_events_job ON job_events(job_id);
+    CREATE TABLE contacts (
+        uid TEXT PRIMARY KEY,
+        number TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        updated_at REAL NOT NULL
+    );
+    """,
+    # 2: per-part delivery reports, and indexes for the rate limits.
+    """
+    ALTER TABLE jobs ADD COLUMN delivered_refs TEXT NOT NULL DEFAULT '[]';
+    CREATE INDEX jobs_sent_modem ON jobs(modem, sent_at);
+    CREATE INDEX jobs_sent_number ON jobs(number, sent_at);
+    """,
+    # 3: coalesced jobs point at the job that carries them.
+    """
+    CREATE INDEX jobs_merged ON jobs(merged_into);
+    """,
+]
+
+
+JOB_COLUMNS = (
+    "id, created_at, updated_at, state, uid, name, number, raw_number, text, attempts,"
+    " next_attempt_at, last_error, note, modem, concat_ref, parts_total, parts_sent, refs,"
+    " sent_at, delivered_at, app_id, conversation, merged_into, payload"
+)
+
+
+def job_from_row(row: Sequence[Any]) -> Job:
+    return Job(
+        id=row[0],
+        created_at=row[1],
+        updated_at=row[2],
+        state=State(row[3]),
+        uid=row[4],
+        name=row[5],
+        number=row[6],
+        raw_number=row[7],
+        text=row[8],
+        attempts=row[9],
+        next_attempt_at=row[10],
+        last_error=row[11],
+        note=row[12],
+        modem=row[13],
+        concat_ref=row[14],
+        parts_total=row[15],
+        parts_sent=row[16],
+        references=json.loads(row[17]),
+        sent_at=row[18],
+        delivered_at=row[19],
+        app_id=row[20],
+        conversation=row[21],
+        merged_into=row[22],
+        payload_json=row[23],
+    )

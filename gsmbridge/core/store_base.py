@@ -1,0 +1,61 @@
+"""What every part of the store shares: job history and merged-job bookkeeping."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from gsmbridge.core.db import Database
+from gsmbridge.core.models import State
+
+
+class StoreBase(Database):
+    """Helpers used inside write functions."""
+
+    def _event(self, conn: sqlite3.Connection, job_id: int, kind: str, detail: str = "") -> None:
+        conn.execute(
+            "INSERT INTO job_events(job_id, at, kind, detail) VALUES (?, ?, ?, ?)",
+            (job_id, self.clock(), kind, detail),
+        )
+
+    def _follow(self, conn: sqlite3.Connection, primary_id: int) -> None:
+        """Jobs merged into another (coalescing) take its state, times and error."""
+        conn.execute(
+            "UPDATE jobs SET (state, last_error, sent_at, delivered_at, updated_at, modem,"
+            " attempts, next_attempt_at) = (SELECT state, last_error, sent_at, delivered_at,"
+            " updated_at, modem, attempts, next_attempt_at FROM jobs WHERE id=?)"
+            " WHERE merged_into=?",
+            (primary_id, primary_id),
+        )
+
+    def _update_ids(
+        self,
+        ids: Iterable[int],
+        allowed: Sequence[State],
+        sets: str,
+        params: Sequence[Any],
+        kind: str,
+        detail: str = "",
+    ) -> list[int]:
+        """Update jobs whose state is allowed; return the ids that changed."""
+        ids = list(ids)
+        allowed_values = [s.value for s in allowed]
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            changed = []
+            marks = ",".join("?" * len(allowed_values))
+            for job_id in ids:
+                # A person acting on a merged job takes it out of its group.
+                cur = conn.execute(
+                    f"UPDATE jobs SET {sets}, merged_into=NULL, updated_at=?"
+                    f" WHERE id=? AND state IN ({marks})",
+                    (*params, self.clock(), job_id, *allowed_values),
+                )
+                if cur.rowcount:
+                    self._event(conn, job_id, kind, detail)
+                    self._follow(conn, job_id)
+                    changed.append(job_id)
+            return changed
+
+        return self._write(fn)

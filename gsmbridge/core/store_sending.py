@@ -1,0 +1,297 @@
+"""The sender's side of the queue: claim, parts, outcomes, limits, reports, merging."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from gsmbridge.core.models import Job, State
+from gsmbridge.core.schema import JOB_COLUMNS, job_from_row
+from gsmbridge.core.store_base import StoreBase
+
+
+class SendingStore(StoreBase):
+    """Queue operations the sender uses; Store adds intake, user actions and reads."""
+
+    def claim_next(self, *, modem: str = "", now: float | None = None) -> Job | None:
+        """Atomically move the next due queued job to ``sending`` and return it."""
+
+        def fn(conn: sqlite3.Connection) -> Job | None:
+            at = self.clock() if now is None else now
+            row = conn.execute(
+                f"UPDATE jobs SET state='sending', modem=?, updated_at=? WHERE id = ("
+                " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
+                " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1)"
+                f" RETURNING {JOB_COLUMNS}",
+                (modem, at, at),
+            ).fetchone()
+            return job_from_row(row) if row else None
+
+        return self._write(fn)
+
+    def next_due_at(self) -> float | None:
+        row = (
+            self._reader()
+            .execute(
+                "SELECT MIN(next_attempt_at) FROM jobs WHERE state='queued' AND merged_into IS NULL"
+            )
+            .fetchone()
+        )
+        return row[0]
+
+    def record_part(
+        self, job_id: int, seq: int, reference: int, concat_ref: int, *, wait: bool = True
+    ) -> None:
+        """Persist one sent part, so a retry resumes after it instead of resending it.
+
+        ``wait=False`` saves a commit on the sending path: the record is queued
+        ahead of every later write (the next part's, the job's "sent"), so only a
+        crash in between can lose it, which the crash policy already covers.
+        """
+
+        def fn(conn: sqlite3.Connection) -> None:
+            row = conn.execute("SELECT refs FROM jobs WHERE id=?", (job_id,)).fetchone()
+            refs = json.loads(row[0]) if row else []
+            refs.append(reference)
+            conn.execute(
+                "UPDATE jobs SET parts_sent=?, refs=?, concat_ref=?, updated_at=? WHERE id=?",
+                (seq, json.dumps(refs), concat_ref, self.clock(), job_id),
+            )
+            self._event(conn, job_id, "part-sent", f"part {seq}, reference {reference}")
+
+        if wait:
+            self._write(fn)
+        else:
+            self._write_soon(fn)
+
+    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            now = self.clock()
+            conn.execute(
+                "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
+                " parts_total=?, last_error='', note='' WHERE id=?",
+                (now, now, parts_total, job_id),
+            )
+            self._event(conn, job_id, "sent", detail)
+            self._follow(conn, job_id)
+
+        self._write(fn)
+
+    def hold(self, job_id: int, until: float, note: str) -> None:
+        """Back to ``queued`` until ``until`` without using an attempt (a rate limit)."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE jobs SET state='queued', next_attempt_at=?, note=?, updated_at=?"
+                " WHERE id=?",
+                (until, note, self.clock(), job_id),
+            )
+            self._follow(conn, job_id)
+
+        self._write(fn)
+
+    def annotate_waiting(self, note: str, *, prefix: str = "waiting:") -> int:
+        """Set (or, with "", clear) a note on due queued jobs: why they are not going out."""
+
+        def fn(conn: sqlite3.Connection) -> int:
+            if note:
+                return conn.execute(
+                    "UPDATE jobs SET note=? WHERE state='queued' AND next_attempt_at<=?"
+                    " AND note!=?",
+                    (note, self.clock(), note),
+                ).rowcount
+            return conn.execute(
+                "UPDATE jobs SET note='' WHERE state='queued' AND note LIKE ?", (prefix + "%",)
+            ).rowcount
+
+        return self._write(fn)
+
+    def _sent_stat(self, expr: str, since: float, modem: str | None, number: str | None) -> Any:
+        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=?"
+        params: list[Any] = [since]
+        for column, value in (("modem", modem), ("number", number)):
+            if value is not None:
+                sql += f" AND {column}=?"
+                params.append(value)
+        return self._reader().execute(sql, params).fetchone()[0]
+
+    def sent_count(
+        self, *, since: float, modem: str | None = None, number: str | None = None
+    ) -> int:
+        """Messages sent since a time, by one modem or to one number (for rate limits)."""
+        return int(self._sent_stat("COUNT(*)", since, modem, number))
+
+    def oldest_sent_at(
+        self, *, since: float, modem: str | None = None, number: str | None = None
+    ) -> float | None:
+        return self._sent_stat("MIN(sent_at)", since, modem, number)
+
+    def record_report(
+        self,
+        modem: str,
+        reference: int,
+        recipient_digits: str,
+        *,
+        delivered: bool,
+        detail: str,
+        within_s: float = 3 * 86400,
+    ) -> tuple[int, str] | None:
+        """Apply a delivery report to the newest sent job with that part reference.
+
+        A job becomes ``delivered`` when every part is reported delivered, and
+        ``failed`` as soon as one part finally fails.  Returns (job id, new state)
+        or None when no job matches (reports for unknown references are logged).
+        """
+
+        def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
+            now = self.clock()
+            rows = conn.execute(
+                "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent' AND modem=?"
+                " AND sent_at>=? ORDER BY id DESC",
+                (modem, now - within_s),
+            ).fetchall()
+            for job_id, refs_json, delivered_json, number in rows:
+                refs = json.loads(refs_json)
+                digits = (number or "").lstrip("+")
+                if reference not in refs or (recipient_digits and digits != recipient_digits):
+                    continue
+                if not delivered:
+                    conn.execute(
+                        "UPDATE jobs SET state='failed', last_error=?, updated_at=? WHERE id=?",
+                        (f"not delivered: {detail}", now, job_id),
+                    )
+                    self._event(conn, job_id, "report", f"part {reference}: {detail}")
+                    self._follow(conn, job_id)
+                    return job_id, State.FAILED.value
+                done = json.loads(delivered_json)
+                if reference not in done:
+                    done.append(reference)
+                complete = all(r in done for r in refs)
+                conn.execute(
+                    "UPDATE jobs SET delivered_refs=?, state=?, delivered_at=?, updated_at=?"
+                    " WHERE id=?",
+                    (
+                        json.dumps(done),
+                        State.DELIVERED.value if complete else State.SENT.value,
+                        now if complete else None,
+                        now,
+                        job_id,
+                    ),
+                )
+                self._event(conn, job_id, "report", f"reference {reference}: {detail}")
+                self._follow(conn, job_id)
+                return job_id, State.DELIVERED.value if complete else State.SENT.value
+            return None
+
+        return self._write(fn)
+
+    def schedule_retry(
+        self, job_id: int, error: str, next_attempt_at: float, *, count_attempt: bool = True
+    ) -> None:
+        """Back to ``queued`` for a later try; ``count_attempt=False`` when the modem was down."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE jobs SET state='queued', attempts=attempts+?, next_attempt_at=?,"
+                " last_error=?, updated_at=? WHERE id=?",
+                (1 if count_attempt else 0, next_attempt_at, error, self.clock(), job_id),
+            )
+            self._event(conn, job_id, "retry" if count_attempt else "paused", error)
+            self._follow(conn, job_id)
+
+        self._write(fn)
+
+    def mark_failed(self, job_id: int, error: str, *, count_attempt: bool = True) -> None:
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute(
+                "UPDATE jobs SET state='failed', attempts=attempts+?, last_error=?, updated_at=?"
+                " WHERE id=?",
+                (1 if count_attempt else 0, error, self.clock(), job_id),
+            )
+            self._event(conn, job_id, "failed", error)
+            self._follow(conn, job_id)
+
+        self._write(fn)
+
+    def set_note(self, job_id: int, note: str) -> None:
+        """A visible reason a queued job waits (a rate limit, the modem being down)."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE jobs SET note=? WHERE id=?", (note, job_id))
+
+        self._write(fn)
+
+    def recover_interrupted(self, policy: str = "resend") -> list[int]:
+        """Jobs left ``sending`` by a crash: they may or may not have gone out.
+
+        ``resend`` queues them again (at-least-once: the recipient may get a
+        duplicate); ``fail`` marks them failed for a person to decide.  Parts
+        confirmed before the crash are never resent either way.
+        """
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE state='sending' AND merged_into IS NULL"
+                )
+            ]
+            now = self.clock()
+            for job_id in ids:
+                if policy == "fail":
+                    conn.execute(
+                        "UPDATE jobs SET state='failed', updated_at=?, last_error=? WHERE id=?",
+                        (now, "interrupted while sending; it may have been sent", job_id),
+                    )
+                else:
+                    conn.execute(
+                        "UPDATE jobs SET state='queued', next_attempt_at=?, updated_at=?,"
+                        " note=? WHERE id=?",
+                        (now, now, "interrupted while sending; sending again", job_id),
+                    )
+                self._event(conn, job_id, "recovered", f"found sending at start ({policy})")
+                self._follow(conn, job_id)
+            return ids
+
+        return self._write(fn)
+
+    def merge_waiting(self, primary: Job, window_s: float) -> list[int]:
+        """Coalescing: attach the recipient's other waiting jobs to ``primary``.
+
+        Only jobs queued, due, unmerged and created within the window join, and
+        only while nothing of the primary has been sent (its text must not change
+        between parts).  Returns the ids that joined.
+        """
+
+        def fn(conn: sqlite3.Connection) -> list[int]:
+            now = self.clock()
+            ids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT id FROM jobs WHERE state='queued' AND number=? AND id!=?"
+                    " AND merged_into IS NULL AND next_attempt_at<=? AND created_at>=?"
+                    " AND parts_sent=0 ORDER BY id",
+                    (primary.number, primary.id, now, now - window_s),
+                )
+            ]
+            for job_id in ids:
+                conn.execute(
+                    "UPDATE jobs SET merged_into=?, note=? WHERE id=?",
+                    (primary.id, f"merged into job {primary.id}", job_id),
+                )
+                self._event(conn, job_id, "merged", f"into job {primary.id}")
+            if ids:
+                self._event(conn, primary.id, "merged", f"with jobs {', '.join(map(str, ids))}")
+                self._follow(conn, primary.id)
+            return ids
+
+        if primary.parts_sent:
+            return []
+        return self._write(fn)
+
+    def merged_texts(self, primary_id: int) -> list[str]:
+        rows = self._reader().execute(
+            "SELECT text FROM jobs WHERE merged_into=? ORDER BY id", (primary_id,)
+        )
+        return [r[0] for r in rows]
