@@ -58,7 +58,9 @@ class ModemSettings:
     port: list[str] = field(default_factory=lambda: ["sim"])
     baudrate: int = 115200
     pin: str = ""
-    imei: str = ""  # pin the modem by IMEI so a renamed port is found again
+    # Pin the modem by IMEI: it is looked for among `port` (or all ports when `port`
+    # is empty) on every connect, so a renamed port is found again.
+    imei: str = ""
     poll_interval_s: float = 30.0
     register_timeout_s: float = 120.0
     send_timeout_s: float = 120.0
@@ -139,7 +141,10 @@ class Settings:
             (0 <= self.server.port <= 65535, "server.port must be 0..65535"),
             (self.server.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024"),
             (1 <= self.server.threads <= 256, "server.threads must be 1..256"),
-            (bool(self.modem.port), "modem.port must name at least one port"),
+            (
+                bool(self.modem.port or self.modem.imei),
+                "modem.port must name at least one port (or set modem.imei)",
+            ),
             (self.modem.baudrate > 0, "modem.baudrate must be positive"),
             (
                 self.modem.pin == ""

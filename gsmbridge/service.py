@@ -206,11 +206,22 @@ class Bridge:
         )
         return dataclasses.replace(options, **self._modem_overrides)
 
+    def _ports(self) -> list[str]:
+        """The modems to open; a modem pinned by IMEI is looked for on every connect
+        (Windows and Linux rename ports), among the configured ports if any."""
+        ports = self.settings.modem.port
+        imei = self.settings.modem.imei.strip()
+        if imei and ports != ["sim"]:
+            return [f"imei:{imei}"]
+        return ports
+
     def _start_sending(self) -> None:
-        for name, port in zip(
-            _modem_names(self.settings.modem.port), self.settings.modem.port, strict=True
-        ):
+        ports = self._ports()
+        for name, port in zip(_modem_names(ports), ports, strict=True):
             options = self._modem_options()
+            if port.startswith("imei:"):
+                configured = [p for p in self.settings.modem.port if p != "sim"]
+                options.candidate_ports = configured or None
             options.simulated = port == "sim"
             modem = Modem(
                 name,

@@ -105,3 +105,27 @@ def test_restart_keeps_and_sends_what_was_queued(tmp_path, simulator) -> None:
         assert not offline.sent
     finally:
         app.stop()
+
+
+def test_modem_pinned_by_imei_is_found_among_the_ports(tmp_path, simulator, settings) -> None:
+    from gsmbridge.service import Bridge
+
+    other = simulator(imei="356938035643800")
+    ours = simulator(imei="356938035643817")
+    settings.modem.port = [other.url, ours.url]
+    settings.modem.imei = "356938035643817"
+    settings.limits.per_minute = 0
+    bridge = Bridge(settings, tmp_path)
+    bridge.start()
+    try:
+        assert [m.url for m in bridge.modems] == ["imei:356938035643817"]
+        assert bridge.modems[0].wait_ready(15), bridge.modems[0].status
+        client = Client(bridge.web.port, "cometchat", "s3cret-pass")
+        job_id = client.post("/webhook", payload())[2]["id"]
+        deadline = time.monotonic() + 15
+        while bridge.store.get(job_id).state.value not in ("sent", "delivered"):
+            assert time.monotonic() < deadline, bridge.store.get(job_id)
+            time.sleep(0.05)
+        assert len(ours.sent) == 1 and not other.sent
+    finally:
+        bridge.stop()
