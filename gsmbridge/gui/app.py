@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, Slot
+from PySide6.QtCore import QObject, QTimer, Slot
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gsmbridge.config import ConfigError, Settings, default_config_path
@@ -84,7 +86,8 @@ class GuiApp(QObject):
             problem = explain_start_error(
                 self.config_error, self.ctx.settings, self.ctx.config_path
             )
-            self.window.banner.show_message(
+            # The notice strip, not the start banner: a successful start must not hide it.
+            self.window.notice.show_message(
                 problem.title, problem.message, problem.advice, actions=[("settings", "Settings…")]
             )
             # The service still starts, with defaults, so webhooks are not lost meanwhile.
@@ -110,6 +113,37 @@ class GuiApp(QObject):
 
             qInstallMessageHandler(self._previous_qt_handler)
         self.window.deleteLater()
+
+
+class _SignalWakeup(QObject):
+    """Python runs signal handlers only between bytecodes; inside Qt's event loop
+    that is when a Python slot runs.  A slow no-op timer gives SIGINT/SIGTERM
+    their chance, so ``kill`` and Ctrl-C stop the app cleanly.
+
+    Signals: none.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.timer = QTimer(self)
+        self.timer.setInterval(250)
+        self.timer.timeout.connect(self._tick)
+
+    @Slot()
+    def _tick(self) -> None:
+        pass
+
+    def install(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
+
+        def on_signal(signum: int, _frame: object) -> None:
+            log.info("Received %s, quitting", signal.Signals(signum).name)
+            QApplication.quit()
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        self.timer.start()
 
 
 def run(
@@ -148,6 +182,8 @@ def run(
         )
         return 1
     gui = GuiApp(settings, data_dir, config_path=config_path, config_error=config_error)
+    wakeup = _SignalWakeup()
+    wakeup.install()
     try:
         gui.start()
         code = app.exec()

@@ -1,0 +1,68 @@
+"""The Modem tab against the simulated modem: status, PIN, test SMS, outbox, chart."""
+
+from __future__ import annotations
+
+from gsmbridge.core.models import State
+from gsmbridge.gui.views.main_window import modem_problem
+from gsmbridge.modem.simulator import fast_options
+from gsmbridge.service import Bridge
+from tests.gui.conftest import FAST_MODEM
+
+
+def test_status_test_sms_and_outbox(gui, qtbot):
+    panel = gui.window.modem_panel
+    qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+    assert panel.info["imei"].text() == "356938035643809"
+    assert panel.info["operator"].text() == "Simulated"
+    assert panel.sim_note.isVisibleTo(panel) and panel.outbox_box.isVisibleTo(panel)
+    assert panel.info_box.title() == "Simulated modem"
+    assert panel.charts_data["sim"]  # a signal reading was recorded
+
+    panel.test_text.setPlainText("x" * 161)
+    assert "GSM-7 · 2 parts" in panel.test_counter.text()
+    panel.test_text.setPlainText("Grüße ✓")
+    assert "UCS-2" in panel.test_counter.text()
+    panel.test_number.setText("12")
+    assert not panel.send_button.isEnabled()
+    panel.test_number.setText("+1 212 555 0199")
+    assert panel.send_button.isEnabled()
+    panel.send_test()
+    qtbot.waitUntil(lambda: hasattr(panel, "last_test_job"), timeout=5000)
+    job_id = panel.last_test_job
+    assert f"job {job_id}" in panel.test_feedback.text()
+    store = gui.ctx.store
+    qtbot.waitUntil(lambda: store.get(job_id).state in (State.SENT, State.DELIVERED), timeout=10000)
+    gui.window.tabs.setCurrentWidget(panel)  # the outbox refreshes while visible
+    qtbot.waitUntil(lambda: panel.outbox.rowCount() >= 1, timeout=5000)
+    assert "Grüße" in panel.outbox.data(panel.outbox.index(0, 4))
+
+
+def test_pin_entry_unlocks_the_sim(gui_factory, qtbot):
+    def locked(settings, data_dir):
+        return Bridge(
+            settings,
+            data_dir,
+            simulator_options=fast_options(pin="4321"),
+            modem_options=FAST_MODEM,
+        )
+
+    app = gui_factory(factory=locked)
+    panel, window = app.window.modem_panel, app.window
+    qtbot.waitUntil(lambda: panel.pin_box.isVisibleTo(panel), timeout=10000)
+    assert "three wrong PINs" in panel.pin_box.findChildren(type(panel.port_note))[0].text()
+    qtbot.waitUntil(lambda: window.modem_banner.isVisibleTo(window), timeout=5000)
+    assert "PIN" in window.modem_banner.title.text()
+    panel.pin.setText("4321")
+    panel.submit_pin()
+    qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+    assert not panel.pin_box.isVisibleTo(panel)
+    assert not window.modem_banner.isVisibleTo(window)
+
+
+def test_modem_problems_are_explained():
+    from gsmbridge.modem.status import ModemStatus
+
+    assert modem_problem(ModemStatus(port="COM3", state="ready")) is None
+    lost = modem_problem(ModemStatus(port="COM3", state="error", last_error="port vanished"))
+    assert "COM3" in lost.title and "dialout" in lost.advice
+    assert "PUK" in modem_problem(ModemStatus(port="COM3", state="puk-required")).message
