@@ -27,6 +27,12 @@ _emit_steals: bool | None = None
 
 
 class _Probe(QObject):
+    """A signal to measure emit() with.
+
+    Signals:
+        probed(): never connected.
+    """
+
     probed = Signal()
 
 

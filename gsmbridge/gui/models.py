@@ -11,7 +11,7 @@ import bisect
 import logging
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from PySide6.QtCore import (
@@ -38,6 +38,8 @@ log = logging.getLogger(__name__)
 Index = QModelIndex | QPersistentModelIndex
 # A read can meet a store that is closing (restart, exit): the view empties instead.
 READ_ERRORS = (sqlite3.Error, StoreClosed)
+# runner(fn, on_done): run fn off the GUI thread, then on_done(result) on it.
+Runner = Callable[[Callable[[], Any], Callable[[Any], None]], Any]
 
 JOB_ID_ROLE = Qt.ItemDataRole.UserRole
 JOB_ROLE = Qt.ItemDataRole.UserRole + 1
@@ -57,7 +59,9 @@ class JobTableModel(QAbstractTableModel):
 
     Rows are kept sorted by job id (the creation order).  ``job_changed`` /
     ``jobs_changed`` slots only mark work; a single-shot timer applies it at
-    most every ``throttle_ms``, re-reading just the changed jobs.
+    most every ``throttle_ms``, re-reading just the changed jobs.  With a
+    ``runner``, whole reloads (a new filter or search: a scan of every job)
+    run off the GUI thread; the old rows stay until the new ones are in.
 
     Signals:
         reloaded(): the rows were replaced (filter, sort or a bulk change).
@@ -89,9 +93,13 @@ class JobTableModel(QAbstractTableModel):
         *,
         throttle_ms: int = 250,
         page_size: int = PAGE_SIZE,
+        runner: Runner | None = None,
     ) -> None:
         super().__init__(parent)
         self._store = store
+        self._runner = runner
+        self._generation = 0  # a reload's result applies only if no newer one started
+        self.loading = False
         self.page_size = page_size
         self._rows: list[Job] = []
         self._keys: list[int] = []  # ascending sort keys, parallel to _rows
@@ -176,26 +184,43 @@ class JobTableModel(QAbstractTableModel):
     def _query(self) -> dict[str, Any]:
         return {"states": list(self._states) or None, "search": self._search or None}
 
-    def reload(self, keep_loaded: bool = False) -> None:
+    def reload(self, keep_loaded: bool = False, *, sync: bool = False) -> None:
         """Re-read from the store: the first page, or as many rows as were loaded."""
-        self._pending.clear()
         self._reload_pending = False
         self._timer.stop()
         want = self.page_size
         if keep_loaded:
             want = max(self.page_size, min(len(self._rows), MAX_RELOAD_ROWS))
-        rows: list[Job] = []
-        total = 0
-        if self._store is not None:
-            query = self._query()
+        store, query, newest_first = self._store, self._query(), self._newest_first
+        self._generation += 1
+        generation = self._generation
+
+        def read() -> tuple[int, list[Job]]:  # on a worker thread when there is a runner
+            if store is None:
+                return 0, []
             try:
-                total = self._store.count_jobs(**query)
-                rows = self._store.list_jobs(
-                    **query, limit=want, offset=0, newest_first=self._newest_first
+                total = store.count_jobs(**query)
+                return total, store.list_jobs(
+                    **query, limit=want, offset=0, newest_first=newest_first
                 )
             except READ_ERRORS as exc:
                 log.debug("queue not loaded: %s", exc)
-                rows, total = [], 0
+                return 0, []
+
+        if self._runner is None or sync or store is None:
+            self._pending.clear()
+            self._apply_reload(generation, read())
+            return
+        # Changes noted from now on are re-read after the new rows are in.
+        self._pending.clear()
+        self.loading = True
+        self._runner(read, lambda result: self._apply_reload(generation, result))
+
+    def _apply_reload(self, generation: int, result: tuple[int, list[Job]]) -> None:
+        if generation != self._generation:
+            return  # a newer reload (another filter, another store) is under way
+        total, rows = result
+        self.loading = False
         self.beginResetModel()
         self._rows = rows
         self._keys = [self._key(j.id) for j in rows]
@@ -203,12 +228,16 @@ class JobTableModel(QAbstractTableModel):
         self.endResetModel()
         emit(self.reloaded)
         emit(self.total_changed, self._total)
+        if self._pending and not self._timer.isActive():
+            self._timer.start()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
-        return not parent.isValid() and self._store is not None and len(self._rows) < self._total
+        if parent.isValid() or self._store is None or self.loading:
+            return False
+        return len(self._rows) < self._total
 
     def fetchMore(self, parent: Index = QModelIndex()) -> None:  # noqa: B008
-        if parent.isValid() or self._store is None:
+        if parent.isValid() or self._store is None or self.loading:
             return
         try:
             page = self._store.list_jobs(
@@ -271,6 +300,8 @@ class JobTableModel(QAbstractTableModel):
         if self._store is None:
             self._pending.clear()
             return
+        if self.loading:
+            return  # the rows are about to be replaced; _apply_reload flushes after
         if self._reload_pending or len(self._pending) > MAX_ROW_UPDATES:
             self.reload(keep_loaded=True)
             return
@@ -514,7 +545,10 @@ class ContactsModel(QAbstractTableModel):
 
 
 class OutboxModel(QAbstractTableModel):
-    """What the simulated modem "sent": newest first."""
+    """What the simulated modem "sent": newest first.
+
+    Signals: none of its own.
+    """
 
     HEADERS = ("Time", "Number", "Parts", "Encoding", "Text")
 

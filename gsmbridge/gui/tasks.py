@@ -24,6 +24,8 @@ Callback = Callable[[Any], None]
 
 
 class _Task(QRunnable):
+    """Runs one callable on the pool and reports through the runner (not a QObject)."""
+
     def __init__(self, runner: TaskRunner, task_id: int, fn: Callable[[], Any]) -> None:
         super().__init__()
         self._runner = runner

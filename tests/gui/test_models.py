@@ -168,3 +168,32 @@ def test_contacts_model_validates_numbers(qtbot, store):
     assert not model.flags(model.index(0, ContactsModel.COL_UID)) & Qt.ItemFlag.ItemIsEditable
     assert model.validate_number("Germany")[0] is None
     assert model.validate_number("+49 30 1234567")[0] == "+49301234567"
+
+
+def test_reloads_run_off_the_gui_thread_and_the_newest_wins(qtbot, store):
+    from PySide6.QtCore import QThread
+    from PySide6.QtWidgets import QApplication
+
+    from gsmbridge.gui.tasks import TaskRunner
+
+    fill(store, 50)
+    tasks = TaskRunner()
+    threads = []
+
+    def runner(fn, on_done):
+        def read():
+            threads.append(QThread.currentThread())
+            return fn()
+
+        tasks.run("read", read, on_done=on_done)
+
+    model = JobTableModel(store, runner=runner)
+    qtbot.waitUntil(lambda: model.rowCount() == 50, timeout=3000)
+    with qtbot.waitSignal(model.reloaded, timeout=3000):
+        model.set_filter(["needs-number"])
+        model.set_filter(None, "urgent")  # supersedes the first before it lands
+    qtbot.waitUntil(lambda: not model.loading, timeout=3000)
+    tasks.wait()
+    assert model.search == "urgent" and model.rowCount() == 5 and model.total == 5
+    assert QApplication.instance().thread() not in threads
+    tasks.shutdown()

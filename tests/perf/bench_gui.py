@@ -266,6 +266,10 @@ def main() -> None:
     deep_page_ms = (time.perf_counter() - t) * 1000
     t = time.perf_counter()
     model.set_filter(None, "Burst message 99")
+    search_block_ms = (time.perf_counter() - t) * 1000  # what the GUI thread paid
+    while model.loading:
+        app.processEvents()
+        time.sleep(0.001)
     search_ms = (time.perf_counter() - t) * 1000
     rss, peak = rss_mb()
     sent = store.counts()
@@ -294,7 +298,7 @@ def main() -> None:
         )
     print(
         f"deepest page read           {deep_page_ms:.1f} ms; search over all jobs "
-        f"{search_ms:.0f} ms"
+        f"{search_ms:.0f} ms on a worker ({search_block_ms:.1f} ms on the GUI thread)"
     )
     print(
         f"sent during the run         {sent.get('sent', 0) + sent.get('delivered', 0):,} "

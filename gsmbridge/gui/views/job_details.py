@@ -81,7 +81,10 @@ def pretty_payload(job: Job, *, masked: bool) -> str:
 
 
 class JobDetails(QTabWidget):
-    """Shows the selected job; ``show_job`` re-reads it (two reads by primary key)."""
+    """Shows the selected job; ``show_job`` re-reads it (two reads by primary key).
+
+    Signals: none of its own.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)

@@ -28,7 +28,10 @@ def check_number(text: str, region: str) -> tuple[str | None, str]:
 
 
 class NumberDialog(QDialog):
-    """Asks for a number; OK only while it is valid."""
+    """Asks for a number; OK only while it is valid.
+
+    Signals: QDialog's own (accepted, rejected).
+    """
 
     def __init__(
         self,

@@ -65,7 +65,7 @@ class QueueView(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.model = JobTableModel(None, self)
+        self.model = JobTableModel(None, self, runner=self._run_read)
         self.model.set_masked(ctx.settings.gui.mask_numbers)
 
         # -- filter bar
@@ -176,6 +176,9 @@ class QueueView(QWidget):
         button.setDefaultAction(action)
         button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
         return button
+
+    def _run_read(self, fn: Any, on_done: Any) -> None:
+        self.ctx.tasks.run("Load the queue", fn, on_done=on_done)
 
     # -- store and filters -----------------------------------------------------------------
 

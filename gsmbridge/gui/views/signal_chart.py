@@ -15,7 +15,10 @@ GRID = (-110, -100, -90, -80, -70, -60)
 
 
 class SignalChart(QWidget):
-    """A step line of dBm readings over the last ``window_s`` seconds."""
+    """A step line of dBm readings over the last ``window_s`` seconds.
+
+    Signals: none.
+    """
 
     def __init__(self, window_s: float = 30 * 60, parent: QWidget | None = None) -> None:
         super().__init__(parent)

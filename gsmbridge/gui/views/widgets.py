@@ -126,7 +126,10 @@ class Banner(QFrame):
 
 
 class SignalBars(QWidget):
-    """Five bars, the phone way; grey when there is no signal reading."""
+    """Five bars, the phone way; grey when there is no signal reading.
+
+    Signals: none.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -157,7 +160,10 @@ class SignalBars(QWidget):
 
 
 class FieldError(QLabel):
-    """A small red message shown next to a field that holds a bad value."""
+    """A small red message shown next to a field that holds a bad value.
+
+    Signals: none of its own.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
