@@ -89,6 +89,14 @@ def test_config_error_and_tunnel_url_are_shown(gui_factory, qtbot):
         timeout=3000,
     )
     assert window.header.url_kind.text().startswith("public")
+    app.ctx.bridge.events.tunnel_changed(
+        types.SimpleNamespace(
+            public_url="", state="missing", program="cloudflared", last_error="not on PATH"
+        )
+    )
+    qtbot.waitUntil(lambda: "not installed" in window.header.url_kind.text(), timeout=3000)
+    assert window.header.webhook_url.startswith("http://127.0.0.1:")
+    assert window.header.url_kind.toolTip() == "not on PATH"
 
 
 def test_example_config_is_valid_and_says_the_defaults():

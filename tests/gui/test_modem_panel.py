@@ -66,3 +66,17 @@ def test_modem_problems_are_explained():
     lost = modem_problem(ModemStatus(port="COM3", state="error", last_error="port vanished"))
     assert "COM3" in lost.title and "dialout" in lost.advice
     assert "PUK" in modem_problem(ModemStatus(port="COM3", state="puk-required")).message
+
+
+def test_a_missing_modem_is_explained_in_a_banner(gui_factory, gui_settings, qtbot, tmp_path):
+    gui_settings.modem.port = [str(tmp_path / "ttyUSB-not-there")]
+    app = gui_factory(gui_settings)
+    window = app.window
+    assert app.ctx.running  # the webhook still takes notifications
+    assert "Simulated" not in window.windowTitle()
+    assert not window.sim_label.isVisibleTo(window)
+    qtbot.waitUntil(lambda: window.modem_banner.isVisibleTo(window), timeout=10000)
+    assert "No modem answers" in window.modem_banner.title.text()
+    assert set(window.modem_banner.buttons()) == {"modem", "reconnect"}
+    window.modem_banner.buttons()["modem"].click()
+    assert window.tabs.currentWidget() is window.modem_panel

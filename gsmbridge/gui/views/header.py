@@ -147,6 +147,26 @@ class HeaderBar(QFrame):
         self.url.setToolTip(tip or "Paste this URL into CometChat → Notifications → SMS")
         self.copy_button.setEnabled(bool(url))
 
+    def set_tunnel(self, status: Any) -> None:
+        """A tunnel status: its public URL when up; its state and error otherwise."""
+        self.set_public_url(getattr(status, "public_url", "") or "")
+        state = getattr(status, "state", "up" if self._public_url else "off")
+        error = getattr(status, "last_error", "") or ""
+        if self._public_url or state in ("off", ""):
+            self.url_kind.setStyleSheet("")
+            return
+        program = getattr(status, "program", "") or "tunnel"
+        text = {
+            "starting": f"{program} starting…",
+            "restarting": f"{program} restarting…",
+            "failed": f"{program} failed",
+            "missing": f"{program} not installed",
+        }.get(state, f"{program}: {state}")
+        self.url_kind.setText(text)
+        bad = state in ("failed", "missing")
+        self.url_kind.setStyleSheet("color: #c0392b;" if bad else "")
+        self.url_kind.setToolTip(error or "The public URL appears when the tunnel is up")
+
     @property
     def webhook_url(self) -> str:
         return self.url.text()

@@ -335,7 +335,7 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_tunnel_changed(self, status: Any) -> None:
         self._note_thread()
-        self.header.set_public_url(getattr(status, "public_url", "") or "")
+        self.header.set_tunnel(status)
 
     # -- header, title, tray ------------------------------------------------------------------
 
