@@ -303,7 +303,7 @@ class TunnelManager:
         up_at = self._clock()
         error = NO_PUBLIC_URL if url == "" else ""
         self._publish(state="up", public_url=url, last_error=error)
-        log.info("Tunnel up: %s (webhook %s/webhook)", url or "(no public URL)", url)
+        log.info("Tunnel up: %s", f"webhook {url}/webhook" if url else NO_PUBLIC_URL)
         self._upkeep.tunnel_up(url)
         try:
             while not (self._stopping.is_set() or self._restart.is_set()):

@@ -116,7 +116,9 @@ class LineInfo:
     connected: bool = False  # cloudflared registered a connection to the edge
 
 
-_QUICK_URL = re.compile(r"https://([a-z0-9-]+)\.trycloudflare\.com(?![a-z0-9.-])", re.IGNORECASE)
+_QUICK_URL = re.compile(
+    r"https://([a-z0-9-]+)\.trycloudflare\.com(?![a-z0-9-]|\.[a-z0-9])", re.IGNORECASE
+)
 # The quick-tunnel service itself turns up in error messages ("Post https://api...").
 _NOT_TUNNELS = {"api"}
 _CONSOLE = re.compile(r"^\S+\s+(DBG|INF|WRN|ERR|FTL)\s+(.*)$")

@@ -51,6 +51,11 @@ def configured(settings: Settings) -> bool:
     return bool(cc.api_key and cc.app_id and cc.region)
 
 
+def automatic(settings: Settings) -> bool:
+    """Register on every new URL?  ``cometchat.register_provider`` (default on) opts out."""
+    return configured(settings) and bool(getattr(settings.cometchat, "register_provider", True))
+
+
 def provider_url(template: str, app_id: str, region: str) -> str:
     if not app_id or not all(c.isalnum() or c in "-_" for c in app_id):
         raise RegistrationFailed(f"the app ID {app_id!r} cannot be used in a URL")

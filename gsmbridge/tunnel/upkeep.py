@@ -61,10 +61,9 @@ class Upkeep:
             self._stopping = True
         self._event.set()
         if self._thread.ident is not None:
-            # A check or registration in flight finishes within its own timeout.
-            self._thread.join(
-                max(self.options.self_check_timeout_s, self.options.registration_timeout_s) + 2
-            )
+            # A check or registration in flight may take its full timeout; it harms
+            # nothing, so shutdown does not wait for it.
+            self._thread.join(2.0)
 
     def tunnel_up(self, url: str) -> None:
         with self._lock:
@@ -75,13 +74,14 @@ class Upkeep:
             )
             self._next_register = None
             if url and url != self._settled_url:
-                if registration.configured(self.settings):
+                if registration.automatic(self.settings):
                     self._register_delay = self.options.registration_retry_s
                     self._next_register = now
                 else:
                     log.info(
-                        "Not registering %s/webhook in CometChat: no REST API key, app ID and "
-                        "region set (cometchat.*). Enter the URL in CometChat's dashboard.",
+                        "Not registering %s/webhook in CometChat (needs cometchat.api_key, "
+                        "app_id and region; cometchat.register_provider on): enter it in "
+                        "CometChat's dashboard.",
                         url,
                     )
         self._event.set()

@@ -106,7 +106,7 @@ def main() -> int:
     named = "run" in rest
     say("INF", "Version 2024.1.5 (fake)")
     if named and not os.environ.get("TUNNEL_TOKEN"):
-        say("ERR", "\"cloudflared tunnel run\" requires the ID or name of the tunnel to run")
+        say("ERR", '"cloudflared tunnel run" requires the ID or name of the tunnel to run')
         return 1
     if fake.metrics and not fake.fake_no_metrics:
         serve_metrics(fake.metrics)
@@ -115,7 +115,7 @@ def main() -> int:
     time.sleep(fake.fake_delay)
     if named:
         State.ready = 1
-        say("INF", "Registered tunnel connection connIndex=0 connection=fake event=0 ip=198.41.200.13")
+        say("INF", "Registered tunnel connection connIndex=0 connection=fake ip=198.41.200.13")
     else:
         State.hostname = fake.fake_hostname or f"fake-{secrets.token_hex(4)}.trycloudflare.com"
         if not fake.fake_no_log_url:
@@ -131,7 +131,7 @@ def main() -> int:
     while True:
         time.sleep(0.05)
         if fake.fake_die_after and time.monotonic() - started >= fake.fake_die_after:
-            say("ERR", "Connection terminated error=\"fake: the edge went away\"")
+            say("ERR", 'Connection terminated error="fake: the edge went away"')
             return 1
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -34,16 +35,27 @@ def is_up(s) -> bool:
     return s.state == "up"
 
 
+def alive(pid: int) -> bool:
+    if sys.platform == "win32":  # os.kill would terminate it there
+        out = subprocess.run(
+            ["tasklist", "/FI", f"PID eq {pid}", "/NH"], capture_output=True, text=True
+        ).stdout
+        return str(pid) in out
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
 def gone(pid: int, timeout: float = 3.0) -> bool:
-    """True when no process has this pid any more (it was reaped by Popen)."""
+    """True when no process has this pid any more (Popen reaped it)."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
+    while alive(pid):
+        if time.monotonic() >= deadline:
+            return False
         time.sleep(0.02)
-    return False
+    return True
 
 
 # -- URL discovery -------------------------------------------------------------------------
@@ -124,7 +136,7 @@ def test_stop_terminates_the_program(make_manager: Make, recorder: Recorder) -> 
     manager = make_manager(FAKE_CLOUDFLARED)
     manager.start()
     pid = recorder.wait_for(is_up).pid
-    assert pid and not gone(pid, timeout=0)
+    assert pid and alive(pid)
     started = time.monotonic()
     manager.stop()
     assert time.monotonic() - started < 2
@@ -372,3 +384,18 @@ def test_status_is_json_ready(make_manager: Make, recorder: Recorder) -> None:
     data = json.loads(json.dumps(status.to_dict()))
     assert data["state"] == "up" and data["webhook_url"] == status.webhook_url
     assert data["self_check"] is None and data["registration"] is None
+
+
+def test_registration_can_be_switched_off(
+    make_manager: Make, recorder: Recorder, settings: Settings, stub: HttpStub
+) -> None:
+    use_cometchat(settings, stub)
+    settings.cometchat.register_provider = False  # type: ignore[attr-defined] - lead's key
+    stub.routes[("PUT", PROVIDER)] = (200, {})
+    manager = make_manager(FAKE_CLOUDFLARED)
+    manager.start()
+    recorder.wait_for(is_up)
+    time.sleep(0.2)
+    assert stub.seen == [] and manager.status.registration is None
+    manager.register_now()  # an explicit request still goes through
+    assert recorder.wait_for(lambda s: s.registration is not None).registration.ok
