@@ -302,7 +302,10 @@ class TunnelManager:
             return url
         up_at = self._clock()
         error = NO_PUBLIC_URL if url == "" else ""
-        self._publish(state="up", public_url=url, last_error=error)
+        check = self.status.self_check
+        if check is not None and check.url != f"{url}/health":
+            check = None  # an old URL's result would mislead
+        self._publish(state="up", public_url=url, last_error=error, self_check=check)
         log.info("Tunnel up: %s", f"webhook {url}/webhook" if url else NO_PUBLIC_URL)
         self._upkeep.tunnel_up(url)
         try:
