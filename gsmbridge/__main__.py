@@ -33,6 +33,13 @@ GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
     ("--log-level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+    (
+        "--tunnel",
+        {
+            "choices": ["cloudflared", "ngrok", "off"],
+            "help": "expose the webhook through a tunnel (overrides tunnel.program)",
+        },
+    ),
 ]
 
 
@@ -106,6 +113,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
     if getattr(args, "log_level", None):
         settings.logging.level = args.log_level
+    if getattr(args, "tunnel", None):
+        settings.tunnel.program = "" if args.tunnel == "off" else args.tunnel
     settings.validate()
     return settings
 

@@ -97,17 +97,23 @@ class LimitsSettings:
 
 @dataclass
 class CometChatSettings:
-    api_key: str = ""  # a REST API key (fullAccess); enables the number lookup
-    app_id: str = ""  # defaults for when a payload lacks appId/region
+    api_key: str = ""  # a REST API key (fullAccess); enables lookup and registration
+    app_id: str = ""  # also the defaults for when a payload lacks appId/region
     region: str = ""
     api_url: str = "https://{app_id}.api-{region}.cometchat.io/v3"
+    # Self-registration: write the tunnel's URL into CometChat's provider settings.
+    register_provider: bool = True
+    # CometChat's "Trigger only if phone number is stored" (sent on registration).
+    use_stored_phno: bool = False
 
 
 @dataclass
 class TunnelSettings:
     program: str = ""  # "", "cloudflared" or "ngrok"
-    path: str = ""
-    token: str = ""
+    path: str = ""  # the program's path when it is not on PATH
+    token: str = ""  # a named cloudflared tunnel's token, or ngrok's authtoken
+    public_url: str = ""  # a named tunnel's hostname (quick tunnels are discovered)
+    self_check_interval_s: float = 300.0  # 0 = on demand only
 
 
 @dataclass
@@ -161,6 +167,10 @@ class Settings:
                 'sending.crash_policy must be "resend" or "fail"',
             ),
             (self.sending.dedup_window_s >= 0, "sending.dedup_window_s must be >= 0"),
+            (
+                self.tunnel.self_check_interval_s >= 0,
+                "tunnel.self_check_interval_s must be >= 0 (0 = on demand only)",
+            ),
             (self.retry.max_attempts >= 1, "retry.max_attempts must be >= 1"),
             (self.retry.base_delay_s >= 0, "retry.base_delay_s must be >= 0"),
             (

@@ -28,6 +28,7 @@ from gsmbridge.core.store import Store
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.tunnel import TunnelManager
 from gsmbridge.web.app import create_app
 from gsmbridge.web.server import WebServer, check_exposure
 
@@ -138,6 +139,7 @@ class Bridge:
         self.web: WebServer | None = None
         self.modems: list[Modem] = []
         self.sender: Sender | None = None
+        self.tunnel: TunnelManager | None = None
         self._simulator_options = simulator_options
         self._modem_overrides = modem_options or {}
         self._counts = _CountsPublisher(self)
@@ -186,9 +188,19 @@ class Bridge:
             max_body=server.max_body_bytes,
         )
         self.web.start()
+        self._start_tunnel()
         self._start_sending()
         self.started = True
         self.events.jobs_changed()
+
+    def _start_tunnel(self) -> None:
+        tunnel = self.settings.tunnel
+        if not (tunnel.program or tunnel.path) or self.web is None:
+            return
+        host = self.settings.server.host
+        local = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"
+        self.tunnel = TunnelManager(self.settings, self.web.port, self.events, local_host=local)
+        self.tunnel.start()
 
     def _modem_options(self) -> ModemOptions:
         m, sending = self.settings.modem, self.settings.sending
@@ -253,7 +265,10 @@ class Bridge:
             self.sender.status_report(modem, report)
 
     def stop(self) -> None:
-        """Stop in order: web server, sender, modems, database."""
+        """Stop in order: tunnel, web server, sender, modems, database."""
+        if self.tunnel is not None:
+            self.tunnel.stop()
+            self.tunnel = None
         if self.web is not None:
             self.web.stop()
             self.web = None
@@ -308,6 +323,7 @@ class Bridge:
             ],
             "sending_paused": self.sending_paused,
             "auth": self.settings.auth.enabled,
+            "tunnel": self.tunnel.status.to_dict() if self.tunnel is not None else None,
         }
 
     # -- sending and modems (GUI and API) -------------------------------------------------
@@ -384,6 +400,8 @@ class Bridge:
         """Apply what can change while running; return the keys that need a restart."""
         new.validate()
         old = self.settings
+        tunnel_changed = dataclasses.asdict(old.tunnel) != dataclasses.asdict(new.tunnel)
+        register = (old.auth, old.cometchat) != (new.auth, new.cometchat)
         restart = [
             key
             for key in RESTART_KEYS
@@ -410,6 +428,13 @@ class Bridge:
         if self.web is not None:
             self.web.app.extensions["gsmbridge.auth"].update(old.auth)
         logging.getLogger().setLevel(old.logging.level.upper())
+        if tunnel_changed:
+            if self.tunnel is not None:
+                self.tunnel.stop()
+                self.tunnel = None
+            self._start_tunnel()
+        elif register and self.tunnel is not None:
+            self.tunnel.register_now()
         self.wake_sender()
         return restart
 

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
+
 from tests.helpers import Client, payload
 from tests.integration.headless import Headless
 
@@ -134,3 +136,31 @@ def test_queue_depth_warnings_do_not_flood_the_log(tmp_path) -> None:
     assert statuses == [200] * 150
     app.stop()
     assert app.output.count("Task queue depth") <= 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="the stand-in program is a shell script")
+def test_tunnel_flag_starts_the_tunnel_and_reports_it(tmp_path) -> None:
+    import time
+
+    from tests.tunnel.conftest import FAKE_CLOUDFLARED
+
+    program = tmp_path / "cloudflared"
+    program.write_text(
+        "#!/bin/sh\nexec " + " ".join(f"'{part}'" for part in FAKE_CLOUDFLARED) + ' "$@"\n'
+    )
+    program.chmod(0o755)
+    app = Headless(tmp_path, "--tunnel", "cloudflared", env={"GSMBRIDGE_TUNNEL_PATH": str(program)})
+    try:
+        client = Client(app.port(), "u", "p")
+        deadline = time.monotonic() + 20
+        while True:
+            tunnel = client.get("/api/status")[2]["tunnel"]
+            if tunnel and tunnel["state"] == "up":
+                break
+            assert time.monotonic() < deadline, tunnel
+            time.sleep(0.1)
+        assert tunnel["program"] == "cloudflared"
+        assert tunnel["webhook_url"].startswith("https://")
+        assert tunnel["webhook_url"].endswith(".trycloudflare.com/webhook")
+    finally:
+        assert app.stop() == 0
