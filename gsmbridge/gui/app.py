@@ -23,9 +23,10 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gsmbridge.config import ConfigError, Settings, default_config_path
 from gsmbridge.core.instance import AlreadyRunning, InstanceLock
-from gsmbridge.gui.context import AppContext, explain_start_error
+from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler, install_qt_message_handler
+from gsmbridge.gui.problems import explain_start_error
 from gsmbridge.gui.single_instance import SingleInstance, activate_running, server_name
 from gsmbridge.gui.tray import Tray
 from gsmbridge.gui.views.main_window import MainWindow

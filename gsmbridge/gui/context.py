@@ -8,89 +8,22 @@ from __future__ import annotations
 
 import copy
 import logging
-import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from gsmbridge.config import ConfigError, Settings
-from gsmbridge.core.instance import AlreadyRunning
+from gsmbridge.config import Settings
 from gsmbridge.gui import autostart
 from gsmbridge.gui.bridge import CoreEvents
 from gsmbridge.gui.compat import emit
+from gsmbridge.gui.problems import Problem, explain_start_error
 from gsmbridge.gui.settings_io import changed_keys, get_key, set_key, set_password, write_changes
 from gsmbridge.gui.tasks import TaskRunner
 from gsmbridge.service import RESTART_KEYS, Bridge
-from gsmbridge.web.server import ExposureError, ServerError
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """Something the user must fix, said plainly: what, why, what to do."""
-
-    title: str
-    message: str
-    advice: str
-    actions: tuple[tuple[str, str], ...] = ()
-
-
-def explain_start_error(exc: BaseException, settings: Settings, config_path: Path) -> Problem:
-    """Turn a start-up exception into words and the buttons that help."""
-    again = ("start", "Start again")
-    open_settings = ("settings", "Settings…")
-    text = str(exc)
-    if isinstance(exc, ExposureError):
-        return Problem(
-            "The webhook is not running: no credentials are set",
-            text,
-            "Set a user name and password in Settings → Server, or listen on 127.0.0.1; "
-            "then press Start again.",
-            (open_settings, again),
-        )
-    if isinstance(exc, ServerError):
-        if "in use" in text:
-            port = settings.server.port
-            return Problem(
-                f"The webhook is not running: port {port} is in use",
-                text,
-                "Choose another port in Settings → Server (then update the webhook URL in "
-                "CometChat), or stop the other program; then press Start again.",
-                (open_settings, again),
-            )
-        return Problem(
-            "The webhook is not running",
-            text,
-            "Check the host address in Settings → Server; then press Start again.",
-            (open_settings, again),
-        )
-    if isinstance(exc, ConfigError):
-        return Problem(
-            "The configuration has a problem",
-            text,
-            f"Fix it in Settings or in {config_path}; gsmbridge runs with defaults meanwhile.",
-            (open_settings, again),
-        )
-    if isinstance(exc, AlreadyRunning):
-        return Problem("gsmbridge is already running", text, "Use the running window.", ())
-    if isinstance(exc, sqlite3.Error | OSError) or "database" in text:
-        return Problem(
-            "The queue database cannot be opened",
-            text,
-            "Check that the data directory is writable and the disk is not full; "
-            "then press Start again.",
-            (again,),
-        )
-    return Problem(
-        "gsmbridge could not start",
-        f"{type(exc).__name__}: {text}",
-        "See the Log tab for details; then press Start again.",
-        (again,),
-    )
 
 
 class AppContext(QObject):

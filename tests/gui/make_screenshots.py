@@ -138,7 +138,7 @@ def main(out: Path = OUT) -> None:
     window.log_view.grab().save(str(out / "log.png"))
 
     window.tabs.setCurrentWidget(window.modem_panel)
-    window.modem_panel.test_number.setText("+1 212 555 0199")
+    window.modem_panel.test_sms.number.setText("+1 212 555 0199")
     pump(1.2)
     window.modem_panel.grab().save(str(out / "modem.png"))
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QLineEdit, QStyleOptionViewItem
 
-from gsmbridge.gui.models import ContactsModel
+from gsmbridge.gui.list_models import ContactsModel
 
 
 def test_add_form_validates_as_you_type(gui, qtbot):

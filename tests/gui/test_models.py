@@ -8,7 +8,8 @@ from PySide6.QtGui import QBrush, QIcon
 
 from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.store import Store
-from gsmbridge.gui.models import JOB_ID_ROLE, JOB_ROLE, STATE_ROLE, ContactsModel, JobTableModel
+from gsmbridge.gui.list_models import ContactsModel
+from gsmbridge.gui.models import JOB_ID_ROLE, JOB_ROLE, STATE_ROLE, JobTableModel
 
 
 def new_job(i: int, state: State = State.QUEUED, number: str | None = "+12125550123") -> NewJob:

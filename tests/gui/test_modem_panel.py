@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from gsmbridge.core.models import State
-from gsmbridge.gui.views.main_window import modem_problem
+from gsmbridge.gui.problems import modem_problem
 from gsmbridge.modem.simulator import fast_options
 from gsmbridge.service import Bridge
 from tests.gui.conftest import FAST_MODEM
@@ -18,18 +18,19 @@ def test_status_test_sms_and_outbox(gui, qtbot):
     assert panel.info_box.title() == "Simulated modem"
     assert panel.charts_data["sim"]  # a signal reading was recorded
 
-    panel.test_text.setPlainText("x" * 161)
-    assert "GSM-7 · 2 parts" in panel.test_counter.text()
-    panel.test_text.setPlainText("Grüße ✓")
-    assert "UCS-2" in panel.test_counter.text()
-    panel.test_number.setText("12")
-    assert not panel.send_button.isEnabled()
-    panel.test_number.setText("+1 212 555 0199")
-    assert panel.send_button.isEnabled()
-    panel.send_test()
-    qtbot.waitUntil(lambda: hasattr(panel, "last_test_job"), timeout=5000)
-    job_id = panel.last_test_job
-    assert f"job {job_id}" in panel.test_feedback.text()
+    box = panel.test_sms
+    box.text.setPlainText("x" * 161)
+    assert "GSM-7 · 2 parts" in box.counter.text()
+    box.text.setPlainText("Grüße ✓")
+    assert "UCS-2" in box.counter.text()
+    box.number.setText("12")
+    assert not box.send_button.isEnabled()
+    box.number.setText("+1 212 555 0199")
+    assert box.send_button.isEnabled()
+    with qtbot.waitSignal(box.test_queued, timeout=5000) as queued:
+        box.send()
+    job_id = queued.args[0]
+    assert f"job {job_id}" in box.feedback.text()
     store = gui.ctx.store
     qtbot.waitUntil(lambda: store.get(job_id).state in (State.SENT, State.DELIVERED), timeout=10000)
     gui.window.tabs.setCurrentWidget(panel)  # the outbox refreshes while visible

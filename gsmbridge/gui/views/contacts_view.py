@@ -36,7 +36,7 @@ from gsmbridge.core.contacts import ImportResult, export_csv, import_csv
 from gsmbridge.core.models import Contact
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.models import ContactsModel
+from gsmbridge.gui.list_models import ContactsModel
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
 
 log = logging.getLogger(__name__)

@@ -25,9 +25,10 @@ from PySide6.QtWidgets import (
 from gsmbridge import __version__
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.context import AppContext, Problem
+from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler
+from gsmbridge.gui.problems import Problem, modem_problem
 from gsmbridge.gui.tray import Tray, tray_state
 from gsmbridge.gui.views.contacts_view import ContactsView
 from gsmbridge.gui.views.header import HeaderBar
@@ -41,41 +42,6 @@ log = logging.getLogger(__name__)
 
 SIM_STYLE = "background:#d98c1f; color:white; font-weight:bold; border-radius:3px; padding:1px 6px;"
 TODAY_REFRESH_MS = 2000
-
-
-def modem_problem(status: Any) -> Problem | None:
-    """The banner for a modem that needs a person, or None."""
-    port = status.port
-    if status.state == "pin-required":
-        return Problem(
-            f"The SIM in {port} needs its PIN",
-            "Nothing is sent until the SIM is unlocked.",
-            "Enter the PIN in the Modem tab. Three wrong PINs lock the SIM.",
-            (("modem", "Modem tab"),),
-        )
-    if status.state == "puk-required":
-        return Problem(
-            f"The SIM in {port} is locked",
-            "Too many wrong PINs: the SIM needs its PUK.",
-            "Unlock it in a phone with the PUK from the SIM's card, then press Reconnect.",
-            (("reconnect", "Reconnect"),),
-        )
-    if status.state == "denied":
-        return Problem(
-            f"The network refused the SIM in {port}",
-            status.last_error,
-            "Check that the SIM is active and has credit (try it in a phone).",
-            (("modem", "Modem tab"),),
-        )
-    if status.state == "error" or (status.state == "disconnected" and status.last_error):
-        return Problem(
-            f"No modem answers on {port}",
-            status.last_error,
-            "Check that the modem is plugged in and choose its port in the Modem tab. On "
-            "Linux your user needs the dialout group, and ModemManager may hold the port.",
-            (("modem", "Modem tab"), ("reconnect", "Reconnect")),
-        )
-    return None
 
 
 class MainWindow(QMainWindow):
@@ -438,7 +404,7 @@ class MainWindow(QMainWindow):
         self.queue.show_numbers.setChecked(not s.gui.mask_numbers)
         self.log_view.mask.setChecked(s.gui.mask_numbers)
         self.contacts.set_region(s.sending.default_region)
-        self.modem_panel._update_counter()
+        self.modem_panel.test_sms.update_counter()
         if restart:
             self.notice.show_message(
                 "Some settings apply after a restart of the service",
@@ -487,4 +453,4 @@ class MainWindow(QMainWindow):
         self.request_quit()
 
 
-__all__ = ["MainWindow", "modem_problem"]
+__all__ = ["MainWindow"]

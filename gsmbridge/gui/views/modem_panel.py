@@ -22,7 +22,6 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QPushButton,
     QTableView,
     QVBoxLayout,
@@ -31,12 +30,11 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.models import OutboxModel
+from gsmbridge.gui.list_models import OutboxModel
 from gsmbridge.gui.views.header import MODEM_STATE_TEXT
-from gsmbridge.gui.views.number_dialog import check_number
 from gsmbridge.gui.views.signal_chart import SignalChart
+from gsmbridge.gui.views.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars
-from gsmbridge.modem.pdu import count_parts
 
 log = logging.getLogger(__name__)
 
@@ -172,26 +170,7 @@ class ModemPanel(QWidget):
         self.pin_box.hide()
 
         # -- test SMS
-        test_box = QGroupBox("Send a test SMS")
-        self.test_number = QLineEdit()
-        self.test_number.setPlaceholderText("Your own mobile number")
-        self.test_text = QPlainTextEdit("Hello from gsmbridge: this is a test message.")
-        self.test_text.setMaximumHeight(70)
-        self.test_counter = QLabel()
-        self.test_feedback = QLabel()
-        self.test_feedback.setWordWrap(True)
-        self.send_button = QPushButton("Send test SMS")
-        self.send_button.clicked.connect(self.send_test)
-        self.test_text.textChanged.connect(self._update_counter)
-        self.test_number.textChanged.connect(self._update_counter)
-        test = QFormLayout(test_box)
-        test.addRow("Number", self.test_number)
-        test.addRow("Text", self.test_text)
-        row = QHBoxLayout()
-        row.addWidget(self.test_counter, 1)
-        row.addWidget(self.send_button)
-        test.addRow(row)
-        test.addRow(self.test_feedback)
+        self.test_sms = SmsTestBox(ctx)
 
         # -- simulator outbox
         self.outbox_box = QGroupBox("Simulator outbox: what the simulated modem “sent”")
@@ -221,7 +200,7 @@ class ModemPanel(QWidget):
         right = QVBoxLayout()
         right.addWidget(conn_box)
         right.addWidget(self.pin_box)
-        right.addWidget(test_box)
+        right.addWidget(self.test_sms)
         right.addWidget(self.outbox_box, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -229,7 +208,6 @@ class ModemPanel(QWidget):
         layout.addLayout(right, 1)
         self._port_choices: list[tuple[str, str]] = []
         self._fill_ports([])
-        self._update_counter()
         self.set_simulated(ctx.simulated)
 
     # -- statuses -----------------------------------------------------------------------
@@ -405,56 +383,6 @@ class ModemPanel(QWidget):
     def _pin_failed(self, exc: BaseException) -> None:
         self.pin_button.setEnabled(True)
         emit(self.message_posted, f"PIN not sent: {exc}")
-
-    # -- test SMS ---------------------------------------------------------------------------
-
-    @Slot()
-    def _update_counter(self) -> None:
-        text = self.test_text.toPlainText()
-        sending = self.ctx.settings.sending
-        encoding, parts = count_parts(text, smart=sending.smart_encoding)
-        name = {"gsm7": "GSM-7", "ucs2": "UCS-2 (Unicode)"}.get(encoding, encoding)
-        counter = f"{len(text)} characters · {name} · {parts} part{'s' if parts != 1 else ''}"
-        if parts > sending.max_parts:
-            counter += f" — over the limit of {sending.max_parts}: it will be cut"
-            self.test_counter.setStyleSheet(ERROR_STYLE)
-        else:
-            self.test_counter.setStyleSheet("")
-        self.test_counter.setText(counter)
-        number_ok = check_number(self.test_number.text(), sending.default_region)[0]
-        self.send_button.setEnabled(bool(number_ok and text.strip()))
-
-    @Slot()
-    def send_test(self) -> None:
-        number, reason = check_number(
-            self.test_number.text(), self.ctx.settings.sending.default_region
-        )
-        if number is None:
-            self.test_feedback.setStyleSheet(ERROR_STYLE)
-            self.test_feedback.setText(reason)
-            return
-        self.send_button.setEnabled(False)
-        self.test_feedback.setStyleSheet("")
-        self.test_feedback.setText("Queueing…")
-        self.ctx.tasks.run(
-            "Send test SMS",
-            self.ctx.bridge.send_test,
-            number,
-            self.test_text.toPlainText(),
-            on_done=self._test_queued,
-            on_error=self._test_failed,
-        )
-
-    def _test_queued(self, job_id: int) -> None:
-        self._update_counter()
-        self.test_feedback.setStyleSheet(OK_STYLE)
-        self.test_feedback.setText(f"Queued as job {job_id}; watch it in the Queue tab.")
-        self.last_test_job = job_id
-
-    def _test_failed(self, exc: BaseException) -> None:
-        self._update_counter()
-        self.test_feedback.setStyleSheet(ERROR_STYLE)
-        self.test_feedback.setText(str(exc))
 
     # -- simulator outbox -------------------------------------------------------------------
 

@@ -7,15 +7,10 @@ through ``AppContext.save_and_apply``; the dialog closes when that is done.
 from __future__ import annotations
 
 import copy
-import ipaddress
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
-import phonenumbers
 from PySide6.QtCore import Signal, Slot
-from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -25,127 +20,31 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPushButton,
     QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
 )
 
-from gsmbridge.config import ConfigError, Settings, generate_password
+from gsmbridge.config import ConfigError, Settings
 from gsmbridge.gui import autostart
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
-
-_HOSTNAME = re.compile(
-    r"^(?=.{1,253}$)[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9-]+)*$"
+from gsmbridge.gui.views.settings_fields import (
+    BAUD_RATES,
+    Field,
+    PasswordField,
+    parse_float,
+    parse_host,
+    parse_int,
+    parse_modem_ports,
+    parse_password,
+    parse_pin,
+    parse_port,
+    parse_region,
+    parse_username,
 )
-BAUD_RATES = ("9600", "19200", "38400", "57600", "115200", "230400", "460800", "921600")
-
-
-# -- parsers: text -> value, or ValueError with the message shown next to the field ---------
-
-
-def parse_host(text: str) -> str:
-    text = text.strip()
-    if not text:
-        raise ValueError("Enter an address, e.g. 127.0.0.1 (this computer only) or 0.0.0.0")
-    try:
-        ipaddress.ip_address(text)
-    except ValueError:
-        if not _HOSTNAME.match(text):
-            raise ValueError(f"{text!r} is not an IP address or host name") from None
-    return text
-
-
-def parse_int(low: int, high: int | None = None, what: str = "a whole number") -> Callable:
-    def parse(text: str) -> int:
-        try:
-            value = int(text.strip())
-        except ValueError:
-            raise ValueError(f"Enter {what}") from None
-        if value < low or (high is not None and value > high):
-            bound = f"from {low} to {high}" if high is not None else f"of at least {low}"
-            raise ValueError(f"Enter a number {bound}")
-        return value
-
-    return parse
-
-
-def parse_float(low: float) -> Callable:
-    def parse(text: str) -> float:
-        try:
-            value = float(text.strip().replace(",", "."))
-        except ValueError:
-            raise ValueError("Enter a number of seconds") from None
-        if value < low:
-            raise ValueError(f"Enter {low:g} or more")
-        return value
-
-    return parse
-
-
-def parse_port(text: str) -> int:
-    try:
-        value = int(text.strip())
-    except ValueError:
-        raise ValueError("Enter a port number from 1 to 65535") from None
-    if not 0 <= value <= 65535:
-        raise ValueError(f"{value} is not a port: use 1 to 65535 (0 picks a free one)")
-    return value
-
-
-def parse_pin(text: str) -> str:
-    text = text.strip()
-    if text and not (text.isdigit() and 4 <= len(text) <= 8):
-        raise ValueError("A PIN is 4 to 8 digits; leave it empty if the SIM has none")
-    return text
-
-
-def parse_region(text: str) -> str:
-    code = text.strip().upper()
-    if len(code) != 2 or not code.isalpha():
-        raise ValueError("Use a two-letter country code such as US, DE or GB")
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"{code} is not a country code phone numbers know")
-    return code
-
-
-def parse_modem_ports(text: str) -> list[str]:
-    ports = [p.strip() for p in text.split(",") if p.strip()]
-    if not ports:
-        raise ValueError("Name a port (COM3, /dev/ttyUSB2, socket://host:port) or sim")
-    return ports
-
-
-def parse_username(text: str) -> str:
-    text = text.strip()
-    if ":" in text:
-        raise ValueError("A user name cannot contain ':' (Basic auth separates with it)")
-    return text
-
-
-def parse_password(text: str) -> str:
-    if text and len(text) < 8:
-        raise ValueError("Use at least 8 characters (or Generate)")
-    return text
-
-
-@dataclass
-class Field:
-    key: str  # "server.port"; "auth.new_password" is the dialog's own
-    widget: QWidget
-    error: FieldError
-    read: Callable[[], Any]
-
-
-def _text(widget: QWidget) -> str:
-    if isinstance(widget, QComboBox):
-        return widget.currentText()
-    if isinstance(widget, QLineEdit):
-        return widget.text()
-    raise TypeError(widget)
+from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
 
 
 class SettingsDialog(QDialog):
@@ -179,29 +78,17 @@ class SettingsDialog(QDialog):
         self.username = self._line(
             form, "auth.username", "User name", s.auth.username, parse_username
         )
-        self.password = QLineEdit()
-        self.password.setEchoMode(QLineEdit.EchoMode.Password)
-        self.password.setPlaceholderText(
+        self.password_field = PasswordField(
             "unchanged" if s.auth.enabled else "none set — the webhook is open"
         )
-        show = QPushButton("Show")
-        show.setCheckable(True)
-        show.toggled.connect(self._show_password)
-        generate = QPushButton("Generate")
-        generate.clicked.connect(self.generate_password)
-        copy_button = QPushButton("Copy")
-        copy_button.clicked.connect(self._copy_password)
-        row = QHBoxLayout()
-        row.addWidget(self.password, 1)
-        row.addWidget(show)
-        row.addWidget(generate)
-        row.addWidget(copy_button)
-        self.show_password_button = show
+        self.password = self.password_field.edit
+        self.password_field.generated.connect(self._password_generated)
+        self.password_field.copied.connect(lambda: self.status.setText("Password copied"))
         self._add_field(
             form,
             "auth.new_password",
             "New password",
-            row,
+            self.password_field,
             self.password,
             lambda: parse_password(self.password.text()),
         )
@@ -452,24 +339,14 @@ class SettingsDialog(QDialog):
 
     # -- password helpers ---------------------------------------------------------------------
 
-    @Slot(bool)
-    def _show_password(self, show: bool) -> None:
-        mode = QLineEdit.EchoMode.Normal if show else QLineEdit.EchoMode.Password
-        self.password.setEchoMode(mode)
+    def generate_password(self) -> None:
+        self.password_field.generate()
 
     @Slot()
-    def generate_password(self) -> None:
-        self.password.setText(generate_password())
-        self.show_password_button.setChecked(True)
+    def _password_generated(self) -> None:
         if not self.username.text().strip():
             self.username.setText("cometchat")
         self.status.setText("A new password: copy it into CometChat before you save.")
-
-    @Slot()
-    def _copy_password(self) -> None:
-        if self.password.text():
-            QGuiApplication.clipboard().setText(self.password.text())
-            self.status.setText("Password copied")
 
     # -- validation ---------------------------------------------------------------------------
 

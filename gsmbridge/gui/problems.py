@@ -1,0 +1,114 @@
+"""Problems said plainly: what happened, why, what to do, and the buttons that help.
+
+No Qt: the window shows these in its banners.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from gsmbridge.config import ConfigError, Settings
+from gsmbridge.core.instance import AlreadyRunning
+from gsmbridge.web.server import ExposureError, ServerError
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something the user must fix, said plainly: what, why, what to do."""
+
+    title: str
+    message: str
+    advice: str
+    actions: tuple[tuple[str, str], ...] = ()
+
+
+def explain_start_error(exc: BaseException, settings: Settings, config_path: Path) -> Problem:
+    """Turn a start-up exception into words and the buttons that help."""
+    again = ("start", "Start again")
+    open_settings = ("settings", "Settings…")
+    text = str(exc)
+    if isinstance(exc, ExposureError):
+        return Problem(
+            "The webhook is not running: no credentials are set",
+            text,
+            "Set a user name and password in Settings → Server, or listen on 127.0.0.1; "
+            "then press Start again.",
+            (open_settings, again),
+        )
+    if isinstance(exc, ServerError):
+        if "in use" in text:
+            port = settings.server.port
+            return Problem(
+                f"The webhook is not running: port {port} is in use",
+                text,
+                "Choose another port in Settings → Server (then update the webhook URL in "
+                "CometChat), or stop the other program; then press Start again.",
+                (open_settings, again),
+            )
+        return Problem(
+            "The webhook is not running",
+            text,
+            "Check the host address in Settings → Server; then press Start again.",
+            (open_settings, again),
+        )
+    if isinstance(exc, ConfigError):
+        return Problem(
+            "The configuration has a problem",
+            text,
+            f"Fix it in Settings or in {config_path}; gsmbridge runs with defaults meanwhile.",
+            (open_settings, again),
+        )
+    if isinstance(exc, AlreadyRunning):
+        return Problem("gsmbridge is already running", text, "Use the running window.", ())
+    if isinstance(exc, sqlite3.Error | OSError) or "database" in text:
+        return Problem(
+            "The queue database cannot be opened",
+            text,
+            "Check that the data directory is writable and the disk is not full; "
+            "then press Start again.",
+            (again,),
+        )
+    return Problem(
+        "gsmbridge could not start",
+        f"{type(exc).__name__}: {text}",
+        "See the Log tab for details; then press Start again.",
+        (again,),
+    )
+
+
+def modem_problem(status: Any) -> Problem | None:
+    """The banner for a modem that needs a person, or None."""
+    port = status.port
+    if status.state == "pin-required":
+        return Problem(
+            f"The SIM in {port} needs its PIN",
+            "Nothing is sent until the SIM is unlocked.",
+            "Enter the PIN in the Modem tab. Three wrong PINs lock the SIM.",
+            (("modem", "Modem tab"),),
+        )
+    if status.state == "puk-required":
+        return Problem(
+            f"The SIM in {port} is locked",
+            "Too many wrong PINs: the SIM needs its PUK.",
+            "Unlock it in a phone with the PUK from the SIM's card, then press Reconnect.",
+            (("reconnect", "Reconnect"),),
+        )
+    if status.state == "denied":
+        return Problem(
+            f"The network refused the SIM in {port}",
+            status.last_error,
+            "Check that the SIM is active and has credit (try it in a phone).",
+            (("modem", "Modem tab"),),
+        )
+    if status.state == "error" or (status.state == "disconnected" and status.last_error):
+        return Problem(
+            f"No modem answers on {port}",
+            status.last_error,
+            "Check that the modem is plugged in and choose its port in the Modem tab. On "
+            "Linux your user needs the dialout group, and ModemManager may hold the port.",
+            (("modem", "Modem tab"), ("reconnect", "Reconnect")),
+        )
+    return None
