@@ -1,0 +1,136 @@
+"""Build the one-folder bundle (dist/gsmbridge/) with PyInstaller, then optionally check it,
+archive it (Linux) or compile the Windows installer (Inno Setup).
+
+    python installer/build.py                  # build venv in build/venv, bundle in dist/
+    python installer/build.py --check          # ... then run installer/check_bundle.py
+    python installer/build.py --archive        # ... and dist/gsmbridge-VERSION-linux-x86_64.tar.gz
+    python installer/build.py --installer      # Windows: ... and dist/gsmbridge-VERSION-setup.exe
+    python installer/build.py --current-env    # use this interpreter instead of build/venv
+
+What gets installed comes from the project's own files: the dependencies in
+pyproject.toml plus installer/requirements-build.txt (PyInstaller, pinned).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SPEC = ROOT / "installer" / "gsmbridge.spec"
+ISS = ROOT / "installer" / "gsmbridge.iss"
+REQUIREMENTS = ROOT / "installer" / "requirements-build.txt"
+DIST = ROOT / "dist"
+WORK = ROOT / "build" / "pyinstaller"
+VENV = ROOT / "build" / "venv"
+BUNDLE = DIST / "gsmbridge"
+
+
+def version() -> str:
+    text = (ROOT / "gsmbridge" / "__init__.py").read_text(encoding="utf-8")
+    match = re.search(r'^__version__ = "([^"]+)"', text, re.M)
+    assert match, "no __version__ in gsmbridge/__init__.py"
+    return match.group(1)
+
+
+def run(cmd: list[str | Path], **kwargs: object) -> None:
+    print("+", " ".join(map(str, cmd)), flush=True)
+    subprocess.run([str(c) for c in cmd], check=True, **kwargs)  # type: ignore[call-overload]
+
+
+def venv_python(venv: Path) -> Path:
+    return venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+
+def prepare_python(current_env: bool) -> Path:
+    """A Python with the project's dependencies and PyInstaller."""
+    if current_env:
+        python = Path(sys.executable)
+    else:
+        python = venv_python(VENV)
+        if not python.exists():
+            run([sys.executable, "-m", "venv", VENV])
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"][
+        "dependencies"
+    ]
+    # gsmbridge itself is not installed: the spec takes it from this checkout.
+    run([python, "-m", "pip", "install", "--quiet", "-r", REQUIREMENTS, *deps])
+    return python
+
+
+def du(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file() and not f.is_symlink())
+
+
+def build(python: Path, clean: bool) -> None:
+    started = time.monotonic()
+    cmd: list[str | Path] = [python, "-m", "PyInstaller", "--noconfirm", "--log-level", "WARN"]
+    cmd += ["--distpath", DIST, "--workpath", WORK]
+    if clean:
+        cmd.append("--clean")
+    run([*cmd, SPEC], cwd=ROOT)
+    size = du(BUNDLE) / 2**20
+    print(f"built {BUNDLE} ({size:.0f} MiB) in {time.monotonic() - started:.0f} s")
+
+
+def archive() -> Path:
+    machine = platform.machine().lower() or "unknown"
+    out = DIST / f"gsmbridge-{version()}-linux-{machine}.tar.gz"
+    with tarfile.open(out, "w:gz") as tar:
+        tar.add(BUNDLE, arcname=f"gsmbridge-{version()}")
+    print(f"wrote {out} ({out.stat().st_size / 2**20:.0f} MiB)")
+    return out
+
+
+def find_iscc() -> Path | None:
+    candidates = [os.environ.get("ISCC", ""), shutil.which("iscc") or ""]
+    for base in ("LOCALAPPDATA", "ProgramFiles(x86)", "ProgramFiles"):
+        root = os.environ.get(base)
+        if root:
+            candidates.append(str(Path(root) / "Programs" / "Inno Setup 6" / "ISCC.exe"))
+            candidates.append(str(Path(root) / "Inno Setup 6" / "ISCC.exe"))
+    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+
+
+def installer() -> None:
+    iscc = find_iscc()
+    if iscc is None:
+        sys.exit("Inno Setup 6 not found: winget install JRSoftware.InnoSetup, or set ISCC")
+    run([iscc, f"/DAppVersion={version()}", ISS], cwd=ROOT)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--current-env", action="store_true", help="no build venv")
+    parser.add_argument("--clean", action="store_true", help="empty PyInstaller's cache first")
+    parser.add_argument("--no-deps", action="store_true", help="skip pip (offline rebuild)")
+    parser.add_argument("--check", action="store_true", help="run check_bundle.py after")
+    parser.add_argument("--archive", action="store_true", help="Linux: a .tar.gz of the bundle")
+    parser.add_argument("--installer", action="store_true", help="Windows: run Inno Setup")
+    args = parser.parse_args(argv)
+
+    if args.no_deps:
+        python = Path(sys.executable) if args.current_env else venv_python(VENV)
+    else:
+        python = prepare_python(args.current_env)
+    build(python, args.clean)
+    if args.check:
+        run([python, ROOT / "installer" / "check_bundle.py", BUNDLE])
+    if args.archive:
+        archive()
+    if args.installer:
+        installer()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,281 @@
+"""Check a built bundle the way a person would use it, and time it.
+
+    python installer/check_bundle.py [dist/gsmbridge] [--gui] [--json FILE]
+
+1. layout: both executables, the icons, the Qt plugins the icons need, no QML/WebEngine;
+2. ``gsmbridge-cli --version`` prints the version (timed, best of 3);
+3. ``gsmbridge-cli --headless --modem sim --port 0`` in a temporary data directory with
+   credentials from the environment: time until "Webhook listening on ...";
+4. a CometChat webhook POST answered 200, then GET /api/jobs/<id> until sent/delivered;
+5. SIGTERM: exit code 0 and "gsmbridge stopped" in the log;
+6. with --gui: the windowed executable starts offscreen and listens too.
+
+Standard library only, so it runs with any Python 3.11, beside the bundle or not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import http.client
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+EXE = ".exe" if os.name == "nt" else ""
+LISTENING = re.compile(r"Webhook listening on http://127\.0\.0\.1:(\d+)/webhook")
+USER, PASSWORD = "bundle-check", "bundle-check-password"
+# CometChat's custom SMS provider payload (as in tests/helpers.py ONE_TO_ONE).
+PAYLOAD: dict[str, Any] = {
+    "trigger": "sms-notification-payload-generated",
+    "data": {
+        "to": {"uid": "cometchat-uid-1", "phno": "+12125550123", "name": "Andrew Joseph"},
+        "messages": [
+            {
+                "sender": {"uid": "cometchat-uid-4", "name": "Susan Marie"},
+                "message": "Are we meeting on this weekend?",
+            }
+        ],
+        "senderDetails": {"uid": "cometchat-uid-4", "name": "Susan Marie"},
+        "smsContent": "You've received new messages from Susan Marie! Read them at https://example.com.",
+    },
+    "appId": "app123",
+    "region": "us",
+    "webhook": "custom",
+}
+# Qt libraries that must not be in the bundle (see QT_UNUSED in gsmbridge.spec).
+FORBIDDEN = re.compile(r"Qt6?(Qml|Quick|WebEngine|3D|Multimedia|Pdf|Designer)", re.I)
+# Qt plugins the spec leaves out (DROP_PLUGINS, DROP_PLUGIN_TYPES), by file and by folder.
+DROPPED_PLUGIN = re.compile(r"^(lib)?q(gtk3|vnc|linuxfb|eglfs|pdf|tiff|webp)\.", re.I)
+DROPPED_TYPES = ("printsupport", "sqldrivers", "networkinformation", "tls", "multimedia")
+
+
+class CheckFailed(AssertionError):
+    pass
+
+
+def expect(ok: bool, message: str) -> None:
+    if not ok:
+        raise CheckFailed(message)
+
+
+def check_layout(bundle: Path) -> dict[str, Any]:
+    internal = bundle / "_internal"
+    for name in ("gsmbridge", "gsmbridge-cli"):
+        expect((bundle / f"{name}{EXE}").is_file(), f"missing {name}{EXE} in {bundle}")
+    resources = internal / "gsmbridge" / "gui" / "resources"
+    for icon in ("gsmbridge.svg", "tray-ok.svg", "tray-sending.svg", "tray-problem.svg"):
+        expect((resources / icon).is_file(), f"missing {resources / icon}")
+    plugins = next((p for p in internal.glob("PySide6/**/plugins") if p.is_dir()), None)
+    expect(plugins is not None, "no Qt plugins directory in the bundle")
+    assert plugins is not None
+    for kind in ("iconengines", "imageformats", "platforms"):
+        found = [p.name for p in (plugins / kind).glob("*")]
+        expect(any("svg" in n for n in found) or kind == "platforms", f"no SVG plugin in {kind}")
+        expect(bool(found), f"no Qt plugins in {kind}")
+    files = [p for p in internal.rglob("*") if p.is_file()]
+    bad = sorted({p.name for p in files if FORBIDDEN.search(p.name)})
+    expect(not bad, f"unused Qt modules were bundled: {bad}")
+    dropped = [p.name for p in files if DROPPED_PLUGIN.match(p.name)]
+    dropped += [t for t in DROPPED_TYPES if (plugins / t).exists()]
+    expect(not dropped, f"Qt plugins the spec drops were bundled: {sorted(dropped)}")
+    size = sum(p.stat().st_size for p in bundle.rglob("*") if p.is_file() and not p.is_symlink())
+    return {"bundle_mib": round(size / 2**20, 1), "files": len(files)}
+
+
+def best_of(n: int, cmd: list[str], env: dict[str, str]) -> tuple[float, str]:
+    times, out = [], ""
+    for _ in range(n):
+        started = time.perf_counter()
+        done = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        times.append(time.perf_counter() - started)
+        expect(done.returncode == 0, f"{cmd} exited {done.returncode}: {done.stderr}")
+        out = done.stdout + done.stderr
+    return min(times), out.strip()
+
+
+class Running:
+    """A started gsmbridge process whose output is read (and kept) by a thread."""
+
+    def __init__(self, cmd: list[str], env: dict[str, str]) -> None:
+        self.started = time.perf_counter()
+        flags = subprocess.CREATE_NEW_PROCESS_GROUP if os.name == "nt" else 0  # type: ignore[attr-defined]
+        self.proc = subprocess.Popen(
+            cmd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            env=env,
+            creationflags=flags,
+        )
+        self.lines: list[str] = []
+        self.port: int | None = None
+        self.listening_after: float | None = None
+        self._found = threading.Event()
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+            match = LISTENING.search(line)
+            if match and self.port is None:
+                self.port = int(match.group(1))
+                self.listening_after = time.perf_counter() - self.started
+                self._found.set()
+        self._found.set()
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_listening(self, timeout: float) -> int:
+        self._found.wait(timeout)
+        expect(self.port is not None, f"no 'Webhook listening' line:\n{self.output}")
+        assert self.port is not None
+        return self.port
+
+    def terminate(self, timeout: float = 30) -> int:
+        if self.proc.poll() is None:
+            if os.name == "nt":
+                self.proc.send_signal(signal.CTRL_BREAK_EVENT)  # type: ignore[attr-defined]
+            else:
+                self.proc.send_signal(signal.SIGTERM)
+        try:
+            return self.proc.wait(timeout)
+        except subprocess.TimeoutExpired as exc:
+            self.proc.kill()
+            self.proc.wait()
+            message = f"did not stop within {timeout} s of SIGTERM:\n{self.output}"
+            raise CheckFailed(message) from exc
+
+
+def request(port: int, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
+    headers = {"Authorization": f"Basic {token}"}
+    data = None
+    if body is not None:
+        data = json.dumps(body).encode()
+        headers["Content-Type"] = "application/json"
+    try:
+        conn.request(method, path, body=data, headers=headers)
+        response = conn.getresponse()
+        raw = response.read()
+    finally:
+        conn.close()
+    try:
+        return response.status, json.loads(raw)
+    except ValueError:
+        return response.status, raw.decode(errors="replace")
+
+
+def clean_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
+    env.update({"GSMBRIDGE_AUTH_USERNAME": USER, "GSMBRIDGE_AUTH_PASSWORD": PASSWORD})
+    env.update(extra or {})
+    return env
+
+
+def app_args(tmp: Path) -> list[str]:
+    config = tmp / "config.toml"
+    config.touch()
+    return ["--modem", "sim", "--port", "0", "--data-dir", str(tmp), "--config", str(config)]
+
+
+def check_headless(bundle: Path, tmp: Path) -> dict[str, Any]:
+    cli = str(bundle / f"gsmbridge-cli{EXE}")
+    app = Running([cli, "--headless", *app_args(tmp)], clean_env())
+    try:
+        port = app.wait_listening(60)
+        status, health = request(port, "GET", "/health")
+        expect(status == 200, f"/health answered {status}: {health}")
+        status, answer = request(port, "POST", "/webhook", PAYLOAD)
+        expect(status == 200, f"webhook answered {status}: {answer}")
+        job_id = answer["id"]
+        deadline, state = time.monotonic() + 60, ""
+        while time.monotonic() < deadline:
+            status, job = request(port, "GET", f"/api/jobs/{job_id}")
+            expect(status == 200, f"GET /api/jobs/{job_id} answered {status}: {job}")
+            state = job["state"]
+            if state in ("sent", "delivered"):
+                break
+            expect(
+                state not in ("failed", "cancelled", "needs-number"),
+                f"job went {state}: {job.get('last_error')}; log:\n{app.output}",
+            )
+            time.sleep(0.2)
+        expect(
+            state in ("sent", "delivered"),
+            f"job {job_id} still {state!r} after 60 s; log:\n{app.output}",
+        )
+    finally:
+        code = app.terminate()
+    if os.name != "nt":  # CTRL_BREAK on Windows is not the SIGTERM path being checked
+        expect(code == 0, f"exit code {code} after SIGTERM:\n{app.output}")
+        expect("gsmbridge stopped" in app.output, f"no clean stop in the log:\n{app.output}")
+    return {"listening_s": round(app.listening_after or 0, 3), "job_state": state}
+
+
+def check_gui(bundle: Path, tmp: Path) -> dict[str, Any]:
+    gui = str(bundle / f"gsmbridge{EXE}")
+    env = clean_env({"QT_QPA_PLATFORM": "offscreen"})
+    app = Running([gui, *app_args(tmp)], env)
+    try:
+        app.wait_listening(60)
+        time.sleep(1.0)  # let the window finish painting; a crash shows up now
+        expect(app.proc.poll() is None, f"the GUI exited:\n{app.output}")
+    finally:
+        app.terminate()  # Qt installs no SIGTERM handler: the process just ends
+    expect("Traceback" not in app.output, f"the GUI logged a traceback:\n{app.output}")
+    return {"gui_listening_s": round(app.listening_after or 0, 3)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Check a built gsmbridge bundle.")
+    parser.add_argument("bundle", nargs="?", type=Path, default=ROOT / "dist" / "gsmbridge")
+    parser.add_argument("--gui", action="store_true", help="also start the windowed exe")
+    parser.add_argument("--json", type=Path, help="write the measurements here")
+    args = parser.parse_args(argv)
+    bundle = args.bundle.resolve()
+    results: dict[str, Any] = {"bundle": str(bundle)}
+    try:
+        results.update(check_layout(bundle))
+        print(f"layout ok: {results['bundle_mib']} MiB, {results['files']} files")
+        cli = [str(bundle / f"gsmbridge-cli{EXE}"), "--version"]
+        seconds, out = best_of(3, cli, clean_env())
+        expect(re.fullmatch(r"gsmbridge \d+\.\d+\S*", out) is not None, f"--version said {out!r}")
+        results.update(version=out, version_s=round(seconds, 3))
+        print(f"--version ok: {out!r} in {seconds:.2f} s")
+        with tempfile.TemporaryDirectory(prefix="gsmbridge-check-") as tmp:
+            results.update(check_headless(bundle, Path(tmp)))
+        print(
+            f"headless ok: listening after {results['listening_s']:.2f} s, job "
+            f"{results['job_state']}, clean exit on SIGTERM"
+        )
+        if args.gui:
+            with tempfile.TemporaryDirectory(prefix="gsmbridge-check-gui-") as tmp:
+                results.update(check_gui(bundle, Path(tmp)))
+            print(f"gui ok: listening after {results['gui_listening_s']:.2f} s")
+    except CheckFailed as exc:
+        print(f"check failed: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
+    print(json.dumps(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
