@@ -63,6 +63,11 @@ systemctl_() {
     else live systemctl && systemctl --user "$@"; fi
 }
 
+refresh_caches() {
+    if live update-desktop-database; then update-desktop-database -q "$SHARE/applications" || true; fi
+    if live gtk-update-icon-cache; then gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true; fi
+}
+
 uninstall() {
     if [ -f "$MANIFEST" ]; then
         if grep -q '/systemd/' "$MANIFEST"; then
@@ -72,9 +77,10 @@ uninstall() {
             rm -f -- "$ROOT$path"
         done <"$MANIFEST"
         systemctl_ daemon-reload >/dev/null 2>&1 || true
+        refresh_caches
     fi
     if [ -x "$ROOT$APP_DIR/gsmbridge-cli" ]; then
-        rm -rf -- "${ROOT:?}$APP_DIR"
+        rm -rf -- "$ROOT${APP_DIR:?}"
     fi
     echo "Removed gsmbridge from $APP_DIR."
     if [ "$SYSTEM" = 1 ]; then
@@ -110,7 +116,7 @@ if [ "$SRC" != "$ROOT$APP_DIR" ]; then
     mkdir -p "$(dirname "$ROOT$APP_DIR")"
     rm -rf -- "$ROOT$APP_DIR.new"
     cp -a "$SRC" "$ROOT$APP_DIR.new"
-    rm -rf -- "${ROOT:?}$APP_DIR"
+    rm -rf -- "$ROOT${APP_DIR:?}"
     mv "$ROOT$APP_DIR.new" "$ROOT$APP_DIR"
 fi
 SHARE_SRC="$ROOT$APP_DIR/share"
@@ -173,15 +179,14 @@ if [ "$SYSTEM_SERVICE" = 1 ]; then
 fi
 
 printf '%s\n' "${installed[@]}" | sort -u >"$MANIFEST"
-if live update-desktop-database; then update-desktop-database -q "$SHARE/applications" || true; fi
-if live gtk-update-icon-cache; then gtk-update-icon-cache -q -t "$SHARE/icons/hicolor" || true; fi
+refresh_caches
 if [ "$USER_SERVICE" = 1 ] || [ "$SYSTEM_SERVICE" = 1 ]; then systemctl_ daemon-reload || true; fi
 
 echo "Installed gsmbridge in $APP_DIR; run gsmbridge (desktop) or gsmbridge-cli (console)."
 case ":$PATH:" in *":$BIN_DIR:"*) ;; *) echo "Note: $BIN_DIR is not on your PATH." ;; esac
 if [ "$USER_SERVICE" = 1 ] && [ "$SYSTEM" = 0 ]; then
     echo "User service: systemctl --user enable --now gsmbridge" \
-        "(and loginctl enable-linger $USER to keep it running after logout)"
+        "(and loginctl enable-linger ${USER:-$(id -un)} to keep it running after logout)"
 fi
 if [ "$SYSTEM_SERVICE" = 1 ]; then
     echo "System service: put credentials in /etc/gsmbridge/gsmbridge.env, settings in" \
@@ -189,5 +194,5 @@ if [ "$SYSTEM_SERVICE" = 1 ]; then
 fi
 if [ "$SYSTEM" = 0 ] && ! id -nG | tr ' ' '\n' | grep -qx dialout; then
     echo "Note: you are not in group dialout, so serial ports will be refused:" \
-        "sudo usermod -aG dialout $USER, then log out and in again."
+        "sudo usermod -aG dialout ${USER:-$(id -un)}, then log out and in again."
 fi
