@@ -224,18 +224,26 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _gui_runner() -> Any:
+    """The desktop app's entry point, or None where Qt cannot load (a bare server)."""
+    try:
+        from gsmbridge.gui.app import run as run_gui
+    except ImportError as exc:
+        print(
+            f"gsmbridge: the desktop app cannot start here ({exc}); running headless. "
+            "Use --headless to skip this message.",
+            file=sys.stderr,
+        )
+        return None
+    return run_gui
+
+
 def run_app(args: argparse.Namespace, settings: Settings) -> int:
     data_dir = data_dir_from_args(args)
     if not args.headless:
-        try:
-            from gsmbridge.gui.app import run as run_gui
-        except ImportError:
-            print(
-                "gsmbridge: the desktop app is not part of this build yet; running headless.",
-                file=sys.stderr,
-            )
-        else:
-            return run_gui(settings, data_dir, args)
+        run_gui = _gui_runner()
+        if run_gui is not None:
+            return int(run_gui(settings, data_dir, args))
     from gsmbridge import headless
 
     return headless.run(settings, data_dir)
@@ -248,6 +256,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = settings_from_args(args)
     except ConfigError as exc:
         print(f"gsmbridge: configuration error: {exc}", file=sys.stderr)
+        if getattr(args, "func", None) is None and not args.headless:
+            # The window shows the problem and lets the user fix it in Settings.
+            run_gui = _gui_runner()
+            if run_gui is not None:
+                return int(run_gui(Settings(), data_dir_from_args(args), args, config_error=exc))
         return 2
     func = getattr(args, "func", None)
     try:

@@ -18,7 +18,7 @@ from typing import Any
 from gsmbridge import __version__
 from gsmbridge.config import Settings
 from gsmbridge.core.cometchat import PhoneLookup
-from gsmbridge.core.contacts import add_contact
+from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact, NewJob, State
@@ -478,6 +478,14 @@ class Bridge:
                 if job is not None:
                     self.store.upsert_contact(Contact(uid=job.uid, number=e164, name=job.name))
         return self._changed(changed)
+
+    def import_contacts(self, path: Path | str) -> ImportResult:
+        """Import a CSV of contacts; waiting jobs they release are queued and announced."""
+        result = import_csv(self.store, path, self.settings.sending.default_region)
+        if result.released_jobs:
+            self.events.jobs_changed()
+            self.wake_sender()
+        return result
 
     def add_contact(self, uid: str, number: str, name: str = "") -> tuple[Contact, list[int]]:
         contact, released = add_contact(

@@ -32,7 +32,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.core.contacts import ImportResult, export_csv, import_csv
+from gsmbridge.core.contacts import ImportResult, export_csv
 from gsmbridge.core.models import Contact
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
@@ -297,15 +297,10 @@ class ContactsView(QWidget):
             self.import_file(Path(path))
 
     def import_file(self, path: Path) -> None:
-        bridge, region = self.ctx.bridge, self.ctx.settings.sending.default_region
+        bridge = self.ctx.bridge
 
         def run_import() -> ImportResult:
-            result = import_csv(bridge.store, path, region)
-            if result.released_jobs:
-                # import_csv releases jobs behind the Bridge's back: tell everyone.
-                bridge.events.jobs_changed()
-                bridge.wake_sender()
-            return result
+            return bridge.import_contacts(path)
 
         self.ctx.tasks.run(
             "Import contacts",
