@@ -49,12 +49,55 @@ ESC = b"\x1b"
 
 # Lines that are URCs whatever else is happening (matched on the upper-cased line).
 URC_PREFIXES: tuple[str, ...] = (
-    "+CMTI:", "+CMT:", "+CDS:", "+CDSI:", "+CBM:", "+CBMI:", "+CREG:", "+CGREG:", "+CEREG:",
-    "+CRING:", "+CLIP:", "+CCWA:", "+CUSD:", "+CIEV:", "+CTZV:", "+CTZE:", "+CPIN:", "+CFUN:",
-    "+CGEV:", "+CUSATP", "+STIN:", "+QIND:", "+QUSIM:", "+QSTK", "+ZDONR:", "+ZPASR:",
-    "+ZUSIMR:", "+ZEND", "+ZSTART", "+WIND:", "^RSSI:", "^HCSQ:", "^MODE:", "^SRVST:",
-    "^BOOT:", "^DSFLOWRPT:", "^SIMST:", "^SYSSTART", "^CEND:", "^ORIG:", "^CONF:", "^CONN:",
-    "^STIN:", "^NWTIME:", "*PSUTTZ:", "+PSUTTZ:", "DST:", "UNDER-VOLTAGE", "OVER-VOLTAGE",
+    "+CMTI:",
+    "+CMT:",
+    "+CDS:",
+    "+CDSI:",
+    "+CBM:",
+    "+CBMI:",
+    "+CREG:",
+    "+CGREG:",
+    "+CEREG:",
+    "+CRING:",
+    "+CLIP:",
+    "+CCWA:",
+    "+CUSD:",
+    "+CIEV:",
+    "+CTZV:",
+    "+CTZE:",
+    "+CPIN:",
+    "+CFUN:",
+    "+CGEV:",
+    "+CUSATP",
+    "+STIN:",
+    "+QIND:",
+    "+QUSIM:",
+    "+QSTK",
+    "+ZDONR:",
+    "+ZPASR:",
+    "+ZUSIMR:",
+    "+ZEND",
+    "+ZSTART",
+    "+WIND:",
+    "^RSSI:",
+    "^HCSQ:",
+    "^MODE:",
+    "^SRVST:",
+    "^BOOT:",
+    "^DSFLOWRPT:",
+    "^SIMST:",
+    "^SYSSTART",
+    "^CEND:",
+    "^ORIG:",
+    "^CONF:",
+    "^CONN:",
+    "^STIN:",
+    "^NWTIME:",
+    "*PSUTTZ:",
+    "+PSUTTZ:",
+    "DST:",
+    "UNDER-VOLTAGE",
+    "OVER-VOLTAGE",
     "NORMAL POWER DOWN",
 )
 URC_WORDS = frozenset({"RING", "RDY", "SMS READY", "CALL READY", "PB DONE", "^SYSSTART"})
@@ -147,8 +190,9 @@ class AtChannel:
         self._dirty = False
         self._prompt_open = False  # a '>' may be waiting for input
         self.consecutive_timeouts = 0
-        self._reader = threading.Thread(target=self._read_loop, name=f"at-reader {self.name}",
-                                        daemon=True)
+        self._reader = threading.Thread(
+            target=self._read_loop, name=f"at-reader {self.name}", daemon=True
+        )
 
     # -- lifecycle -----------------------------------------------------------------------
     def start(self) -> None:
@@ -175,8 +219,14 @@ class AtChannel:
         self._prompt_open = self._prompt_open or prompt_open
 
     # -- commands ------------------------------------------------------------------------
-    def command(self, cmd: str, *, timeout: float | None = None,
-                ok_optional_after: str | None = None, grace: float = 0.5) -> list[str]:
+    def command(
+        self,
+        cmd: str,
+        *,
+        timeout: float | None = None,
+        ok_optional_after: str | None = None,
+        grace: float = 0.5,
+    ) -> list[str]:
         """Run one AT command and return its information lines (without echo or OK).
 
         Raises ModemError for ERROR/+CME/+CMS answers, a timeout error, or
@@ -189,11 +239,17 @@ class AtChannel:
         timeout = timeout if timeout is not None else self.default_timeout
         with self.lock:
             self._ensure_sync(min(1.0, timeout))
-            return self._exchange(cmd, timeout, ok_optional_after=ok_optional_after,
-                                  grace=grace)
+            return self._exchange(cmd, timeout, ok_optional_after=ok_optional_after, grace=grace)
 
-    def send_pdu(self, tpdu_length: int, pdu_hex: str, *, prompt_timeout: float,
-                 timeout: float, after_prompt_delay: float = 0.0) -> int:
+    def send_pdu(
+        self,
+        tpdu_length: int,
+        pdu_hex: str,
+        *,
+        prompt_timeout: float,
+        timeout: float,
+        after_prompt_delay: float = 0.0,
+    ) -> int:
         """``AT+CMGS=<len>``, wait for ``>``, write the hex PDU + Ctrl-Z; return TP-MR."""
         if not (1 <= tpdu_length <= 255) or not _HEX.match(pdu_hex) or len(pdu_hex) % 2:
             raise ValueError("invalid PDU or length")
@@ -212,8 +268,12 @@ class AtChannel:
             if kind == "final":
                 self._end(pending)
                 self._raise_final(text)
-                raise ModemError(f"'{text}' instead of the '>' prompt", kind="protocol",
-                                 name="no prompt", transient=True)
+                raise ModemError(
+                    f"'{text}' instead of the '>' prompt",
+                    kind="protocol",
+                    name="no prompt",
+                    transient=True,
+                )
             pending.want_prompt = False
             if after_prompt_delay > 0:
                 time.sleep(after_prompt_delay)
@@ -228,16 +288,20 @@ class AtChannel:
                 self._end(pending)
             if kind == "timeout":
                 self._note_timeout()
-                raise timeout_error("no +CMGS answer (the SMS may have been sent)",
-                                    maybe_sent=True)
+                raise timeout_error("no +CMGS answer (the SMS may have been sent)", maybe_sent=True)
             self.consecutive_timeouts = 0
             self._raise_final(text)
             for line in lines:
                 match = re.match(r"^\+CMGS:\s*(\d+)", line, re.IGNORECASE)
                 if match:
                     return int(match.group(1)) & 0xFF
-            raise ModemError("OK without +CMGS: <mr>", kind="protocol", name="no +CMGS answer",
-                             transient=True, maybe_sent=True)
+            raise ModemError(
+                "OK without +CMGS: <mr>",
+                kind="protocol",
+                name="no +CMGS answer",
+                transient=True,
+                maybe_sent=True,
+            )
 
     def escape(self) -> None:
         """Write ESC+CR: leaves a stuck '>' prompt or half-typed command without sending."""
@@ -249,14 +313,16 @@ class AtChannel:
     # -- internals: command side ---------------------------------------------------------
     def _begin(self, cmd: str, *, want_prompt: bool = False) -> _Pending:
         match = _EXPECT.match(cmd.upper())
-        pending = _Pending(cmd=cmd.upper(), expect=match.group(1) + ":" if match else None,
-                           want_prompt=want_prompt)
+        pending = _Pending(
+            cmd=cmd.upper(), expect=match.group(1) + ":" if match else None, want_prompt=want_prompt
+        )
         if self._lost_event.is_set() or self._stop.is_set():
             raise ConnectionLost(f"port lost: {self._lost_exc or 'closed'}", name="port lost")
         self._recent.append(pending.cmd)
         self._pending = pending
-        log.debug("%s <- %s", self.name, cmd if not cmd.upper().startswith("AT+CPIN=")
-                  else "AT+CPIN=****")
+        log.debug(
+            "%s <- %s", self.name, cmd if not cmd.upper().startswith("AT+CPIN=") else "AT+CPIN=****"
+        )
         return pending
 
     def _end(self, pending: _Pending) -> None:
@@ -264,8 +330,14 @@ class AtChannel:
         if self._pending is pending:
             self._pending = None
 
-    def _wait(self, pending: _Pending, timeout: float, lines: list[str],
-              ok_optional_after: str | None = None, grace: float = 0.5) -> tuple[str, str]:
+    def _wait(
+        self,
+        pending: _Pending,
+        timeout: float,
+        lines: list[str],
+        ok_optional_after: str | None = None,
+        grace: float = 0.5,
+    ) -> tuple[str, str]:
         """Collect info lines until a final result, the prompt, loss or the deadline."""
         deadline = time.monotonic() + timeout
         optional_seen = False
@@ -288,8 +360,9 @@ class AtChannel:
                 return kind, text
             # else: a repeated prompt after we typed the PDU; ignore it
 
-    def _exchange(self, cmd: str, timeout: float, *, ok_optional_after: str | None = None,
-                  grace: float = 0.5) -> list[str]:
+    def _exchange(
+        self, cmd: str, timeout: float, *, ok_optional_after: str | None = None, grace: float = 0.5
+    ) -> list[str]:
         pending = self._begin(cmd)
         self._write((cmd + "\r").encode("ascii"))
         lines: list[str] = []
@@ -366,8 +439,9 @@ class AtChannel:
                 self._port.write(data)
         except serial.SerialTimeoutException as exc:
             self._dirty = True
-            raise ModemError(f"write timeout: {exc}", kind="io", name="write timeout",
-                             transient=True) from exc
+            raise ModemError(
+                f"write timeout: {exc}", kind="io", name="write timeout", transient=True
+            ) from exc
         except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
             # TypeError/AttributeError: pyserial's fd/socket went to None under us.
             self._lost(exc)
@@ -458,8 +532,10 @@ class AtChannel:
                     self._pending = None
                 pending.events.put(("final", line))
                 return
-            if pending.expect and upper.startswith(pending.expect) and not (
-                pending.expect in _REG_PREFIXES and _looks_like_registration_urc(line)
+            if (
+                pending.expect
+                and upper.startswith(pending.expect)
+                and not (pending.expect in _REG_PREFIXES and _looks_like_registration_urc(line))
             ):
                 pending.events.put(("info", line))
                 return

@@ -59,10 +59,18 @@ class ModemError(Exception):
 class ModemUnavailable(ModemError):
     """The modem cannot send now (port missing/closed, SIM locked, not registered)."""
 
-    def __init__(self, message: str, *, kind: str = "io", code: int | None = None,
-                 name: str = "", maybe_sent: bool = False) -> None:
-        super().__init__(message, kind=kind, code=code, name=name, transient=True,
-                         maybe_sent=maybe_sent)
+    def __init__(
+        self,
+        message: str,
+        *,
+        kind: str = "io",
+        code: int | None = None,
+        name: str = "",
+        maybe_sent: bool = False,
+    ) -> None:
+        super().__init__(
+            message, kind=kind, code=code, name=name, transient=True, maybe_sent=maybe_sent
+        )
 
 
 class ConnectionLost(ModemUnavailable):
@@ -241,8 +249,13 @@ def from_text(kind: str, text: str) -> ModemError:
         err = from_code(other_kind, other[key], f"+{kind.upper()} ERROR: {text}")
         err.kind = kind
         return err
-    return ModemError(f"+{kind.upper()} ERROR: {text}", kind=kind, code=None,
-                      name=f"{kind.upper()} {text}", transient=True)
+    return ModemError(
+        f"+{kind.upper()} ERROR: {text}",
+        kind=kind,
+        code=None,
+        name=f"{kind.upper()} {text}",
+        transient=True,
+    )
 
 
 _FINAL_ERROR = re.compile(r"^\+(CMS|CME) ERROR:?\s*(.*)$", re.IGNORECASE)
@@ -259,8 +272,7 @@ def parse_error(line: str) -> ModemError | None:
     upper = text.upper()
     if upper == "ERROR":
         # No detail at all; unknown cause, so let the attempt limit decide.
-        return ModemError("ERROR", kind="cme", code=None, name="ERROR (no detail)",
-                          transient=True)
+        return ModemError("ERROR", kind="cme", code=None, name="ERROR (no detail)", transient=True)
     if upper == "COMMAND NOT SUPPORT":
         err = from_code("cme", 4, text)
         return err
@@ -279,5 +291,10 @@ def parse_error(line: str) -> ModemError | None:
 
 
 def timeout_error(what: str, *, maybe_sent: bool = False) -> ModemError:
-    return ModemError(f"timeout: {what}", kind="timeout", name=f"timeout: {what}",
-                      transient=True, maybe_sent=maybe_sent)
+    return ModemError(
+        f"timeout: {what}",
+        kind="timeout",
+        name=f"timeout: {what}",
+        transient=True,
+        maybe_sent=maybe_sent,
+    )

@@ -130,7 +130,7 @@ def parse_identity(lines: list[str], command: str) -> str:
         upper = text.upper()
         for prefix in prefixes:
             if upper.startswith(prefix):
-                text = text[len(prefix):].strip()
+                text = text[len(prefix) :].strip()
                 break
         else:
             if text.startswith(("+", "^")):

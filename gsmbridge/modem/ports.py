@@ -57,25 +57,29 @@ def list_ports() -> list[PortInfo]:
     """Serial ports the OS knows about, sorted by device name."""
     infos = []
     for port in serial.tools.list_ports.comports():
-        infos.append(PortInfo(
-            device=port.device,
-            vid=port.vid,
-            pid=port.pid,
-            manufacturer=port.manufacturer or "",
-            product=port.product or "",
-            description=port.description if port.description not in (None, "n/a") else "",
-            serial_number=port.serial_number or "",
-        ))
+        infos.append(
+            PortInfo(
+                device=port.device,
+                vid=port.vid,
+                pid=port.pid,
+                manufacturer=port.manufacturer or "",
+                product=port.product or "",
+                description=port.description if port.description not in (None, "n/a") else "",
+                serial_number=port.serial_number or "",
+            )
+        )
     return sorted(infos, key=lambda p: p.device)
 
 
-def open_port(url: str, *, baudrate: int = 115200, read_timeout: float = 0.05,
-              write_timeout: float = 5.0) -> serial.SerialBase:
+def open_port(
+    url: str, *, baudrate: int = 115200, read_timeout: float = 0.05, write_timeout: float = 5.0
+) -> serial.SerialBase:
     """Open ``url`` for an AtChannel: short read timeout (the reader polls its stop flag),
     bounded writes, and an exclusive lock on local devices so two programs cannot
     fight over one modem."""
-    kwargs: dict[str, object] = dict(baudrate=baudrate, timeout=read_timeout,
-                                     write_timeout=write_timeout)
+    kwargs: dict[str, object] = dict(
+        baudrate=baudrate, timeout=read_timeout, write_timeout=write_timeout
+    )
     if not _URL.match(url):
         kwargs["exclusive"] = True
     port = serial.serial_for_url(url, **kwargs)
@@ -114,6 +118,7 @@ def _probe_now(url: str, baudrate: int, deadline: float) -> ProbeResult:
     channel = AtChannel(port, name=url)
     channel.start()
     try:
+
         def left() -> float:
             return max(0.05, deadline - time.monotonic())
 
@@ -125,16 +130,16 @@ def _probe_now(url: str, baudrate: int, deadline: float) -> ProbeResult:
                 return ProbeResult(url, False, error="no answer to AT")
             # ERROR to AT is still an answer from something AT-speaking
         result = {"manufacturer": "", "model": "", "imei": ""}
-        for key, cmd in (("imei", "AT+CGSN"), ("model", "AT+CGMM"),
-                         ("manufacturer", "AT+CGMI")):
+        for key, cmd in (("imei", "AT+CGSN"), ("model", "AT+CGMM"), ("manufacturer", "AT+CGMI")):
             if deadline - time.monotonic() < 0.1:
                 break
             try:
                 lines = channel.command(cmd, timeout=left())
             except ModemError:
                 continue
-            result[key] = (parse_digits(lines, cmd, 14, 17) if key == "imei"
-                           else parse_identity(lines, cmd))
+            result[key] = (
+                parse_digits(lines, cmd, 14, 17) if key == "imei" else parse_identity(lines, cmd)
+            )
         return ProbeResult(url, True, **result)
     finally:
         channel.close()
@@ -173,8 +178,7 @@ def probe_all(urls: list[str], timeout: float = 1.5) -> list[ProbeResult]:
         return list(pool.map(lambda u: probe(u, timeout), urls))
 
 
-def find_by_imei(imei: str, *, ports: list[str] | None = None,
-                 timeout: float = 1.5) -> str | None:
+def find_by_imei(imei: str, *, ports: list[str] | None = None, timeout: float = 1.5) -> str | None:
     """The port whose modem reports ``imei`` (a pinned modem found again after the OS
     renamed its port), or None."""
     candidates = ports if ports is not None else [p.device for p in list_ports()]

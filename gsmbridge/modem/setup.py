@@ -28,8 +28,7 @@ _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
 _WRONG_PIN = {("cme", 16), ("cme", 12), ("cms", 316)}
 # AT+CNMI forms that route SMS-STATUS-REPORTs inline as +CDS (ds=1); SIM800L rejects ds=2.
-_CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0",
-               "AT+CNMI=1,0,0,1,0")
+_CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0", "AT+CNMI=1,0,0,1,0")
 _ICCID_COMMANDS = ("AT+CCID", "AT+ICCID", "AT+QCCID", "AT^ICCID?")
 
 
@@ -51,11 +50,18 @@ class Initialiser:
 
     # -- helpers -------------------------------------------------------------------------
     def cmd(self, command: str, ok_optional_after: str | None = None) -> list[str]:
-        return self.channel.command(command, timeout=self.options.command_timeout_s,
-                                    ok_optional_after=ok_optional_after)
+        return self.channel.command(
+            command, timeout=self.options.command_timeout_s, ok_optional_after=ok_optional_after
+        )
 
-    def retry(self, command: str, *, attempts: int = 8, any_error: bool = False,
-              ok_optional_after: str | None = None) -> list[str]:
+    def retry(
+        self,
+        command: str,
+        *,
+        attempts: int = 8,
+        any_error: bool = False,
+        ok_optional_after: str | None = None,
+    ) -> list[str]:
         """Retry SIM/device-busy answers (CME 14/515) with growing sleeps (0.2 s steps).
 
         ``any_error``: also retry plain errors (SIM800 refuses AT+CMGF until "SMS Ready").
@@ -106,8 +112,9 @@ class Initialiser:
             raise
         except ModemError as exc:
             if exc.kind == "timeout":
-                raise ModemUnavailable("modem does not answer AT", kind="timeout",
-                                       name="no answer") from exc
+                raise ModemUnavailable(
+                    "modem does not answer AT", kind="timeout", name="no answer"
+                ) from exc
         self.optional("ATE0")
         self.optional("AT+CMEE=1")
         self.read_identity()
@@ -117,8 +124,9 @@ class Initialiser:
         except ModemError as exc:
             if isinstance(exc, ConnectionLost) or exc.kind == "timeout":
                 raise
-            raise ModemError("modem refuses PDU mode (AT+CMGF=0)", kind="config",
-                             name="no PDU mode") from exc
+            raise ModemError(
+                "modem refuses PDU mode (AT+CMGF=0)", kind="config", name="no PDU mode"
+            ) from exc
         self.check_smsc()
         service = parsing.parse_csms_service(self.optional("AT+CSMS?") or [])
         modem.cnma_required = service == 1  # phase 2+: +CDS must be acknowledged
@@ -128,14 +136,24 @@ class Initialiser:
         modem.initialised = True
         self.poll()
         status = modem.status
-        log.info("Modem %s: %s %s, IMEI %s, SIM %s, SMSC %s, %s", modem.url,
-                 status.manufacturer, status.model, status.imei, status.sim,
-                 status.smsc or "?", status.state)
+        log.info(
+            "Modem %s: %s %s, IMEI %s, SIM %s, SMSC %s, %s",
+            modem.url,
+            status.manufacturer,
+            status.model,
+            status.imei,
+            status.sim,
+            status.smsc or "?",
+            status.state,
+        )
 
     def read_identity(self) -> None:
         values = {}
-        for field, command in (("manufacturer", "AT+CGMI"), ("model", "AT+CGMM"),
-                               ("revision", "AT+CGMR")):
+        for field, command in (
+            ("manufacturer", "AT+CGMI"),
+            ("model", "AT+CGMM"),
+            ("revision", "AT+CGMR"),
+        ):
             values[field] = parsing.parse_identity(self.optional(command) or [], command)
         values["imei"] = parsing.parse_digits(self.optional("AT+CGSN") or [], "AT+CGSN", 14, 17)
         self.modem.set_status(**values)
@@ -160,8 +178,10 @@ class Initialiser:
             log.debug("AT+CSCA? failed: %s", exc.name)
             smsc = ""
         if not smsc:
-            log.warning("No SMS centre (SMSC) number on the SIM: sending will fail with "
-                        "CMS 330 until one is set (AT+CSCA)")
+            log.warning(
+                "No SMS centre (SMSC) number on the SIM: sending will fail with "
+                "CMS 330 until one is set (AT+CSCA)"
+            )
             self.modem.set_extra(warning="no SMSC number on the SIM")
         self.modem.set_status(smsc=smsc)
 
@@ -184,8 +204,11 @@ class Initialiser:
                 lines = self.retry("AT+CPIN?", ok_optional_after="+CPIN:")
             except ModemError as exc:
                 if (exc.kind, exc.code) in _NO_SIM:
-                    modem.set_status(state="error", sim="NOT INSERTED",
-                                     last_error=f"SIM card missing or broken ({exc.name})")
+                    modem.set_status(
+                        state="error",
+                        sim="NOT INSERTED",
+                        last_error=f"SIM card missing or broken ({exc.name})",
+                    )
                     raise ModemUnavailable("no usable SIM card", name="no SIM") from exc
                 raise
             sim = parsing.parse_cpin(lines) or "UNKNOWN"
@@ -200,9 +223,13 @@ class Initialiser:
                     self.enter(pin)
                 continue
             if sim == "SIM PUK":
-                modem.set_status(state="puk-required", last_error=(
-                    "SIM PUK required (too many wrong PINs): unlock the SIM in a phone, "
-                    "then reconnect"))
+                modem.set_status(
+                    state="puk-required",
+                    last_error=(
+                        "SIM PUK required (too many wrong PINs): unlock the SIM in a phone, "
+                        "then reconnect"
+                    ),
+                )
                 log.error("The SIM needs its PUK; the bridge will not try to unlock it")
                 self.wait_for_pin(puk=True)
                 continue
@@ -231,8 +258,9 @@ class Initialiser:
         modem.cpin_ready_grace_until = time.monotonic() + 30
         for attempt in range(3):
             try:
-                self.channel.command(f'AT+CPIN="{pin}"',
-                                     timeout=max(10.0, self.options.command_timeout_s))
+                self.channel.command(
+                    f'AT+CPIN="{pin}"', timeout=max(10.0, self.options.command_timeout_s)
+                )
                 log.info("SIM PIN accepted")
                 if modem.rejected_pin == pin:
                     modem.rejected_pin = None
@@ -257,8 +285,10 @@ class Initialiser:
     def wait_for_pin(self, puk: bool = False) -> None:
         modem = self.modem
         if not puk:
-            modem.set_status(state="pin-required",
-                             last_error=modem.pin_error or "SIM PIN required: enter the PIN")
+            modem.set_status(
+                state="pin-required",
+                last_error=modem.pin_error or "SIM PIN required: enter the PIN",
+            )
         while True:
             event = modem.next_event(3600.0, self.channel)
             if event is not None and event[0] == "pin":
@@ -276,14 +306,18 @@ class Initialiser:
         if stat not in parsing.REGISTERED:
             # LTE-only modules may register for SMS on EPS only.
             eps = parsing.parse_registration(
-                self.optional("AT+CEREG?", busy_retry=False) or [], "+CEREG:")
+                self.optional("AT+CEREG?", busy_retry=False) or [], "+CEREG:"
+            )
             if eps in parsing.REGISTERED:
                 stat = eps
         operator = ""
         if stat in parsing.REGISTERED:
             operator = parsing.parse_cops(self.optional("AT+COPS?", busy_retry=False) or [])
-        self.modem.set_status(signal_dbm=parsing.rssi_to_dbm(rssi),
-                              signal_bars=parsing.signal_bars(rssi), operator=operator)
+        self.modem.set_status(
+            signal_dbm=parsing.rssi_to_dbm(rssi),
+            signal_bars=parsing.signal_bars(rssi),
+            operator=operator,
+        )
         self.apply_registration(stat)
 
     def apply_registration(self, stat: int | None, *, from_urc: bool = False) -> None:

@@ -133,9 +133,15 @@ class SimulatedModem:
 
     def _spam(self) -> None:
         rssi = self._rng.randint(10, 25)
-        line = self._rng.choice([f"^RSSI:{rssi}", "^MODE:5,4", "^BOOT:20952,0,0,0,72",
-                                 "^DSFLOWRPT:0000001E,00000000,00000000,0000000000000000",
-                                 "^SRVST:2"])
+        line = self._rng.choice(
+            [
+                f"^RSSI:{rssi}",
+                "^MODE:5,4",
+                "^BOOT:20952,0,0,0,72",
+                "^DSFLOWRPT:0000001E,00000000,00000000,0000000000000000",
+                "^SRVST:2",
+            ]
+        )
         self._lines(line)
         if not self._stop.is_set():
             self.schedule(self.options.urc_spam, self._spam)
@@ -214,7 +220,7 @@ class SimulatedModem:
         if choice == 0:
             return bytes(self._rng.randrange(128, 256) for _ in range(6)) + b"\r\n"
         if choice == 1:
-            return b"\r\n+ZDONR: \"METEOR\",272,3,\"CS_ONLY\",\"ROAM_OFF\"\r\n"
+            return b'\r\n+ZDONR: "METEOR",272,3,"CS_ONLY","ROAM_OFF"\r\n'
         if choice == 2:
             return b"\r\n\x00\xff junk line\r\n"
         return b"\r\n^RSSI:18\r\n"
@@ -320,8 +326,11 @@ class SimulatedModem:
         except ValueError:
             return (self._error("cms", 303),)
         limits = (2, 3, 2, 2, 1)
-        if not values or len(values) > 5 or any(not 0 <= v <= lim for v, lim in
-                                                zip(values, limits, strict=False)):
+        if (
+            not values
+            or len(values) > 5
+            or any(not 0 <= v <= lim for v, lim in zip(values, limits, strict=False))
+        ):
             return (self._error("cms", 303),)
         self.settings.cnmi = tuple(values + [0] * (5 - len(values)))
         return ("OK",)
@@ -403,8 +412,11 @@ class SimulatedModem:
             self.outbox.record(decoded, mr)
             self._ok_sends += 1
             reboot = opts.reboot_after and self._ok_sends % opts.reboot_after == 0
-            report = (opts.status_reports and decoded.status_report_requested
-                      and self.settings.cnmi[3] == 1)
+            report = (
+                opts.status_reports
+                and decoded.status_report_requested
+                and self.settings.cnmi[3] == 1
+            )
         self._respond(f"+CMGS: {mr}", "OK")
         if report:
             self.schedule(opts.report_delay_s, lambda: self._report(mr, decoded.number))
@@ -415,10 +427,8 @@ class SimulatedModem:
         self._reports += 1
         every = self.options.report_fail_every
         status = 0x41 if every and self._reports % every == 0 else 0x00
-        hex_pdu, length = pdu.encode_status_report(mr, number, status,
-                                                   when=datetime.now(UTC))
+        hex_pdu, length = pdu.encode_status_report(mr, number, status, when=datetime.now(UTC))
         self._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
-
 
 
 Handler = Callable[[SimulatedModem, str, "str | None"], "tuple[str, ...] | None"]
@@ -446,8 +456,24 @@ def _info(option: str) -> Handler:
 
 
 # Commands a locked SIM does not block.
-_WITHOUT_SIM = frozenset({"+CPIN", "+CMEE", "+CGMI", "+CGMM", "+CGMR", "+CGSN", "+CFUN",
-                          "+CREG", "+CGREG", "+CSQ", "+GMI", "+GMM", "+CSCS", "+CMGF"})
+_WITHOUT_SIM = frozenset(
+    {
+        "+CPIN",
+        "+CMEE",
+        "+CGMI",
+        "+CGMM",
+        "+CGMR",
+        "+CGSN",
+        "+CFUN",
+        "+CREG",
+        "+CGREG",
+        "+CSQ",
+        "+GMI",
+        "+GMM",
+        "+CSCS",
+        "+CMGF",
+    }
+)
 
 _HANDLERS: dict[str, Handler] = {
     "+CMEE": SimulatedModem._cmee,

@@ -53,8 +53,12 @@ def fast_options(**overrides: object) -> SimulatorOptions:
 class ModemSimulator:
     """A simulated GSM modem serving one transport; see the module docstring."""
 
-    def __init__(self, options: SimulatorOptions | None = None, *,
-                 on_message: Callable[[SimulatedMessage], None] | None = None) -> None:
+    def __init__(
+        self,
+        options: SimulatorOptions | None = None,
+        *,
+        on_message: Callable[[SimulatedMessage], None] | None = None,
+    ) -> None:
         self.options = options or SimulatorOptions()
         self._stop = threading.Event()
         self.modem = SimulatedModem(self.options, self._stop)
