@@ -39,13 +39,25 @@ class LookupRequest:
     region: str
 
 
-def contact_details_url(template: str, app_id: str, region: str) -> str:
+def api_url(template: str, app_id: str, region: str, path: str) -> str:
+    """An endpoint of CometChat's REST API for one app (ValueError if it cannot be built).
+
+    The app id goes into the host name, so it is checked: a payload must not be
+    able to point the request (and the API key) at another host.
+    """
     if not app_id or not all(c.isalnum() or c in "-_" for c in app_id):
-        raise LookupFailed(f"the payload's appId {app_id!r} cannot be used in a URL")
+        raise ValueError(f"the app ID {app_id!r} cannot be used in a URL")
     region = region.lower()
     if region not in REGIONS:
-        raise LookupFailed(f"the payload's region {region!r} is not one of us, eu, in")
-    return template.format(app_id=app_id, region=region) + "/notifications/v1/contact-details"
+        raise ValueError(f"the region {region!r} is not one of {', '.join(REGIONS)}")
+    return template.format(app_id=app_id, region=region) + path
+
+
+def contact_details_url(template: str, app_id: str, region: str) -> str:
+    try:
+        return api_url(template, app_id, region, "/notifications/v1/contact-details")
+    except ValueError as exc:
+        raise LookupFailed(str(exc)) from exc
 
 
 def fetch_phone(

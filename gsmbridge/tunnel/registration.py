@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gsmbridge.config import Settings, verify_password
-from gsmbridge.core.cometchat import REGIONS
+from gsmbridge.core.cometchat import api_url
 
 PROVIDER_PATH = "/notifications/sms/v1/providers/custom"
 UNKNOWN_PASSWORD = (
@@ -57,12 +57,10 @@ def automatic(settings: Settings) -> bool:
 
 
 def provider_url(template: str, app_id: str, region: str) -> str:
-    if not app_id or not all(c.isalnum() or c in "-_" for c in app_id):
-        raise RegistrationFailed(f"the app ID {app_id!r} cannot be used in a URL")
-    region = region.lower()
-    if region not in REGIONS:
-        raise RegistrationFailed(f"the region {region!r} is not one of {', '.join(REGIONS)}")
-    return template.format(app_id=app_id, region=region) + PROVIDER_PATH
+    try:
+        return api_url(template, app_id, region, PROVIDER_PATH)
+    except ValueError as exc:
+        raise RegistrationFailed(str(exc)) from exc
 
 
 def check_webhook_url(url: str) -> None:

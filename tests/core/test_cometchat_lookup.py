@@ -95,7 +95,7 @@ def test_url_template_is_filled_with_app_and_region() -> None:
     assert url == "https://app123.api-eu.cometchat.io/v3/notifications/v1/contact-details"
     with pytest.raises(LookupFailed, match="region"):
         contact_details_url("https://{app_id}.api-{region}.x/v3", "app123", "mars")
-    with pytest.raises(LookupFailed, match="appId"):
+    with pytest.raises(LookupFailed, match="app ID"):
         contact_details_url("https://{app_id}.api-{region}.x/v3", "evil.com/x", "us")
 
 
