@@ -53,8 +53,10 @@ class GuiApp(QObject):
         config_error: ConfigError | None = None,
         route_qt_messages: bool = True,
         use_tray: bool = True,
+        first_run: bool = False,
     ) -> None:
         super().__init__()
+        self.first_run = first_run  # no config file yet: the setup wizard opens
         self.data_dir = Path(data_dir)
         self.config_error = config_error
         self.log_handler = QtLogHandler()
@@ -93,6 +95,8 @@ class GuiApp(QObject):
             )
             # The service still starts, with defaults, so webhooks are not lost meanwhile.
         self.ctx.start_bridge()
+        if self.first_run and show:
+            QTimer.singleShot(0, self.window.open_wizard)  # once the window is on screen
 
     @Slot()
     def quit(self) -> None:
@@ -182,7 +186,13 @@ def run(
             "this one with another --data-dir.",
         )
         return 1
-    gui = GuiApp(settings, data_dir, config_path=config_path, config_error=config_error)
+    gui = GuiApp(
+        settings,
+        data_dir,
+        config_path=config_path,
+        config_error=config_error,
+        first_run=not config_path.exists(),
+    )
     wakeup = _SignalWakeup()
     wakeup.install()
     try:

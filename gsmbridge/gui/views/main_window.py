@@ -36,7 +36,9 @@ from gsmbridge.gui.views.log_view import LogView
 from gsmbridge.gui.views.modem_panel import ModemPanel
 from gsmbridge.gui.views.queue_view import QueueView
 from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
+from gsmbridge.gui.views.wizard import SetupWizard
 
 log = logging.getLogger(__name__)
 
@@ -86,14 +88,17 @@ class MainWindow(QMainWindow):
         self.log_view = LogView(log_handler, masked=ctx.settings.gui.mask_numbers)
         self.modem_panel = ModemPanel(ctx)
         self.contacts = ContactsView(ctx)
+        self.tunnel_panel = TunnelPanel(ctx)
+        self.wizard: SetupWizard | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.tabs.addTab(self.queue, "Queue")
         self.tabs.addTab(self.log_view, "Log")
         self.tabs.addTab(self.modem_panel, "Modem")
         self.tabs.addTab(self.contacts, "Contacts")
+        self.tabs.addTab(self.tunnel_panel, "Tunnel")
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
-        for view in (self.queue, self.log_view, self.modem_panel, self.contacts):
+        for view in (self.queue, self.log_view, self.modem_panel, self.contacts, self.tunnel_panel):
             view.message_posted.connect(self.post)
 
         central = QWidget()
@@ -119,6 +124,11 @@ class MainWindow(QMainWindow):
         self.act_settings = QAction("Settings…", self)
         self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
         self.act_settings.triggered.connect(self.open_settings)
+        self.act_wizard = QAction("Setup wizard…", self)
+        self.act_wizard.setToolTip(
+            "Credentials, modem, test SMS, tunnel and CometChat, step by step"
+        )
+        self.act_wizard.triggered.connect(self.open_wizard)
         self.act_restart = QAction("Restart service", self)
         self.act_restart.triggered.connect(self.restart_service)
         self.act_quit = QAction("Quit", self)
@@ -138,6 +148,7 @@ class MainWindow(QMainWindow):
         self.addToolBar(toolbar)
         menu = self.menuBar().addMenu("&gsmbridge")
         menu.addAction(self.act_settings)
+        menu.addAction(self.act_wizard)
         menu.addAction(self.act_restart)
         menu.addAction(self.act_data)
         menu.addSeparator()
@@ -180,6 +191,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.counts_changed, self.on_counts_changed)
         connect_queued(events.modem_status_changed, self.on_modem_status_changed)
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
+        connect_queued(events.tunnel_changed, self.tunnel_panel.on_tunnel_changed)
         if tray is not None:
             tray.show_requested.connect(self.bring_to_front)
             tray.pause_toggled.connect(self.act_pause.setChecked)
@@ -216,6 +228,7 @@ class MainWindow(QMainWindow):
             self.modems[status.port] = status
         self._show_modems()
         self.act_pause.setChecked(bridge.sending_paused)
+        self.tunnel_panel.refresh()
         self.counts = bridge.store.counts()
         self.header.set_counts(self.counts)
         self._update_title()
@@ -396,6 +409,18 @@ class MainWindow(QMainWindow):
         dialog.saved.connect(self.on_settings_saved)
         dialog.open()
         return dialog
+
+    @Slot()
+    def open_wizard(self) -> SetupWizard:
+        """The first-run wizard (also from the menu); one at a time."""
+        if self.wizard is not None and self.wizard.isVisible():
+            self.wizard.raise_()
+            self.wizard.activateWindow()
+            return self.wizard
+        self.wizard = SetupWizard(self.ctx, self)
+        self.wizard.saved.connect(self.on_settings_saved)
+        self.wizard.open()
+        return self.wizard
 
     @Slot(object)
     def on_settings_saved(self, restart: list[str]) -> None:

@@ -44,6 +44,7 @@ from gsmbridge.gui.views.settings_fields import (
     parse_region,
     parse_username,
 )
+from gsmbridge.gui.views.settings_tunnel import add_tunnel_page, tunnel_cross_checks
 from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
 
 
@@ -231,6 +232,8 @@ class SettingsDialog(QDialog):
             )
         )
 
+        add_tunnel_page(self, tabs)
+
         # -- desktop
         page, form = self._page(tabs, "Desktop")
         self.start_at_login = self._check(
@@ -393,6 +396,7 @@ class SettingsDialog(QDialog):
         )
         if longest < base:
             errors["retry.max_delay_s"] = "The longest wait cannot be shorter than the first"
+        errors.update(tunnel_cross_checks(self))
         return errors
 
     def build(self) -> tuple[Settings | None, str, dict[str, str]]:

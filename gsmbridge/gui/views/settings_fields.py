@@ -171,3 +171,33 @@ class PasswordField(QWidget):
         if self.edit.text():
             QGuiApplication.clipboard().setText(self.edit.text())
             emit(self.copied)
+
+
+def parse_program_path(text: str) -> str:
+    """The tunnel program's file (or its folder); empty: look on PATH."""
+    import os
+
+    text = text.strip()
+    if text and not os.path.exists(os.path.expanduser(text)):
+        raise ValueError(f"{text} does not exist; leave it empty to look on PATH")
+    return text
+
+
+def parse_public_url(text: str) -> str:
+    """A named tunnel's hostname or https URL (empty for quick tunnels)."""
+    text = text.strip()
+    if not text:
+        return ""
+    host = text.split("://", 1)[1] if "://" in text else text
+    if text.startswith("http://"):
+        raise ValueError("CometChat needs https://; a named tunnel serves https")
+    if not _HOSTNAME.match(host.split("/", 1)[0]) or "." not in host:
+        raise ValueError("Enter the tunnel's hostname, e.g. sms.example.com")
+    return text
+
+
+def parse_app_id(text: str) -> str:
+    text = text.strip()
+    if text and not re.match(r"^[A-Za-z0-9_-]+$", text):
+        raise ValueError("An app ID has only letters, digits, - and _")
+    return text

@@ -1,0 +1,147 @@
+"""The setup wizard end to end, against a real Bridge with the simulated modem."""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QWizard
+
+from gsmbridge.config import verify_password
+from gsmbridge.gui.views.wizard import SetupWizard
+from tests.tunnel.conftest import FAKE_CLOUDFLARED, PROVIDER, HttpStub
+
+SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+
+
+def fake_cloudflared(tmp_path: Path) -> Path:
+    """An executable file standing in for cloudflared (what tunnel.path points at)."""
+    program = tmp_path / "cloudflared"
+    program.write_text(
+        "#!/bin/sh\nexec " + " ".join(f"'{part}'" for part in FAKE_CLOUDFLARED) + ' "$@"\n'
+    )
+    program.chmod(0o755)
+    return program
+
+
+@pytest.fixture
+def wizard_settings(gui_settings):
+    gui_settings.tunnel.self_check_interval_s = 0  # no checks against the real internet
+    return gui_settings
+
+
+def open_wizard(app, qtbot) -> SetupWizard:
+    wizard = app.window.open_wizard()
+    qtbot.waitUntil(wizard.isVisible, timeout=3000)
+    return wizard
+
+
+def go_next(wizard: SetupWizard, qtbot, page) -> None:
+    wizard.next()
+    qtbot.waitUntil(lambda: wizard.currentPage() is page, timeout=10000)
+
+
+def test_wizard_end_to_end(gui_factory, wizard_settings, qtbot, tmp_path):
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+
+    # a. credentials: a generated password, applied (hashed) before the next page
+    page = wizard.credentials
+    assert page.keep.isChecked()  # the test settings already have a password
+    page.keep.setChecked(False)
+    page.password.generate()
+    password = page.password.text()
+    assert len(password) >= 20 and page.isComplete()
+    go_next(wizard, qtbot, wizard.modem)
+    live = app.ctx.settings.auth
+    assert live.password == password and verify_password(password, live.password_hash)
+
+    # b. modem: the simulator is offered and already running
+    modem = wizard.modem
+    labels = [modem.choices.item(i).text() for i in range(modem.choices.count())]
+    assert "simulated modem" in labels[0]
+    assert modem.selected() == "sim" and modem.isComplete()
+    qtbot.waitUntil(lambda: "ready" in modem.state.text(), timeout=5000)
+    go_next(wizard, qtbot, wizard.test_sms)
+
+    # c. test SMS through the simulator
+    sms = wizard.test_sms
+    assert sms.sim_note.isVisibleTo(wizard)
+    sms.number.setText("+12125550123")
+    assert sms.send_button.isEnabled()
+    sms.send_button.click()
+    qtbot.waitUntil(lambda: sms.last_state in ("sent", "delivered"), timeout=10000)
+    assert "nothing was really sent" in sms.job_state.text()
+    go_next(wizard, qtbot, wizard.tunnel)
+
+    # d. tunnel with a stand-in cloudflared
+    tunnel = wizard.tunnel
+    tunnel.radios["cloudflared"].setChecked(True)
+    tunnel.path.setText(str(fake_cloudflared(tmp_path)))
+    tunnel.start_button.click()
+    qtbot.waitUntil(lambda: tunnel.url.text().startswith("https://"), timeout=15000)
+    assert tunnel.url.text().endswith(".trycloudflare.com/webhook")
+    assert "up" in tunnel.state.text()
+    go_next(wizard, qtbot, wizard.cometchat)
+
+    # e. CometChat: what to paste into the dashboard
+    cc = wizard.cometchat
+    cc.dashboard.setChecked(True)
+    assert cc.manual_box.isVisibleTo(wizard) and not cc.auto_box.isVisibleTo(wizard)
+    assert cc.webhook.text() == tunnel.url.text()
+    assert cc.username.text() == "cometchat"
+    assert cc.password.text() == password
+    cc.stored_phno.setChecked(True)
+
+    with qtbot.waitSignal(wizard.saved, timeout=10000):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+    text = (tmp_path / "config.toml").read_text()
+    assert password not in text
+    saved = tomllib.loads(text)
+    assert verify_password(password, saved["auth"]["password_hash"])
+    assert "password" not in saved["auth"]
+    assert saved["tunnel"]["program"] == "cloudflared"
+    assert saved["cometchat"]["use_stored_phno"] is True
+    assert app.ctx.settings.auth.password == password  # still known for registration
+    assert not wizard.isVisible()
+
+
+def test_wizard_self_registers_in_cometchat(gui_factory, wizard_settings, qtbot, tmp_path):
+    stub = HttpStub()
+    try:
+        stub.routes[("PUT", PROVIDER)] = (200, {"data": {"success": True}})
+        wizard_settings.cometchat.api_url = stub.url + "/v3"
+        wizard_settings.tunnel.program = "cloudflared"
+        wizard_settings.tunnel.path = str(fake_cloudflared(tmp_path))
+        app = gui_factory(wizard_settings)
+        wizard = open_wizard(app, qtbot)
+        cc = wizard.cometchat
+        cc.initializePage()
+        cc.self_register.setChecked(True)
+        cc.api_key.setText("rest-key")
+        cc.app_id.setText("app123")
+        cc.region.setCurrentText("eu")
+        qtbot.waitUntil(lambda: app.window.tunnel_panel.url.text() != "", timeout=15000)
+        cc.register_button.click()
+        qtbot.waitUntil(
+            lambda: "CometChat's custom SMS provider" in cc.result.text(), timeout=10000
+        )
+        assert "Updated" in cc.result.text()
+        body = next(s.body for s in stub.seen if s.method == "PUT")
+        assert body["basicAuthUsername"] == "cometchat"
+        assert body["webhookURL"].endswith(".trycloudflare.com/webhook")
+        assert stub.seen[-1].headers["apikey"] == "rest-key"
+        # Cancel: the running Bridge goes back to the saved settings (no API key).
+        wizard.reject()
+        qtbot.waitUntil(lambda: app.ctx.settings.cometchat.api_key == "", timeout=5000)
+        assert not (tmp_path / "config.toml").exists()
+    finally:
+        stub.close()
+
+
+def test_first_run_opens_the_wizard(gui_factory, qtbot):
+    app = gui_factory(first_run=True)
+    qtbot.waitUntil(lambda: app.window.wizard is not None, timeout=3000)
+    assert app.window.wizard.isVisible()
+    assert app.window.act_wizard.text() == "Setup wizard…"
