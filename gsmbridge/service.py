@@ -195,7 +195,7 @@ class Bridge:
 
     def _start_tunnel(self) -> None:
         tunnel = self.settings.tunnel
-        if not (tunnel.program or tunnel.path) or self.web is None:
+        if not tunnel.program or self.web is None:  # tunnel.path only says where it is
             return
         host = self.settings.server.host
         local = host if host not in ("0.0.0.0", "::", "") else "127.0.0.1"

@@ -136,7 +136,10 @@ class AppContext(QObject):
             set_password(new, password)
             keys += ["auth.password_hash", "auth.password"]
         new.validate()
-        write_changes(new, keys, self.config_path)
+        write_changes(new, keys, self.config_path)  # never writes auth.password
+        if password:
+            # Kept in memory for this run, so self-registration can send it.
+            new.auth.password = password
         if "gui.start_at_login" in keys:
             autostart.set_enabled(new.gui.start_at_login)
         restart = self.bridge.apply_settings(copy.deepcopy(new))

@@ -89,7 +89,8 @@ def test_save_writes_hash_not_password_and_applies(gui, qtbot, tmp_path):
     running = gui.ctx.bridge.settings
     assert running.limits.per_recipient_per_hour == 5
     assert running.server.port == 0  # waits for the restart
-    assert running.auth.password == ""
+    # The plain password stays in memory for self-registration, never in the file.
+    assert running.auth.password == "correct horse battery"
     assert verify_password("correct horse battery", running.auth.password_hash)
     assert window.notice.isVisibleTo(window)
     assert "server.port" in window.notice.message.text()

@@ -98,7 +98,6 @@ class TunnelPanel(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.status: Any = None
-        self._remembered_path = ""  # Stop clears tunnel.path (see stop()); Start restores it
 
         self.url = QLineEdit()
         self.url.setReadOnly(True)
@@ -249,15 +248,13 @@ class TunnelPanel(QWidget):
 
     @Slot()
     def start(self) -> None:
-        path = self.ctx.desired.tunnel.path or self._remembered_path
+        path = self.ctx.desired.tunnel.path
         self._save_tunnel(str(self.program.currentData()), path, "Start tunnel")
 
     @Slot()
     def stop(self) -> None:
-        # The core runs a tunnel when tunnel.path is set even without tunnel.program,
-        # so Stop clears both; the path is kept here for a Start in this session.
-        self._remembered_path = self.ctx.desired.tunnel.path or self._remembered_path
-        self._save_tunnel("", "", "Stop tunnel")
+        # tunnel.program = "" turns the tunnel off; its path is kept for the next Start.
+        self._save_tunnel("", self.ctx.desired.tunnel.path, "Stop tunnel")
 
     @Slot()
     def check_now(self) -> None:

@@ -237,7 +237,7 @@ class TunnelPage(Page):
         program, path, token = self.apply_key()  # type: ignore[misc]
         new.tunnel.program = program
         # A set path alone starts a tunnel, so "no tunnel" clears it too.
-        new.tunnel.path = path if program else ""
+        new.tunnel.path = path
         new.tunnel.token = token if program == "ngrok" else new.tunnel.token
         return ""
 
