@@ -39,8 +39,9 @@ class ScriptedPeer:
     raw bytes at any time; ``received`` is everything the client wrote.
     """
 
-    def __init__(self, script: dict[str, bytes] | Callable[[str], bytes | None],
-                 echo: bool = False) -> None:
+    def __init__(
+        self, script: dict[str, bytes] | Callable[[str], bytes | None], echo: bool = False
+    ) -> None:
         self.script = script
         self.echo = echo
         self.received = bytearray()
@@ -116,7 +117,7 @@ class ScriptedPeer:
             while True:
                 end = b"\x1a" if self.in_pdu else b"\r"
                 if self.in_pdu and b"\x1b" in buf:
-                    buf = buf[buf.index(b"\x1b") + 1:]  # ESC: leave the prompt, send nothing
+                    buf = buf[buf.index(b"\x1b") + 1 :]  # ESC: leave the prompt, send nothing
                     self.in_pdu = False
                     continue
                 if end not in buf:
@@ -202,9 +203,14 @@ class RecordingListener(Listener):
 
 def fast_modem_options(**overrides: object) -> ModemOptions:
     values: dict[str, object] = dict(
-        command_timeout_s=1.0, prompt_timeout_s=1.0, send_timeout_s=2.0,
-        register_timeout_s=5.0, poll_interval_s=5.0, reconnect_min_s=0.05,
-        reconnect_max_s=0.2)
+        command_timeout_s=1.0,
+        prompt_timeout_s=1.0,
+        send_timeout_s=2.0,
+        register_timeout_s=5.0,
+        poll_interval_s=5.0,
+        reconnect_min_s=0.05,
+        reconnect_max_s=0.2,
+    )
     values.update(overrides)
     return ModemOptions(**values)  # type: ignore[arg-type]
 
@@ -213,10 +219,12 @@ def fast_modem_options(**overrides: object) -> ModemOptions:
 def modem_factory() -> Iterator[Callable[..., Modem]]:
     modems: list[Modem] = []
 
-    def make(url: str, *, listener: Listener | None = None, on_status_report=None,
-             **options: object) -> Modem:
-        modem = Modem(url, fast_modem_options(**options), listener=listener,
-                      on_status_report=on_status_report)
+    def make(
+        url: str, *, listener: Listener | None = None, on_status_report=None, **options: object
+    ) -> Modem:
+        modem = Modem(
+            url, fast_modem_options(**options), listener=listener, on_status_report=on_status_report
+        )
         modems.append(modem)
         modem.start()
         return modem

@@ -29,11 +29,14 @@ def test_double_echo_is_dropped(peer_factory, channel_factory):
     assert channel.command("ATE0") == []
 
 
-@pytest.mark.parametrize("answer", [
-    b"\r\r\n+CGMI: ZTE CORPORATION\r\r\n\r\r\nOK\r\r\n",  # ZTE/Huawei line ends
-    b"\r+CGMI: ZTE CORPORATION\rOK\r",  # bare CR
-    b"+CGMI: ZTE CORPORATION\nOK\n",  # bare LF
-])
+@pytest.mark.parametrize(
+    "answer",
+    [
+        b"\r\r\n+CGMI: ZTE CORPORATION\r\r\n\r\r\nOK\r\r\n",  # ZTE/Huawei line ends
+        b"\r+CGMI: ZTE CORPORATION\rOK\r",  # bare CR
+        b"+CGMI: ZTE CORPORATION\nOK\n",  # bare LF
+    ],
+)
 def test_line_endings(peer_factory, channel_factory, answer):
     peer = peer_factory({"AT+CGMI": answer})
     channel, _ = channel_factory(peer.url)
@@ -41,8 +44,9 @@ def test_line_endings(peer_factory, channel_factory, answer):
 
 
 def test_urcs_inside_a_response_go_to_the_callback(peer_factory, channel_factory):
-    answer = (b"\r\n^RSSI:17\r\n\r\n+CSQ: 18,99\r\n\r\n+CMTI: \"SM\",3\r\n"
-              b"\r\n+CREG: 1\r\n\r\nRING\r\n" + OK)
+    answer = (
+        b'\r\n^RSSI:17\r\n\r\n+CSQ: 18,99\r\n\r\n+CMTI: "SM",3\r\n\r\n+CREG: 1\r\n\r\nRING\r\n' + OK
+    )
     peer = peer_factory({"AT+CSQ": answer})
     channel, urcs = channel_factory(peer.url)
     assert channel.command("AT+CSQ") == ["+CSQ: 18,99"]
@@ -68,18 +72,22 @@ def test_unsolicited_lines_between_commands(peer_factory, channel_factory):
     peer = peer_factory({"AT": OK})
     channel, urcs = channel_factory(peer.url)
     channel.command("AT")
-    peer.send(b"\r\n+CMTI: \"SM\",1\r\n\r\nSMS Ready\r\n\r\nsome stray line\r\n")
+    peer.send(b'\r\n+CMTI: "SM",1\r\n\r\nSMS Ready\r\n\r\nsome stray line\r\n')
     assert wait_until(lambda: len(urcs) == 2)
     assert channel.command("AT") == []
 
 
 @pytest.mark.parametrize("prompt", [b"\r\n> ", b"\r\n>", b"\r\n>\r\n", b"> "])
 def test_cmgs_prompt_variants_and_urcs_before_the_answer(peer_factory, channel_factory, prompt):
-    peer = peer_factory({
-        "AT+CMGS=19": b'\r\n+ZPASR: "UMTS"\r\n' + prompt,
-        "PDU": (b'\r\n+ZDONR: "METEOR",272,3,"CS_ONLY","ROAM_OFF"\r\n^RSSI:20\r\n'
-                b"\r\n+CMGS: 7\r\n" + OK),
-    })
+    peer = peer_factory(
+        {
+            "AT+CMGS=19": b'\r\n+ZPASR: "UMTS"\r\n' + prompt,
+            "PDU": (
+                b'\r\n+ZDONR: "METEOR",272,3,"CS_ONLY","ROAM_OFF"\r\n^RSSI:20\r\n'
+                b"\r\n+CMGS: 7\r\n" + OK
+            ),
+        }
+    )
     channel, urcs = channel_factory(peer.url)
     assert channel.send_pdu(19, PDU, prompt_timeout=2, timeout=2) == 7
     assert peer.commands == ["AT+CMGS=19", "PDU:" + PDU]
@@ -97,16 +105,19 @@ def test_cmgs_with_echo_of_command_and_pdu(peer_factory, channel_factory):
     assert channel.send_pdu(19, PDU, prompt_timeout=2, timeout=2) == 255
 
 
-@pytest.mark.parametrize("line, kind, code, transient", [
-    (b"+CME ERROR: 14", "cme", 14, True),
-    (b"+CME ERROR: SIM busy", "cme", 14, True),
-    (b"+CMS ERROR: 304", "cms", 304, False),
-    (b"+CMS ERROR: network timeout", "cms", 332, True),
-    (b"+CMS ERROR:", "cms", 500, True),
-    (b"COMMAND NOT SUPPORT", "cme", 4, False),
-    (b"ERROR", "cme", None, True),
-    (b"NO CARRIER", "protocol", None, True),
-])
+@pytest.mark.parametrize(
+    "line, kind, code, transient",
+    [
+        (b"+CME ERROR: 14", "cme", 14, True),
+        (b"+CME ERROR: SIM busy", "cme", 14, True),
+        (b"+CMS ERROR: 304", "cms", 304, False),
+        (b"+CMS ERROR: network timeout", "cms", 332, True),
+        (b"+CMS ERROR:", "cms", 500, True),
+        (b"COMMAND NOT SUPPORT", "cme", 4, False),
+        (b"ERROR", "cme", None, True),
+        (b"NO CARRIER", "protocol", None, True),
+    ],
+)
 def test_error_results(peer_factory, channel_factory, line, kind, code, transient):
     peer = peer_factory({"AT+CSCA?": b"\r\n" + line + b"\r\n"})
     channel, _ = channel_factory(peer.url)
@@ -147,8 +158,11 @@ def test_late_answer_is_not_taken_for_the_next_command(peer_factory, channel_fac
     up, while the next command is waiting; without the resync the late +COPS/OK would be
     taken as the answer to AT+CSQ."""
     peer = None
-    answers = {"AT+COPS?": (0.4, b'\r\n+COPS: 0,0,"LATE"\r\n' + OK),
-               "AT+CSQ": (0.15, b"\r\n+CSQ: 21,0\r\n" + OK), "AT": (0.15, OK)}
+    answers = {
+        "AT+COPS?": (0.4, b'\r\n+COPS: 0,0,"LATE"\r\n' + OK),
+        "AT+CSQ": (0.15, b"\r\n+CSQ: 21,0\r\n" + OK),
+        "AT": (0.15, OK),
+    }
 
     def script(cmd: str) -> None:
         delay, answer = answers[cmd]
@@ -175,12 +189,14 @@ def test_garbage_bytes_and_lines_are_survived(peer_factory, channel_factory):
 
 
 def test_missing_ok_after_cpin(peer_factory, channel_factory):
-    peer = peer_factory({"AT+CPIN?": b"\r\n+CPIN: READY\r\n", "AT": OK,
-                         "AT+CSQ": b"\r\n+CSQ: 1,1\r\n" + OK})
+    peer = peer_factory(
+        {"AT+CPIN?": b"\r\n+CPIN: READY\r\n", "AT": OK, "AT+CSQ": b"\r\n+CSQ: 1,1\r\n" + OK}
+    )
     channel, _ = channel_factory(peer.url)
     started = time.monotonic()
-    assert channel.command("AT+CPIN?", timeout=5, ok_optional_after="+CPIN:",
-                           grace=0.2) == ["+CPIN: READY"]
+    assert channel.command("AT+CPIN?", timeout=5, ok_optional_after="+CPIN:", grace=0.2) == [
+        "+CPIN: READY"
+    ]
     assert time.monotonic() - started < 1
     assert channel.command("AT+CSQ") == ["+CSQ: 1,1"]
 

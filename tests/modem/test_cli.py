@@ -39,8 +39,10 @@ def test_send_invalid_number(capsys):
 
 
 def test_send_to_a_missing_modem_gives_up(capsys):
-    assert main(["send", "+31612345678", "hi", "--modem", "socket://127.0.0.1:1",
-                 "--wait", "0.3"]) == 1
+    assert (
+        main(["send", "+31612345678", "hi", "--modem", "socket://127.0.0.1:1", "--wait", "0.3"])
+        == 1
+    )
     assert "modem not ready" in capsys.readouterr().err
 
 
@@ -51,9 +53,22 @@ def test_modem_list_prints_a_header(capsys):
 
 def test_simulate_modem_runs_and_stops():
     proc = subprocess.run(
-        [sys.executable, "-m", "gsmbridge.modem.cli", "simulate-modem", "--listen",
-         "127.0.0.1:0", "--cms-error-every", "3", "--duration", "0.2"],
-        capture_output=True, text=True, timeout=20)
+        [
+            sys.executable,
+            "-m",
+            "gsmbridge.modem.cli",
+            "simulate-modem",
+            "--listen",
+            "127.0.0.1:0",
+            "--cms-error-every",
+            "3",
+            "--duration",
+            "0.2",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=20,
+    )
     assert proc.returncode == 0, proc.stderr
     assert "Simulated modem at socket://127.0.0.1:" in proc.stdout
     assert "0 SMS received" in proc.stdout

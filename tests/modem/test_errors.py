@@ -45,27 +45,37 @@ def test_cms_30_and_cme_30_differ():
     assert classify("cme", 30) == ("no network service", True)
 
 
-@pytest.mark.parametrize("kind, code, transient", [
-    ("cms", 499, False), ("cms", 55, False), ("cms", 501, True), ("cms", 650, True),
-    ("cme", 200, False), ("cme", 600, True),
-])
+@pytest.mark.parametrize(
+    "kind, code, transient",
+    [
+        ("cms", 499, False),
+        ("cms", 55, False),
+        ("cms", 501, True),
+        ("cms", 650, True),
+        ("cme", 200, False),
+        ("cme", 600, True),
+    ],
+)
 def test_unknown_codes(kind, code, transient):
     name, is_transient = classify(kind, code)
     assert name == f"unknown error {code}" and is_transient is transient
 
 
-@pytest.mark.parametrize("line, kind, code, name", [
-    ("+CMS ERROR: 332", "cms", 332, "CMS 332 network timeout"),
-    ("+CMS ERROR: network timeout", "cms", 332, "CMS 332 network timeout"),
-    ("+CMS ERROR: unknown error", "cms", 500, "CMS 500 unknown error"),
-    ("+CMS ERROR: invalid input value", "cms", 304, "CMS 304 invalid PDU mode parameter"),
-    ("+CMS ERROR:", "cms", 500, "CMS 500 unknown error"),
-    ("+CME ERROR: SIM busy", "cme", 14, "CME 14 SIM busy"),
-    ("+CME ERROR: operation not allowed", "cme", 3, "CME 3 operation not allowed"),
-    ("+CME ERROR: incorrect password", "cme", 16, "CME 16 incorrect password"),
-    ("+cme error: 515", "cme", 515, "CME 515 device busy"),
-    ("COMMAND NOT SUPPORT", "cme", 4, "CME 4 operation not supported"),
-])
+@pytest.mark.parametrize(
+    "line, kind, code, name",
+    [
+        ("+CMS ERROR: 332", "cms", 332, "CMS 332 network timeout"),
+        ("+CMS ERROR: network timeout", "cms", 332, "CMS 332 network timeout"),
+        ("+CMS ERROR: unknown error", "cms", 500, "CMS 500 unknown error"),
+        ("+CMS ERROR: invalid input value", "cms", 304, "CMS 304 invalid PDU mode parameter"),
+        ("+CMS ERROR:", "cms", 500, "CMS 500 unknown error"),
+        ("+CME ERROR: SIM busy", "cme", 14, "CME 14 SIM busy"),
+        ("+CME ERROR: operation not allowed", "cme", 3, "CME 3 operation not allowed"),
+        ("+CME ERROR: incorrect password", "cme", 16, "CME 16 incorrect password"),
+        ("+cme error: 515", "cme", 515, "CME 515 device busy"),
+        ("COMMAND NOT SUPPORT", "cme", 4, "CME 4 operation not supported"),
+    ],
+)
 def test_parse_error_numbers_and_texts(line, kind, code, name):
     err = parse_error(line)
     assert err is not None

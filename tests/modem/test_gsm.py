@@ -49,8 +49,7 @@ def test_init_and_send(sim_factory, modem_factory, transport):
 
 
 def test_configured_pin_is_entered_once(sim_factory, modem_factory):
-    sim, modem = ready_modem(sim_factory, modem_factory, sim_options={"pin": "2468"},
-                             pin="2468")
+    sim, modem = ready_modem(sim_factory, modem_factory, sim_options={"pin": "2468"}, pin="2468")
     assert sim.pin_attempts == ["2468"]
     assert modem.send_sms(NUMBER, "after PIN").references == [0]
 
@@ -95,8 +94,9 @@ def test_puk_required(sim_factory, modem_factory):
 def test_late_registration(sim_factory, modem_factory, transport):
     listener = RecordingListener()
     sim = sim_factory(transport, register_delay_s=0.8)
-    modem = modem_factory(sim.url, listener=listener, register_timeout_s=0.3,
-                          poll_interval_s=1.0)  # polls every 0.2 s while searching
+    modem = modem_factory(
+        sim.url, listener=listener, register_timeout_s=0.3, poll_interval_s=1.0
+    )  # polls every 0.2 s while searching
     assert wait_until(lambda: modem.status.state == "searching")
     with pytest.raises(ModemUnavailable):
         modem.send_sms(NUMBER, "too early")
@@ -114,11 +114,13 @@ def test_registration_denied(sim_factory, modem_factory):
     assert modem.status.registration == "denied"
 
 
-@pytest.mark.parametrize("code, transient", [(42, True), (332, True), (500, True),
-                                             (21, False), (304, False), (1, False)])
+@pytest.mark.parametrize(
+    "code, transient", [(42, True), (332, True), (500, True), (21, False), (304, False), (1, False)]
+)
 def test_cms_errors_are_classified(sim_factory, modem_factory, code, transient):
-    sim, modem = ready_modem(sim_factory, modem_factory,
-                             sim_options={"cms_error_every": 2, "cms_error_code": code})
+    sim, modem = ready_modem(
+        sim_factory, modem_factory, sim_options={"cms_error_every": 2, "cms_error_code": code}
+    )
     modem.send_sms(NUMBER, "first")
     with pytest.raises(ModemError) as info:
         modem.send_sms(NUMBER, "second")
@@ -129,8 +131,9 @@ def test_cms_errors_are_classified(sim_factory, modem_factory, code, transient):
 
 
 def test_no_network_service_means_unavailable(sim_factory, modem_factory):
-    _sim, modem = ready_modem(sim_factory, modem_factory,
-                              sim_options={"cms_error_every": 1, "cms_error_code": 331})
+    _sim, modem = ready_modem(
+        sim_factory, modem_factory, sim_options={"cms_error_every": 1, "cms_error_code": 331}
+    )
     with pytest.raises(ModemUnavailable) as info:
         modem.send_sms(NUMBER, "x")
     assert info.value.code == 331
@@ -138,8 +141,9 @@ def test_no_network_service_means_unavailable(sim_factory, modem_factory):
 
 def test_dropped_connection_then_reconnect(sim_factory, modem_factory):
     listener = RecordingListener()
-    sim, modem = ready_modem(sim_factory, modem_factory, sim_options={"drop_every": 2},
-                             listener=listener)
+    sim, modem = ready_modem(
+        sim_factory, modem_factory, sim_options={"drop_every": 2}, listener=listener
+    )
     modem.send_sms(NUMBER, "one")
     started = time.monotonic()
     with pytest.raises(ModemUnavailable) as info:
@@ -154,8 +158,9 @@ def test_dropped_connection_then_reconnect(sim_factory, modem_factory):
 
 def test_silent_modem_on_pty_times_out_then_resyncs(sim_factory, modem_factory):
     transport = TRANSPORTS[-1]
-    _sim, modem = ready_modem(sim_factory, modem_factory, transport,
-                              sim_options={"drop_every": 2}, send_timeout_s=0.5)
+    _sim, modem = ready_modem(
+        sim_factory, modem_factory, transport, sim_options={"drop_every": 2}, send_timeout_s=0.5
+    )
     modem.send_sms(NUMBER, "one")
     if transport == "pty":
         with pytest.raises(ModemError) as info:
@@ -169,9 +174,12 @@ def test_silent_modem_on_pty_times_out_then_resyncs(sim_factory, modem_factory):
 
 
 def test_echo_urcs_and_garbage(sim_factory, modem_factory, transport):
-    sim, modem = ready_modem(sim_factory, modem_factory, transport,
-                             sim_options={"echo": True, "garbage": 1.0, "urc_spam": 0.01,
-                                          "seed": 7})
+    sim, modem = ready_modem(
+        sim_factory,
+        modem_factory,
+        transport,
+        sim_options={"echo": True, "garbage": 1.0, "urc_spam": 0.01, "seed": 7},
+    )
     for i in range(5):
         modem.send_sms(NUMBER, f"message {i}")
     assert [m.text for m in sim.wait_for_messages(5)] == [f"message {i}" for i in range(5)]
@@ -183,8 +191,7 @@ def test_multipart_reassembled_with_cmms(sim_factory, modem_factory, transport):
     sim, modem = ready_modem(sim_factory, modem_factory, transport)
     parts_seen: list[tuple[int, int]] = []
     text = "Long message " * 30 + "€"
-    result = modem.send_sms(NUMBER, text, on_part_sent=lambda seq, mr: parts_seen.append(
-        (seq, mr)))
+    result = modem.send_sms(NUMBER, text, on_part_sent=lambda seq, mr: parts_seen.append((seq, mr)))
     assert result.parts == 3 and result.references == [0, 1, 2]
     assert parts_seen == [(1, 0), (2, 1), (3, 2)]
     [sent] = sim.wait_for_messages(1)
@@ -197,8 +204,9 @@ def test_resume_from_part_two_sends_only_the_rest(sim_factory, modem_factory):
     sim, modem = ready_modem(sim_factory, modem_factory)
     text = "x" * 400  # 3 parts
     seen: list[int] = []
-    result = modem.send_sms(NUMBER, text, concat_ref=77, first_part=2,
-                            on_part_sent=lambda seq, mr: seen.append(seq))
+    result = modem.send_sms(
+        NUMBER, text, concat_ref=77, first_part=2, on_part_sent=lambda seq, mr: seen.append(seq)
+    )
     assert result.parts == 3 and len(result.references) == 2 and result.first_part == 2
     assert seen == [2, 3]
     assert [(p.seq, p.concat_ref) for p in sim.parts] == [(2, 77), (3, 77)]
@@ -223,8 +231,13 @@ def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport
 
 def test_polling_publishes_status_and_skips_sends(sim_factory, modem_factory):
     listener = RecordingListener()
-    sim, modem = ready_modem(sim_factory, modem_factory, sim_options={"send_latency_s": 0.05},
-                             listener=listener, poll_interval_s=0.1)
+    sim, modem = ready_modem(
+        sim_factory,
+        modem_factory,
+        sim_options={"send_latency_s": 0.05},
+        listener=listener,
+        poll_interval_s=0.1,
+    )
     polls = sim.commands.count("AT+CSQ")
     assert wait_until(lambda: sim.commands.count("AT+CSQ") >= polls + 2, 3)
     assert any(s.signal_dbm is not None and s.ready for s in listener.statuses)
@@ -233,13 +246,14 @@ def test_polling_publishes_status_and_skips_sends(sim_factory, modem_factory):
         modem.send_sms(NUMBER, f"burst {i}", more_to_come=i < 3)
     sends = [i for i, c in enumerate(sim.commands) if i >= before and c.startswith("AT+CMGS")]
     assert len(sends) == 4
-    assert "AT+CSQ" not in sim.commands[sends[0]:sends[-1]]
-    assert "AT+CMMS=2" in sim.commands[before:sends[0]]
+    assert "AT+CSQ" not in sim.commands[sends[0] : sends[-1]]
+    assert "AT+CMMS=2" in sim.commands[before : sends[0]]
 
 
 def test_stop_is_prompt_while_a_send_waits(sim_factory, modem_factory):
-    sim, modem = ready_modem(sim_factory, modem_factory, sim_options={"send_latency_s": 30},
-                             send_timeout_s=60)
+    sim, modem = ready_modem(
+        sim_factory, modem_factory, sim_options={"send_latency_s": 30}, send_timeout_s=60
+    )
     errors: list[BaseException] = []
 
     def send() -> None:
@@ -327,9 +341,14 @@ def test_status_reports_are_acknowledged_when_csms_1(sim_factory, modem_factory)
 
 def test_repeated_timeouts_reopen_the_port(sim_factory, modem_factory):
     transport = TRANSPORTS[-1]  # on a pty, drop_every makes the modem go silent
-    sim, modem = ready_modem(sim_factory, modem_factory, transport,
-                             sim_options={"drop_every": 1}, send_timeout_s=0.3,
-                             max_timeouts=2)
+    sim, modem = ready_modem(
+        sim_factory,
+        modem_factory,
+        transport,
+        sim_options={"drop_every": 1},
+        send_timeout_s=0.3,
+        max_timeouts=2,
+    )
     for _ in range(2):
         with pytest.raises(ModemError):
             modem.send_sms(NUMBER, "into the void")
@@ -340,33 +359,40 @@ def test_repeated_timeouts_reopen_the_port(sim_factory, modem_factory):
 def test_modem_found_by_imei(sim_factory, modem_factory):
     other = sim_factory("tcp", imei="111111111111116")
     sim = sim_factory(TRANSPORTS[-1], imei="490154203237518")
-    modem = modem_factory("imei:490154203237518",
-                          candidate_ports=[other.url, "socket://127.0.0.1:1", sim.url])
+    modem = modem_factory(
+        "imei:490154203237518", candidate_ports=[other.url, "socket://127.0.0.1:1", sim.url]
+    )
     assert modem.wait_ready(8)
     assert modem.status.extra["device"] == sim.url and modem.status.imei == "490154203237518"
     modem.send_sms(NUMBER, "found you")
     assert [m.text for m in sim.wait_for_messages(1)] == ["found you"] and other.sent == []
 
 
-@pytest.mark.parametrize("lines, rssi, dbm, bars", [
-    (["+CSQ: 18,99"], 18, -77, 4),
-    (["+CSQ:4,0"], 4, -105, 1),
-    (["+CSQ: 99,99"], None, None, 0),
-    (["+CSQ: 31,0"], 31, -51, 5),
-    ([], None, None, 0),
-])
+@pytest.mark.parametrize(
+    "lines, rssi, dbm, bars",
+    [
+        (["+CSQ: 18,99"], 18, -77, 4),
+        (["+CSQ:4,0"], 4, -105, 1),
+        (["+CSQ: 99,99"], None, None, 0),
+        (["+CSQ: 31,0"], 31, -51, 5),
+        ([], None, None, 0),
+    ],
+)
 def test_parse_signal(lines, rssi, dbm, bars):
     assert parsing.parse_csq(lines) == rssi
     assert parsing.rssi_to_dbm(rssi) == dbm and parsing.signal_bars(rssi) == bars
 
 
-@pytest.mark.parametrize("lines, urc, stat", [
-    (["+CREG: 0,1"], False, 1),
-    (["+CREG: 2,5,\"00C3\",\"0000E9A0\",7"], False, 5),
-    (["+CREG: 3"], True, 3),
-    (["+CREG: 1, E006B, ABE0016"], True, 1),
-    (["junk", "+CREG: 1,2"], False, 2),
-])
+@pytest.mark.parametrize(
+    "lines, urc, stat",
+    [
+        (["+CREG: 0,1"], False, 1),
+        (['+CREG: 2,5,"00C3","0000E9A0",7'], False, 5),
+        (["+CREG: 3"], True, 3),
+        (["+CREG: 1, E006B, ABE0016"], True, 1),
+        (["junk", "+CREG: 1,2"], False, 2),
+    ],
+)
 def test_parse_registration(lines, urc, stat):
     assert parsing.parse_registration(lines, urc=urc) == stat
 
@@ -375,10 +401,11 @@ def test_parse_identity_and_operator():
     assert parsing.parse_identity(["+CGMI: ZTE CORPORATION"], "AT+CGMI") == "ZTE CORPORATION"
     assert parsing.parse_identity([" WAVECOM MODEM"], "AT+CGMI") == "WAVECOM MODEM"
     assert parsing.parse_identity(["^RSSI:5", "huawei"], "AT+CGMI") == "huawei"
-    assert parsing.parse_digits(["+CCID: 8931440400012345678F"], "AT+CCID", 18, 22) \
+    assert (
+        parsing.parse_digits(["+CCID: 8931440400012345678F"], "AT+CCID", 18, 22)
         == "8931440400012345678"
-    assert parsing.parse_digits(["IMEI: 356938035643809"], "AT+CGSN", 14, 17) \
-        == "356938035643809"
+    )
+    assert parsing.parse_digits(["IMEI: 356938035643809"], "AT+CGSN", 14, 17) == "356938035643809"
     assert parsing.parse_cops(['+COPS: 0,0,"I OMNITEL"']) == "I OMNITEL"
     assert parsing.parse_cops(["+COPS: 0"]) == ""
     assert parsing.parse_cpin(["+CPIN: SIM PIN"]) == "SIM PIN"

@@ -16,13 +16,14 @@ from tests.modem.conftest import TRANSPORTS, wait_until
 FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
 
 
-def read_until(port: serial.SerialBase, pattern: re.Pattern[bytes] | bytes,
-               timeout: float = 2.0) -> bytes:
+def read_until(
+    port: serial.SerialBase, pattern: re.Pattern[bytes] | bytes, timeout: float = 2.0
+) -> bytes:
     data = b""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         data += port.read(port.in_waiting or 1)
-        if (pattern.search(data) if isinstance(pattern, re.Pattern) else pattern in data):
+        if pattern.search(data) if isinstance(pattern, re.Pattern) else pattern in data:
             return data
     raise AssertionError(f"no {pattern!r} in {data!r}")
 
@@ -124,8 +125,10 @@ def test_status_report_and_mr_wrap(open_sim):
     assert "+CMGS: 255" in _submit(port, part)
     assert "+CMGS: 0" in _submit(port, part)
     data = read_until(port, re.compile(rb"(\+CDS: \d+\r\n[0-9A-F]+\r\n.*){2}", re.S))
-    reports = [pdu.decode_status_report(h.decode(), tpdu_length=int(n))
-               for n, h in re.findall(rb"\+CDS: (\d+)\r\n([0-9A-F]+)\r\n", data)]
+    reports = [
+        pdu.decode_status_report(h.decode(), tpdu_length=int(n))
+        for n, h in re.findall(rb"\+CDS: (\d+)\r\n([0-9A-F]+)\r\n", data)
+    ]
     assert [(r.message_reference, r.delivered) for r in reports] == [(255, True), (0, False)]
 
 

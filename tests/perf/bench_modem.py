@@ -43,8 +43,10 @@ def bench(transport: str, sends: int, latency: float, text: str) -> list[float]:
 def report(label: str, values: list[float]) -> None:
     values = sorted(values)
     p95 = values[int(len(values) * 0.95) - 1]
-    print(f"{label:<28} mean {statistics.mean(values):6.2f} ms  median "
-          f"{statistics.median(values):6.2f} ms  p95 {p95:6.2f} ms  max {values[-1]:6.2f} ms")
+    print(
+        f"{label:<28} mean {statistics.mean(values):6.2f} ms  median "
+        f"{statistics.median(values):6.2f} ms  p95 {p95:6.2f} ms  max {values[-1]:6.2f} ms"
+    )
 
 
 def main() -> int:
@@ -53,13 +55,19 @@ def main() -> int:
     parser.add_argument("--latency", type=float, default=0.05, help="simulated +CMGS latency")
     args = parser.parse_args()
     transports = ["tcp", "pty"] if sys.platform != "win32" else ["tcp"]
-    print(f"{args.sends} sends per run, simulated send latency {args.latency * 1000:.0f} ms; "
-          "overhead per part = time beyond the simulated latency")
+    print(
+        f"{args.sends} sends per run, simulated send latency {args.latency * 1000:.0f} ms; "
+        "overhead per part = time beyond the simulated latency"
+    )
     for transport in transports:
-        report(f"{transport}, 1-part GSM 7-bit", bench(transport, args.sends, args.latency,
-                                                        "Your order has shipped"))
-        report(f"{transport}, 3-part UCS-2", bench(transport, max(1, args.sends // 4),
-                                                   args.latency, "Привет мир! " * 14))
+        report(
+            f"{transport}, 1-part GSM 7-bit",
+            bench(transport, args.sends, args.latency, "Your order has shipped"),
+        )
+        report(
+            f"{transport}, 3-part UCS-2",
+            bench(transport, max(1, args.sends // 4), args.latency, "Привет мир! " * 14),
+        )
     return 0
 
 
