@@ -73,6 +73,8 @@ class _ModemEvents(Listener):
             if ready:
                 log.info("Modem %s ready (%s)", status.port, status.operator or "no operator")
                 self.bridge.wake_sender()
+            elif self.bridge.stopping:
+                log.info("Modem %s closed", status.port)
             else:
                 log.warning(
                     "Modem %s not ready: %s%s",
@@ -146,6 +148,7 @@ class Bridge:
         self._modem_events = _ModemEvents(self)
         self.lookup = PhoneLookup(settings, self._number_found, self._number_not_found)
         self.started = False
+        self.stopping = False
 
     # -- lifecycle ---------------------------------------------------------------
 
@@ -266,6 +269,7 @@ class Bridge:
 
     def stop(self) -> None:
         """Stop in order: tunnel, web server, sender, modems, database."""
+        self.stopping = True
         if self.tunnel is not None:
             self.tunnel.stop()
             self.tunnel = None
