@@ -4,7 +4,8 @@ archive it (Linux) or compile the Windows installer (Inno Setup).
     python installer/build.py                  # build venv in build/venv, bundle in dist/
     python installer/build.py --check          # ... then run installer/check_bundle.py
     python installer/build.py --archive        # ... and dist/gsmbridge-VERSION-linux-x86_64.tar.gz
-    python installer/build.py --installer      # Windows: ... and dist/gsmbridge-VERSION-setup.exe
+    python installer/build.py --installer      # ... and dist/gsmbridge-VERSION-setup.exe (Inno
+                                               # Setup; elsewhere than Windows, ISCC=... + wine)
     python installer/build.py --current-env    # use this interpreter instead of build/venv
 
 What gets installed comes from the project's own files: the dependencies in
@@ -91,21 +92,34 @@ def archive() -> Path:
     return out
 
 
-def find_iscc() -> Path | None:
+def iscc_command() -> list[str] | None:
+    """ISCC.exe (Inno Setup's compiler); elsewhere than Windows, through wine."""
     candidates = [os.environ.get("ISCC", ""), shutil.which("iscc") or ""]
     for base in ("LOCALAPPDATA", "ProgramFiles(x86)", "ProgramFiles"):
         root = os.environ.get(base)
         if root:
             candidates.append(str(Path(root) / "Programs" / "Inno Setup 6" / "ISCC.exe"))
             candidates.append(str(Path(root) / "Inno Setup 6" / "ISCC.exe"))
-    return next((Path(c) for c in candidates if c and Path(c).is_file()), None)
+    iscc = next((c for c in candidates if c and Path(c).is_file()), None)
+    if iscc is None or os.name == "nt":
+        return [iscc] if iscc else None
+    wine = os.environ.get("WINE") or shutil.which("wine") or "/usr/lib/wine/wine"
+    return [wine, iscc] if Path(wine).exists() or shutil.which(wine) else None
 
 
-def installer() -> None:
-    iscc = find_iscc()
+def windows_path(path: Path) -> str:
+    # wine maps Z: to /; a bare /path would read as an ISCC option.
+    return str(path) if os.name == "nt" else "Z:" + str(path).replace("/", "\\")
+
+
+def installer() -> Path:
+    iscc = iscc_command()
     if iscc is None:
         sys.exit("Inno Setup 6 not found: winget install JRSoftware.InnoSetup, or set ISCC")
-    run([iscc, f"/DAppVersion={version()}", ISS], cwd=ROOT)
+    run([*iscc, f"/DAppVersion={version()}", windows_path(ISS)], cwd=ROOT)
+    out = DIST / f"gsmbridge-{version()}-setup.exe"
+    print(f"wrote {out}")
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

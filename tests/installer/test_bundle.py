@@ -1,0 +1,55 @@
+"""Slow: build the PyInstaller bundle and run it (``python -m pytest -m slow``).
+
+The same as ``python installer/build.py --check`` followed by
+``python installer/check_bundle.py --gui``; the first build takes a minute or two.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+INSTALLER = ROOT / "installer"
+
+pytestmark = pytest.mark.slow
+
+
+def load(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, INSTALLER / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture(scope="module")
+def bundle() -> Path:
+    done = subprocess.run(
+        [sys.executable, INSTALLER / "build.py"], cwd=ROOT, capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
+    return ROOT / "dist" / "gsmbridge"
+
+
+def test_bundle_runs_headless_and_gui(bundle: Path, tmp_path: Path) -> None:
+    report = tmp_path / "report.json"
+    assert load("check_bundle").main([str(bundle), "--gui", "--json", str(report)]) == 0
+    results = json.loads(report.read_text())
+    assert results["job_state"] in ("sent", "delivered")
+    assert results["bundle_mib"] < 300  # QML/WebEngine creeping in would double it
+    assert results["version_s"] < 5 and results["listening_s"] < 10
+
+
+def test_inno_setup_compiles(bundle: Path) -> None:
+    build = load("build")
+    if build.iscc_command() is None:
+        pytest.skip("no Inno Setup (set ISCC to ISCC.exe; on Linux it runs through wine)")
+    setup = build.installer()
+    assert setup.is_file() and setup.stat().st_size > 10 * 2**20
