@@ -43,7 +43,7 @@ def png_bytes(image: QImage) -> bytes:
     data = QByteArray()
     buffer = QBuffer(data)
     buffer.open(QIODevice.OpenModeFlag.WriteOnly)
-    image.save(buffer, "PNG")
+    image.save(buffer, "PNG")  # type: ignore[call-overload]  # the stub says bytes; str works
     buffer.close()
     return bytes(data.data())
 
@@ -56,7 +56,7 @@ def dib_bytes(image: QImage) -> bytes:
     """
     size = image.width()
     argb = image.convertToFormat(QImage.Format.Format_ARGB32)  # BGRA bytes in memory (LE)
-    rows = [bytes(argb.constScanLine(y))[: size * 4] for y in range(size)]
+    rows = [bytes(argb.constScanLine(y))[: size * 4] for y in range(size)]  # type: ignore[call-overload]
     header = struct.pack("<IiiHHIIiiII", 40, size, size * 2, 1, 32, 0, 0, 0, 0, 0, 0)
     mask_row = b"\0" * (((size + 31) // 32) * 4)
     return header + b"".join(reversed(rows)) + mask_row * size
