@@ -181,6 +181,10 @@ fi
 printf '%s\n' "${installed[@]}" | sort -u >"$MANIFEST"
 refresh_caches
 if [ "$USER_SERVICE" = 1 ] || [ "$SYSTEM_SERVICE" = 1 ]; then systemctl_ daemon-reload || true; fi
+# An upgrade replaced the files under a running service: let it run the new ones.
+if systemctl_ is-active --quiet gsmbridge.service 2>/dev/null; then
+    systemctl_ restart gsmbridge.service && echo "Restarted the gsmbridge service."
+fi
 
 echo "Installed gsmbridge in $APP_DIR; run gsmbridge (desktop) or gsmbridge-cli (console)."
 case ":$PATH:" in *":$BIN_DIR:"*) ;; *) echo "Note: $BIN_DIR is not on your PATH." ;; esac
