@@ -66,6 +66,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"gsmbridge {__version__}")
     parser.add_argument("--headless", action="store_true", help="run without a window")
+    parser.add_argument(
+        "--minimized",
+        action="store_true",
+        help="start in the tray without showing the window (used at login)",
+    )
     for flag, kwargs in GLOBAL_OPTIONS:
         parser.add_argument(flag, **kwargs)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -403,7 +403,7 @@ def test_install_sh_per_user_install_upgrade_uninstall(tmp_path: Path) -> None:
     entry = desktop(home / ".local" / "share" / "applications" / "gsmbridge.desktop")
     assert entry["Exec"] == f'"{app}/gsmbridge"'
     auto = desktop(home / ".config" / "autostart" / "gsmbridge.desktop")
-    assert auto["Exec"] == f'"{app}/gsmbridge"'
+    assert auto["Exec"] == f'"{app}/gsmbridge" --minimized'
     assert (home / ".local/share/icons/hicolor/48x48/apps/gsmbridge.png").is_file()
     assert (home / ".local/share/icons/hicolor/scalable/apps/gsmbridge.svg").is_file()
     service = unit(home / ".config" / "systemd" / "user" / "gsmbridge.service")

@@ -195,8 +195,10 @@ def run(
     )
     wakeup = _SignalWakeup()
     wakeup.install()
+    # --minimized (at login) starts in the tray; without a tray the window must show.
+    hidden = bool(getattr(args, "minimized", False)) and gui.tray is not None
     try:
-        gui.start()
+        gui.start(show=not hidden)
         code = app.exec()
     finally:
         gui.shutdown()

@@ -15,11 +15,11 @@ RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 def command() -> list[str]:
     """How to start the desktop app again: the frozen executable or this interpreter."""
     if getattr(sys, "frozen", False):
-        return [sys.executable]
+        return [sys.executable, "--minimized"]
     exe = Path(sys.executable)
     if os.name == "nt" and exe.with_name("pythonw.exe").exists():
         exe = exe.with_name("pythonw.exe")  # no console window at login
-    return [str(exe), "-m", "gsmbridge"]
+    return [str(exe), "-m", "gsmbridge", "--minimized"]
 
 
 def _xdg_path() -> Path:

@@ -130,7 +130,7 @@ done
 # 2. Menu entry and icons.
 tmp="$(mktemp -d)"
 trap 'rm -rf -- "$tmp"' EXIT
-sed "s|^Exec=gsmbridge\$|Exec=$(sub "$APP_DIR/gsmbridge")|" \
+sed "s|^Exec=gsmbridge\(.*\)\$|Exec=$(sub "$APP_DIR/gsmbridge")\1|" \
     "$SHARE_SRC/gsmbridge.desktop" >"$tmp/gsmbridge.desktop"
 put "$tmp/gsmbridge.desktop" "$SHARE/applications/gsmbridge.desktop"
 for png in "$SHARE_SRC"/icons/hicolor/*/apps/gsmbridge.png; do
@@ -141,7 +141,7 @@ put "$SHARE_SRC/gsmbridge.svg" "$SHARE/icons/hicolor/scalable/apps/gsmbridge.svg
 
 # 3. Optional: start at login (the same file the app's own setting writes).
 if [ "$AUTOSTART" = 1 ]; then
-    sed "s|^Exec=gsmbridge\$|Exec=$(sub "$APP_DIR/gsmbridge")|" \
+    sed "s|^Exec=gsmbridge\(.*\)\$|Exec=$(sub "$APP_DIR/gsmbridge")\1|" \
         "$SHARE_SRC/gsmbridge-autostart.desktop" >"$tmp/autostart.desktop"
     put "$tmp/autostart.desktop" "$AUTOSTART_DIR/gsmbridge.desktop"
 fi
