@@ -96,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     pw.add_argument("--username", help="user name (default: keep, or 'cometchat')")
     pw.add_argument("--generate", action="store_true", help="generate a strong password")
-    pw.set_defaults(func=cmd_set_password)
+    pw.set_defaults(func=cmd_set_password, writes_config=True)
 
     try:
         from gsmbridge.modem import cli as modem_cli
@@ -109,7 +109,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
-    settings = load_settings(args.config, must_exist=args.config is not None)
+    # An explicit --config must exist, except where it is about to be written: by
+    # set-password, or by the desktop app's first-run wizard.
+    writes_config = getattr(args, "writes_config", False) or (
+        getattr(args, "func", None) is None and not args.headless
+    )
+    settings = load_settings(args.config, must_exist=args.config is not None and not writes_config)
     if getattr(args, "host", None):
         settings.server.host = args.host
     if getattr(args, "port", None) is not None:

@@ -15,7 +15,9 @@ LISTENING = re.compile(r"Webhook listening on http://127\.0\.0\.1:(\d+)/webhook"
 
 
 class Headless:
-    def __init__(self, data_dir: Path, *args: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, data_dir: Path, *args: str, env: dict[str, str | None] | None = None
+    ) -> None:
         self.data_dir = data_dir
         (data_dir / "config.toml").touch()
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
@@ -26,7 +28,11 @@ class Headless:
                 "PYTHONUNBUFFERED": "1",
             }
         )
-        full_env.update(env or {})
+        for name, value in (env or {}).items():  # None removes a variable
+            if value is None:
+                full_env.pop(name, None)
+            else:
+                full_env[name] = value
         self.proc = subprocess.Popen(
             [
                 sys.executable,

@@ -164,3 +164,28 @@ def test_tunnel_flag_starts_the_tunnel_and_reports_it(tmp_path) -> None:
         assert tunnel["webhook_url"].endswith(".trycloudflare.com/webhook")
     finally:
         assert app.stop() == 0
+
+
+def test_set_password_creates_the_config_with_a_hash_only(tmp_path) -> None:
+    import tomllib
+
+    from gsmbridge.config import verify_password
+
+    path = tmp_path / "new" / "config.toml"
+    out = run_cli("set-password", "--generate", "--username", "cc", "--config", str(path))
+    assert out.returncode == 0, out.stderr
+    password = out.stdout.split("password: ")[1].split()[0]
+    text = path.read_text()
+    assert password not in text
+    data = tomllib.loads(text)
+    assert data["auth"]["username"] == "cc"
+    assert verify_password(password, data["auth"]["password_hash"])
+    # The running service accepts it.
+    env = {"GSMBRIDGE_AUTH_USERNAME": None, "GSMBRIDGE_AUTH_PASSWORD": None}  # the file decides
+    app = Headless(tmp_path, "--config", str(path), env=env)
+    try:
+        client = Client(app.port(), "cc", password)
+        assert client.post("/webhook", payload())[0] == 200
+        assert Client(app.port(), "cc", "wrong").post("/webhook", payload())[0] == 401
+    finally:
+        app.stop()
