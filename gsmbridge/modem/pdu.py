@@ -1,9 +1,12 @@
-"""SMS-SUBMIT encoding and SUBMIT / STATUS-REPORT decoding (3GPP TS 23.040, TS 23.038).
+"""SMS-SUBMIT encoding and decoding (3GPP TS 23.040, TS 23.038), and the PDU API in one place.
 
 Pure functions, stdlib only, no I/O: the sender uses :func:`encode_submit` to get the hex for
 ``AT+CMGS`` and :func:`decode_status_report` for ``+CDS`` URCs; the simulator uses the
 decoders and :func:`encode_status_report`; the GUI uses :func:`count_parts` as a live counter.
 Every malformed input raises :class:`PduError` (a ``ValueError``), never ``IndexError`` & co.
+
+Shared fields (addresses, the bounds-checked reader) live in :mod:`.pdu_fields` and
+SMS-STATUS-REPORT in :mod:`.status_report`; both are re-exported here.
 """
 
 from __future__ import annotations
@@ -11,10 +14,26 @@ from __future__ import annotations
 import re
 from bisect import bisect_right
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
 from itertools import accumulate
 
 from gsmbridge.modem import gsm7
+from gsmbridge.modem.pdu_fields import (
+    MTI_SUBMIT,
+    PduError,
+    Reader,
+    address_field,
+    bcd,
+    from_hex,
+    normalise_address,
+    read_address,
+    skip_sca,
+)
+from gsmbridge.modem.status_report import (
+    StatusReport,
+    decode_status_report,
+    encode_status_report,
+    status_text,
+)
 
 __all__ = [
     "DecodedSubmit",
@@ -45,21 +64,11 @@ _MAX_UD_OCTETS = 140
 _MAX_CONCAT_PARTS = 255  # total/seq are one octet in the concatenation IE
 
 # First-octet bits (TS 23.040 §9.2.2.2).
-_MTI_SUBMIT = 0x01
-_MTI_STATUS_REPORT = 0x02
 _FO_VPF_RELATIVE = 0x10
 _FO_SRR = 0x20
 _FO_UDHI = 0x40
-_TOA_INTERNATIONAL = 0x91
-_TOA_NATIONAL = 0x81
 
-_ADDRESS_RE = re.compile(r"\+?[0-9]{1,20}")
-_BCD_DIGITS = "0123456789*#abc"
 _SURROGATE_RE = re.compile("[\ud800-\udfff]")
-
-
-class PduError(ValueError):
-    """Bad number, bad hex or an undecodable PDU."""
 
 
 @dataclass(frozen=True)
@@ -94,47 +103,6 @@ class DecodedSubmit:
     validity_minutes: int | None  # None: no VP, or an absolute VP
     concat: tuple[int, int, int] | None  # (ref, total, seq)
     message_reference: int
-
-
-@dataclass(frozen=True)
-class StatusReport:
-    """An SMS-STATUS-REPORT (TS 23.040 §9.2.2.3)."""
-
-    message_reference: int
-    recipient: str
-    status: int  # TP-ST
-    delivered: bool  # 0x00-0x1F: transaction completed
-    final: bool  # False only for 0x20-0x3F (SC still trying)
-    status_text: str
-    discharge_time: datetime | None  # None when the TP-DT octets are not a valid time
-
-
-# --- Addresses ------------------------------------------------------------------------------
-
-
-def normalise_address(number: str) -> tuple[str, int]:
-    """Split ``+E.164`` / national digits into (digits, type-of-address).
-
-    Strict on purpose: a number with spaces or dashes that reaches the modem earns
-    ``+CMS ERROR: 304``, so formatting is the caller's job (phonenumbers upstream).
-    """
-    if not isinstance(number, str) or not _ADDRESS_RE.fullmatch(number):
-        raise PduError(f"invalid phone number {number!r}: expected +? and 1..20 digits")
-    if number.startswith("+"):
-        return number[1:], _TOA_INTERNATIONAL
-    return number, _TOA_NATIONAL
-
-
-def _swap_bcd(digits: str) -> bytes:
-    """Semi-octets, low nibble first, odd counts padded with F."""
-    if len(digits) % 2:
-        digits += "F"
-    return bytes.fromhex("".join(digits[i + 1] + digits[i] for i in range(0, len(digits), 2)))
-
-
-def _address_field(number: str) -> bytes:
-    digits, toa = normalise_address(number)
-    return bytes((len(digits), toa)) + _swap_bcd(digits)
 
 
 # --- Validity period ------------------------------------------------------------------------
@@ -289,7 +257,7 @@ def encode_submit(
     if max_parts < 1:
         raise PduError(f"max_parts must be at least 1, got {max_parts}")
     max_parts = min(max_parts, _MAX_CONCAT_PARTS)
-    address = _address_field(number)
+    address = address_field(number)
     vp = b"" if validity_minutes is None else bytes((relative_validity(validity_minutes),))
 
     encoding, chosen, replaced = _choose(_sanitise(text), smart, concat_ref_16bit)
@@ -301,7 +269,7 @@ def encode_submit(
     bounds = _split(_costs(chosen, encoding), single, multi)
     total = len(bounds)
     ref = concat_ref & (0xFFFF if concat_ref_16bit else 0xFF)
-    fo = _MTI_SUBMIT | (_FO_SRR if status_report else 0) | (_FO_VPF_RELATIVE if vp else 0)
+    fo = MTI_SUBMIT | (_FO_SRR if status_report else 0) | (_FO_VPF_RELATIVE if vp else 0)
     if total > 1:
         fo |= _FO_UDHI
     dcs = 0x00 if encoding == GSM7 else 0x08
@@ -327,59 +295,6 @@ def encode_submit(
 # --- Decoding -------------------------------------------------------------------------------
 
 
-class _Reader:
-    """Bounds-checked cursor: running off the end is a PduError, not an IndexError."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def take(self, n: int, what: str) -> bytes:
-        if n < 0 or self.pos + n > len(self.data):
-            raise PduError(f"PDU too short: {what} needs {n} octet(s) at offset {self.pos}")
-        chunk = self.data[self.pos : self.pos + n]
-        self.pos += n
-        return chunk
-
-    def byte(self, what: str) -> int:
-        return self.take(1, what)[0]
-
-    def rest(self) -> bytes:
-        chunk = self.data[self.pos :]
-        self.pos = len(self.data)
-        return chunk
-
-
-def _from_hex(pdu_hex: str) -> bytes:
-    try:
-        return bytes.fromhex(pdu_hex.strip())
-    except (ValueError, TypeError, AttributeError) as exc:
-        raise PduError(f"not a hex string: {exc}") from None
-
-
-def _skip_sca(reader: _Reader) -> None:
-    reader.take(reader.byte("SCA length"), "SCA")
-
-
-def _read_address(reader: _Reader) -> str:
-    """TP-DA / TP-RA: length in semi-octets, TOA, swapped BCD (or packed GSM for alphanumeric)."""
-    length = reader.byte("address length")
-    toa = reader.byte("type of address")
-    raw = reader.take((length + 1) // 2, "address digits")
-    if length > 20:
-        raise PduError(f"address longer than 20 digits: {length}")
-    if (toa >> 4) & 0x07 == 0x05:  # alphanumeric: GSM 7-bit packed
-        return gsm7.from_septets(gsm7.unpack(raw, length * 4 // 7))
-    digits = []
-    for i in range(length):
-        nibble = (raw[i // 2] >> (4 * (i % 2))) & 0x0F
-        if nibble == 0x0F:
-            raise PduError("filler nibble F inside an address")
-        digits.append(_BCD_DIGITS[nibble])
-    prefix = "+" if (toa >> 4) & 0x07 == 0x01 else ""
-    return prefix + "".join(digits)
-
-
 def _dcs_alphabet(dcs: int) -> str:
     """Alphabet from TP-DCS (TS 23.038 §4); reserved codings are read as GSM 7-bit."""
     group = dcs >> 4
@@ -394,7 +309,7 @@ def _dcs_alphabet(dcs: int) -> str:
     return GSM7
 
 
-def _read_validity(reader: _Reader, vpf: int) -> int | None:
+def _read_validity(reader: Reader, vpf: int) -> int | None:
     if vpf == 0:
         return None
     if vpf == 2:
@@ -409,7 +324,7 @@ def _read_validity(reader: _Reader, vpf: int) -> int | None:
     if fmt == 2:
         return -(-vp[1] // 60)
     if fmt == 3:
-        h, m, s = (_bcd(b) for b in vp[1:4])
+        h, m, s = (bcd(b) for b in vp[1:4])
         return h * 60 + m + (1 if s else 0)
     return None
 
@@ -440,7 +355,7 @@ def _parse_udh(udh: bytes) -> tuple[int, int, int] | None:
 
 
 def _read_user_data(
-    reader: _Reader, alphabet: str, udhi: bool
+    reader: Reader, alphabet: str, udhi: bool
 ) -> tuple[str, tuple[int, int, int] | None]:
     udl = reader.byte("TP-UDL")
     ud = reader.rest()
@@ -480,14 +395,14 @@ def decode_submit(pdu_hex: str, *, with_sca: bool = True) -> DecodedSubmit:
     Strict about lengths (TP-UDL must match the user data exactly) so the simulator catches
     the mistakes a real modem would answer with ``+CMS ERROR: 304``.
     """
-    reader = _Reader(_from_hex(pdu_hex))
+    reader = Reader(from_hex(pdu_hex))
     if with_sca:
-        _skip_sca(reader)
+        skip_sca(reader)
     fo = reader.byte("first octet")
-    if fo & 0x03 != _MTI_SUBMIT:
+    if fo & 0x03 != MTI_SUBMIT:
         raise PduError(f"not an SMS-SUBMIT (first octet 0x{fo:02X})")
     mr = reader.byte("TP-MR")
-    number = _read_address(reader)
+    number = read_address(reader)
     reader.byte("TP-PID")
     alphabet = _dcs_alphabet(reader.byte("TP-DCS"))
     validity = _read_validity(reader, (fo >> 3) & 0x03)
@@ -501,145 +416,3 @@ def decode_submit(pdu_hex: str, *, with_sca: bool = True) -> DecodedSubmit:
         concat=concat,
         message_reference=mr,
     )
-
-
-# --- Status reports -------------------------------------------------------------------------
-
-_STATUS_TEXTS = {
-    0x00: "received by SME",
-    0x01: "forwarded to SME, delivery unconfirmed",
-    0x02: "replaced by SC",
-    0x20: "congestion (still trying)",
-    0x21: "SME busy (still trying)",
-    0x22: "no response from SME (still trying)",
-    0x23: "service rejected (still trying)",
-    0x24: "quality of service not available (still trying)",
-    0x25: "error in SME (still trying)",
-    0x40: "remote procedure error",
-    0x41: "incompatible destination",
-    0x42: "connection rejected by SME",
-    0x43: "not obtainable",
-    0x44: "quality of service not available",
-    0x45: "no interworking available",
-    0x46: "SM validity period expired",
-    0x47: "SM deleted by originating SME",
-    0x48: "SM deleted by SC administration",
-    0x49: "SM does not exist",
-    0x60: "congestion",
-    0x61: "SME busy",
-    0x62: "no response from SME",
-    0x63: "service rejected",
-    0x64: "quality of service not available",
-    0x65: "error in SME",
-}
-
-
-def status_text(status: int) -> str:
-    """Human-readable TP-ST (TS 23.040 §9.2.3.15), including the reserved/SC-specific ranges."""
-    if status in _STATUS_TEXTS:
-        return _STATUS_TEXTS[status]
-    if 0x10 <= status <= 0x1F:
-        return f"completed (SC-specific status 0x{status:02X})"
-    if 0x30 <= status <= 0x3F:
-        return f"temporary error, SC-specific 0x{status:02X} (still trying)"
-    if 0x50 <= status <= 0x5F:
-        return f"permanent error, SC-specific 0x{status:02X}"
-    if 0x70 <= status <= 0x7F:
-        return f"temporary error, SC-specific 0x{status:02X} (SC stopped trying)"
-    if status < 0x20:
-        return f"completed (reserved status 0x{status:02X})"
-    if status < 0x40:
-        return f"temporary error (reserved status 0x{status:02X}, still trying)"
-    if status < 0x60:
-        return f"permanent error (reserved status 0x{status:02X})"
-    if status < 0x80:
-        return f"temporary error (reserved status 0x{status:02X}, SC stopped trying)"
-    return f"reserved status 0x{status:02X}"
-
-
-def _bcd(octet: int) -> int:
-    """Swapped-BCD octet to its value; the caller treats out-of-range digits as invalid."""
-    return (octet & 0x0F) * 10 + (octet >> 4)
-
-
-def _decode_timestamp(raw: bytes) -> datetime | None:
-    """TP-SCTS / TP-DT; None rather than an error when the clock octets are nonsense."""
-    if any((b & 0x0F) > 9 or (b >> 4) > 9 for b in raw[:6]):
-        return None
-    yy, mo, dd, hh, mi, ss = (_bcd(b) for b in raw[:6])
-    tz = raw[6]
-    if (tz >> 4) > 9:
-        return None
-    quarters = (tz & 0x07) * 10 + (tz >> 4)
-    if tz & 0x08:
-        quarters = -quarters
-    try:
-        offset = timezone(timedelta(minutes=15 * quarters))
-        return datetime(2000 + yy, mo, dd, hh, mi, ss, tzinfo=offset)
-    except ValueError:
-        return None
-
-
-def _encode_timestamp(when: datetime) -> bytes:
-    offset = when.utcoffset() or timedelta(0)
-    quarters = int(offset / timedelta(minutes=15))  # truncates toward zero
-    if abs(quarters) > 79:
-        raise PduError(f"time zone offset out of range: {offset}")
-    fields = (when.year % 100, when.month, when.day, when.hour, when.minute, when.second)
-    out = bytes(((v % 10) << 4) | (v // 10) for v in fields)
-    q = abs(quarters)
-    tz = ((q % 10) << 4) | (q // 10) | (0x08 if quarters < 0 else 0)
-    return out + bytes((tz,))
-
-
-def decode_status_report(pdu_hex: str, *, tpdu_length: int | None = None) -> StatusReport:
-    """Decode the PDU of a ``+CDS: <length>`` URC (SCA + TPDU).
-
-    With ``tpdu_length`` the TPDU is the last ``tpdu_length`` octets, which also copes with
-    modems that leave out the SCA; without it the SCA length octet is trusted.
-    """
-    data = _from_hex(pdu_hex)
-    if tpdu_length is not None:
-        if not 0 < tpdu_length <= len(data):
-            raise PduError(f"TPDU length {tpdu_length} does not fit a {len(data)}-octet PDU")
-        reader = _Reader(data[len(data) - tpdu_length :])
-    else:
-        reader = _Reader(data)
-        _skip_sca(reader)
-    fo = reader.byte("first octet")
-    if fo & 0x03 != _MTI_STATUS_REPORT:
-        raise PduError(f"not an SMS-STATUS-REPORT (first octet 0x{fo:02X})")
-    mr = reader.byte("TP-MR")
-    recipient = _read_address(reader)
-    reader.take(7, "TP-SCTS")
-    discharge = _decode_timestamp(reader.take(7, "TP-DT"))
-    st = reader.byte("TP-ST")
-    # Optional TP-PI/PID/DCS/UD may follow; nothing here needs them.
-    return StatusReport(
-        message_reference=mr,
-        recipient=recipient,
-        status=st,
-        delivered=st <= 0x1F,
-        final=not 0x20 <= st <= 0x3F,
-        status_text=status_text(st),
-        discharge_time=discharge,
-    )
-
-
-def encode_status_report(
-    message_reference: int, recipient: str, status: int = 0, *, when: datetime | None = None
-) -> tuple[str, int]:
-    """Build a ``+CDS`` PDU for the simulator: ("00" + TPDU hex, tpdu_length).
-
-    ``when`` (default: now, UTC) is used for both TP-SCTS and TP-DT; a naive datetime is
-    taken as UTC.
-    """
-    if not 0 <= message_reference <= 255:
-        raise PduError(f"message reference out of range: {message_reference}")
-    if not 0 <= status <= 255:
-        raise PduError(f"status out of range: {status}")
-    stamp = _encode_timestamp(when if when is not None else datetime.now(UTC))
-    # FO 0x06: MTI status report, TP-MMS set (no more messages waiting), TP-SRQ 0
-    tpdu = bytes((0x06, message_reference)) + _address_field(recipient) + stamp + stamp
-    tpdu += bytes((status,))
-    return "00" + tpdu.hex().upper(), len(tpdu)
