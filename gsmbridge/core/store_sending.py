@@ -275,6 +275,11 @@ class SendingStore(StoreBase):
                     (primary.number, primary.id, now, now - window_s),
                 )
             ]
+            # A job that joins brings the jobs merged into it (groups stay one level deep).
+            for row in conn.execute(
+                f"SELECT id FROM jobs WHERE merged_into IN ({','.join('?' * len(ids))})", ids
+            ).fetchall():
+                ids.append(row[0])
             for job_id in ids:
                 conn.execute(
                     "UPDATE jobs SET merged_into=?, note=? WHERE id=?",

@@ -1,0 +1,67 @@
+"""Review: coalesced jobs must never be left behind by a second merge."""
+
+from __future__ import annotations
+
+import pytest
+
+from gsmbridge.core.models import NewJob, State
+from gsmbridge.core.store import Store
+
+NUMBER = "+12125550123"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path, clock: FakeClock):
+    s = Store(tmp_path / "q.db", clock=clock)
+    yield s
+    s.close()
+
+
+def add(store: Store, text: str) -> int:
+    job_id, _, _ = store.enqueue(
+        NewJob(
+            uid="u",
+            name="U",
+            text=text,
+            payload={},
+            dedup_key="",
+            state=State.QUEUED,
+            number=NUMBER,
+        )
+    )
+    return job_id
+
+
+def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: FakeClock) -> None:
+    a = add(store, "A")
+    clock.now += 1
+    b = add(store, "B")
+    job = store.claim_next(modem="m")
+    assert job is not None and job.id == a
+    assert store.merge_waiting(job, 60) == [b]
+    clock.now += 1
+    c = add(store, "C")  # arrives while A (carrying B) is being sent
+    clock.now += 1
+    # The modem dropped: A (and B with it) back in the queue, due now, after C.
+    store.schedule_retry(a, "modem unavailable", clock.now, count_attempt=False)
+    carrier = store.claim_next(modem="m")
+    assert carrier is not None and carrier.id == c
+    store.merge_waiting(carrier, 60)
+    # C's SMS must carry A and B, and all three end sent.
+    assert sorted(store.merged_texts(c)) == ["A", "B"]
+    store.mark_sent(c, parts_total=1)
+    assert {store.get(i).state for i in (a, b, c)} == {State.SENT}
+    assert store.claim_next(modem="m") is None
