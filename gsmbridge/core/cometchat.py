@@ -19,6 +19,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
+from http.client import HTTPException
 
 from gsmbridge.config import Settings
 from gsmbridge.core.phones import InvalidNumber, normalise
@@ -79,7 +80,7 @@ def fetch_phone(
         except (ValueError, AttributeError):
             pass
         raise LookupFailed(f"CometChat answered {exc.code}: {str(detail)[:200]}") from exc
-    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+    except (urllib.error.URLError, TimeoutError, OSError, HTTPException) as exc:
         reason = getattr(exc, "reason", exc)
         raise LookupFailed(f"CometChat could not be reached: {reason}") from exc
     try:
@@ -152,9 +153,12 @@ class PhoneLookup:
                 number = fetch_phone(
                     cc.api_url, cc.api_key, item, self.settings.sending.default_region
                 )
-            except LookupFailed as exc:
-                log.warning("Number lookup for %s failed: %s", item.uid, exc)
-                self._done(item.uid, functools.partial(self._on_failed, item.uid, str(exc)))
+            except Exception as exc:  # noqa: BLE001 - one bad lookup must not end the thread
+                reason = (
+                    str(exc) if isinstance(exc, LookupFailed) else f"{type(exc).__name__}: {exc}"
+                )
+                log.warning("Number lookup for %s failed: %s", item.uid, reason)
+                self._done(item.uid, functools.partial(self._on_failed, item.uid, reason))
             else:
                 log.info("Number for %s found in CometChat", item.uid)
                 self._done(item.uid, functools.partial(self._on_found, item.uid, number))
