@@ -49,25 +49,27 @@ class BasicAuth:
         if not header or not header.startswith("Basic "):
             return False
         digest = self._digest(header)
-        with self._lock:
-            known = list(self._verified)
+        with self._lock:  # one consistent set of credentials for the whole check
+            verified, known = self._verified, list(self._verified)
+            username, password_, password_hash = self.username, self._password, self._password_hash
         if any(hmac.compare_digest(digest, k) for k in known):
             return True
         try:
             decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
             return False
-        username, sep, password = decoded.partition(":")
+        user, sep, password = decoded.partition(":")
         if not sep:
             return False
-        user_ok = hmac.compare_digest(username.encode(), self.username.encode())
-        if self._password_hash:
-            pass_ok = verify_password(password, self._password_hash)
+        user_ok = hmac.compare_digest(user.encode(), username.encode())
+        if password_hash:
+            pass_ok = verify_password(password, password_hash)
         else:
-            pass_ok = hmac.compare_digest(password.encode(), self._password.encode())
+            pass_ok = hmac.compare_digest(password.encode(), password_.encode())
         if user_ok and pass_ok:
             with self._lock:
-                if len(self._verified) < 16:
-                    self._verified.add(digest)
+                # Not if the credentials changed meanwhile: update() made a new set.
+                if verified is self._verified and len(verified) < 16:
+                    verified.add(digest)
             return True
         return False
