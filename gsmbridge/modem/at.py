@@ -24,6 +24,8 @@ command (the reader only routes to the command registered before its write).
 A late answer slower than the drain window can still slip through; the 120 s
 CMGS answer is the main risk, and a CMGS timeout is reported as
 ``maybe_sent`` so the caller can decide.
+
+Which line is a final result, a URC or noise is decided in :mod:`.at_lines`.
 """
 
 from __future__ import annotations
@@ -39,86 +41,41 @@ from dataclasses import dataclass, field
 
 import serial
 
+from gsmbridge.modem.at_lines import (
+    REG_PREFIXES,
+    TWO_LINE_URC,
+    URC_PREFIXES,
+    URC_WORDS,
+    Urc,
+    clean_line,
+    is_final,
+    is_hex,
+    is_urc,
+    looks_like_registration_urc,
+    urc_name,
+)
 from gsmbridge.modem.errors import ConnectionLost, ModemError, parse_error, timeout_error
 from gsmbridge.modem.ports import close_port
+
+__all__ = [
+    "CTRL_Z",
+    "ESC",
+    "URC_PREFIXES",
+    "URC_WORDS",
+    "AtChannel",
+    "Urc",
+    "is_final",
+    "is_urc",
+    "urc_name",
+]
 
 log = logging.getLogger("gsmbridge.modem.at")
 
 CTRL_Z = b"\x1a"
 ESC = b"\x1b"
-
-# Lines that are URCs whatever else is happening (matched on the upper-cased line).
-URC_PREFIXES: tuple[str, ...] = (
-    "+CMTI:",
-    "+CMT:",
-    "+CDS:",
-    "+CDSI:",
-    "+CBM:",
-    "+CBMI:",
-    "+CREG:",
-    "+CGREG:",
-    "+CEREG:",
-    "+CRING:",
-    "+CLIP:",
-    "+CCWA:",
-    "+CUSD:",
-    "+CIEV:",
-    "+CTZV:",
-    "+CTZE:",
-    "+CPIN:",
-    "+CFUN:",
-    "+CGEV:",
-    "+CUSATP",
-    "+STIN:",
-    "+QIND:",
-    "+QUSIM:",
-    "+QSTK",
-    "+ZDONR:",
-    "+ZPASR:",
-    "+ZUSIMR:",
-    "+ZEND",
-    "+ZSTART",
-    "+WIND:",
-    "^RSSI:",
-    "^HCSQ:",
-    "^MODE:",
-    "^SRVST:",
-    "^BOOT:",
-    "^DSFLOWRPT:",
-    "^SIMST:",
-    "^SYSSTART",
-    "^CEND:",
-    "^ORIG:",
-    "^CONF:",
-    "^CONN:",
-    "^STIN:",
-    "^NWTIME:",
-    "*PSUTTZ:",
-    "+PSUTTZ:",
-    "DST:",
-    "UNDER-VOLTAGE",
-    "OVER-VOLTAGE",
-    "NORMAL POWER DOWN",
-)
-URC_WORDS = frozenset({"RING", "RDY", "SMS READY", "CALL READY", "PB DONE", "^SYSSTART"})
-# URCs whose next line is a PDU in PDU mode: "+CDS: <len>" / "+CMT: [<alpha>],<len>".
-_TWO_LINE = re.compile(r"^\+(CDS|CBM):\s*\d+$|^\+CMT:.*,\s*\d+$", re.IGNORECASE)
-_FINALS = frozenset({"OK", "ERROR", "NO CARRIER", "COMMAND NOT SUPPORT"})
-_FINAL_ERR = re.compile(r"^\+(CME|CMS) ERROR", re.IGNORECASE)
-_HEX = re.compile(r"^[0-9A-Fa-f]+$")
 _COMMAND = re.compile(r"^AT[\x20-\x7e]{0,250}$", re.IGNORECASE)
 _EXPECT = re.compile(r"^AT([+^$%*#][A-Z0-9]+)")
-_REG_PREFIXES = ("+CREG:", "+CGREG:", "+CEREG:")
 _MAX_LINE = 4096
-
-
-@dataclass(frozen=True)
-class Urc:
-    """An unsolicited line; ``pdu`` holds the second line of +CDS/+CMT in PDU mode."""
-
-    line: str
-    name: str
-    pdu: str | None = None
 
 
 @dataclass
@@ -128,33 +85,6 @@ class _Pending:
     want_prompt: bool
     events: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     done: bool = False
-
-
-def is_final(line: str) -> bool:
-    return line.upper() in _FINALS or bool(_FINAL_ERR.match(line))
-
-
-def urc_name(line: str) -> str:
-    return line.split(":", 1)[0].strip().upper()
-
-
-def is_urc(line: str) -> bool:
-    upper = line.upper()
-    return upper in URC_WORDS or upper.startswith(URC_PREFIXES)
-
-
-def _looks_like_registration_urc(line: str) -> bool:
-    """``+CREG: <stat>[,<lac>,<ci>[,<act>]]`` (URC) vs ``+CREG: <n>,<stat>...`` (answer)."""
-    fields = [f.strip() for f in line.split(":", 1)[1].split(",")]
-    if len(fields) in (1, 3):
-        return True
-    return len(fields) == 4 and fields[1].startswith('"')
-
-
-def _clean(raw: bytes) -> str:
-    text = raw.decode("utf-8", "replace")
-    # Control characters (NUL, Ctrl-Z echo, ESC) carry no meaning inside a line.
-    return "".join(ch for ch in text if ch >= " " or ch == "\t").strip()
 
 
 class AtChannel:
@@ -251,7 +181,7 @@ class AtChannel:
         after_prompt_delay: float = 0.0,
     ) -> int:
         """``AT+CMGS=<len>``, wait for ``>``, write the hex PDU + Ctrl-Z; return TP-MR."""
-        if not (1 <= tpdu_length <= 255) or not _HEX.match(pdu_hex) or len(pdu_hex) % 2:
+        if not (1 <= tpdu_length <= 255) or not is_hex(pdu_hex) or len(pdu_hex) % 2:
             raise ValueError("invalid PDU or length")
         cmd = f"AT+CMGS={tpdu_length}"
         with self.lock:
@@ -485,14 +415,14 @@ class AtChannel:
         self._buf += data
         *lines, self._buf = re.split(rb"[\r\n]", self._buf)
         for raw in lines:
-            line = _clean(raw)
+            line = clean_line(raw)
             if line:
                 self._handle_line(line)
         if len(self._buf) > _MAX_LINE:
             log.debug("%s: dropping %d bytes without line end", self.name, len(self._buf))
             self._buf = b""
         # The prompt has no line end: "\r\n> " (27.005), "\r\n>" or a bare ">".
-        partial = _clean(self._buf)
+        partial = clean_line(self._buf)
         if partial.startswith(">"):
             pending = self._pending
             if pending is not None and pending.want_prompt and not pending.done:
@@ -507,7 +437,7 @@ class AtChannel:
     def _handle_line(self, line: str) -> None:
         if self._two_line is not None:
             head, self._two_line = self._two_line, None
-            if _HEX.match(line):
+            if is_hex(line):
                 self._deliver_urc(Urc(head, urc_name(head), line))
                 return
             self._deliver_urc(Urc(head, urc_name(head)))
@@ -535,12 +465,12 @@ class AtChannel:
             if (
                 pending.expect
                 and upper.startswith(pending.expect)
-                and not (pending.expect in _REG_PREFIXES and _looks_like_registration_urc(line))
+                and not (pending.expect in REG_PREFIXES and looks_like_registration_urc(line))
             ):
                 pending.events.put(("info", line))
                 return
         if is_urc(line):
-            if _TWO_LINE.match(line):
+            if TWO_LINE_URC.match(line):
                 self._two_line = line
                 return
             self._deliver_urc(Urc(line, urc_name(line)))

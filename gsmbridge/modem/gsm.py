@@ -21,15 +21,16 @@ from collections.abc import Callable
 from typing import Any
 
 from gsmbridge.core.events import Listener
-from gsmbridge.core.phones import mask as mask_number
-from gsmbridge.modem import parsing, pdu
-from gsmbridge.modem.at import AtChannel, Urc
+from gsmbridge.modem import pdu
+from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+from gsmbridge.modem.masking import mask
 from gsmbridge.modem.options import ModemOptions, SendResult
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.modem.urcs import UrcHandler
 
 __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 
@@ -48,14 +49,7 @@ _UNAVAILABLE_CODES = {
     ("cme", 13),
     ("cme", 30),
 }
-# URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
-_REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
 _PIN_RE = re.compile(r"^\d{4,8}$")
-
-
-def mask(number: str) -> str:
-    """The number for logs: last 4 digits only, unless DEBUG logging is on."""
-    return number if log.isEnabledFor(logging.DEBUG) else mask_number(number)
 
 
 class Modem:
@@ -321,6 +315,14 @@ class Modem:
             extra.update(values)
             self.set_status(extra=extra)
 
+    def deliver_status_report(self, report: pdu.StatusReport) -> None:
+        """Pass a decoded +CDS to ``on_status_report``; a failing callback is only logged."""
+        if self._on_status_report is not None:
+            try:
+                self._on_status_report(report)
+            except Exception:  # noqa: BLE001
+                log.exception("status report callback failed")
+
     # -- supervisor ----------------------------------------------------------------------
     def _supervise(self) -> None:
         delay = self.options.reconnect_min_s
@@ -438,7 +440,7 @@ class Modem:
             if kind == "urc":
                 urc_channel, urc = payload
                 if urc_channel is channel:
-                    self._handle_urc(channel, urc)
+                    UrcHandler(self, channel).handle(urc)
                 continue
             if kind == "check":
                 # A modem that answers AT but never +CMGS is as stuck as a silent one.
@@ -490,57 +492,3 @@ class Modem:
             log.info("Status poll failed: %s", exc.name)
             if channel.consecutive_timeouts >= self.options.max_timeouts:
                 raise Reconnect("modem stopped answering") from exc
-
-    def _handle_urc(self, channel: AtChannel, urc: Urc) -> None:
-        line = urc.line.upper()
-        if urc.name == "+CDS":
-            self._status_report(channel, urc)
-        elif urc.name == "+CDSI":
-            log.info("Status report stored in the modem (%s); not read", urc.line)
-        elif urc.name == "+CREG":
-            stat = parsing.parse_registration([urc.line], urc=True)
-            if stat is not None:
-                Initialiser(self, channel).apply_registration(stat, from_urc=True)
-        elif urc.name == "^RSSI":
-            value = urc.line.split(":", 1)[1].strip()
-            if value.isdigit():
-                rssi = int(value) if int(value) <= 31 else None
-                self.set_status(
-                    signal_dbm=parsing.rssi_to_dbm(rssi), signal_bars=parsing.signal_bars(rssi)
-                )
-        elif line in _REBOOT_HINTS or line.startswith("+QIND: SMS DONE"):
-            if line == "+CPIN: READY" and time.monotonic() < self.cpin_ready_grace_until:
-                return  # expected after we entered the PIN
-            settled = time.monotonic() - self.init_started > 10.0  # boot URCs trail our init
-            if self._status.state == "ready" or (self.initialised and settled):
-                raise ReconnectNow(f"modem restarted (saw {urc.line})")
-        elif line.startswith("+CPIN:") and self._status.state == "ready":
-            raise Reconnect(f"SIM state changed ({urc.line})")
-
-    def _status_report(self, channel: AtChannel, urc: Urc) -> None:
-        if urc.pdu is None:
-            log.warning("+CDS without a PDU line: %s", urc.line)
-            return
-        try:
-            length = int(urc.line.split(":", 1)[1])
-            report = pdu.decode_status_report(urc.pdu, tpdu_length=length)
-        except (ValueError, pdu.PduError) as exc:
-            log.warning("Undecodable status report %r: %s", urc.pdu, exc)
-            return
-        finally:
-            if self.cnma_required:
-                try:
-                    channel.command("AT+CNMA", timeout=self.options.command_timeout_s)
-                except ModemError as exc:
-                    log.info("AT+CNMA failed: %s", exc.name)
-        log.info(
-            "Status report for TP-MR %d to %s: %s",
-            report.message_reference,
-            mask(report.recipient),
-            report.status_text,
-        )
-        if self._on_status_report is not None:
-            try:
-                self._on_status_report(report)
-            except Exception:  # noqa: BLE001
-                log.exception("status report callback failed")
