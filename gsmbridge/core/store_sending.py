@@ -137,7 +137,7 @@ class SendingStore(StoreBase):
         detail: str,
         within_s: float = 3 * 86400,
     ) -> tuple[int, str] | None:
-        """Apply a delivery report to the newest sent job with that part reference.
+        """Apply a delivery report to the job sent last with that part reference.
 
         A job becomes ``delivered`` when every part is reported delivered, and
         ``failed`` as soon as one part finally fails.  Returns (job id, new state)
@@ -148,7 +148,7 @@ class SendingStore(StoreBase):
             now = self.clock()
             rows = conn.execute(
                 "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent' AND modem=?"
-                " AND sent_at>=? ORDER BY id DESC",
+                " AND sent_at>=? ORDER BY sent_at DESC, id DESC",
                 (modem, now - within_s),
             ).fetchall()
             for job_id, refs_json, delivered_json, number in rows:

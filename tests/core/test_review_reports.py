@@ -1,0 +1,62 @@
+"""Review: a delivery report goes to the job that was sent last with that reference."""
+
+from __future__ import annotations
+
+from gsmbridge.core.models import NewJob, State
+from gsmbridge.core.store import Store
+
+NUMBER = "+12125550123"
+
+
+class FakeClock:
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def add(store: Store, text: str) -> int:
+    job_id, _, _ = store.enqueue(
+        NewJob(
+            uid="u",
+            name="U",
+            text=text,
+            payload={},
+            dedup_key="",
+            state=State.QUEUED,
+            number=NUMBER,
+        )
+    )
+    return job_id
+
+
+def test_report_after_reference_wrap_goes_to_the_latest_send(tmp_path) -> None:
+    clock = FakeClock()
+    store = Store(tmp_path / "q.db", clock=clock)
+    try:
+        older_id = add(store, "first")
+        newer_id = add(store, "second")
+        job = store.claim_next(modem="m")
+        assert job is not None and job.id == older_id
+        store.schedule_retry(older_id, "network timeout", clock.now + 600)  # backs off
+        clock.now += 1
+        job = store.claim_next(modem="m")
+        assert job is not None and job.id == newer_id
+        store.record_part(newer_id, 1, 5, 1)
+        store.mark_sent(newer_id, parts_total=1)
+        # Its report never comes.  256 messages later the modem's reference wraps
+        # and the older job, retried, goes out with reference 5 too.
+        clock.now += 600
+        job = store.claim_next(modem="m")
+        assert job is not None and job.id == older_id
+        store.record_part(older_id, 1, 5, 2)
+        store.mark_sent(older_id, parts_total=1)
+        clock.now += 5
+        assert store.record_report("m", 5, NUMBER[1:], delivered=True, detail="ok") == (
+            older_id,
+            "delivered",
+        )
+        assert store.get(newer_id).state is State.SENT
+    finally:
+        store.close()
