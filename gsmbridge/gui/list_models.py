@@ -10,18 +10,18 @@ import logging
 import time
 from typing import Any
 
-from PySide6.QtCore import QAbstractTableModel, QModelIndex, QObject, Qt, Signal, Slot
+from PySide6.QtCore import QObject, Qt, Signal, Slot
 
 from gsmbridge.core.models import Contact
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import format_full_time, format_number, preview
-from gsmbridge.gui.models import READ_ERRORS, Index
+from gsmbridge.gui.models import READ_ERRORS, Index, RowTableModel
 
 log = logging.getLogger(__name__)
 
 
-class ContactsModel(QAbstractTableModel):
+class ContactsModel(RowTableModel):
     """The contacts directory, editable in place (name and number).
 
     Edits are validated here (the number with ``normalise``) and then handed
@@ -78,19 +78,6 @@ class ContactsModel(QAbstractTableModel):
         except InvalidNumber as exc:
             return None, str(exc)
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
     def flags(self, index: Index) -> Qt.ItemFlag:
         flags = super().flags(index)
         if index.isValid() and index.column() in (self.COL_NAME, self.COL_NUMBER):
@@ -98,9 +85,9 @@ class ContactsModel(QAbstractTableModel):
         return flags
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        c = self._row_at(index)
+        if c is None:
             return None
-        c = self._rows[index.row()]
         col = index.column()
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return (c.uid, c.name, c.number, format_full_time(c.updated_at))[col]
@@ -129,7 +116,7 @@ class ContactsModel(QAbstractTableModel):
         return True
 
 
-class OutboxModel(QAbstractTableModel):
+class OutboxModel(RowTableModel):
     """What the simulated modem "sent": newest first.
 
     Signals: none of its own.
@@ -156,23 +143,10 @@ class OutboxModel(QAbstractTableModel):
         if self._rows:
             emit(self.dataChanged, self.index(0, 1), self.index(len(self._rows) - 1, 1))
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        m = self._row_at(index)
+        if m is None:
             return None
-        m = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             if col == 0:

@@ -54,7 +54,38 @@ MAX_RELOAD_ROWS = 5000
 _ALIGN_RIGHT = Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter
 
 
-class JobTableModel(QAbstractTableModel):
+class RowTableModel(QAbstractTableModel):
+    """A flat table: one row per item of ``self._rows``, one column per ``HEADERS`` entry.
+
+    Subclasses fill ``_rows`` and implement ``data``; ``_row_at`` is the item for an
+    index, or None for an invalid index or a row out of range.
+
+    Signals: those of QAbstractTableModel.
+    """
+
+    HEADERS: tuple[str, ...] = ()
+    _rows: list[Any]
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return self.HEADERS[section]
+        return None
+
+    def _row_at(self, index: Index) -> Any:
+        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+            return None
+        return self._rows[index.row()]
+
+
+class JobTableModel(RowTableModel):
     """The queue, newest first by default, loaded a page at a time.
 
     Rows are kept sorted by job id (the creation order).  ``job_changed`` /
@@ -358,23 +389,10 @@ class JobTableModel(QAbstractTableModel):
 
     # -- QAbstractTableModel ------------------------------------------------------------
 
-    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self._rows)
-
-    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008
-        return 0 if parent.isValid() else len(self.HEADERS)
-
-    def headerData(
-        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
-    ) -> Any:
-        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
-            return self.HEADERS[section]
-        return None
-
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
-        if not index.isValid() or not 0 <= index.row() < len(self._rows):
+        job = self._row_at(index)
+        if job is None:
             return None
-        job = self._rows[index.row()]
         col = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             return self._display(job, col)
