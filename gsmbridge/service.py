@@ -42,6 +42,7 @@ RESTART_KEYS = (
     "server.host",
     "server.port",
     "server.threads",
+    "server.max_body_bytes",
     "modem.port",
     "modem.baudrate",
     "modem.imei",
@@ -404,6 +405,8 @@ class Bridge:
         """Apply what can change while running; return the keys that need a restart."""
         new.validate()
         old = self.settings
+        if self.web is not None:  # no credentials on a network address, as at start
+            check_exposure(self.web.host, new.auth.enabled)
         tunnel_changed = dataclasses.asdict(old.tunnel) != dataclasses.asdict(new.tunnel)
         register = (old.auth, old.cometchat) != (new.auth, new.cometchat)
         restart = [
@@ -427,6 +430,9 @@ class Bridge:
                 "smart_encoding",
                 "max_parts",
                 "validity_minutes",
+                "register_timeout_s",
+                "send_timeout_s",
+                "poll_interval_s",
             ):
                 setattr(modem.options, name, getattr(options, name))
         if self.web is not None:

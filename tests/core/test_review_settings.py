@@ -1,0 +1,53 @@
+"""Review: Bridge.apply_settings applies what it says it applies, and nothing unsafe."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from gsmbridge.config import Settings
+from gsmbridge.service import Bridge
+from gsmbridge.web.server import ExposureError
+from tests.helpers import Client, payload
+
+
+def test_modem_timings_apply_to_the_running_modem(bridge: Bridge, settings: Settings) -> None:
+    new = copy.deepcopy(settings)
+    new.modem.send_timeout_s = settings.modem.send_timeout_s + 7
+    new.modem.register_timeout_s = settings.modem.register_timeout_s + 7
+    new.modem.poll_interval_s = settings.modem.poll_interval_s + 7
+    restart = bridge.apply_settings(new)
+    modem = bridge.modems[0]
+    for name in ("send_timeout_s", "register_timeout_s", "poll_interval_s"):
+        applied = getattr(modem.options, name) == getattr(new.modem, name)
+        assert applied or f"modem.{name}" in restart, name
+
+
+def test_a_smaller_body_limit_applies_or_asks_for_a_restart(
+    bridge: Bridge, settings: Settings, client: Client
+) -> None:
+    new = copy.deepcopy(settings)
+    new.server.max_body_bytes = 2048
+    restart = bridge.apply_settings(new)
+    big = payload(data__smsContent="x" * 4000)
+    status, _, _ = client.post("/webhook", big)
+    assert status == 413 or "server.max_body_bytes" in restart
+
+
+def test_credentials_cannot_be_removed_while_listening_on_the_network(
+    settings: Settings, tmp_path
+) -> None:
+    settings.server.host = "0.0.0.0"
+    b = Bridge(settings, tmp_path / "data")
+    b.start()
+    try:
+        new = copy.deepcopy(settings)
+        new.auth.username = ""
+        new.auth.password = ""
+        with pytest.raises(ExposureError):
+            b.apply_settings(new)
+        status, _, _ = Client(b.web.port).post("/webhook", payload(), auth=False)
+        assert status == 401
+    finally:
+        b.stop()
