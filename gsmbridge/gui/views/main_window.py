@@ -10,14 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from PySide6.QtCore import QThread, QTimer, QUrl, Signal, Slot
-from PySide6.QtGui import QAction, QCloseEvent, QDesktopServices, QKeySequence
+from PySide6.QtCore import QThread, QTimer, Signal, Slot
+from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
     QMainWindow,
     QMessageBox,
     QTabWidget,
-    QToolBar,
     QVBoxLayout,
     QWidget,
 )
@@ -38,6 +37,7 @@ from gsmbridge.gui.views.queue_view import QueueView
 from gsmbridge.gui.views.settings_dialog import SettingsDialog
 from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
+from gsmbridge.gui.views.window_actions import add_actions
 from gsmbridge.gui.views.wizard import SetupWizard
 
 log = logging.getLogger(__name__)
@@ -117,44 +117,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # -- actions, toolbar, menu
-        self.act_pause = QAction("Pause sending", self)
-        self.act_pause.setCheckable(True)
-        self.act_pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
-        self.act_pause.toggled.connect(self.set_paused)
-        self.act_settings = QAction("Settings…", self)
-        self.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
-        self.act_settings.triggered.connect(self.open_settings)
-        self.act_wizard = QAction("Setup wizard…", self)
-        self.act_wizard.setToolTip(
-            "Credentials, modem, test SMS, tunnel and CometChat, step by step"
-        )
-        self.act_wizard.triggered.connect(self.open_wizard)
-        self.act_restart = QAction("Restart service", self)
-        self.act_restart.triggered.connect(self.restart_service)
-        self.act_quit = QAction("Quit", self)
-        self.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
-        self.act_quit.triggered.connect(self.request_quit)
-        self.act_data = QAction("Open data folder", self)
-        self.act_data.triggered.connect(
-            lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(ctx.data_dir)))
-        )
-        toolbar = QToolBar("Main")
-        toolbar.setObjectName("main-toolbar")
-        toolbar.setMovable(False)
-        toolbar.addAction(self.act_pause)
-        toolbar.addAction(self.queue.act_retry_failed)
-        toolbar.addSeparator()
-        toolbar.addAction(self.act_settings)
-        self.addToolBar(toolbar)
-        menu = self.menuBar().addMenu("&gsmbridge")
-        menu.addAction(self.act_settings)
-        menu.addAction(self.act_wizard)
-        menu.addAction(self.act_restart)
-        menu.addAction(self.act_data)
-        menu.addSeparator()
-        menu.addAction(self.act_quit)
-        help_menu = self.menuBar().addMenu("&Help")
-        help_menu.addAction("About gsmbridge", self.about)
+        add_actions(self)
 
         # -- status bar
         self.sim_label = QLabel("SIMULATED MODEM — no real SMS are sent")

@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
-    QSpinBox,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -34,16 +33,15 @@ from gsmbridge.gui.views.settings_fields import (
     BAUD_RATES,
     Field,
     PasswordField,
-    parse_float,
     parse_host,
     parse_int,
     parse_modem_ports,
     parse_password,
     parse_pin,
     parse_port,
-    parse_region,
     parse_username,
 )
+from gsmbridge.gui.views.settings_sending import add_sending_pages
 from gsmbridge.gui.views.settings_tunnel import add_tunnel_page, tunnel_cross_checks
 from gsmbridge.gui.views.widgets import ERROR_STYLE, FieldError
 
@@ -141,97 +139,7 @@ class SettingsDialog(QDialog):
             )
         )
 
-        # -- sending
-        page, form = self._page(tabs, "Sending")
-        self.region = self._line(
-            form,
-            "sending.default_region",
-            "Default country",
-            s.sending.default_region,
-            parse_region,
-        )
-        form.addRow(self._note("For numbers written without +country code, e.g. DE for 0151…"))
-        self.smart = self._check(
-            form,
-            "sending.smart_encoding",
-            "Smart encoding (replace “curly” quotes and the like so a "
-            "message stays GSM-7: 160 characters a part, not 70)",
-            s.sending.smart_encoding,
-        )
-        self.max_parts = QSpinBox()
-        self.max_parts.setRange(1, 255)
-        self.max_parts.setValue(s.sending.max_parts)
-        self._add_field(
-            form,
-            "sending.max_parts",
-            "Longest message (parts)",
-            self.max_parts,
-            self.max_parts,
-            self.max_parts.value,
-        )
-        self.reports = self._check(
-            form, "sending.status_reports", "Ask for delivery reports", s.sending.status_reports
-        )
-        self.coalesce = self._check(
-            form,
-            "sending.coalesce",
-            "Combine notifications for one person that arrive close together",
-            s.sending.coalesce,
-        )
-        self.coalesce_window = self._line(
-            form,
-            "sending.coalesce_window_s",
-            "Combine within (s)",
-            f"{s.sending.coalesce_window_s:g}",
-            parse_float(0),
-        )
-
-        # -- retry and limits
-        page, form = self._page(tabs, "Retries && limits")
-        self.max_attempts = self._line(
-            form,
-            "retry.max_attempts",
-            "Attempts per message",
-            str(s.retry.max_attempts),
-            parse_int(1),
-        )
-        self.base_delay = self._line(
-            form,
-            "retry.base_delay_s",
-            "First retry after (s)",
-            f"{s.retry.base_delay_s:g}",
-            parse_float(0),
-        )
-        self.max_delay = self._line(
-            form,
-            "retry.max_delay_s",
-            "Longest wait (s)",
-            f"{s.retry.max_delay_s:g}",
-            parse_float(0),
-        )
-        form.addRow(
-            self._note("Each retry waits twice as long as the one before, up to the longest wait.")
-        )
-        self.per_minute = self._line(
-            form, "limits.per_minute", "SMS per minute", str(s.limits.per_minute), parse_int(0)
-        )
-        self.per_day = self._line(
-            form, "limits.per_day", "SMS per day", str(s.limits.per_day), parse_int(0)
-        )
-        self.per_recipient = self._line(
-            form,
-            "limits.per_recipient_per_hour",
-            "SMS per person per hour",
-            str(s.limits.per_recipient_per_hour),
-            parse_int(0),
-        )
-        form.addRow(
-            self._note(
-                "0 = unlimited. Operators block consumer SIMs that send in "
-                "bursts; 10 a minute is a safe start."
-            )
-        )
-
+        add_sending_pages(self, tabs)
         add_tunnel_page(self, tabs)
 
         # -- desktop

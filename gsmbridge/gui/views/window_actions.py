@@ -1,0 +1,52 @@
+"""The main window's actions, toolbar and menus (kept apart: the window is long)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QUrl
+from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
+from PySide6.QtWidgets import QToolBar
+
+if TYPE_CHECKING:
+    from gsmbridge.gui.views.main_window import MainWindow
+
+
+def add_actions(window: MainWindow) -> None:
+    """Create ``window.act_*`` and put them in the toolbar and the menus."""
+    window.act_pause = QAction("Pause sending", window)
+    window.act_pause.setCheckable(True)
+    window.act_pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
+    window.act_pause.toggled.connect(window.set_paused)
+    window.act_settings = QAction("Settings…", window)
+    window.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
+    window.act_settings.triggered.connect(window.open_settings)
+    window.act_wizard = QAction("Setup wizard…", window)
+    window.act_wizard.setToolTip("Credentials, modem, test SMS, tunnel and CometChat, step by step")
+    window.act_wizard.triggered.connect(window.open_wizard)
+    window.act_restart = QAction("Restart service", window)
+    window.act_restart.triggered.connect(window.restart_service)
+    window.act_quit = QAction("Quit", window)
+    window.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
+    window.act_quit.triggered.connect(window.request_quit)
+    window.act_data = QAction("Open data folder", window)
+    window.act_data.triggered.connect(
+        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(window.ctx.data_dir)))
+    )
+    toolbar = QToolBar("Main")
+    toolbar.setObjectName("main-toolbar")
+    toolbar.setMovable(False)
+    toolbar.addAction(window.act_pause)
+    toolbar.addAction(window.queue.act_retry_failed)
+    toolbar.addSeparator()
+    toolbar.addAction(window.act_settings)
+    window.addToolBar(toolbar)
+    menu = window.menuBar().addMenu("&gsmbridge")
+    menu.addAction(window.act_settings)
+    menu.addAction(window.act_wizard)
+    menu.addAction(window.act_restart)
+    menu.addAction(window.act_data)
+    menu.addSeparator()
+    menu.addAction(window.act_quit)
+    help_menu = window.menuBar().addMenu("&Help")
+    help_menu.addAction("About gsmbridge", window.about)
