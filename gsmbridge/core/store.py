@@ -124,9 +124,13 @@ class Store(SendingStore):
         def fn(conn: sqlite3.Connection) -> int:
             n = 0
             for job_id in ids:
-                row = conn.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+                row = conn.execute(
+                    "SELECT state, merged_into FROM jobs WHERE id=?", (job_id,)
+                ).fetchone()
                 if row is None or row[0] == "sending":
                     continue  # the sender owns a job being sent until it returns
+                if row[1] is not None:
+                    self._restart_carrier(conn, row[1])
                 # Jobs merged into this one go back to the queue on their own.
                 conn.execute(
                     "UPDATE jobs SET merged_into=NULL, state=CASE WHEN state IN"

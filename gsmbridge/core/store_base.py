@@ -29,6 +29,15 @@ class StoreBase(Database):
             (primary_id, primary_id),
         )
 
+    def _restart_carrier(self, conn: sqlite3.Connection, primary_id: int) -> None:
+        """A job left its carrier's group, so the carrier's text changed: a partly
+        sent carrier starts again at part 1 (its parts would not join up)."""
+        conn.execute(
+            "UPDATE jobs SET parts_sent=0, refs='[]', delivered_refs='[]', concat_ref=NULL"
+            " WHERE id=? AND parts_sent>0 AND state NOT IN ('sent','delivered')",
+            (primary_id,),
+        )
+
     def _update_ids(
         self,
         ids: Iterable[int],
@@ -46,6 +55,7 @@ class StoreBase(Database):
             changed = []
             marks = ",".join("?" * len(allowed_values))
             for job_id in ids:
+                row = conn.execute("SELECT merged_into FROM jobs WHERE id=?", (job_id,)).fetchone()
                 # A person acting on a merged job takes it out of its group.
                 cur = conn.execute(
                     f"UPDATE jobs SET {sets}, merged_into=NULL, updated_at=?"
@@ -53,6 +63,8 @@ class StoreBase(Database):
                     (*params, self.clock(), job_id, *allowed_values),
                 )
                 if cur.rowcount:
+                    if row and row[0] is not None:
+                        self._restart_carrier(conn, row[0])
                     self._event(conn, job_id, kind, detail)
                     self._follow(conn, job_id)
                     changed.append(job_id)

@@ -65,3 +65,34 @@ def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: Fake
     store.mark_sent(c, parts_total=1)
     assert {store.get(i).state for i in (a, b, c)} == {State.SENT}
     assert store.claim_next(modem="m") is None
+
+
+def test_a_partly_sent_group_that_loses_a_member_is_not_resumed_with_other_text(
+    store: Store, clock: FakeClock
+) -> None:
+    a = add(store, "A")
+    b = add(store, "B")
+    job = store.claim_next(modem="m")
+    assert job is not None and store.merge_waiting(job, 60) == [b]
+    store.record_part(a, 1, 7, 3)  # part 1 of "2 new messages: - A - B" went out
+    store.schedule_retry(a, "network timeout", clock.now)
+    assert store.cancel([b]) == [b]  # a person cancels B meanwhile
+    resumed = store.claim_next(modem="m")
+    assert resumed is not None and resumed.id == a
+    # Resuming at part 2 would join two different texts: either B is still
+    # carried, or A starts again from part 1.
+    assert store.merged_texts(a) == ["B"] or resumed.parts_sent == 0
+
+
+def test_deleting_a_member_of_a_partly_sent_group_restarts_the_carrier(
+    store: Store, clock: FakeClock
+) -> None:
+    a = add(store, "A")
+    b = add(store, "B")
+    job = store.claim_next(modem="m")
+    assert job is not None and store.merge_waiting(job, 60) == [b]
+    store.record_part(a, 1, 7, 3)
+    store.schedule_retry(a, "network timeout", clock.now)
+    assert store.delete([b]) == 1
+    resumed = store.claim_next(modem="m")
+    assert resumed is not None and resumed.id == a and resumed.parts_sent == 0
