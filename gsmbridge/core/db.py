@@ -82,6 +82,9 @@ class Database:
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
         self._closed = False
+        # Closing and queueing a write exclude each other, so no write can land
+        # behind the writer's stop sentinel (its caller would wait forever).
+        self._put_lock = threading.Lock()
         ready = _Result()
         self._writer = threading.Thread(
             target=self._writer_main, args=(ready,), name="store-writer", daemon=True
@@ -173,18 +176,20 @@ class Database:
 
     def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run fn in the writer's transaction; return after it has committed."""
-        if self._closed:
-            raise StoreClosed("the queue database is closed")
         result = _Result()
-        self._writes.put((fn, result))
+        with self._put_lock:
+            if self._closed:
+                raise StoreClosed("the queue database is closed")
+            self._writes.put((fn, result))
         return result.result()  # type: ignore[no-any-return]
 
     def _write_soon(self, fn: Callable[[sqlite3.Connection], Any]) -> None:
         """Queue fn without waiting: it commits with the next batch (FIFO, before
         any later write), so a later synchronous write also makes it durable."""
-        if self._closed:
-            raise StoreClosed("the queue database is closed")
-        self._writes.put((fn, _Result()))
+        with self._put_lock:
+            if self._closed:
+                raise StoreClosed("the queue database is closed")
+            self._writes.put((fn, _Result()))
 
     def _reader(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -198,10 +203,11 @@ class Database:
         return conn
 
     def close(self) -> None:
-        if self._closed:
-            return
-        self._closed = True
-        self._writes.put(None)  # after the writes already queued
+        with self._put_lock:
+            if self._closed:
+                return
+            self._closed = True
+            self._writes.put(None)  # after the writes already queued
         self._writer.join(timeout=10)
         with self._readers_lock:
             for conn in self._readers:

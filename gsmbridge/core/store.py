@@ -155,6 +155,7 @@ class Store(SendingStore):
             (number, now),
             "number-set",
             number,
+            release_members=True,
         )
 
     # -- reads ------------------------------------------------------------------

@@ -46,8 +46,14 @@ class StoreBase(Database):
         params: Sequence[Any],
         kind: str,
         detail: str = "",
+        *,
+        release_members: bool = False,
     ) -> list[int]:
-        """Update jobs whose state is allowed; return the ids that changed."""
+        """Update jobs whose state is allowed; return the ids that changed.
+
+        ``release_members``: jobs merged into a changed job leave its group and
+        are queued on their own (a new number must not carry them along).
+        """
         ids = list(ids)
         allowed_values = [s.value for s in allowed]
 
@@ -65,6 +71,12 @@ class StoreBase(Database):
                 if cur.rowcount:
                     if row and row[0] is not None:
                         self._restart_carrier(conn, row[0])
+                    if release_members:
+                        conn.execute(
+                            "UPDATE jobs SET merged_into=NULL, note='', state='queued',"
+                            " next_attempt_at=? WHERE merged_into=?",
+                            (self.clock(), job_id),
+                        )
                     self._event(conn, job_id, kind, detail)
                     self._follow(conn, job_id)
                     changed.append(job_id)

@@ -96,3 +96,20 @@ def test_deleting_a_member_of_a_partly_sent_group_restarts_the_carrier(
     assert store.delete([b]) == 1
     resumed = store.claim_next(modem="m")
     assert resumed is not None and resumed.id == a and resumed.parts_sent == 0
+
+
+def test_a_new_number_for_a_carrier_does_not_take_its_members_along(
+    store: Store, clock: FakeClock
+) -> None:
+    a = add(store, "A")
+    clock.now += 1
+    b = add(store, "B")
+    job = store.claim_next(modem="m")
+    assert store.merge_waiting(job, 60) == [b]
+    store.schedule_retry(a, "modem unavailable", clock.now, count_attempt=False)
+    assert store.set_number([a], "+12125550999") == [a]
+    member = store.get(b)
+    assert member.merged_into is None and member.state is State.QUEUED
+    assert member.number == NUMBER  # still its own recipient's number
+    assert store.get(a).number == "+12125550999"
+    assert store.merged_texts(a) == []

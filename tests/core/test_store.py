@@ -233,3 +233,45 @@ def test_closed_store_refuses_writes(tmp_path) -> None:
     s.close()
     with pytest.raises(RuntimeError, match="closed"):
         s.enqueue(new_job())
+
+
+def test_a_write_racing_close_never_hangs(tmp_path) -> None:
+    # A write that passed the "closed?" check but is slow to queue must not land
+    # behind the writer's stop sentinel, where nobody would ever answer it.
+    import time
+
+    from gsmbridge.core.store import StoreClosed
+
+    class SlowPut:
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def put(self, item) -> None:
+            if item is not None:
+                time.sleep(0.3)
+            self.inner.put(item)
+
+        def get(self, *args, **kwargs):
+            return self.inner.get(*args, **kwargs)
+
+        def get_nowait(self):
+            return self.inner.get_nowait()
+
+    s = Store(tmp_path / "race.db")
+    s._writes = SlowPut(s._writes)
+    outcome: list[str] = []
+
+    def write() -> None:
+        try:
+            s.enqueue(new_job("late"))
+            outcome.append("committed")
+        except StoreClosed:
+            outcome.append("closed")
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    time.sleep(0.1)  # the writer is inside put()
+    s.close()
+    writer.join(timeout=5)
+    assert not writer.is_alive(), "the write hung behind the closed store"
+    assert outcome in (["committed"], ["closed"])
