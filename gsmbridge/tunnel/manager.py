@@ -305,9 +305,10 @@ class TunnelManager:
         check = self.status.self_check
         if check is not None and check.url != f"{url}/health":
             check = None  # an old URL's result would mislead
+        # The upkeep learns the URL first: whoever sees "up" may ask for a check at once.
+        self._upkeep.tunnel_up(url)
         self._publish(state="up", public_url=url, last_error=error, self_check=check)
         log.info("Tunnel up: %s", f"webhook {url}/webhook" if url else NO_PUBLIC_URL)
-        self._upkeep.tunnel_up(url)
         try:
             while not (self._stopping.is_set() or self._restart.is_set()):
                 code = child.wait(opts.poll_interval_s)

@@ -29,8 +29,13 @@ def test_self_check_reaches_the_real_health_endpoint(settings: Settings, tmp_pat
         manager.start()
         try:
             recorder.wait_for(lambda s: s.up)
+            seen = len(recorder.statuses)
             manager.check_now()
-            check = recorder.wait_for(lambda s: s.self_check is not None).self_check
+            # A check that ran against the URL (an earlier automatic one may have
+            # finished with "no public URL" while the tunnel was still coming up).
+            check = recorder.wait_for(
+                lambda s: s.self_check is not None and bool(s.self_check.url), after=seen
+            ).self_check
             assert check.ok, check.error
         finally:
             manager.stop()
