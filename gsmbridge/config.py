@@ -153,8 +153,7 @@ class Settings:
             ),
             (self.modem.baudrate > 0, "modem.baudrate must be positive"),
             (
-                self.modem.pin == ""
-                or (self.modem.pin.isdigit() and 4 <= len(self.modem.pin) <= 8),
+                self.modem.pin == "" or valid_pin(self.modem.pin),
                 "modem.pin must be 4 to 8 digits",
             ),
             (1 <= self.sending.max_parts <= 255, "sending.max_parts must be 1..255"),
@@ -239,6 +238,11 @@ def verify_password(password: str, stored_hash: str) -> bool:
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(digest, expected)
+
+
+def valid_pin(pin: str) -> bool:
+    """A SIM PIN is 4 to 8 digits (3GPP TS 22.030); anything else is never sent."""
+    return pin.isdigit() and 4 <= len(pin) <= 8 and pin.isascii()
 
 
 def generate_password() -> str:

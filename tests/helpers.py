@@ -50,6 +50,16 @@ GROUP_NO_CONTENT: dict[str, Any] = {
 }
 
 
+class FakeClock:
+    """A clock the test moves by hand (``clock.now += 60``)."""
+
+    def __init__(self, now: float = 1_000_000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def payload(base: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
     """A deep copy of a sample payload with dotted-path changes (None deletes)."""
     out = copy.deepcopy(base or ONE_TO_ONE)

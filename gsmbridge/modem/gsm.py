@@ -14,12 +14,12 @@ import dataclasses
 import logging
 import queue
 import random
-import re
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
 
+from gsmbridge.config import valid_pin
 from gsmbridge.core.events import Listener
 from gsmbridge.modem import pdu
 from gsmbridge.modem.at import AtChannel
@@ -49,7 +49,6 @@ _UNAVAILABLE_CODES = {
     ("cme", 13),
     ("cme", 30),
 }
-_PIN_RE = re.compile(r"^\d{4,8}$")
 
 
 class Modem:
@@ -138,7 +137,7 @@ class Modem:
 
     def enter_pin(self, pin: str) -> None:
         """A PIN typed by the user; tried once, on the supervisor thread."""
-        if not _PIN_RE.match(pin or ""):
+        if not valid_pin(pin or ""):
             raise ValueError("a PIN is 4 to 8 digits")
         self.user_pin = pin
         self._events.put(("pin", pin))

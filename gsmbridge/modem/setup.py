@@ -9,10 +9,10 @@ Optional steps never fail the init: modems differ too much.
 from __future__ import annotations
 
 import logging
-import re
 import time
 from typing import TYPE_CHECKING
 
+from gsmbridge.config import valid_pin
 from gsmbridge.modem import parsing
 from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("gsmbridge.modem.setup")
 
-_PIN_RE = re.compile(r"^\d{4,8}$")
 PIN_REJECTED = "PIN rejected; not retried automatically — 3 wrong PINs lock the SIM"
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
@@ -244,7 +243,7 @@ class Initialiser:
         pin = (self.options.pin or "").strip()
         if not pin or pin == modem.rejected_pin:
             return None
-        if not _PIN_RE.match(pin):
+        if not valid_pin(pin):
             # Never put an arbitrary string into an AT command; treat it as rejected.
             modem.rejected_pin = pin
             modem.pin_error = "the configured SIM PIN is not 4 to 8 digits; not used"

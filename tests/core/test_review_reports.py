@@ -4,16 +4,9 @@ from __future__ import annotations
 
 from gsmbridge.core.models import NewJob, State
 from gsmbridge.core.store import Store
+from tests.helpers import FakeClock
 
 NUMBER = "+12125550123"
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def add(store: Store, text: str) -> int:

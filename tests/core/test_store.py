@@ -9,14 +9,7 @@ import pytest
 
 from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.store import MIGRATIONS, Store
-
-
-class FakeClock:
-    def __init__(self, now: float = 1_000_000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
+from tests.helpers import FakeClock
 
 
 def new_job(uid: str = "u1", *, number: str | None = "+12125550123", key: str = "") -> NewJob:

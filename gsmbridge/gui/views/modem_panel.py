@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsmbridge.config import valid_pin
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.list_models import OutboxModel
@@ -362,7 +363,7 @@ class ModemPanel(QWidget):
     @Slot()
     def submit_pin(self) -> None:
         pin = self.pin.text()
-        if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        if not valid_pin(pin):
             emit(self.message_posted, "A PIN is 4 to 8 digits")
             return
         self.pin.clear()

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWizardPage,
 )
 
-from gsmbridge.config import Settings
+from gsmbridge.config import Settings, valid_pin
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.views.header import modem_summary
@@ -400,7 +400,7 @@ class ModemPage(Page):
     @Slot()
     def submit_pin(self) -> None:
         pin = self.pin.text()
-        if not (pin.isdigit() and 4 <= len(pin) <= 8):
+        if not valid_pin(pin):
             say(self.feedback, "A PIN is 4 to 8 digits", False)
             return
         self.pin.clear()
