@@ -92,13 +92,16 @@ class SendingStore(StoreBase):
         self._write(fn)
 
     def annotate_waiting(self, note: str, *, prefix: str = "waiting:") -> int:
-        """Set (or, with "", clear) a note on due queued jobs: why they are not going out."""
+        """Set (or, with "", clear) a note on due queued jobs: why they are not going out.
+
+        Merged jobs keep their "merged into job N" note: their carrier shows the wait.
+        """
 
         def fn(conn: sqlite3.Connection) -> int:
             if note:
                 return conn.execute(
                     "UPDATE jobs SET note=? WHERE state='queued' AND next_attempt_at<=?"
-                    " AND note!=?",
+                    " AND merged_into IS NULL AND note!=?",
                     (note, self.clock(), note),
                 ).rowcount
             return conn.execute(

@@ -106,3 +106,17 @@ def test_a_new_number_for_a_carrier_does_not_take_its_members_along(
     assert member.number == NUMBER  # still its own recipient's number
     assert store.get(a).number == "+12125550999"
     assert store.merged_texts(a) == []
+
+
+def test_a_waiting_note_leaves_merged_jobs_pointing_at_their_carrier(
+    store: Store, clock: FakeClock
+) -> None:
+    a = add(store, "A")
+    clock.now += 1
+    b = add(store, "B")
+    job = store.claim_next(modem="m")
+    assert store.merge_waiting(job, 60) == [b]
+    store.schedule_retry(a, "modem unavailable", clock.now, count_attempt=False)
+    store.annotate_waiting("waiting: limit of 10 per minute on m")
+    assert store.get(a).note == "waiting: limit of 10 per minute on m"
+    assert store.get(b).note == f"merged into job {a}"
