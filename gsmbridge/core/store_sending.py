@@ -145,14 +145,17 @@ class SendingStore(StoreBase):
         A job becomes ``delivered`` when every part is reported delivered, and
         ``failed`` as soon as one part finally fails.  Returns (job id, new state)
         or None when no job matches (reports for unknown references are logged).
+        Jobs sent through the reporting modem come first; a job finished on
+        another modem after a failover can still own the reference of a part
+        the reporting modem sent earlier.
         """
 
         def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
             now = self.clock()
             rows = conn.execute(
-                "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent' AND modem=?"
-                " AND sent_at>=? ORDER BY sent_at DESC, id DESC",
-                (modem, now - within_s),
+                "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent'"
+                " AND sent_at>=? ORDER BY modem=? DESC, sent_at DESC, id DESC",
+                (now - within_s, modem),
             ).fetchall()
             for job_id, refs_json, delivered_json, number in rows:
                 refs = json.loads(refs_json)

@@ -53,3 +53,27 @@ def test_report_after_reference_wrap_goes_to_the_latest_send(tmp_path) -> None:
         assert store.get(newer_id).state is State.SENT
     finally:
         store.close()
+
+
+def test_report_for_a_part_sent_before_a_failover_finds_its_job(tmp_path) -> None:
+    clock = FakeClock()
+    store = Store(tmp_path / "failover.db", clock=clock)
+    try:
+        job_id = add(store, "x" * 400)
+        store.claim_next(modem="m1")
+        store.record_part(job_id, 1, 7, concat_ref=3)  # part 1 through m1, then m1 dropped
+        store.schedule_retry(job_id, "modem unavailable", clock.now, count_attempt=False)
+        store.claim_next(modem="m2")
+        store.record_part(job_id, 2, 40, concat_ref=3)
+        store.record_part(job_id, 3, 41, concat_ref=3)
+        store.mark_sent(job_id, parts_total=3)
+        digits = NUMBER.lstrip("+")
+        assert store.record_report("m2", 40, digits, delivered=True, detail="ok")[1] == "sent"
+        assert store.record_report("m2", 41, digits, delivered=True, detail="ok")[1] == "sent"
+        # m1's report for part 1 still reaches the job, now sent by m2.
+        assert store.record_report("m1", 7, digits, delivered=True, detail="ok") == (
+            job_id,
+            "delivered",
+        )
+    finally:
+        store.close()
