@@ -60,6 +60,27 @@ class FakeClock:
         return self.now
 
 
+NUMBER = "+12125550123"
+
+
+def add_job(store: Any, text: str, number: str = NUMBER) -> int:
+    """Queue a plain job for ``number`` straight into a store; return its id."""
+    from gsmbridge.core.models import NewJob, State
+
+    job_id, _, _ = store.enqueue(
+        NewJob(
+            uid="u",
+            name="U",
+            text=text,
+            payload={},
+            dedup_key="",
+            state=State.QUEUED,
+            number=number,
+        )
+    )
+    return int(job_id)
+
+
 def payload(base: dict[str, Any] | None = None, **changes: Any) -> dict[str, Any]:
     """A deep copy of a sample payload with dotted-path changes (None deletes)."""
     out = copy.deepcopy(base or ONE_TO_ONE)

@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
-from gsmbridge.core.models import NewJob, State
+from gsmbridge.core.models import State
 from gsmbridge.core.store import Store
-from tests.helpers import FakeClock
-
-NUMBER = "+12125550123"
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path, clock: FakeClock):
-    s = Store(tmp_path / "q.db", clock=clock)
-    yield s
-    s.close()
-
-
-def add(store: Store, text: str) -> int:
-    job_id, _, _ = store.enqueue(
-        NewJob(
-            uid="u",
-            name="U",
-            text=text,
-            payload={},
-            dedup_key="",
-            state=State.QUEUED,
-            number=NUMBER,
-        )
-    )
-    return job_id
+from tests.helpers import NUMBER, FakeClock
+from tests.helpers import add_job as add
 
 
 def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: FakeClock) -> None:

@@ -2,26 +2,10 @@
 
 from __future__ import annotations
 
-from gsmbridge.core.models import NewJob, State
+from gsmbridge.core.models import State
 from gsmbridge.core.store import Store
-from tests.helpers import FakeClock
-
-NUMBER = "+12125550123"
-
-
-def add(store: Store, text: str) -> int:
-    job_id, _, _ = store.enqueue(
-        NewJob(
-            uid="u",
-            name="U",
-            text=text,
-            payload={},
-            dedup_key="",
-            state=State.QUEUED,
-            number=NUMBER,
-        )
-    )
-    return job_id
+from tests.helpers import NUMBER, FakeClock
+from tests.helpers import add_job as add
 
 
 def test_report_after_reference_wrap_goes_to_the_latest_send(tmp_path) -> None:

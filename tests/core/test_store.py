@@ -24,18 +24,6 @@ def new_job(uid: str = "u1", *, number: str | None = "+12125550123", key: str = 
     )
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def store(tmp_path, clock: FakeClock):
-    s = Store(tmp_path / "q.db", clock=clock)
-    yield s
-    s.close()
-
-
 def test_database_is_durable_wal_full(store: Store) -> None:
     conn = store._reader()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
