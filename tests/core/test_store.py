@@ -7,21 +7,10 @@ import threading
 
 import pytest
 
-from gsmbridge.core.models import Contact, NewJob, State
+from gsmbridge.core.models import Contact, State
 from gsmbridge.core.store import MIGRATIONS, Store
+from tests.core.conftest import new_job
 from tests.helpers import FakeClock
-
-
-def new_job(uid: str = "u1", *, number: str | None = "+12125550123", key: str = "") -> NewJob:
-    return NewJob(
-        uid=uid,
-        name="Name",
-        text=f"hello {uid}",
-        payload={"data": {"to": {"uid": uid}}},
-        dedup_key=key,
-        state=State.QUEUED if number else State.NEEDS_NUMBER,
-        number=number,
-    )
 
 
 def test_database_is_durable_wal_full(store: Store) -> None:
@@ -216,43 +205,35 @@ def test_closed_store_refuses_writes(tmp_path) -> None:
         s.enqueue(new_job())
 
 
-def test_a_write_racing_close_never_hangs(tmp_path) -> None:
-    # A write that passed the "closed?" check but is slow to queue must not land
-    # behind the writer's stop sentinel, where nobody would ever answer it.
+def test_close_waits_for_writes_under_way_and_refuses_later_ones(tmp_path) -> None:
+    # A write being committed when close() is called, and one waiting behind it,
+    # both commit; close() returns after them, and a later write is refused.
     import time
 
     from gsmbridge.core.store import StoreClosed
 
-    class SlowPut:
-        def __init__(self, inner) -> None:
-            self.inner = inner
-
-        def put(self, item) -> None:
-            if item is not None:
-                time.sleep(0.3)
-            self.inner.put(item)
-
-        def get(self, *args, **kwargs):
-            return self.inner.get(*args, **kwargs)
-
-        def get_nowait(self):
-            return self.inner.get_nowait()
-
     s = Store(tmp_path / "race.db")
-    s._writes = SlowPut(s._writes)
-    outcome: list[str] = []
+    outcome: list[object] = []
 
-    def write() -> None:
-        try:
-            s.enqueue(new_job("late"))
-            outcome.append("committed")
-        except StoreClosed:
-            outcome.append("closed")
+    def slow(conn) -> str:
+        time.sleep(0.3)
+        conn.execute("INSERT INTO contacts(uid, number, updated_at) VALUES ('a', '+1', 0)")
+        return "slow"
 
-    writer = threading.Thread(target=write, daemon=True)
-    writer.start()
-    time.sleep(0.1)  # the writer is inside put()
+    leader = threading.Thread(target=lambda: outcome.append(s._write(slow)), daemon=True)
+    leader.start()
+    time.sleep(0.05)  # the leader is inside its transaction
+    follower = threading.Thread(target=lambda: outcome.append(s.enqueue(new_job("b"))[0]))
+    follower.start()
+    time.sleep(0.05)
     s.close()
-    writer.join(timeout=5)
-    assert not writer.is_alive(), "the write hung behind the closed store"
-    assert outcome in (["committed"], ["closed"])
+    leader.join(timeout=5)
+    follower.join(timeout=5)
+    assert not leader.is_alive() and not follower.is_alive(), "a write hung behind close()"
+    assert outcome[0] == "slow" and isinstance(outcome[1], int)
+    with pytest.raises(StoreClosed):
+        s.enqueue(new_job("late"))
+    reopened = Store(tmp_path / "race.db")
+    assert reopened.get_contact("a") is not None
+    assert reopened.get(outcome[1]) is not None
+    reopened.close()

@@ -1,0 +1,187 @@
+"""Group commit (core/db.py): batches form under load, nothing is lost or answered early."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+
+import pytest
+
+from gsmbridge.core.store import Store
+from tests.core.conftest import new_job
+
+
+def _record_batches(store: Store) -> list[int]:
+    sizes: list[int] = []
+    run = store._run_batch
+
+    def recording(conn, batch):
+        sizes.append(len(batch))
+        return run(conn, batch)
+
+    store._run_batch = recording  # type: ignore[method-assign]
+    return sizes
+
+
+def _insert_contact(uid: str, delay: float = 0.0):
+    def fn(conn: sqlite3.Connection) -> str:
+        if delay:
+            time.sleep(delay)
+        conn.execute("INSERT INTO contacts(uid, number, updated_at) VALUES (?, '+1', 0)", (uid,))
+        return uid
+
+    return fn
+
+
+def test_writes_arriving_during_a_commit_share_the_next_one(tmp_path) -> None:
+    store = Store(tmp_path / "g.db")
+    sizes = _record_batches(store)
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
+    slow.start()
+    time.sleep(0.05)  # the first write is being committed
+    results: list[str] = []
+    followers = [
+        threading.Thread(target=lambda n=n: results.append(store._write(_insert_contact(f"f{n}"))))
+        for n in range(10)
+    ]
+    for t in followers:
+        t.start()
+    for t in [slow, *followers]:
+        t.join(timeout=5)
+    assert sorted(results) == sorted(f"f{n}" for n in range(10))
+    assert sizes == [1, 10], "the ten writes queued behind the first should commit together"
+    store.close()
+
+
+def test_a_write_returns_only_once_committed(tmp_path) -> None:
+    # Seen from another connection the moment _write returns: the row is there.
+    store = Store(tmp_path / "v.db")
+    seen: list[bool] = []
+
+    def write(n: int) -> None:
+        other = sqlite3.connect(tmp_path / "v.db")
+        for i in range(20):
+            uid = f"t{n}-{i}"
+            store._write(_insert_contact(uid))
+            row = other.execute("SELECT 1 FROM contacts WHERE uid=?", (uid,)).fetchone()
+            seen.append(row is not None)
+        other.close()
+
+    threads = [threading.Thread(target=write, args=(n,)) for n in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len(seen) == 160 and all(seen)
+    store.close()
+
+
+def test_concurrent_duplicates_make_one_job(tmp_path) -> None:
+    store = Store(tmp_path / "d.db")
+    barrier = threading.Barrier(16)
+    answers: list[tuple[int, bool]] = []
+
+    def deliver() -> None:
+        barrier.wait()
+        job_id, _, duplicate = store.enqueue(new_job("same", key="k-1"))
+        answers.append((job_id, duplicate))
+
+    threads = [threading.Thread(target=deliver) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=10)
+    assert len({job_id for job_id, _ in answers}) == 1
+    assert sorted(d for _, d in answers) == [False] + [True] * 15
+    assert store.count_jobs() == 1
+    store.close()
+
+
+def test_writes_queued_without_waiting_are_committed_too(tmp_path) -> None:
+    # _write_soon behind a commit under way: nobody waits for it, so the leader
+    # commits it before giving up the lead.
+    store = Store(tmp_path / "s.db")
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
+    slow.start()
+    time.sleep(0.05)
+    store._write_soon(_insert_contact("passenger"))
+    slow.join(timeout=5)
+    assert store.get_contact("passenger") is not None
+    store.close()
+
+
+def test_a_failing_write_in_a_busy_batch_fails_alone(tmp_path) -> None:
+    store = Store(tmp_path / "f.db")
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
+    slow.start()
+    time.sleep(0.05)
+    outcome: dict[str, object] = {}
+
+    def good(n: int) -> None:
+        outcome[f"g{n}"] = store._write(_insert_contact(f"g{n}"))
+
+    def bad() -> None:
+        try:
+            store._write(lambda conn: conn.execute("INSERT INTO nowhere VALUES (1)"))
+        except sqlite3.OperationalError as exc:
+            outcome["bad"] = exc
+
+    threads = [threading.Thread(target=good, args=(n,)) for n in range(4)]
+    threads.insert(2, threading.Thread(target=bad))
+    for t in threads:
+        t.start()
+    for t in [slow, *threads]:
+        t.join(timeout=5)
+    assert isinstance(outcome.pop("bad"), sqlite3.OperationalError)
+    assert outcome == {f"g{n}": f"g{n}" for n in range(4)}
+    assert all(store.get_contact(f"g{n}") for n in range(4))
+    store.close()
+
+
+def test_an_interrupted_leader_hands_over_and_fails_only_its_batch(tmp_path) -> None:
+    store = Store(tmp_path / "i.db")
+
+    def interrupted(conn: sqlite3.Connection) -> None:
+        time.sleep(0.2)
+        raise KeyboardInterrupt
+
+    errors: list[BaseException] = []
+
+    def lead() -> None:
+        try:
+            store._write(interrupted)
+        except BaseException as exc:  # noqa: BLE001 - the test wants to see it
+            errors.append(exc)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    time.sleep(0.05)
+    follower_result: list[str] = []
+    follower = threading.Thread(
+        target=lambda: follower_result.append(store._write(_insert_contact("after")))
+    )
+    follower.start()
+    leader.join(timeout=5)
+    follower.join(timeout=5)
+    assert errors and isinstance(errors[0], KeyboardInterrupt)
+    assert follower_result == ["after"], "the follower must lead its own commit"
+    store.close()
+
+
+@pytest.mark.parametrize("threads", [1, 16])
+def test_many_writers_every_id_once(tmp_path, threads: int) -> None:
+    store = Store(tmp_path / "m.db", max_batch=7)  # several batches per burst
+    ids: list[int] = []
+
+    def worker(n: int) -> None:
+        for i in range(40):
+            ids.append(store.enqueue(new_job(f"m{n}-{i}", key=f"m{n}-{i}"))[0])
+
+    pool = [threading.Thread(target=worker, args=(n,)) for n in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join(timeout=30)
+    store.close()
+    assert sorted(ids) == list(range(1, 40 * threads + 1))
