@@ -81,6 +81,15 @@ def burst(port: int, bodies: list[bytes], concurrency: int) -> tuple[float, list
     return time.perf_counter() - start, latencies, ok
 
 
+def cpu_seconds(pid: int) -> float:
+    """User+system CPU time of a process so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(wall: float, latencies: list[float], ok: int) -> tuple[float, float, float]:
     q = statistics.quantiles(latencies, n=100)
     return ok / wall, q[49] * 1000, q[98] * 1000
@@ -137,6 +146,7 @@ def main() -> int:
     bare_port, app_port = free_port(), free_port()
     acked = 0
     results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "gsmbridge": []}
+    cpu: dict[str, list[float]] = {"bare": [], "gsmbridge": []}  # server CPU s per request
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         servers = [
@@ -151,9 +161,14 @@ def main() -> int:
             burst(app_port, warm, args.concurrency)
             for round_ in range(args.rounds):
                 batch = bodies(round_)
-                for name, port in (("bare", bare_port), ("gsmbridge", app_port)):
+                for name, port, server in (
+                    ("bare", bare_port, servers[0]),
+                    ("gsmbridge", app_port, servers[1]),
+                ):
+                    cpu_before = cpu_seconds(server.pid)
                     wall, latencies, ok = burst(port, batch, args.concurrency)
                     results[name].append(summary(wall, latencies, ok))
+                    cpu[name].append((cpu_seconds(server.pid) - cpu_before) / max(ok, 1))
                     if name == "gsmbridge":
                         acked += ok
                 bare_r, app_r = results["bare"][-1], results["gsmbridge"][-1]
@@ -183,7 +198,8 @@ def main() -> int:
         f" over {args.concurrency} connections:"
     )
     for name, (rate, p50, p99) in medians.items():
-        print(line(name, rate, p50, p99))
+        cpu_us = statistics.median(cpu[name]) * 1e6
+        print(line(name, rate, p50, p99) + (f"  server CPU {cpu_us:4.0f} us/req" if cpu_us else ""))
     ratios = [a[0] / b[0] for a, b in zip(results["gsmbridge"], results["bare"], strict=True)]
     print(f"ratio        {statistics.median(ratios):.2f} of the bare app's throughput (median)")
     print(f"durable      {stored} of {acked} acknowledged notifications are in the database")
