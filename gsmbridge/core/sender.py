@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 IDLE_WAIT_S = 60.0  # wake up now and then even with nothing to do
 NOT_READY_WAIT_S = 2.0  # a modem becoming ready also wakes the workers
+NOTE_REFRESH_S = 1.0  # a held modem shows new jobs its "waiting: limit" note this often
 
 
 class ModemLike(Protocol):
@@ -102,9 +103,12 @@ class Sender:
 
     def wake(self, *, force: bool = True) -> None:
         """Wake the workers; ``force=False`` (a new job) spares those held by a limit."""
-        now = self.clock() if not force else 0.0
+        now = self.clock()
         for worker in self._workers:
-            if force or now >= worker._limited_until:
+            # A held worker shows new jobs why they wait (at most once a second): one
+            # wake-up for a burst of webhooks, not one each.
+            pending, worker._refresh_note = worker._refresh_note, True
+            if force or now >= worker._limited_until or not pending:
                 worker.event.set()
 
     def pause(self) -> None:
@@ -163,6 +167,9 @@ class _Worker:
         # While a limit holds, wake-ups (every webhook) need not ask the database again.
         self._limited_until = 0.0
         self._limits_seen: tuple[int, int] = (0, 0)
+        # Jobs that arrive while a limit holds get its note on a throttled wake-up.
+        self._noted_at = 0.0
+        self._refresh_note = False
         self._thread = threading.Thread(target=self._run, name=f"sender {modem.url}", daemon=True)
 
     def start(self) -> None:
@@ -189,8 +196,11 @@ class _Worker:
 
     def _note_waiting(self, note: str) -> None:
         """Show on the due jobs why they are not going out (or clear it)."""
-        if note != self._waiting_note:
+        now = self.sender.clock()
+        refresh = self._refresh_note and now - self._noted_at >= NOTE_REFRESH_S
+        if note != self._waiting_note or (refresh and note):
             self._waiting_note = note
+            self._noted_at, self._refresh_note = now, False
             if self.sender.store.annotate_waiting(note):
                 self.sender.listener.jobs_changed()
 
@@ -208,11 +218,13 @@ class _Worker:
     def _query_limits(self, now: float) -> tuple[float, str]:
         limits = self.sender.settings.limits
         store, url = self.sender.store, self.modem.url
+        # Per modem, SMS parts count (a 3-part message is 3 SMS to the carrier and
+        # the SIM plan); the last message may overshoot by its extra parts.
         for limit, window, label in (
-            (limits.per_minute, 60.0, f"{limits.per_minute} per minute"),
-            (limits.per_day, 86400.0, f"{limits.per_day} per day"),
+            (limits.per_minute, 60.0, f"{limits.per_minute} SMS per minute"),
+            (limits.per_day, 86400.0, f"{limits.per_day} SMS per day"),
         ):
-            if limit and store.sent_count(since=now - window, modem=url) >= limit:
+            if limit and store.sent_parts(since=now - window, modem=url) >= limit:
                 oldest = store.oldest_sent_at(since=now - window, modem=url) or now
                 return max(oldest + window - now, 0.05), f"waiting: limit of {label} on {url}"
         return 0.0, ""
@@ -229,6 +241,8 @@ class _Worker:
         delay, reason = self._limit_delay(now)
         if delay > 0:
             self._note_waiting(reason)
+            if self._refresh_note:  # not yet shown: come back when the throttle allows
+                return max(min(delay, self._noted_at + NOTE_REFRESH_S - now), 0.01)
             return delay
         self._note_waiting("")
         job = sender.store.claim_next(modem=self.modem.url, now=now)

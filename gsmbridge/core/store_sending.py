@@ -111,7 +111,8 @@ class SendingStore(StoreBase):
         return self._write(fn)
 
     def _sent_stat(self, expr: str, since: float, modem: str | None, number: str | None) -> Any:
-        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=?"
+        # Merged jobs share their carrier's sent_at but went out inside its SMS.
+        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=? AND merged_into IS NULL"
         params: list[Any] = [since]
         for column, value in (("modem", modem), ("number", number)):
             if value is not None:
@@ -122,8 +123,15 @@ class SendingStore(StoreBase):
     def sent_count(
         self, *, since: float, modem: str | None = None, number: str | None = None
     ) -> int:
-        """Messages sent since a time, by one modem or to one number (for rate limits)."""
+        """Messages sent since a time, by one modem or to one number (for rate limits).
+
+        A coalesced SMS counts once, however many notifications it carried.
+        """
         return int(self._sent_stat("COUNT(*)", since, modem, number))
+
+    def sent_parts(self, *, since: float, modem: str | None = None) -> int:
+        """SMS parts sent since a time (what carriers and SIM plans count)."""
+        return int(self._sent_stat("COALESCE(SUM(MAX(parts_total, 1)), 0)", since, modem, None))
 
     def oldest_sent_at(
         self, *, since: float, modem: str | None = None, number: str | None = None

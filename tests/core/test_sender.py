@@ -16,6 +16,12 @@ from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.simulator import ModemSimulator, fast_options
 
 
+def new_job_for(uid: str, number: str) -> NewJob:
+    return NewJob(
+        uid=uid, name=uid, text="hi", payload={}, dedup_key="", state=State.QUEUED, number=number
+    )
+
+
 class Clock:
     """Real time plus an offset the test can push forward (for rate limits)."""
 
@@ -228,13 +234,50 @@ def test_per_minute_limit_holds_and_releases(tmp_path, rigs) -> None:
     ids = [rig.add(f"p{i}", f"+1212555010{i}") for i in range(3)]
     rig.wait_states(ids[:2], {"sent"})
     deadline = time.monotonic() + 5
-    while "waiting: limit of 2 per minute" not in rig.store.get(ids[2]).note:
+    while "waiting: limit of 2 SMS per minute" not in rig.store.get(ids[2]).note:
         assert time.monotonic() < deadline, rig.store.get(ids[2])
         time.sleep(0.02)
     assert rig.store.get(ids[2]).state is State.QUEUED  # held, not failed
     rig.clock.offset += 61
     rig.sender.wake()
     rig.wait_states([ids[2]], {"sent"})
+
+
+def test_per_minute_limit_counts_sms_parts(tmp_path, rigs) -> None:
+    # A 3-part message uses 3 of a 3-per-minute allowance: the next one waits.
+    settings = fast_settings()
+    settings.limits.per_minute = 3
+    rig = rigs(tmp_path, settings, fast_options(status_reports=False))
+    long_id = rig.add("long", "+12125550100", text="x" * 400)
+    rig.wait_states([long_id], {"sent"})
+    assert rig.store.get(long_id).parts_total == 3
+    short_id = rig.add("short", "+12125550101")
+    deadline = time.monotonic() + 5
+    while "limit of 3 SMS per minute" not in rig.store.get(short_id).note:
+        assert time.monotonic() < deadline, rig.store.get(short_id)
+        time.sleep(0.02)
+    rig.clock.offset += 61
+    rig.sender.wake()
+    rig.wait_states([short_id], {"sent"})
+
+
+def test_jobs_arriving_while_held_get_the_note_without_a_write_each(tmp_path, rigs) -> None:
+    settings = fast_settings()
+    settings.limits.per_minute = 1
+    rig = rigs(tmp_path, settings, fast_options(status_reports=False))
+    rig.wait_states([rig.add("first", "+12125550100")], {"sent"})
+    notes: list[str] = []
+    annotate = rig.store.annotate_waiting
+    rig.store.annotate_waiting = lambda note, **kw: notes.append(note) or annotate(note, **kw)
+    ids = []
+    for i in range(20):  # a burst of webhooks: the intake wakes with force=False
+        ids.append(rig.store.enqueue(new_job_for(f"burst{i}", f"+1212555020{i % 10}"))[0])
+        rig.sender.wake(force=False)
+    deadline = time.monotonic() + 5
+    while not all("limit of 1 SMS per minute" in rig.store.get(i).note for i in ids):
+        assert time.monotonic() < deadline, [rig.store.get(i).note for i in ids]
+        time.sleep(0.05)
+    assert 1 <= len(notes) <= 3, notes  # throttled: not one write per webhook
 
 
 def test_per_recipient_limit_does_not_block_others(tmp_path, rigs) -> None:

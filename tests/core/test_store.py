@@ -79,6 +79,23 @@ def test_sent_delivered_failed_and_parts(store: Store) -> None:
     assert kinds == ["received", "part-sent", "part-sent", "sent", "report", "report"]
 
 
+def test_rate_statistics_count_parts_and_one_sms_per_coalesced_group(
+    store: Store, clock: FakeClock
+) -> None:
+    carrier, _, _ = store.enqueue(new_job("a"))
+    joined, _, _ = store.enqueue(new_job("b"))  # same number: coalesces into the carrier
+    job = store.claim_next(modem="m1")
+    assert job is not None and job.id == carrier
+    assert store.merge_waiting(job, window_s=600) == [joined]
+    store.mark_sent(carrier, parts_total=3)
+    assert store.get(joined).sent_at is not None  # it follows its carrier
+    assert store.sent_parts(since=clock() - 60, modem="m1") == 3
+    assert store.sent_count(since=clock() - 60, number="+12125550123") == 1
+    assert store.sent_parts(since=clock() - 60, modem="other") == 0
+    clock.now += 61
+    assert store.sent_parts(since=clock() - 60, modem="m1") == 0
+
+
 def test_recover_interrupted_resend_and_fail(tmp_path, clock: FakeClock) -> None:
     path = tmp_path / "r.db"
     s = Store(path, clock=clock)
