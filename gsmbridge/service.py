@@ -96,7 +96,8 @@ class _CountsPublisher(Listener):
         self._thread = threading.Thread(target=self._run, name="counts", daemon=True)
 
     def job_changed(self, job_id: int, state: str) -> None:
-        self._dirty.set()
+        if not self._dirty.is_set():  # set() takes a lock: a webhook burst calls this often
+            self._dirty.set()
 
     def jobs_changed(self) -> None:
         self._dirty.set()
@@ -306,8 +307,8 @@ class Bridge:
         if self.sender is not None:
             self.sender.wake(force=False)
 
-    def accept(self, payload: Any) -> Accepted:
-        return self.intake.accept(payload)
+    def accept(self, payload: Any, text: str | None = None) -> Accepted:
+        return self.intake.accept(payload, text)
 
     def status(self) -> dict[str, Any]:
         return {

@@ -59,8 +59,11 @@ class Intake:
             return contact.number, "", ""
         return None, "", f"no phone number: CometChat sent none and {uid!r} is not in contacts"
 
-    def accept(self, payload: Any) -> Accepted:
-        """Raise PayloadError for a bad payload; otherwise the job is on disk on return."""
+    def accept(self, payload: Any, text: str | None = None) -> Accepted:
+        """Raise PayloadError for a bad payload; otherwise the job is on disk on return.
+
+        ``text`` is the payload's JSON text as received, when the caller has it.
+        """
         note = parse_notification(payload)
         number, raw, reason = self.resolve_number(note.uid, note.phno)
         lookup = number is None and not raw and self.lookup_enabled()
@@ -78,18 +81,20 @@ class Intake:
             last_error=reason,
             app_id=note.app_id,
             conversation=note.conversation,
+            payload_json=text,
         )
         job_id, state, duplicate = self.store.enqueue(job, dedup_window_s=self._window())
         if duplicate:
             log.info("Webhook for %s is a duplicate of job %d (%s)", note.uid, job_id, state)
         else:
-            log.info(
-                "Webhook accepted: job %d for %s (%s) %s",
-                job_id,
-                note.uid,
-                mask(number) or "no number",
-                state.value if not reason else f"{state.value}: {reason}",
-            )
+            if log.isEnabledFor(logging.INFO):
+                log.info(
+                    "Webhook accepted: job %d for %s (%s) %s",
+                    job_id,
+                    note.uid,
+                    mask(number) or "no number",
+                    state.value if not reason else f"{state.value}: {reason}",
+                )
             self._listener.job_changed(job_id, state.value)
             if state is State.QUEUED:
                 self._wake()

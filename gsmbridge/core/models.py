@@ -42,6 +42,8 @@ class NewJob:
     last_error: str = ""
     app_id: str = ""
     conversation: str = ""  # group name or sender name, for the views
+    # The payload as received, when it is JSON text already (saves encoding it again)
+    payload_json: str | None = None
 
 
 @dataclass

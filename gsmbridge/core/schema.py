@@ -66,6 +66,16 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX jobs_merged ON jobs(merged_into);
     """,
+    # 4: indexes on columns a new job leaves NULL only hold the rows that have a
+    # value: a webhook's insert updates three indexes fewer.
+    """
+    DROP INDEX jobs_sent_modem;
+    CREATE INDEX jobs_sent_modem ON jobs(modem, sent_at) WHERE sent_at IS NOT NULL;
+    DROP INDEX jobs_sent_number;
+    CREATE INDEX jobs_sent_number ON jobs(number, sent_at) WHERE sent_at IS NOT NULL;
+    DROP INDEX jobs_merged;
+    CREATE INDEX jobs_merged ON jobs(merged_into) WHERE merged_into IS NOT NULL;
+    """,
 ]
 
 

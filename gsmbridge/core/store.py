@@ -81,8 +81,8 @@ class Store(SendingStore):
             new.number,
             new.raw_number,
             new.text,
-            # ASCII JSON: survives lone surrogates that UTF-8 cannot hold
-            json.dumps(new.payload, separators=(",", ":")),
+            # As received; else ASCII JSON, which survives lone surrogates
+            new.payload_json or json.dumps(new.payload, separators=(",", ":")),
             new.dedup_key,
             new.last_error,
             now,

@@ -32,7 +32,7 @@ class WebBackend(Protocol):
 
     store: Store
 
-    def accept(self, payload: Any) -> Accepted: ...
+    def accept(self, payload: Any, text: str | None = None) -> Accepted: ...
 
     def status(self) -> dict[str, Any]: ...
 
@@ -97,7 +97,11 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         except (ValueError, RecursionError) as exc:
             return _error(400, f"body is not valid JSON: {str(exc)[:200]}")
         try:
-            accepted = backend.accept(payload)
+            raw: str | None = body.decode("utf-8")  # kept as received
+        except UnicodeDecodeError:  # UTF-16 or -32 JSON: the store encodes it again
+            raw = None
+        try:
+            accepted = backend.accept(payload, raw)
         except PayloadError as exc:
             log.warning("Webhook rejected: %s", exc)
             return _error(400, str(exc))

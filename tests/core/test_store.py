@@ -254,3 +254,27 @@ def test_close_waits_for_writes_under_way_and_refuses_later_ones(tmp_path) -> No
     assert reopened.get_contact("a") is not None
     assert reopened.get(outcome[1]) is not None
     reopened.close()
+
+
+def test_upgrades_a_version_3_database_in_place(tmp_path, clock: FakeClock) -> None:
+    from gsmbridge.core.db import Database
+
+    path = tmp_path / "old.db"
+    Database(path, MIGRATIONS[:3]).close()  # as gsmbridge 0.1 left it
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "INSERT INTO jobs(created_at, updated_at, state, uid, number, text, payload,"
+        " next_attempt_at, modem, sent_at, parts_total)"
+        " VALUES (?, ?, 'sent', 'old', '+12125550123', 'hi', '{}', 0, 'm1', ?, 2)",
+        (clock(), clock(), clock()),
+    )
+    conn.commit()
+    conn.close()
+    store = Store(path, clock=clock)
+    try:
+        version = store._reader().execute("PRAGMA user_version").fetchone()[0]
+        assert version == len(MIGRATIONS) == 4
+        assert store.sent_parts(since=clock() - 60, modem="m1") == 2
+        assert store.sent_count(since=clock() - 60, number="+12125550123") == 1
+    finally:
+        store.close()

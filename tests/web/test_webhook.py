@@ -304,3 +304,18 @@ def test_stop_frees_the_port_and_a_restart_keeps_the_queue(settings: Settings, t
         assert b2.store.get(job_id) is not None
     finally:
         b2.stop()
+
+
+def test_payload_is_kept_as_received(bridge: Bridge, client: Client) -> None:
+    # The JSON text as CometChat sent it (spacing, key order, non-ASCII) is what is
+    # stored; a UTF-16 body (valid JSON too) is stored re-encoded.
+    as_sent = json.dumps(payload(data__to__name="Zoë 🙂"), indent=1, ensure_ascii=False)
+    status, _, body = client.post("/webhook", as_sent.encode("utf-8"))
+    assert status == 200
+    job = bridge.store.get(body["id"])
+    assert job.payload_json == as_sent
+    assert job.payload["data"]["to"]["name"] == "Zoë 🙂"
+    utf16 = payload(data__to__uid="utf16-user")
+    status, _, body = client.post("/webhook", json.dumps(utf16).encode("utf-16"))
+    assert status == 200
+    assert bridge.store.get(body["id"]).payload == utf16
