@@ -28,6 +28,8 @@ _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
 _WRONG_PIN = {("cme", 16), ("cme", 12), ("cms", 316)}
 # AT+CNMI forms that route SMS-STATUS-REPORTs inline as +CDS (ds=1); SIM800L rejects ds=2.
 _CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0", "AT+CNMI=1,0,0,1,0")
+# Failing those, ds=2: reports are stored and announced as +CDSI (read, then deleted).
+_CNMI_STORED_FORMS = ("AT+CNMI=2,1,0,2,0", "AT+CNMI=1,1,0,2,0")
 _ICCID_COMMANDS = ("AT+CCID", "AT+ICCID", "AT+QCCID", "AT^ICCID?")
 
 
@@ -192,7 +194,12 @@ class Initialiser:
             if self.optional(form, busy_retry=False) is not None:
                 self.modem.set_extra(status_reports="inline", cnmi=form[8:])
                 return
-        log.warning("The modem rejects AT+CNMI with ds=1: no delivery reports")
+        for form in _CNMI_STORED_FORMS:
+            if self.optional(form, busy_retry=False) is not None:
+                log.info("The modem stores delivery reports (+CDSI); each is read, then deleted")
+                self.modem.set_extra(status_reports="stored", cnmi=form[8:])
+                return
+        log.warning("The modem rejects AT+CNMI with ds=1 and ds=2: no delivery reports")
         self.modem.set_extra(status_reports="unsupported")
 
     # -- SIM -----------------------------------------------------------------------------

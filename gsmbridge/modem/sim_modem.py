@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from gsmbridge.modem import pdu
+from gsmbridge.modem import pdu, sim_storage
 from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
 from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
 
@@ -66,6 +66,7 @@ class SimulatedModem:
         self._ok_sends = 0
         self._reports = 0
         self.outbox = Outbox()
+        self.report_memory = sim_storage.ReportMemory()  # survives reboots, as on a SIM
         self.commands: collections.deque[str] = collections.deque(maxlen=20000)
         self.pin_attempts: list[str] = []
         self.boots = 0
@@ -330,6 +331,7 @@ class SimulatedModem:
             not values
             or len(values) > 5
             or any(not 0 <= v <= lim for v, lim in zip(values, limits, strict=False))
+            or (self.options.reports_stored_only and values[3:4] == [1])
         ):
             return (self._error("cms", 303),)
         self.settings.cnmi = tuple(values + [0] * (5 - len(values)))
@@ -415,7 +417,7 @@ class SimulatedModem:
             report = (
                 opts.status_reports
                 and decoded.status_report_requested
-                and self.settings.cnmi[3] == 1
+                and self.settings.cnmi[3] in (1, 2)
             )
         self._respond(f"+CMGS: {mr}", "OK")
         if report:
@@ -428,6 +430,11 @@ class SimulatedModem:
         every = self.options.report_fail_every
         status = 0x41 if every and self._reports % every == 0 else 0x00
         hex_pdu, length = pdu.encode_status_report(mr, number, status, when=datetime.now(UTC))
+        if self.settings.cnmi[3] == 2:  # stored, then announced by index
+            index = self.report_memory.store(hex_pdu, length)
+            if index is not None:
+                self._lines(f'+CDSI: "SR",{index}')
+            return
         self._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
 
 
@@ -497,4 +504,5 @@ _HANDLERS: dict[str, Handler] = {
     "+CFUN": SimulatedModem._cfun,
     "+CSCS": SimulatedModem._cscs,
     "+CMGS": SimulatedModem._cmgs,
+    **sim_storage.HANDLERS,
 }

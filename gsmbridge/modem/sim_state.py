@@ -31,6 +31,7 @@ class SimulatorOptions:
     registration: int = 1  # final +CREG stat: 1 home, 5 roaming, 3 denied
     echo: bool = True  # echo at power-on (until ATE0)
     status_reports: bool = True  # send +CDS when requested and AT+CNMI ds=1
+    reports_stored_only: bool = False  # reject ds=1: store reports, announce +CDSI (ds=2)
     report_delay_s: float = 0.2
     report_fail_every: int = 0  # every Nth report says "incompatible destination" (0x41)
     prompt_delay_s: float = 0.05

@@ -7,6 +7,7 @@ restarted or the SIM changed raises :class:`~.setup.Reconnect` / :class:`~.setup
 from __future__ import annotations
 
 import logging
+import re
 import time
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,7 @@ log = logging.getLogger("gsmbridge.modem")
 
 # URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
 _REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
+_CDSI = re.compile(r'\+CDSI:\s*"([A-Za-z]{2})"\s*,\s*(\d{1,5})')
 
 
 class UrcHandler:
@@ -40,7 +42,7 @@ class UrcHandler:
         if urc.name == "+CDS":
             self._status_report(urc)
         elif urc.name == "+CDSI":
-            log.info("Status report stored in the modem (%s); not read", urc.line)
+            self._stored_report(urc.line)
         elif urc.name == "+CREG":
             stat = parsing.parse_registration([urc.line], urc=True)
             if stat is not None:
@@ -61,27 +63,59 @@ class UrcHandler:
         elif line.startswith("+CPIN:") and modem.status.state == "ready":
             raise Reconnect(f"SIM state changed ({urc.line})")
 
+    def _stored_report(self, line: str) -> None:
+        """``+CDSI: "SR",3``: read the stored report, hand it on, delete it.
+
+        The memory name and index come from the modem and go back into commands:
+        only the expected shapes pass (nothing else reaches the modem).
+        """
+        match = _CDSI.fullmatch(line.strip())
+        if match is None:
+            log.warning("Unexpected stored-report announcement: %r", line)
+            return
+        memory, index = match.group(1).upper(), int(match.group(2))
+        timeout = self.modem.options.command_timeout_s
+        try:
+            self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
+            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
+        except ModemError as exc:
+            log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
+            return
+        header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
+        if header is None or header + 1 >= len(lines):
+            log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
+        else:
+            length = lines[header].rsplit(",", 1)[-1].strip()
+            self._decode_and_deliver(lines[header + 1].strip(), length)
+        try:  # deleted even when undecodable: a full memory would stop the reports
+            self.channel.command(f"AT+CMGD={index}", timeout=timeout)
+        except ModemError as exc:
+            log.warning("Stored status report %s/%d not deleted: %s", memory, index, exc.name)
+
     def _status_report(self, urc: Urc) -> None:
         modem = self.modem
         if urc.pdu is None:
             log.warning("+CDS without a PDU line: %s", urc.line)
             return
         try:
-            length = int(urc.line.split(":", 1)[1])
-            report = pdu.decode_status_report(urc.pdu, tpdu_length=length)
-        except (ValueError, pdu.PduError) as exc:
-            log.warning("Undecodable status report %r: %s", urc.pdu, exc)
-            return
+            self._decode_and_deliver(urc.pdu, urc.line.split(":", 1)[1])
         finally:
             if modem.cnma_required:
                 try:
                     self.channel.command("AT+CNMA", timeout=modem.options.command_timeout_s)
                 except ModemError as exc:
                     log.info("AT+CNMA failed: %s", exc.name)
+
+    def _decode_and_deliver(self, hex_pdu: str, length_text: str) -> None:
+        try:
+            report = pdu.decode_status_report(hex_pdu, tpdu_length=int(length_text))
+        except (ValueError, pdu.PduError) as exc:
+            log.warning("Undecodable status report %r: %s", hex_pdu, exc)
+            return
         log.info(
             "Status report for TP-MR %d to %s: %s",
             report.message_reference,
             mask(report.recipient),
             report.status_text,
         )
-        modem.deliver_status_report(report)
+        self.modem.deliver_status_report(report)

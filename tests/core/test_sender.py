@@ -207,6 +207,13 @@ def test_failed_delivery_report_fails_the_job(tmp_path, rigs) -> None:
     assert rig.store.get(job_id).last_error.startswith("not delivered:")
 
 
+def test_a_modem_that_stores_reports_still_delivers_jobs(tmp_path, rigs) -> None:
+    rig = rigs(tmp_path, fast_settings(), fast_options(reports_stored_only=True))
+    job_id = rig.add("long", text="x" * 400)  # 3 parts, 3 stored reports
+    rig.wait_states([job_id], {"delivered"})
+    assert rig.sims[0].modem.report_memory.used == 0
+
+
 def test_multipart_delivered_only_when_all_parts_are(tmp_path, rigs) -> None:
     rig = rigs(tmp_path, fast_settings(), fast_options())
     job_id = rig.add("long", text="x" * 400)  # 3 parts

@@ -229,6 +229,35 @@ def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport
     assert by_mr[second.references[0]].recipient == NUMBER
 
 
+@pytest.mark.parametrize("transport", TRANSPORTS)
+def test_stored_status_reports_are_read_and_deleted(sim_factory, modem_factory, transport):
+    # A modem that rejects ds=1 stores reports (+CDSI): each is read, handed on, deleted.
+    reports = []
+    sim = sim_factory(transport, reports_stored_only=True, report_fail_every=2)
+    modem = modem_factory(sim.url, on_status_report=reports.append)
+    assert modem.wait_ready(5)
+    assert modem.status.extra.get("status_reports") == "stored"
+    first = modem.send_sms(NUMBER, "one", more_to_come=True)
+    second = modem.send_sms(NUMBER, "two")
+    assert wait_until(lambda: len(reports) == 2)
+    by_mr = {r.message_reference: r for r in reports}
+    assert by_mr[first.references[0]].delivered
+    assert not by_mr[second.references[0]].delivered
+    assert wait_until(lambda: sim.modem.report_memory.used == 0)
+    assert "AT+CMGR=1" in sim.commands and "AT+CMGD=1" in sim.commands
+
+
+def test_a_malformed_stored_report_announcement_sends_nothing(sim_factory, modem_factory):
+    sim = sim_factory(reports_stored_only=True)
+    modem = modem_factory(sim.url)
+    assert modem.wait_ready(5)
+    before = len(sim.commands)
+    sim.modem._lines('+CDSI: "SR",1;+CFUN=0', '+CDSI: "S"R",2', "+CDSI: SR")
+    modem.send_sms(NUMBER, "after")  # the channel still works
+    sent = list(sim.commands)[before:]
+    assert not [c for c in sent if "CFUN" in c or "CMGR" in c or "CPMS" in c], sent
+
+
 def test_polling_publishes_status_and_skips_sends(sim_factory, modem_factory):
     listener = RecordingListener()
     sim, modem = ready_modem(

@@ -53,8 +53,15 @@ INFO_FIELDS = (
     ("operator", "Operator"),
     ("signal", "Signal"),
     ("smsc", "SMS centre"),
+    ("reports", "Delivery reports"),
     ("last_error", "Last error"),
 )
+
+REPORTS_TEXT = {
+    "inline": "reported at once (+CDS)",
+    "stored": "stored by the modem (+CDSI), read and deleted",
+    "unsupported": "not supported by this modem",
+}
 
 PIN_WARNING = (
     "The SIM asks for its PIN. Careful: three wrong PINs lock the SIM, and then only "
@@ -252,6 +259,9 @@ class ModemPanel(QWidget):
     def _show(self, status: Any, *, chart_changed: bool) -> None:
         values = {key: str(getattr(status, key, "") or "") for key, _ in INFO_FIELDS}
         values["state"] = MODEM_STATE_TEXT.get(status.state, status.state)
+        extra = getattr(status, "extra", None) or {}
+        mode = extra.get("status_reports", "")
+        values["reports"] = REPORTS_TEXT.get(mode, mode)
         if status.simulated:
             values["state"] += "  (simulated)"
         if status.signal_dbm is not None:
