@@ -35,7 +35,7 @@ class _Write:
     webhook throughput, and nothing here needs callbacks.
     """
 
-    __slots__ = ("fn", "waits", "value", "error", "done", "wake")
+    __slots__ = ("fn", "waits", "value", "error", "done", "lead", "wake")
 
     def __init__(self, fn: Callable[[sqlite3.Connection], Any], *, waits: bool) -> None:
         self.fn = fn
@@ -43,6 +43,7 @@ class _Write:
         self.value: Any = None
         self.error: BaseException | None = None
         self.done = False
+        self.lead = False  # set (under the database's mutex) when asked to lead
         self.wake = threading.Lock()
         self.wake.acquire()
 
@@ -77,6 +78,7 @@ class Database:
         self._leading = False
         self._idle = threading.Event()
         self._idle.set()
+        self._close_when_idle = False
         self._closed = False
         self._conn = self._connect()
         try:
@@ -130,53 +132,80 @@ class Database:
         if lead:
             self._lead(write)
         elif wait:
-            write.wake.acquire()  # committed, or asked to lead
+            try:
+                write.wake.acquire()  # committed, or asked to lead
+            except BaseException:  # KeyboardInterrupt while waiting
+                self._withdraw(write)
+                raise
             if not write.done:
                 self._lead(write)
         return write
 
     def _lead(self, mine: _Write) -> None:
-        """Commit batches until mine is done, then hand the lead to a waiting writer.
-
-        Writes queued without waiting (_write_soon) have nobody to hand the lead
-        to, so the leader commits them too when only they are left.
-        """
+        """Commit batches until mine is done, then leave the lead (_release_lead)."""
         while True:
             with self._mutex:
+                if mine.done:
+                    break
                 batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-            escaped = True
             try:
                 self._run_batch(self._conn, batch)
-                escaped = False
-            finally:
-                handed_over = self._after_batch(batch, mine, escaped)
-            if handed_over:
-                return
+            except BaseException:  # such as KeyboardInterrupt in the middle of a batch
+                self._abandon(batch, mine)
+                raise
+        self._release_lead()
 
-    def _after_batch(self, batch: list[_Write], mine: _Write, escaped: bool) -> bool:
-        """Give up the lead when mine is done (or on an escape); True when given up."""
-        if escaped:  # such as KeyboardInterrupt in the middle of a batch
-            if self._conn.in_transaction:
-                self._rollback(self._conn)
-            for write in batch:
-                if not write.done:
-                    write.finish(error=StoreClosed("the write was interrupted"))
+    def _release_lead(self) -> None:
+        """Hand the lead to a waiting writer; else commit what was queued without
+        waiting (_write_soon: nobody else would); else go idle."""
+        while True:
+            with self._mutex:
+                successor = next((w for w in self._pending if w.waits), None)
+                if successor is not None:
+                    successor.lead = True
+                    successor.wake.release()  # its thread leads from here
+                    return
+                if not self._pending:
+                    self._leading = False
+                    if self._close_when_idle:
+                        self._conn.close()
+                    self._idle.set()
+                    return
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+            try:
+                self._run_batch(self._conn, batch)
+            except BaseException as exc:  # noqa: BLE001 - already leaving on an interrupt
+                self._abandon_batch(batch)
+                log.error("%d queued database writes were lost: %r", len(batch), exc)
+
+    def _abandon(self, batch: list[_Write], mine: _Write) -> None:
+        """An exception escaped a batch: fail it (and mine), and leave the lead cleanly."""
+        self._abandon_batch(batch)
         with self._mutex:
-            if not (mine.done or escaped):
-                return False
-            successor = next((w for w in self._pending if w.waits), None)
-            if successor is not None:
-                successor.wake.release()  # its thread leads from here
-                return True
-            if self._pending and not escaped:
-                return False  # only writes queued without waiting: commit them too
-            for write in self._pending:  # nobody waits for these
+            if mine in self._pending:  # more than max_batch writes were ahead of it
+                self._pending.remove(mine)
+                mine.finish(error=StoreClosed("the write was interrupted"))
+        self._release_lead()
+
+    def _abandon_batch(self, batch: list[_Write]) -> None:
+        if self._conn.in_transaction:
+            self._rollback(self._conn)
+        for write in batch:
+            if not write.done:
                 write.finish(error=StoreClosed("the write was interrupted"))
-            self._pending.clear()
-            self._leading = False
-            self._idle.set()
-            return True
+
+    def _withdraw(self, write: _Write) -> None:
+        """A waiting writer was interrupted: take its write back if it is still queued,
+        and pass on the lead if it had just been handed to it."""
+        with self._mutex:
+            if write not in self._pending:
+                return  # in a batch under way: its leader finishes it
+            self._pending.remove(write)
+            write.error, write.done = StoreClosed("the write was interrupted"), True
+        if write.lead:  # the lead had been handed to this thread: pass it on
+            self._release_lead()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         """One transaction for the whole batch; when a write fails, redo each alone.
@@ -192,6 +221,8 @@ class Database:
         except Exception as exc:  # noqa: BLE001 - handed to the caller(s)
             self._rollback(conn)
             if len(batch) == 1:
+                if not batch[0].waits:  # nobody will see the error: log it
+                    log.error("A queued database write failed: %r", exc)
                 batch[0].finish(error=exc)
             else:
                 for write in batch:
@@ -230,14 +261,19 @@ class Database:
                 self._readers.append(conn)
         return conn
 
-    def close(self) -> None:
+    def close(self, timeout: float = 10.0) -> None:
         with self._mutex:
             if self._closed:
                 return
             self._closed = True  # no new writes; those pending are still committed
-        self._idle.wait(timeout=10)
+        if not self._idle.wait(timeout):
+            with self._mutex:
+                if self._leading:  # the last leader closes the connection when done
+                    self._close_when_idle = True
+                    log.warning("a database write is still under way; closing after it")
         with self._readers_lock:
-            for conn in [self._conn, *self._readers]:
+            conns = [*self._readers] if self._close_when_idle else [self._conn, *self._readers]
+            for conn in conns:
                 try:
                     conn.close()
                 except sqlite3.Error:

@@ -107,7 +107,8 @@ class Sender:
         for worker in self._workers:
             # A held worker shows new jobs why they wait (at most once a second): one
             # wake-up for a burst of webhooks, not one each.
-            pending, worker._refresh_note = worker._refresh_note, True
+            with worker._note_lock:
+                pending, worker._refresh_note = worker._refresh_note, True
             if force or now >= worker._limited_until or not pending:
                 worker.event.set()
 
@@ -170,6 +171,7 @@ class _Worker:
         # Jobs that arrive while a limit holds get its note on a throttled wake-up.
         self._noted_at = 0.0
         self._refresh_note = False
+        self._note_lock = threading.Lock()  # a wake-up's read-and-set vs the worker's reset
         self._thread = threading.Thread(target=self._run, name=f"sender {modem.url}", daemon=True)
 
     def start(self) -> None:
@@ -197,10 +199,13 @@ class _Worker:
     def _note_waiting(self, note: str) -> None:
         """Show on the due jobs why they are not going out (or clear it)."""
         now = self.sender.clock()
-        refresh = self._refresh_note and now - self._noted_at >= NOTE_REFRESH_S
-        if note != self._waiting_note or (refresh and note):
+        with self._note_lock:
+            refresh = self._refresh_note and now - self._noted_at >= NOTE_REFRESH_S
+            changed = note != self._waiting_note or (refresh and bool(note))
+            if changed:
+                self._noted_at, self._refresh_note = now, False
+        if changed:
             self._waiting_note = note
-            self._noted_at, self._refresh_note = now, False
             if self.sender.store.annotate_waiting(note):
                 self.sender.listener.jobs_changed()
 

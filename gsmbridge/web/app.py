@@ -96,10 +96,12 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             payload = json.loads(body)
         except (ValueError, RecursionError) as exc:
             return _error(400, f"body is not valid JSON: {str(exc)[:200]}")
-        try:
-            raw: str | None = body.decode("utf-8")  # kept as received
-        except UnicodeDecodeError:  # UTF-16 or -32 JSON: the store encodes it again
-            raw = None
+        raw: str | None = None  # kept as received when it is plain UTF-8 JSON text
+        if json.detect_encoding(body) == "utf-8":  # not UTF-16/32, no BOM
+            try:
+                raw = body.decode("utf-8")
+            except UnicodeDecodeError:  # json.loads allowed lone surrogates
+                raw = None
         try:
             accepted = backend.accept(payload, raw)
         except PayloadError as exc:

@@ -185,3 +185,78 @@ def test_many_writers_every_id_once(tmp_path, threads: int) -> None:
         t.join(timeout=30)
     store.close()
     assert sorted(ids) == list(range(1, 40 * threads + 1))
+
+
+def test_an_interrupted_waiting_writer_does_not_stop_later_writes(tmp_path) -> None:
+    # Ctrl-C while the main thread waits behind a slow commit: its write is taken
+    # back, the lead still passes on, and later writes and close() go through.
+    import signal
+
+    store = Store(tmp_path / "k.db")
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 2.0),))
+    slow.start()
+    time.sleep(0.1)
+    main = threading.main_thread().ident
+    assert threading.current_thread().ident == main
+    # Well inside the slow commit; cancelled if it has not fired when the wait ends.
+    timer = threading.Timer(0.2, lambda: signal.pthread_kill(main, signal.SIGINT))
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            store._write(_insert_contact("interrupted"))
+    finally:
+        timer.cancel()
+    slow.join(timeout=5)
+    later = threading.Thread(target=store._write, args=(_insert_contact("later"),), daemon=True)
+    later.start()
+    later.join(timeout=3)
+    assert not later.is_alive(), "a write after the interrupted one hangs"
+    assert store.get_contact("later") is not None
+    started = time.monotonic()
+    store.close()
+    assert time.monotonic() - started < 2
+
+
+def test_writes_queued_behind_an_interrupted_batch_are_still_committed(tmp_path) -> None:
+    store = Store(tmp_path / "p.db")
+
+    def interrupted(conn: sqlite3.Connection) -> None:
+        time.sleep(0.3)
+        raise KeyboardInterrupt
+
+    def lead() -> None:
+        with pytest.raises(KeyboardInterrupt):
+            store._write(interrupted)
+
+    leader = threading.Thread(target=lead)
+    leader.start()
+    time.sleep(0.05)
+    store._write_soon(_insert_contact("passenger"))  # as Sender.record_part(wait=False)
+    leader.join(timeout=5)
+    assert store.get_contact("passenger") is not None
+    store.close()
+
+
+def test_close_never_pulls_the_connection_from_under_a_write(tmp_path) -> None:
+    store = Store(tmp_path / "c.db")
+    outcome: dict[str, object] = {}
+
+    def write(uid: str, delay: float) -> None:
+        try:
+            outcome[uid] = store._write(_insert_contact(uid, delay))
+        except Exception as exc:  # noqa: BLE001 - the test wants to see it
+            outcome[uid] = exc
+
+    slow = threading.Thread(target=write, args=("slow", 0.8))
+    slow.start()
+    time.sleep(0.1)
+    queued = threading.Thread(target=write, args=("queued", 0.0))
+    queued.start()
+    time.sleep(0.1)
+    store.close(timeout=0.2)  # gives up waiting long before the slow write ends
+    slow.join(timeout=5)
+    queued.join(timeout=5)
+    assert outcome == {"slow": "slow", "queued": "queued"}
+    reopened = Store(tmp_path / "c.db")
+    assert reopened.get_contact("slow") and reopened.get_contact("queued")
+    reopened.close()

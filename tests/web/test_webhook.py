@@ -315,7 +315,18 @@ def test_payload_is_kept_as_received(bridge: Bridge, client: Client) -> None:
     job = bridge.store.get(body["id"])
     assert job.payload_json == as_sent
     assert job.payload["data"]["to"]["name"] == "Zoë 🙂"
-    utf16 = payload(data__to__uid="utf16-user")
-    status, _, body = client.post("/webhook", json.dumps(utf16).encode("utf-16"))
-    assert status == 200
-    assert bridge.store.get(body["id"]).payload == utf16
+    # JSON that json.loads accepts but that is not plain UTF-8 text is re-encoded.
+    for n, encode in enumerate(
+        [
+            lambda text: text.encode("utf-16"),
+            lambda text: text.encode("utf-16-le"),  # no BOM: decodes as UTF-8 full of NULs
+            lambda text: text.encode("utf-32-be"),
+            lambda text: b"\xef\xbb\xbf" + text.encode(),  # UTF-8 with a BOM
+        ]
+    ):
+        other = payload(data__to__uid=f"encoded-{n}")
+        status, _, body = client.post("/webhook", encode(json.dumps(other)))
+        assert status == 200
+        assert bridge.store.get(body["id"]).payload == other
+        status, _, _ = client.get(f"/api/jobs/{body['id']}")
+        assert status == 200
