@@ -452,6 +452,8 @@ class Modem:
 
     def _session(self, channel: AtChannel) -> None:
         """Poll and handle events until something requires a reconnect (raised)."""
+        if self.status.extra.get("status_reports") == "stored":
+            UrcHandler(self, channel).sweep_stored_reports()
         started = time.monotonic()
         next_poll = started + (
             self.options.poll_interval_s

@@ -45,6 +45,13 @@ class ReportMemory:
         with self._lock:
             self._slots.pop(index, None)
 
+    def listing(self) -> list[tuple[int, tuple[str, int, bool]]]:
+        with self._lock:
+            listed = sorted(self._slots.items())
+            for index, (hex_pdu, length, _) in listed:
+                self._slots[index] = (hex_pdu, length, True)
+            return listed
+
     @property
     def used(self) -> int:
         with self._lock:
@@ -96,4 +103,15 @@ def _cmgd(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...
     return ("OK",)
 
 
-HANDLERS = {"+CPMS": _cpms, "+CMGR": _cmgr, "+CMGD": _cmgd}
+def _cmgl(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+    memory = modem.report_memory
+    if arg is None or arg.strip() not in ("0", "1", "4") or modem.settings.cmgf != 0:
+        return (modem._error("cms", 302),)
+    lines: list[str] = []
+    if memory.selected == "SR":
+        for index, (hex_pdu, length, was_read) in memory.listing():
+            lines += [f"+CMGL: {index},{1 if was_read else 0},,{length}", hex_pdu]
+    return (*lines, "OK")
+
+
+HANDLERS = {"+CPMS": _cpms, "+CMGR": _cmgr, "+CMGD": _cmgd, "+CMGL": _cmgl}

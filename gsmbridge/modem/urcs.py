@@ -77,18 +77,50 @@ class UrcHandler:
         timeout = self.modem.options.command_timeout_s
         try:
             self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
         except ModemError as exc:
             log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
             return
-        header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
-        if header is None or header + 1 >= len(lines):
-            log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
+        try:
+            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
+        except ModemError as exc:
+            log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
+            lines = []
         else:
-            length = lines[header].rsplit(",", 1)[-1].strip()
-            self._decode_and_deliver(lines[header + 1].strip(), length)
-        try:  # deleted even when undecodable: a full memory would stop the reports
-            self.channel.command(f"AT+CMGD={index}", timeout=timeout)
+            header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
+            if header is None or header + 1 >= len(lines):
+                log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
+            else:
+                length = lines[header].rsplit(",", 1)[-1].strip()
+                self._decode_and_deliver(lines[header + 1].strip(), length)
+        # Deleted even when unread or undecodable: a full memory would stop the reports.
+        self._delete(memory, index)
+
+    def sweep_stored_reports(self) -> None:
+        """Read and delete the reports left in the "SR" memory (stored while gsmbridge
+        was not running, or announced on a connection that was lost).
+
+        Only entries that decode as status reports are deleted.
+        """
+        timeout = self.modem.options.command_timeout_s
+        try:
+            self.channel.command('AT+CPMS="SR"', timeout=timeout)
+            lines = self.channel.command("AT+CMGL=4", timeout=timeout)
+        except ModemError as exc:
+            log.info("Stored status reports not swept: %s", exc.name)
+            return
+        for n, line in enumerate(lines):
+            if not line.startswith("+CMGL:") or n + 1 >= len(lines):
+                continue
+            fields = line.split(":", 1)[1].split(",")
+            index, length = fields[0].strip(), fields[-1].strip()
+            if not index.isdigit() or lines[n + 1].startswith("+CMGL:"):
+                continue
+            if self._decode_and_deliver(lines[n + 1].strip(), length):
+                self._delete("SR", int(index))
+
+    def _delete(self, memory: str, index: int) -> None:
+        try:
+            self.channel.command(f"AT+CMGD={index}", timeout=self.modem.options.command_timeout_s)
         except ModemError as exc:
             log.warning("Stored status report %s/%d not deleted: %s", memory, index, exc.name)
 
@@ -106,12 +138,12 @@ class UrcHandler:
                 except ModemError as exc:
                     log.info("AT+CNMA failed: %s", exc.name)
 
-    def _decode_and_deliver(self, hex_pdu: str, length_text: str) -> None:
+    def _decode_and_deliver(self, hex_pdu: str, length_text: str) -> bool:
         try:
             report = pdu.decode_status_report(hex_pdu, tpdu_length=int(length_text))
         except (ValueError, pdu.PduError) as exc:
             log.warning("Undecodable status report %r: %s", hex_pdu, exc)
-            return
+            return False
         log.info(
             "Status report for TP-MR %d to %s: %s",
             report.message_reference,
@@ -119,3 +151,4 @@ class UrcHandler:
             report.status_text,
         )
         self.modem.deliver_status_report(report)
+        return True

@@ -247,10 +247,36 @@ def test_stored_status_reports_are_read_and_deleted(sim_factory, modem_factory, 
     assert "AT+CMGR=1" in sim.commands and "AT+CMGD=1" in sim.commands
 
 
+def test_reports_stored_while_away_are_swept_on_connect(sim_factory, modem_factory):
+    from datetime import UTC, datetime
+
+    from gsmbridge.modem import pdu
+
+    reports = []
+    sim = sim_factory(reports_stored_only=True)
+    for mr in (41, 42):  # stored while gsmbridge was not running
+        sim.modem.report_memory.store(
+            *pdu.encode_status_report(mr, NUMBER, 0, when=datetime.now(UTC))
+        )
+    modem = modem_factory(sim.url, on_status_report=reports.append)
+    assert modem.wait_ready(5)
+    assert wait_until(lambda: sorted(r.message_reference for r in reports) == [41, 42])
+    assert wait_until(lambda: sim.modem.report_memory.used == 0)
+
+
+def test_an_unreadable_stored_report_is_still_deleted(sim_factory, modem_factory):
+    sim = sim_factory(reports_stored_only=True)
+    modem = modem_factory(sim.url)
+    assert modem.wait_ready(5)
+    sim.modem._lines('+CDSI: "SR",7')  # nothing at 7: AT+CMGR fails
+    assert wait_until(lambda: "AT+CMGD=7" in sim.commands)
+
+
 def test_a_malformed_stored_report_announcement_sends_nothing(sim_factory, modem_factory):
     sim = sim_factory(reports_stored_only=True)
     modem = modem_factory(sim.url)
     assert modem.wait_ready(5)
+    assert wait_until(lambda: "AT+CMGL=4" in sim.commands)  # the sweep on connect is done
     before = len(sim.commands)
     sim.modem._lines('+CDSI: "SR",1;+CFUN=0', '+CDSI: "S"R",2', "+CDSI: SR")
     modem.send_sms(NUMBER, "after")  # the channel still works
