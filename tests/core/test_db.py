@@ -24,6 +24,14 @@ def _record_batches(store: Store) -> list[int]:
     return sizes
 
 
+def _busy(store: Store, delay: float = 0.3) -> threading.Thread:
+    """A write that holds the lead for ``delay`` seconds; others queue behind it."""
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", delay),))
+    slow.start()
+    time.sleep(0.05)
+    return slow
+
+
 def _insert_contact(uid: str, delay: float = 0.0):
     def fn(conn: sqlite3.Connection) -> str:
         if delay:
@@ -102,9 +110,7 @@ def test_writes_queued_without_waiting_are_committed_too(tmp_path) -> None:
     # _write_soon behind a commit under way: nobody waits for it, so the leader
     # commits it before giving up the lead.
     store = Store(tmp_path / "s.db")
-    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
-    slow.start()
-    time.sleep(0.05)
+    slow = _busy(store)
     store._write_soon(_insert_contact("passenger"))
     slow.join(timeout=5)
     assert store.get_contact("passenger") is not None
@@ -113,9 +119,7 @@ def test_writes_queued_without_waiting_are_committed_too(tmp_path) -> None:
 
 def test_a_failing_write_in_a_busy_batch_fails_alone(tmp_path) -> None:
     store = Store(tmp_path / "f.db")
-    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
-    slow.start()
-    time.sleep(0.05)
+    slow = _busy(store)
     outcome: dict[str, object] = {}
 
     def good(n: int) -> None:

@@ -215,11 +215,15 @@ def test_resume_from_part_two_sends_only_the_rest(sim_factory, modem_factory):
         modem.send_sms(NUMBER, text, first_part=2)  # resuming needs the original ref
 
 
-def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport):
+@pytest.mark.parametrize("stored", [False, True], ids=["inline", "stored"])
+def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport, stored):
+    # Inline (+CDS), or from a modem that rejects ds=1 and stores reports (+CDSI):
+    # each stored one is read, handed on and deleted.
     reports = []
-    sim = sim_factory(transport, report_fail_every=2)
+    sim = sim_factory(transport, report_fail_every=2, reports_stored_only=stored)
     modem = modem_factory(sim.url, on_status_report=reports.append)
     assert modem.wait_ready(5)
+    assert modem.status.extra.get("status_reports") == ("stored" if stored else "inline")
     first = modem.send_sms(NUMBER, "one", more_to_come=True)
     second = modem.send_sms(NUMBER, "two")
     assert wait_until(lambda: len(reports) == 2)
@@ -227,24 +231,9 @@ def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport
     assert by_mr[first.references[0]].delivered
     assert not by_mr[second.references[0]].delivered
     assert by_mr[second.references[0]].recipient == NUMBER
-
-
-@pytest.mark.parametrize("transport", TRANSPORTS)
-def test_stored_status_reports_are_read_and_deleted(sim_factory, modem_factory, transport):
-    # A modem that rejects ds=1 stores reports (+CDSI): each is read, handed on, deleted.
-    reports = []
-    sim = sim_factory(transport, reports_stored_only=True, report_fail_every=2)
-    modem = modem_factory(sim.url, on_status_report=reports.append)
-    assert modem.wait_ready(5)
-    assert modem.status.extra.get("status_reports") == "stored"
-    first = modem.send_sms(NUMBER, "one", more_to_come=True)
-    second = modem.send_sms(NUMBER, "two")
-    assert wait_until(lambda: len(reports) == 2)
-    by_mr = {r.message_reference: r for r in reports}
-    assert by_mr[first.references[0]].delivered
-    assert not by_mr[second.references[0]].delivered
-    assert wait_until(lambda: sim.modem.report_memory.used == 0)
-    assert "AT+CMGR=1" in sim.commands and "AT+CMGD=1" in sim.commands
+    if stored:
+        assert wait_until(lambda: sim.modem.report_memory.used == 0)
+        assert "AT+CMGR=1" in sim.commands and "AT+CMGD=1" in sim.commands
 
 
 def test_reports_stored_while_away_are_swept_on_connect(sim_factory, modem_factory):
