@@ -11,7 +11,6 @@ import dataclasses
 import datetime
 import functools
 import logging
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from gsmbridge import __version__
 from gsmbridge.config import Settings
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
+from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact, NewJob, State
@@ -85,45 +85,6 @@ class _ModemEvents(Listener):
                 )
 
 
-class _CountsPublisher(Listener):
-    """Publishes counts at most every ``interval_s``, however many jobs change."""
-
-    def __init__(self, bridge: Bridge, interval_s: float = 0.5) -> None:
-        self.bridge = bridge
-        self.interval_s = interval_s
-        self._dirty = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="counts", daemon=True)
-
-    def job_changed(self, job_id: int, state: str) -> None:
-        if not self._dirty.is_set():  # set() takes a lock: a webhook burst calls this often
-            self._dirty.set()
-
-    def jobs_changed(self) -> None:
-        self._dirty.set()
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._dirty.set()
-        if self._thread.ident is not None:  # stop() after a failed start is fine
-            self._thread.join(timeout=5)
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self._dirty.wait()
-            if self._stop.is_set():
-                return
-            self._dirty.clear()
-            try:
-                self.bridge.events.counts_changed(self.bridge.store.counts())
-            except Exception:  # noqa: BLE001 - the store may be closing
-                log.debug("counts not published", exc_info=True)
-            self._stop.wait(self.interval_s)
-
-
 class Bridge:
     """The running gateway.  ``start()`` opens everything, ``stop()`` closes it in order."""
 
@@ -146,7 +107,9 @@ class Bridge:
         self.tunnel: TunnelManager | None = None
         self._simulator_options = simulator_options
         self._modem_overrides = modem_options or {}
-        self._counts = _CountsPublisher(self)
+        self._counts = CountsPublisher(
+            lambda: self.store.counts(), lambda counts: self.events.counts_changed(counts)
+        )
         self._modem_events = _ModemEvents(self)
         self.lookup = PhoneLookup(settings, self._number_found, self._number_not_found)
         self.started = False

@@ -2,8 +2,8 @@
 
 ``SimulatedModem`` is fed the bytes a client writes and answers through a writer
 callback, like a real modem would over its serial line: echo, V.250 framing,
-PDU-mode AT+CMGS with a ``> `` prompt, +CDS status reports, and the faults the
-tests need (PIN, late registration, CMS errors, dropped connections, garbage,
+PDU-mode AT+CMGS with a ``> `` prompt, status reports (sim_reports), and the faults
+the tests need (PIN, late registration, CMS errors, dropped connections, garbage,
 URC spam, reboots).  State survives a client reconnecting, as on a real modem.
 """
 
@@ -17,9 +17,8 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 
-from gsmbridge.modem import pdu, sim_storage
+from gsmbridge.modem import pdu, sim_reports
 from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
 from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
 
@@ -66,7 +65,7 @@ class SimulatedModem:
         self._ok_sends = 0
         self._reports = 0
         self.outbox = Outbox()
-        self.report_memory = sim_storage.ReportMemory()  # survives reboots, as on a SIM
+        self.report_memory = sim_reports.ReportMemory()  # survives reboots, as on a SIM
         self.commands: collections.deque[str] = collections.deque(maxlen=20000)
         self.pin_attempts: list[str] = []
         self.boots = 0
@@ -309,37 +308,6 @@ class SimulatedModem:
     def _cgreg(self, suffix: str, arg: str | None) -> tuple[str, ...]:
         return self._registration(suffix, arg, "+CGREG")
 
-    def _csms(self, suffix: str, arg: str | None) -> tuple[str, ...]:
-        if suffix == "?":
-            return (f"+CSMS: {self.settings.csms},1,1,1", "OK")
-        if arg is not None and arg.strip() in ("0", "1"):
-            self.settings.csms = int(arg)
-            return ("+CSMS: 1,1,1", "OK")
-        return (self._error("cms", 303),)
-
-    def _cnmi(self, suffix: str, arg: str | None) -> tuple[str, ...]:
-        if suffix == "?":
-            return ("+CNMI: " + ",".join(map(str, self.settings.cnmi)), "OK")
-        if suffix == "=?":
-            return ("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", "OK")
-        try:
-            values = [int(v) for v in (arg or "").split(",")]
-        except ValueError:
-            return (self._error("cms", 303),)
-        limits = (2, 3, 2, 2, 1)
-        if (
-            not values
-            or len(values) > 5
-            or any(not 0 <= v <= lim for v, lim in zip(values, limits, strict=False))
-            or (self.options.reports_stored_only and values[3:4] == [1])
-        ):
-            return (self._error("cms", 303),)
-        self.settings.cnmi = tuple(values + [0] * (5 - len(values)))
-        return ("OK",)
-
-    def _cnma(self, suffix: str, arg: str | None) -> tuple[str, ...]:
-        return ("OK",) if self.settings.csms == 1 else (self._error("cms", 340),)
-
     def _csca(self, suffix: str, arg: str | None) -> tuple[str, ...]:
         if suffix == "?":
             if not self.options.smsc:
@@ -421,21 +389,9 @@ class SimulatedModem:
             )
         self._respond(f"+CMGS: {mr}", "OK")
         if report:
-            self.schedule(opts.report_delay_s, lambda: self._report(mr, decoded.number))
+            self.schedule(opts.report_delay_s, lambda: sim_reports.report(self, mr, decoded.number))
         if reboot:
             self.schedule(0.02, self._reboot)
-
-    def _report(self, mr: int, number: str) -> None:
-        self._reports += 1
-        every = self.options.report_fail_every
-        status = 0x41 if every and self._reports % every == 0 else 0x00
-        hex_pdu, length = pdu.encode_status_report(mr, number, status, when=datetime.now(UTC))
-        if self.settings.cnmi[3] == 2:  # stored, then announced by index
-            index = self.report_memory.store(hex_pdu, length)
-            if index is not None:
-                self._lines(f'+CDSI: "SR",{index}')
-            return
-        self._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
 
 
 Handler = Callable[[SimulatedModem, str, "str | None"], "tuple[str, ...] | None"]
@@ -489,9 +445,6 @@ _HANDLERS: dict[str, Handler] = {
     "+CGREG": SimulatedModem._cgreg,
     "+CMGF": _setting("cmgf", (0, 1), "+CMGF"),
     "+CMMS": _setting("cmms", (0, 1, 2), "+CMMS"),
-    "+CSMS": SimulatedModem._csms,
-    "+CNMI": SimulatedModem._cnmi,
-    "+CNMA": SimulatedModem._cnma,
     "+CSCA": SimulatedModem._csca,
     "+CGMI": _info("manufacturer"),
     "+CGMM": _info("model"),
@@ -504,5 +457,5 @@ _HANDLERS: dict[str, Handler] = {
     "+CFUN": SimulatedModem._cfun,
     "+CSCS": SimulatedModem._cscs,
     "+CMGS": SimulatedModem._cmgs,
-    **sim_storage.HANDLERS,
+    **sim_reports.HANDLERS,
 }

@@ -1,6 +1,7 @@
-"""The simulator's status-report memory, for modems that store reports (AT+CNMI ds=2).
+"""The simulator's status reports: routing (AT+CSMS, AT+CNMI, AT+CNMA), inline or stored.
 
-Such a modem keeps each SMS-STATUS-REPORT in its "SR" memory and announces it with
+With AT+CNMI ds=1 a report arrives inline as ``+CDS: <length>`` and its PDU.  A modem
+that stores reports (ds=2) keeps each in its "SR" memory and announces it with
 ``+CDSI: "SR",<index>``; the host selects that memory (AT+CPMS), reads the report
 (AT+CMGR, PDU mode) and deletes it (AT+CMGD), or the memory fills up.
 """
@@ -9,7 +10,10 @@ from __future__ import annotations
 
 import re
 import threading
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
+
+from gsmbridge.modem import pdu
 
 if TYPE_CHECKING:
     from gsmbridge.modem.sim_modem import SimulatedModem
@@ -56,6 +60,54 @@ class ReportMemory:
     def used(self) -> int:
         with self._lock:
             return len(self._slots)
+
+
+def report(modem: SimulatedModem, mr: int, number: str) -> None:
+    """The network's report on a sent message: inline, or stored and announced."""
+    modem._reports += 1
+    every = modem.options.report_fail_every
+    status = 0x41 if every and modem._reports % every == 0 else 0x00
+    hex_pdu, length = pdu.encode_status_report(mr, number, status, when=datetime.now(UTC))
+    if modem.settings.cnmi[3] == 2:
+        index = modem.report_memory.store(hex_pdu, length)
+        if index is not None:
+            modem._lines(f'+CDSI: "SR",{index}')
+        return
+    modem._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
+
+
+def _csms(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+    if suffix == "?":
+        return (f"+CSMS: {modem.settings.csms},1,1,1", "OK")
+    if arg is not None and arg.strip() in ("0", "1"):
+        modem.settings.csms = int(arg)
+        return ("+CSMS: 1,1,1", "OK")
+    return (modem._error("cms", 303),)
+
+
+def _cnmi(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+    if suffix == "?":
+        return ("+CNMI: " + ",".join(map(str, modem.settings.cnmi)), "OK")
+    if suffix == "=?":
+        return ("+CNMI: (0-2),(0-3),(0,2),(0-2),(0,1)", "OK")
+    try:
+        values = [int(v) for v in (arg or "").split(",")]
+    except ValueError:
+        return (modem._error("cms", 303),)
+    limits = (2, 3, 2, 2, 1)
+    if (
+        not values
+        or len(values) > 5
+        or any(not 0 <= v <= lim for v, lim in zip(values, limits, strict=False))
+        or (modem.options.reports_stored_only and values[3:4] == [1])
+    ):
+        return (modem._error("cms", 303),)
+    modem.settings.cnmi = tuple(values + [0] * (5 - len(values)))
+    return ("OK",)
+
+
+def _cnma(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
+    return ("OK",) if modem.settings.csms == 1 else (modem._error("cms", 340),)
 
 
 def _cpms(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...]:
@@ -114,4 +166,12 @@ def _cmgl(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...
     return (*lines, "OK")
 
 
-HANDLERS = {"+CPMS": _cpms, "+CMGR": _cmgr, "+CMGD": _cmgd, "+CMGL": _cmgl}
+HANDLERS = {
+    "+CSMS": _csms,
+    "+CNMI": _cnmi,
+    "+CNMA": _cnma,
+    "+CPMS": _cpms,
+    "+CMGR": _cmgr,
+    "+CMGD": _cmgd,
+    "+CMGL": _cmgl,
+}
