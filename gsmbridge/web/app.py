@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import json
 import logging
+import sqlite3
 from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from gsmbridge.config import Settings
+from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import State
 from gsmbridge.core.notification import PayloadError
@@ -109,6 +111,12 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return _error(400, str(exc))
         except RecursionError:
             return _error(400, "payload is nested too deeply")
+        except StoreClosed:
+            return _error(503, "gsmbridge is shutting down; send again", **{"Retry-After": "5"})
+        except sqlite3.Error as exc:
+            # Not queued, so not acknowledged: CometChat may send it again.
+            log.error("Webhook NOT queued: the queue database cannot be written: %s", exc)
+            return _error(503, f"the queue database cannot be written: {exc}")
         result: dict[str, Any] = {"id": accepted.id, "status": accepted.state.value}
         if accepted.duplicate:
             result["duplicate"] = True

@@ -330,3 +330,29 @@ def test_payload_is_kept_as_received(bridge: Bridge, client: Client) -> None:
         assert bridge.store.get(body["id"]).payload == other
         status, _, _ = client.get(f"/api/jobs/{body['id']}")
         assert status == 200
+
+
+def test_a_full_disk_is_a_clear_503_and_nothing_is_acknowledged(
+    bridge: Bridge, client: Client
+) -> None:
+    # A real SQLITE_FULL: the database may not grow past the pages it has.
+    status, _, _ = client.post("/webhook", payload(data__to__uid="before"))
+    assert status == 200
+    conn = bridge.store._conn
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+    conn.execute(f"PRAGMA max_page_count={pages}")
+    big = payload(data__to__uid="too-big", data__smsContent="x" * 200_000)
+    status, _, body = client.post("/webhook", big)
+    assert status == 503
+    assert "queue database cannot be written" in body["error"] and "full" in body["error"]
+    conn.execute("PRAGMA max_page_count=1073741823")
+    status, _, body = client.post("/webhook", big)  # sent again once there is room
+    assert status == 200
+    assert bridge.store.get(body["id"]).uid == "too-big"
+
+
+def test_a_webhook_during_shutdown_is_refused_not_lost(bridge: Bridge, client: Client) -> None:
+    bridge.store.close()
+    status, headers, body = client.post("/webhook", payload(data__to__uid="late"))
+    assert status == 503 and headers.get("retry-after") == "5"
+    assert "shutting down" in body["error"]
