@@ -111,8 +111,9 @@ class SendingStore(StoreBase):
         return self._write(fn)
 
     def _sent_stat(self, expr: str, since: float, modem: str | None, number: str | None) -> Any:
-        # Merged jobs share their carrier's sent_at but went out inside its SMS.
-        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=? AND merged_into IS NULL"
+        # Jobs that went out inside another's SMS (merged) share its sent_at but have
+        # no parts of their own, also once released from the group.
+        sql = f"SELECT {expr} FROM jobs WHERE sent_at>=? AND parts_total>0"
         params: list[Any] = [since]
         for column, value in (("modem", modem), ("number", number)):
             if value is not None:
@@ -131,7 +132,7 @@ class SendingStore(StoreBase):
 
     def sent_parts(self, *, since: float, modem: str | None = None) -> int:
         """SMS parts sent since a time (what carriers and SIM plans count)."""
-        return int(self._sent_stat("COALESCE(SUM(MAX(parts_total, 1)), 0)", since, modem, None))
+        return int(self._sent_stat("COALESCE(SUM(parts_total), 0)", since, modem, None))
 
     def oldest_sent_at(
         self, *, since: float, modem: str | None = None, number: str | None = None

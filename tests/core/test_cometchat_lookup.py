@@ -141,7 +141,8 @@ def test_bridge_looks_up_caches_and_releases(
             "/webhook", payload(data__to__uid="alice", data__to__phno=None)
         )
         assert (status, body["status"]) == (200, "needs-number")
-        assert "looking it up" in bridge.store.get(body["id"]).last_error
+        job = bridge.store.get(body["id"])  # unless the lookup has already released it
+        assert "looking it up" in job.last_error or job.number == "+12125550111", job
         _wait(lambda: bridge.store.get(body["id"]).number == "+12125550111")
         assert bridge.store.get_contact("alice").number == "+12125550111"  # cached
         _wait(lambda: bridge.store.get(body["id"]).state.value in ("sent", "delivered"))

@@ -26,14 +26,17 @@ def _record_batches(store: Store) -> list[int]:
 
 def _busy(store: Store, delay: float = 0.3) -> threading.Thread:
     """A write that holds the lead for ``delay`` seconds; others queue behind it."""
-    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", delay),))
+    started = threading.Event()
+    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", delay, started),))
     slow.start()
-    time.sleep(0.05)
+    assert started.wait(5)  # inside its transaction: the lead is taken
     return slow
 
 
-def _insert_contact(uid: str, delay: float = 0.0):
+def _insert_contact(uid: str, delay: float = 0.0, started: threading.Event | None = None):
     def fn(conn: sqlite3.Connection) -> str:
+        if started is not None:
+            started.set()
         if delay:
             time.sleep(delay)
         conn.execute("INSERT INTO contacts(uid, number, updated_at) VALUES (?, '+1', 0)", (uid,))
@@ -45,9 +48,7 @@ def _insert_contact(uid: str, delay: float = 0.0):
 def test_writes_arriving_during_a_commit_share_the_next_one(tmp_path) -> None:
     store = Store(tmp_path / "g.db")
     sizes = _record_batches(store)
-    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 0.3),))
-    slow.start()
-    time.sleep(0.05)  # the first write is being committed
+    slow = _busy(store, 1.0)  # the first write is being committed
     results: list[str] = []
     followers = [
         threading.Thread(target=lambda n=n: results.append(store._write(_insert_contact(f"f{n}"))))
@@ -146,7 +147,10 @@ def test_a_failing_write_in_a_busy_batch_fails_alone(tmp_path) -> None:
 def test_an_interrupted_leader_hands_over_and_fails_only_its_batch(tmp_path) -> None:
     store = Store(tmp_path / "i.db")
 
+    started = threading.Event()
+
     def interrupted(conn: sqlite3.Connection) -> None:
+        started.set()
         time.sleep(0.2)
         raise KeyboardInterrupt
 
@@ -160,7 +164,7 @@ def test_an_interrupted_leader_hands_over_and_fails_only_its_batch(tmp_path) -> 
 
     leader = threading.Thread(target=lead)
     leader.start()
-    time.sleep(0.05)
+    assert started.wait(5)
     follower_result: list[str] = []
     follower = threading.Thread(
         target=lambda: follower_result.append(store._write(_insert_contact("after")))
@@ -197,12 +201,12 @@ def test_an_interrupted_waiting_writer_does_not_stop_later_writes(tmp_path) -> N
     import signal
 
     store = Store(tmp_path / "k.db")
-    slow = threading.Thread(target=store._write, args=(_insert_contact("slow", 2.0),))
-    slow.start()
-    time.sleep(0.1)
+    slow = _busy(store, 2.0)
     main = threading.main_thread().ident
     assert threading.current_thread().ident == main
     # Well inside the slow commit; cancelled if it has not fired when the wait ends.
+    # Python's own handler, even where SIGINT is ignored (a background job).
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
     timer = threading.Timer(0.2, lambda: signal.pthread_kill(main, signal.SIGINT))
     timer.start()
     try:
@@ -210,6 +214,7 @@ def test_an_interrupted_waiting_writer_does_not_stop_later_writes(tmp_path) -> N
             store._write(_insert_contact("interrupted"))
     finally:
         timer.cancel()
+        signal.signal(signal.SIGINT, previous)
     slow.join(timeout=5)
     later = threading.Thread(target=store._write, args=(_insert_contact("later"),), daemon=True)
     later.start()
@@ -224,7 +229,10 @@ def test_an_interrupted_waiting_writer_does_not_stop_later_writes(tmp_path) -> N
 def test_writes_queued_behind_an_interrupted_batch_are_still_committed(tmp_path) -> None:
     store = Store(tmp_path / "p.db")
 
+    started = threading.Event()
+
     def interrupted(conn: sqlite3.Connection) -> None:
+        started.set()
         time.sleep(0.3)
         raise KeyboardInterrupt
 
@@ -234,7 +242,7 @@ def test_writes_queued_behind_an_interrupted_batch_are_still_committed(tmp_path)
 
     leader = threading.Thread(target=lead)
     leader.start()
-    time.sleep(0.05)
+    assert started.wait(5)
     store._write_soon(_insert_contact("passenger"))  # as Sender.record_part(wait=False)
     leader.join(timeout=5)
     assert store.get_contact("passenger") is not None
@@ -245,18 +253,23 @@ def test_close_never_pulls_the_connection_from_under_a_write(tmp_path) -> None:
     store = Store(tmp_path / "c.db")
     outcome: dict[str, object] = {}
 
+    started = threading.Event()
+
     def write(uid: str, delay: float) -> None:
         try:
-            outcome[uid] = store._write(_insert_contact(uid, delay))
+            outcome[uid] = store._write(_insert_contact(uid, delay, started if delay else None))
         except Exception as exc:  # noqa: BLE001 - the test wants to see it
             outcome[uid] = exc
 
-    slow = threading.Thread(target=write, args=("slow", 0.8))
+    slow = threading.Thread(target=write, args=("slow", 1.0))
     slow.start()
-    time.sleep(0.1)
+    assert started.wait(5)
     queued = threading.Thread(target=write, args=("queued", 0.0))
     queued.start()
-    time.sleep(0.1)
+    deadline = time.monotonic() + 5
+    while not store._pending:  # the second write waits behind the first
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
     store.close(timeout=0.2)  # gives up waiting long before the slow write ends
     slow.join(timeout=5)
     queued.join(timeout=5)

@@ -92,6 +92,9 @@ def test_rate_statistics_count_parts_and_one_sms_per_coalesced_group(
     assert store.sent_parts(since=clock() - 60, modem="m1") == 3
     assert store.sent_count(since=clock() - 60, number="+12125550123") == 1
     assert store.sent_parts(since=clock() - 60, modem="other") == 0
+    store.delete([carrier])  # the member leaves the group but did not send an SMS itself
+    assert store.get(joined).merged_into is None
+    assert store.sent_count(since=clock() - 60, number="+12125550123") == 0
     clock.now += 61
     assert store.sent_parts(since=clock() - 60, modem="m1") == 0
 
