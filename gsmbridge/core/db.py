@@ -35,15 +35,15 @@ class _Write:
     webhook throughput, and nothing here needs callbacks.
     """
 
-    __slots__ = ("fn", "waits", "value", "error", "done", "lead", "wake")
+    __slots__ = ("fn", "waits", "thread", "value", "error", "done", "wake")
 
     def __init__(self, fn: Callable[[sqlite3.Connection], Any], *, waits: bool) -> None:
         self.fn = fn
         self.waits = waits
+        self.thread = threading.get_ident()
         self.value: Any = None
         self.error: BaseException | None = None
         self.done = False
-        self.lead = False  # set (under the database's mutex) when asked to lead
         self.wake = threading.Lock()
         self.wake.acquire()
 
@@ -71,11 +71,14 @@ class Database:
         self._local = threading.local()
         self._readers: list[sqlite3.Connection] = []
         self._readers_lock = threading.Lock()
-        # _mutex guards _pending, _leading and _closed; the write connection is
+        # _mutex guards _pending, _leader and _closed; the write connection is
         # used only by the thread that leads (one at a time).
         self._mutex = threading.Lock()
         self._pending: list[_Write] = []
-        self._leading = False
+        # The thread that commits now (None: idle); only it uses the write connection.
+        self._leader: int | None = None
+        self._batch: list[_Write] = []  # the leader's batch under way
+        self._batch_results: list[Any] | None = None
         self._idle = threading.Event()
         self._idle.set()
         self._close_when_idle = False
@@ -122,24 +125,24 @@ class Database:
 
     def _submit(self, fn: Callable[[sqlite3.Connection], Any], *, wait: bool) -> _Write:
         write = _Write(fn, waits=wait)
-        with self._mutex:
-            if self._closed:
-                raise StoreClosed("the queue database is closed")
-            self._pending.append(write)
-            lead = not self._leading
+        try:
+            with self._mutex:
+                if self._closed:
+                    raise StoreClosed("the queue database is closed")
+                self._pending.append(write)
+                lead = self._leader is None
+                if lead:
+                    self._leader = write.thread
+                    self._idle.clear()
             if lead:
-                self._leading = True
-                self._idle.clear()
-        if lead:
-            self._lead(write)
-        elif wait:
-            try:
-                write.wake.acquire()  # committed, or asked to lead
-            except BaseException:  # KeyboardInterrupt while waiting
-                self._withdraw(write)
-                raise
-            if not write.done:
                 self._lead(write)
+            elif wait:
+                write.wake.acquire()  # committed, or asked to lead (then _leader is us)
+                if not write.done:
+                    self._lead(write)
+        except BaseException:  # KeyboardInterrupt while waiting or leading
+            self._recover(write)
+            raise
         return write
 
     def _lead(self, mine: _Write) -> None:
@@ -148,65 +151,59 @@ class Database:
             with self._mutex:
                 if mine.done:
                     break
-                batch = self._pending[: self._max_batch]
+                self._batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-            try:
-                self._run_batch(self._conn, batch)
-            except BaseException:  # such as KeyboardInterrupt in the middle of a batch
-                self._abandon(batch, mine)
-                raise
+            self._run_batch(self._conn, self._batch)
         self._release_lead()
 
     def _release_lead(self) -> None:
         """Hand the lead to a waiting writer; else commit what was queued without
-        waiting (_write_soon: nobody else would); else go idle."""
+        waiting (_write_soon: nobody else would); else go idle.  A no-op in a
+        thread that does not lead (so that recovering twice is harmless)."""
+        me = threading.get_ident()
         while True:
             with self._mutex:
+                if self._leader != me:
+                    return
+                self._batch = []
                 successor = next((w for w in self._pending if w.waits), None)
                 if successor is not None:
-                    successor.lead = True
+                    self._leader = successor.thread
                     successor.wake.release()  # its thread leads from here
                     return
                 if not self._pending:
-                    self._leading = False
+                    self._leader = None
                     if self._close_when_idle:
                         self._conn.close()
                     self._idle.set()
                     return
-                batch = self._pending[: self._max_batch]
+                self._batch = self._pending[: self._max_batch]
                 del self._pending[: self._max_batch]
-            try:
-                self._run_batch(self._conn, batch)
-            except BaseException as exc:  # noqa: BLE001 - already leaving on an interrupt
-                self._abandon_batch(batch)
-                log.error("%d queued database writes were lost: %r", len(batch), exc)
+            self._run_batch(self._conn, self._batch)
 
-    def _abandon(self, batch: list[_Write], mine: _Write) -> None:
-        """An exception escaped a batch: fail it (and mine), and leave the lead cleanly."""
-        self._abandon_batch(batch)
+    def _recover(self, write: _Write) -> None:
+        """An exception (Ctrl-C) hit a writer's thread: take its write back if still
+        queued; if the thread leads, settle the batch under way and pass the lead on."""
         with self._mutex:
-            if mine in self._pending:  # more than max_batch writes were ahead of it
-                self._pending.remove(mine)
-                mine.finish(error=StoreClosed("the write was interrupted"))
-        self._release_lead()
-
-    def _abandon_batch(self, batch: list[_Write]) -> None:
+            if write in self._pending:
+                self._pending.remove(write)
+                write.error, write.done = StoreClosed("the write was interrupted"), True
+            leading = self._leader == threading.get_ident()
+        if not leading:
+            return  # its write, if in a batch under way, is finished by that leader
+        batch, self._batch = self._batch, []
+        results, self._batch_results = self._batch_results, None
         if self._conn.in_transaction:
             self._rollback(self._conn)
-        for write in batch:
-            if not write.done:
-                write.finish(error=StoreClosed("the write was interrupted"))
-
-    def _withdraw(self, write: _Write) -> None:
-        """A waiting writer was interrupted: take its write back if it is still queued,
-        and pass on the lead if it had just been handed to it."""
-        with self._mutex:
-            if write not in self._pending:
-                return  # in a batch under way: its leader finishes it
-            self._pending.remove(write)
-            write.error, write.done = StoreClosed("the write was interrupted"), True
-        if write.lead:  # the lead had been handed to this thread: pass it on
-            self._release_lead()
+            results = None
+        for n, queued in enumerate(batch):
+            if queued.done:
+                continue
+            if results is not None and len(results) == len(batch):
+                queued.finish(results[n])  # interrupted after COMMIT: it is on disk
+            else:
+                queued.finish(error=StoreClosed("the write was interrupted"))
+        self._release_lead()
 
     def _run_batch(self, conn: sqlite3.Connection, batch: list[_Write]) -> None:
         """One transaction for the whole batch; when a write fails, redo each alone.
@@ -215,11 +212,14 @@ class Database:
         a failure the batch is rolled back and every write runs in its own
         transaction, so the others still commit and the bad one gets its error.
         """
+        self._batch_results = None
         try:
             conn.execute("BEGIN IMMEDIATE")
             results = [write.fn(conn) for write in batch]
+            self._batch_results = results  # for _recover, should COMMIT be interrupted
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - handed to the caller(s)
+            self._batch_results = None
             self._rollback(conn)
             if len(batch) == 1:
                 if not batch[0].waits:  # nobody will see the error: log it
@@ -269,7 +269,7 @@ class Database:
             self._closed = True  # no new writes; those pending are still committed
         if not self._idle.wait(timeout):
             with self._mutex:
-                if self._leading:  # the last leader closes the connection when done
+                if self._leader is not None:  # the last leader closes the connection
                     self._close_when_idle = True
                     log.warning("a database write is still under way; closing after it")
         with self._readers_lock:

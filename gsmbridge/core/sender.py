@@ -140,6 +140,7 @@ class Sender:
             report.recipient.lstrip("+"),
             delivered=report.delivered,
             detail=report.status_text,
+            status_at=report.discharge_time.timestamp() if report.discharge_time else None,
         )
         if result is None:
             log.info(

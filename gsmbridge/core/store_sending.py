@@ -10,6 +10,10 @@ from gsmbridge.core.models import Job, State
 from gsmbridge.core.schema import JOB_COLUMNS, job_from_row
 from gsmbridge.core.store_base import StoreBase
 
+# A report's discharge time comes from the SMS centre's clock, and a long message's
+# first part can be delivered before its job is marked sent: allow this much.
+REPORT_CLOCK_SLACK_S = 600.0
+
 
 class SendingStore(StoreBase):
     """Queue operations the sender uses; Store adds intake, user actions and reads."""
@@ -148,6 +152,7 @@ class SendingStore(StoreBase):
         delivered: bool,
         detail: str,
         within_s: float = 3 * 86400,
+        status_at: float | None = None,
     ) -> tuple[int, str] | None:
         """Apply a delivery report to the job sent last with that part reference.
 
@@ -157,14 +162,19 @@ class SendingStore(StoreBase):
         Jobs sent through the reporting modem come first; a job finished on
         another modem after a failover can still own the reference of a part
         the reporting modem sent earlier.
+
+        ``status_at`` (the report's discharge time) rules out jobs sent after it:
+        an old report (read from the modem's memory days later) must not land on
+        a newer job that got the same 8-bit reference after a wrap.
         """
 
         def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
             now = self.clock()
+            latest = now if status_at is None else status_at + REPORT_CLOCK_SLACK_S
             rows = conn.execute(
                 "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent'"
-                " AND sent_at>=? ORDER BY modem=? DESC, sent_at DESC, id DESC",
-                (now - within_s, modem),
+                " AND sent_at>=? AND sent_at<=? ORDER BY modem=? DESC, sent_at DESC, id DESC",
+                (now - within_s, latest, modem),
             ).fetchall()
             for job_id, refs_json, delivered_json, number in rows:
                 refs = json.loads(refs_json)

@@ -277,3 +277,24 @@ def test_close_never_pulls_the_connection_from_under_a_write(tmp_path) -> None:
     reopened = Store(tmp_path / "c.db")
     assert reopened.get_contact("slow") and reopened.get_contact("queued")
     reopened.close()
+
+
+@pytest.mark.slow
+def test_random_interrupts_never_strand_or_misreport_a_write() -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.core.db_interrupt_stress", "4"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["interrupts"] > 100 and summary["writes"] > 1000, summary
+    assert summary["stuck"] == [], summary
+    assert summary["returned_but_missing"] == [] and summary["failed_but_committed"] == []

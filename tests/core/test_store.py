@@ -79,6 +79,34 @@ def test_sent_delivered_failed_and_parts(store: Store) -> None:
     assert kinds == ["received", "part-sent", "part-sent", "sent", "report", "report"]
 
 
+def test_an_old_report_does_not_land_on_a_newer_job_with_the_same_reference(
+    store: Store, clock: FakeClock
+) -> None:
+    # The 8-bit reference wrapped: A and B (same number) both carry reference 5.
+    def send(uid: str) -> int:
+        job_id, _, _ = store.enqueue(new_job(uid))
+        assert store.claim_next().id == job_id
+        store.record_part(job_id, 1, 5, concat_ref=0)
+        store.mark_sent(job_id, parts_total=1)
+        return job_id
+
+    first_sent = clock()
+    a = send("a")
+    clock.now += 3600
+    b = send("b")
+    # A's report, read from the modem's memory an hour later: discharged back then.
+    result = store.record_report(
+        "", 5, "12125550123", delivered=False, detail="expired", status_at=first_sent + 5
+    )
+    assert result == (a, "failed")
+    assert store.get(b).state is State.SENT
+    # Without a discharge time the newest job with the reference is the best guess.
+    assert store.record_report("", 5, "12125550123", delivered=True, detail="ok") == (
+        b,
+        "delivered",
+    )
+
+
 def test_rate_statistics_count_parts_and_one_sms_per_coalesced_group(
     store: Store, clock: FakeClock
 ) -> None:
