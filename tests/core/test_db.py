@@ -33,6 +33,18 @@ def _busy(store: Store, delay: float = 0.3) -> threading.Thread:
     return slow
 
 
+def _interrupted_write(delay: float):
+    """A write fn that takes the lead, then is hit by Ctrl-C after ``delay`` seconds."""
+    started = threading.Event()
+
+    def interrupted(conn: sqlite3.Connection) -> None:
+        started.set()
+        time.sleep(delay)
+        raise KeyboardInterrupt
+
+    return interrupted, started
+
+
 def _insert_contact(uid: str, delay: float = 0.0, started: threading.Event | None = None):
     def fn(conn: sqlite3.Connection) -> str:
         if started is not None:
@@ -146,13 +158,7 @@ def test_a_failing_write_in_a_busy_batch_fails_alone(tmp_path) -> None:
 
 def test_an_interrupted_leader_hands_over_and_fails_only_its_batch(tmp_path) -> None:
     store = Store(tmp_path / "i.db")
-
-    started = threading.Event()
-
-    def interrupted(conn: sqlite3.Connection) -> None:
-        started.set()
-        time.sleep(0.2)
-        raise KeyboardInterrupt
+    interrupted, started = _interrupted_write(0.2)
 
     errors: list[BaseException] = []
 
@@ -228,13 +234,7 @@ def test_an_interrupted_waiting_writer_does_not_stop_later_writes(tmp_path) -> N
 
 def test_writes_queued_behind_an_interrupted_batch_are_still_committed(tmp_path) -> None:
     store = Store(tmp_path / "p.db")
-
-    started = threading.Event()
-
-    def interrupted(conn: sqlite3.Connection) -> None:
-        started.set()
-        time.sleep(0.3)
-        raise KeyboardInterrupt
+    interrupted, started = _interrupted_write(0.3)
 
     def lead() -> None:
         with pytest.raises(KeyboardInterrupt):
