@@ -90,6 +90,19 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def switches(pid: int) -> int:
+    """Context switches of a process's threads so far (Linux /proc; 0 elsewhere)."""
+    total = 0
+    for status in Path(f"/proc/{pid}/task").glob("*/status"):
+        try:
+            for row in status.read_text().splitlines():
+                if "ctxt_switches:" in row:  # voluntary and nonvoluntary
+                    total += int(row.split()[1])
+        except OSError:
+            continue
+    return total
+
+
 def summary(wall: float, latencies: list[float], ok: int) -> tuple[float, float, float]:
     q = statistics.quantiles(latencies, n=100)
     return ok / wall, q[49] * 1000, q[98] * 1000
@@ -147,6 +160,7 @@ def main() -> int:
     acked = 0
     results: dict[str, list[tuple[float, float, float]]] = {"bare": [], "gsmbridge": []}
     cpu: dict[str, list[float]] = {"bare": [], "gsmbridge": []}  # server CPU s per request
+    cs: dict[str, list[float]] = {"bare": [], "gsmbridge": []}  # server thread switches per request
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp)
         servers = [
@@ -165,10 +179,11 @@ def main() -> int:
                     ("bare", bare_port, servers[0]),
                     ("gsmbridge", app_port, servers[1]),
                 ):
-                    cpu_before = cpu_seconds(server.pid)
+                    cpu_before, cs_before = cpu_seconds(server.pid), switches(server.pid)
                     wall, latencies, ok = burst(port, batch, args.concurrency)
                     results[name].append(summary(wall, latencies, ok))
                     cpu[name].append((cpu_seconds(server.pid) - cpu_before) / max(ok, 1))
+                    cs[name].append((switches(server.pid) - cs_before) / max(ok, 1))
                     if name == "gsmbridge":
                         acked += ok
                 bare_r, app_r = results["bare"][-1], results["gsmbridge"][-1]
@@ -199,7 +214,10 @@ def main() -> int:
     )
     for name, (rate, p50, p99) in medians.items():
         cpu_us = statistics.median(cpu[name]) * 1e6
-        print(line(name, rate, p50, p99) + (f"  server CPU {cpu_us:4.0f} us/req" if cpu_us else ""))
+        extra = f"  server CPU {cpu_us:4.0f} us/req" if cpu_us else ""
+        if cs[name] and statistics.median(cs[name]):
+            extra += f", {statistics.median(cs[name]):4.1f} switches/req"
+        print(line(name, rate, p50, p99) + extra)
     ratios = [a[0] / b[0] for a, b in zip(results["gsmbridge"], results["bare"], strict=True)]
     print(f"ratio        {statistics.median(ratios):.2f} of the bare app's throughput (median)")
     print(f"durable      {stored} of {acked} acknowledged notifications are in the database")
