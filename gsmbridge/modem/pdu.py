@@ -295,7 +295,7 @@ def encode_submit(
 # --- Decoding -------------------------------------------------------------------------------
 
 
-def _dcs_alphabet(dcs: int) -> str:
+def dcs_alphabet(dcs: int) -> str:
     """Alphabet from TP-DCS (TS 23.038 §4); reserved codings are read as GSM 7-bit."""
     group = dcs >> 4
     if group <= 0x07:  # general data coding / automatic deletion groups
@@ -354,7 +354,7 @@ def _parse_udh(udh: bytes) -> tuple[int, int, int] | None:
     return concat
 
 
-def _read_user_data(
+def read_user_data(
     reader: Reader, alphabet: str, udhi: bool
 ) -> tuple[str, tuple[int, int, int] | None]:
     udl = reader.byte("TP-UDL")
@@ -404,9 +404,9 @@ def decode_submit(pdu_hex: str, *, with_sca: bool = True) -> DecodedSubmit:
     mr = reader.byte("TP-MR")
     number = read_address(reader)
     reader.byte("TP-PID")
-    alphabet = _dcs_alphabet(reader.byte("TP-DCS"))
+    alphabet = dcs_alphabet(reader.byte("TP-DCS"))
     validity = _read_validity(reader, (fo >> 3) & 0x03)
-    text, concat = _read_user_data(reader, alphabet, bool(fo & _FO_UDHI))
+    text, concat = read_user_data(reader, alphabet, bool(fo & _FO_UDHI))
     return DecodedSubmit(
         number=number,
         text=text,

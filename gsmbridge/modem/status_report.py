@@ -89,7 +89,7 @@ def status_text(status: int) -> str:
     return f"reserved status 0x{status:02X}"
 
 
-def _decode_timestamp(raw: bytes) -> datetime | None:
+def decode_timestamp(raw: bytes) -> datetime | None:
     """TP-SCTS / TP-DT; None rather than an error when the clock octets are nonsense."""
     if any((b & 0x0F) > 9 or (b >> 4) > 9 for b in raw[:6]):
         return None
@@ -107,7 +107,7 @@ def _decode_timestamp(raw: bytes) -> datetime | None:
         return None
 
 
-def _encode_timestamp(when: datetime) -> bytes:
+def encode_timestamp(when: datetime) -> bytes:
     offset = when.utcoffset() or timedelta(0)
     quarters = int(offset / timedelta(minutes=15))  # truncates toward zero
     if abs(quarters) > 79:
@@ -139,7 +139,7 @@ def decode_status_report(pdu_hex: str, *, tpdu_length: int | None = None) -> Sta
     mr = reader.byte("TP-MR")
     recipient = read_address(reader)
     reader.take(7, "TP-SCTS")
-    discharge = _decode_timestamp(reader.take(7, "TP-DT"))
+    discharge = decode_timestamp(reader.take(7, "TP-DT"))
     st = reader.byte("TP-ST")
     # Optional TP-PI/PID/DCS/UD may follow; nothing here needs them.
     return StatusReport(
@@ -165,7 +165,7 @@ def encode_status_report(
         raise PduError(f"message reference out of range: {message_reference}")
     if not 0 <= status <= 255:
         raise PduError(f"status out of range: {status}")
-    stamp = _encode_timestamp(when if when is not None else datetime.now(UTC))
+    stamp = encode_timestamp(when if when is not None else datetime.now(UTC))
     # FO 0x06: MTI status report, TP-MMS set (no more messages waiting), TP-SRQ 0
     tpdu = bytes((0x06, message_reference)) + address_field(recipient) + stamp + stamp
     tpdu += bytes((status,))
