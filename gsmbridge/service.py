@@ -25,7 +25,9 @@ from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.phones import normalise
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
+from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
+from gsmbridge.modem.masking import mask
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
 from gsmbridge.tunnel import TunnelManager
@@ -208,6 +210,7 @@ class Bridge:
                 options,
                 listener=self._modem_events,
                 on_status_report=functools.partial(self._on_report, name),
+                on_incoming=functools.partial(self._on_incoming, name),
             )
             if port != name:  # a second "sim": still a simulator
                 modem.options.simulated = True
@@ -231,6 +234,20 @@ class Bridge:
     def _on_report(self, modem: str, report: Any) -> None:
         if self.sender is not None:
             self.sender.status_report(modem, report)
+
+    def _on_incoming(self, modem: str, sms: Deliver) -> None:
+        """A modem received an SMS: on disk before the modem deletes it (raises if not)."""
+        message = self.store.add_incoming(
+            sms.sender,
+            sms.text,
+            sent_at=sms.sent_at.timestamp() if sms.sent_at else None,
+            concat=sms.concat,
+            modem=modem,
+        )
+        who = f" ({message.name or message.uid})" if message.uid else ""
+        if message.complete:
+            log.info("Reply from %s%s stored (#%d)", mask(sms.sender), who, message.id)
+        self.events.sms_received(message)
 
     def stop(self) -> None:
         """Stop in order: tunnel, web server, sender, modems, database."""

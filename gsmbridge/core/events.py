@@ -32,6 +32,9 @@ class Listener:
     def tunnel_changed(self, status: Any) -> None:
         """The tunnel's state or public URL changed."""
 
+    def sms_received(self, message: Any) -> None:
+        """A modem received an SMS, or another part of one (a ``core.models.IncomingSms``)."""
+
 
 class EventHub(Listener):
     """Fans events out to registered listeners; safe to call from any thread.
@@ -77,3 +80,6 @@ class EventHub(Listener):
 
     def tunnel_changed(self, status: Any) -> None:
         self._fan_out("tunnel_changed", status)
+
+    def sms_received(self, message: Any) -> None:
+        self._fan_out("sms_received", message)

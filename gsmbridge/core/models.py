@@ -112,6 +112,40 @@ class JobEvent:
     detail: str
 
 
+@dataclass(frozen=True)
+class IncomingSms:
+    """An SMS a modem received (a reply), its parts joined."""
+
+    id: int
+    received_at: float
+    updated_at: float
+    sender: str  # as the network gave it: "+<digits>", national digits or a name
+    sent_at: float | None  # the SMS centre's time stamp
+    text: str  # "[…]" stands for parts still missing
+    parts_total: int
+    parts_received: int
+    uid: str  # the CometChat user with this number, when known
+    name: str
+    modem: str
+
+    @property
+    def complete(self) -> bool:
+        return self.parts_received >= self.parts_total
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "from": {"number": self.sender, "uid": self.uid, "name": self.name},
+            "text": self.text,
+            "parts": {"total": self.parts_total, "received": self.parts_received},
+            "complete": self.complete,
+            "received_at": self.received_at,
+            "updated_at": self.updated_at,
+            "sent_at": self.sent_at,
+            "modem": self.modem,
+        }
+
+
 @dataclass
 class Contact:
     uid: str

@@ -76,6 +76,25 @@ MIGRATIONS: list[str] = [
     DROP INDEX jobs_merged;
     CREATE INDEX jobs_merged ON jobs(merged_into) WHERE merged_into IS NOT NULL;
     """,
+    # 5: SMS received by the modems (replies), one row per message; the parts of a
+    # long message are collected in parts_json until all have arrived.
+    """
+    CREATE TABLE inbox (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        received_at REAL NOT NULL,
+        updated_at REAL NOT NULL,
+        sender TEXT NOT NULL,
+        sent_at REAL,
+        text TEXT NOT NULL,
+        concat_ref INTEGER,
+        parts_total INTEGER NOT NULL DEFAULT 1,
+        parts_json TEXT NOT NULL DEFAULT '{}',
+        uid TEXT NOT NULL DEFAULT '',
+        name TEXT NOT NULL DEFAULT '',
+        modem TEXT NOT NULL DEFAULT ''
+    );
+    CREATE INDEX inbox_sender ON inbox(sender, concat_ref);
+    """,
 ]
 
 

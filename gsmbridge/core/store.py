@@ -21,6 +21,7 @@ from gsmbridge.core.models import (
     State,
 )
 from gsmbridge.core.schema import JOB_COLUMNS, MIGRATIONS, job_from_row
+from gsmbridge.core.store_inbox import InboxStore
 from gsmbridge.core.store_sending import SendingStore
 
 __all__ = ["MIGRATIONS", "Store", "StoreClosed"]
@@ -50,8 +51,8 @@ _INSERT_IF_NEW = (
 _FIRST_OF_KEY = "SELECT id, state FROM jobs WHERE dedup_key=? AND created_at>=? ORDER BY id LIMIT 1"
 
 
-class Store(SendingStore):
-    """Jobs, their history, and contacts.  Thread-safe; one instance per file."""
+class Store(SendingStore, InboxStore):
+    """Jobs, their history, contacts and received SMS.  Thread-safe; one instance per file."""
 
     def __init__(
         self,

@@ -23,6 +23,7 @@ from gsmbridge.config import valid_pin
 from gsmbridge.core.events import Listener
 from gsmbridge.modem import pdu
 from gsmbridge.modem.at import AtChannel
+from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
 from gsmbridge.modem.masking import mask
 from gsmbridge.modem.options import ModemOptions, SendResult
@@ -66,11 +67,13 @@ class Modem:
         *,
         listener: Listener | None = None,
         on_status_report: Callable[[pdu.StatusReport], None] | None = None,
+        on_incoming: Callable[[Deliver], None] | None = None,
     ) -> None:
         self.url = url
         self.options = options
         self._listener = listener
         self._on_status_report = on_status_report
+        self._on_incoming = on_incoming
         simulated = options.simulated or url == "sim"
         self._status = ModemStatus(port=url, simulated=simulated)
         self._status_lock = threading.RLock()
@@ -322,6 +325,19 @@ class Modem:
             except Exception:  # noqa: BLE001
                 log.exception("status report callback failed")
 
+    def deliver_incoming(self, sms: Deliver) -> bool:
+        """Pass a received SMS to ``on_incoming``; True once it is safe to delete it from
+        the modem (stored, or nobody listens).  A failing callback is logged, and the
+        SMS stays in the modem for the next sweep."""
+        if self._on_incoming is None:
+            return True
+        try:
+            self._on_incoming(sms)
+        except Exception:  # noqa: BLE001
+            log.exception("received SMS not stored; it stays in the modem's memory")
+            return False
+        return True
+
     # -- supervisor ----------------------------------------------------------------------
     def _supervise(self) -> None:
         delay = self.options.reconnect_min_s
@@ -454,6 +470,7 @@ class Modem:
         """Poll and handle events until something requires a reconnect (raised)."""
         if self.status.extra.get("status_reports") == "stored":
             UrcHandler(self, channel).sweep_stored_reports()
+        UrcHandler(self, channel).sweep_incoming()
         started = time.monotonic()
         next_poll = started + (
             self.options.poll_interval_s

@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gsmbridge.modem import pdu, sim_reports
+from gsmbridge.modem import pdu, sim_memory, sim_reports
 from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
 from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
 
@@ -65,7 +65,10 @@ class SimulatedModem:
         self._ok_sends = 0
         self._reports = 0
         self.outbox = Outbox()
-        self.report_memory = sim_reports.ReportMemory()  # survives reboots, as on a SIM
+        # Stored SMS and reports survive reboots, as on a SIM; AT+CPMS selects one.
+        self.memories = {m: sim_memory.MessageMemory() for m in ("SM", "ME", "SR")}
+        self.report_memory = self.memories["SR"]
+        self.mem1 = "SM"
         self.commands: collections.deque[str] = collections.deque(maxlen=20000)
         self.pin_attempts: list[str] = []
         self.boots = 0
@@ -458,4 +461,5 @@ _HANDLERS: dict[str, Handler] = {
     "+CSCS": SimulatedModem._cscs,
     "+CMGS": SimulatedModem._cmgs,
     **sim_reports.HANDLERS,
+    **sim_memory.HANDLERS,
 }

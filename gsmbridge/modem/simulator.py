@@ -23,6 +23,7 @@ import socket
 import threading
 from collections.abc import Callable
 
+from gsmbridge.modem import sim_memory
 from gsmbridge.modem.sim_modem import SimulatedModem
 from gsmbridge.modem.sim_state import (
     SimulatedMessage,
@@ -104,6 +105,11 @@ class ModemSimulator:
 
     def wait_for_messages(self, count: int, timeout: float = 5.0) -> list[SimulatedMessage]:
         return self.modem.outbox.wait_for(count, timeout)
+
+    def receive_sms(self, sender: str, text: str, concat_ref: int = 0) -> list[int]:
+        """An SMS from ``sender`` reaches the SIM: stored in "SM" and announced
+        (``+CMTI``); returns the memory indexes of its parts."""
+        return sim_memory.receive(self.modem, sender, text, concat_ref)
 
     # -- transports ----------------------------------------------------------------------
     def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:

@@ -1,0 +1,137 @@
+"""Received SMS (replies to notifications): stored once, parts joined, sender named."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from gsmbridge.core.models import IncomingSms
+from gsmbridge.core.store_base import StoreBase
+
+# The parts of one long message arrive within minutes; an 8-bit reference from the
+# same sender seen again after this long starts a new message.
+PART_WINDOW_S = 24 * 3600.0
+MISSING = "[…]"
+
+_COLUMNS = (
+    "id, received_at, updated_at, sender, sent_at, text, parts_total, parts_json, uid, name, modem"
+)
+
+
+def _joined(parts: dict[str, str], total: int) -> str:
+    return "".join(parts.get(str(seq), MISSING) for seq in range(1, total + 1))
+
+
+def _from_row(row: Any) -> IncomingSms:
+    parts = json.loads(row[7])
+    return IncomingSms(
+        id=row[0],
+        received_at=row[1],
+        updated_at=row[2],
+        sender=row[3],
+        sent_at=row[4],
+        text=row[5],
+        parts_total=row[6],
+        parts_received=len(parts) if row[6] > 1 else 1,
+        uid=row[8],
+        name=row[9],
+        modem=row[10],
+    )
+
+
+class InboxStore(StoreBase):
+    def add_incoming(
+        self,
+        sender: str,
+        text: str,
+        *,
+        sent_at: float | None = None,
+        concat: tuple[int, int, int] | None = None,
+        modem: str = "",
+    ) -> IncomingSms:
+        """Store one received SMS part durably; return its message as it stands now."""
+        now = self.clock()
+
+        def fn(conn: sqlite3.Connection) -> int:
+            values: tuple[str, int | None, int, str]
+            if concat is not None and concat[1] > 1:
+                ref, total, seq = concat
+                row = conn.execute(
+                    "SELECT id, parts_json FROM inbox WHERE sender=? AND concat_ref=?"
+                    " AND parts_total=? AND received_at>=? ORDER BY id DESC LIMIT 1",
+                    (sender, ref, total, now - PART_WINDOW_S),
+                ).fetchone()
+                parts = json.loads(row[1]) if row else {}
+                if row is not None and parts.get(str(seq)) == text:
+                    return int(row[0])  # read again (the modem kept it): stored once
+                if row is not None and str(seq) not in parts:
+                    parts[str(seq)] = text
+                    conn.execute(
+                        "UPDATE inbox SET parts_json=?, text=?, updated_at=? WHERE id=?",
+                        (json.dumps(parts), _joined(parts, total), now, row[0]),
+                    )
+                    return int(row[0])
+                parts = {str(seq): text}
+                values = (_joined(parts, total), ref, total, json.dumps(parts))
+            else:
+                # The same SMS read again after a crash between storing and deleting it
+                # (same sender, SMS-centre time stamp and text) is stored once.
+                row = conn.execute(
+                    "SELECT id FROM inbox WHERE sender=? AND sent_at IS ? AND text=?"
+                    " AND parts_total=1 AND received_at>=?",
+                    (sender, sent_at, text, now - PART_WINDOW_S),
+                ).fetchone()
+                if row is not None and sent_at is not None:
+                    return int(row[0])
+                values = (text, None, 1, "{}")
+            uid, name = self._who(conn, sender)
+            cur = conn.execute(
+                "INSERT INTO inbox(received_at, updated_at, sender, sent_at, text, concat_ref,"
+                " parts_total, parts_json, uid, name, modem) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                (now, now, sender, sent_at, *values, uid, name, modem),
+            )
+            return int(cur.lastrowid or 0)
+
+        message_id = self._write(fn)
+        found = self.get_incoming(message_id)
+        assert found is not None
+        return found
+
+    @staticmethod
+    def _who(conn: sqlite3.Connection, number: str) -> tuple[str, str]:
+        """The contact with this number, else the user last sent an SMS to it."""
+        row = conn.execute(
+            "SELECT uid, name FROM contacts WHERE number=? ORDER BY updated_at DESC LIMIT 1",
+            (number,),
+        ).fetchone()
+        if row is None:
+            row = conn.execute(
+                "SELECT uid, name FROM jobs WHERE number=? AND sent_at IS NOT NULL"
+                " ORDER BY sent_at DESC LIMIT 1",
+                (number,),
+            ).fetchone()
+        return (row[0], row[1]) if row else ("", "")
+
+    def get_incoming(self, message_id: int) -> IncomingSms | None:
+        row = (
+            self._reader()
+            .execute(f"SELECT {_COLUMNS} FROM inbox WHERE id=?", (message_id,))
+            .fetchone()
+        )
+        return _from_row(row) if row else None
+
+    def list_incoming(self, *, limit: int = 100, offset: int = 0) -> list[IncomingSms]:
+        rows = self._reader().execute(
+            f"SELECT {_COLUMNS} FROM inbox ORDER BY id DESC LIMIT ? OFFSET ?", (limit, offset)
+        )
+        return [_from_row(r) for r in rows]
+
+    def count_incoming(self) -> int:
+        return int(self._reader().execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
+
+    def delete_incoming(self, ids: list[int]) -> int:
+        def fn(conn: sqlite3.Connection) -> int:
+            return sum(conn.execute("DELETE FROM inbox WHERE id=?", (i,)).rowcount for i in ids)
+
+        return self._write(fn)
