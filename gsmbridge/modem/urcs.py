@@ -147,7 +147,10 @@ class UrcHandler:
             self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
             lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
         except ModemError as exc:
-            log.warning("Received SMS %s/%d not read: %s", memory, index, exc.name)
+            if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
+                log.debug("Received SMS %s/%d already taken", memory, index)
+            else:
+                log.warning("Received SMS %s/%d not read: %s", memory, index, exc.name)
             return
         header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
         if header is None or header + 1 >= len(lines):

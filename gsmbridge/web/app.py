@@ -51,6 +51,18 @@ def _error(status: int, message: str, **headers: str) -> Response:
     return response
 
 
+def _page() -> tuple[int, int] | Response:
+    """limit and offset from the query string, or the 400 to answer."""
+    try:
+        limit = int(request.args.get("limit", 100))
+        offset = int(request.args.get("offset", 0))
+    except ValueError:
+        return _error(400, "limit and offset must be integers")
+    if not (1 <= limit <= MAX_PAGE) or offset < 0:
+        return _error(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
+    return limit, offset
+
+
 def create_app(backend: WebBackend, settings: Settings) -> Flask:
     app = Flask("gsmbridge")
     app.config["MAX_CONTENT_LENGTH"] = settings.server.max_body_bytes
@@ -134,13 +146,10 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         unknown = [s for s in states if s not in valid]
         if unknown:
             return _error(400, f"unknown state {unknown[0]!r}; use one of {', '.join(valid)}")
-        try:
-            limit = int(request.args.get("limit", 100))
-            offset = int(request.args.get("offset", 0))
-        except ValueError:
-            return _error(400, "limit and offset must be integers")
-        if not (1 <= limit <= MAX_PAGE) or offset < 0:
-            return _error(400, f"limit must be 1..{MAX_PAGE} and offset >= 0")
+        page = _page()
+        if isinstance(page, Response):
+            return page
+        limit, offset = page
         search = request.args.get("q") or None
         store = backend.store
         found = store.list_jobs(states=states, search=search, limit=limit, offset=offset)
@@ -161,6 +170,20 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             {"at": e.at, "kind": e.kind, "detail": e.detail} for e in backend.store.events(job_id)
         ]
         return jsonify(out)
+
+    @app.get("/api/inbox")
+    def inbox() -> Response:
+        page = _page()
+        if isinstance(page, Response):
+            return page
+        limit, offset = page
+        store = backend.store
+        return jsonify(
+            messages=[m.to_dict() for m in store.list_incoming(limit=limit, offset=offset)],
+            total=store.count_incoming(),
+            limit=limit,
+            offset=offset,
+        )
 
     def _action(job_id: int, fn: Any, verb: str) -> Response:
         found = backend.store.get(job_id)

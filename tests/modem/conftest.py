@@ -220,10 +220,19 @@ def modem_factory() -> Iterator[Callable[..., Modem]]:
     modems: list[Modem] = []
 
     def make(
-        url: str, *, listener: Listener | None = None, on_status_report=None, **options: object
+        url: str,
+        *,
+        listener: Listener | None = None,
+        on_status_report=None,
+        on_incoming=None,
+        **options: object,
     ) -> Modem:
         modem = Modem(
-            url, fast_modem_options(**options), listener=listener, on_status_report=on_status_report
+            url,
+            fast_modem_options(**options),
+            listener=listener,
+            on_status_report=on_status_report,
+            on_incoming=on_incoming,
         )
         modems.append(modem)
         modem.start()
