@@ -87,6 +87,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="seconds between Huawei-style ^RSSI lines (0: off)",
     )
     faults.add_argument("--reboot-after", type=int, default=0, metavar="N")
+    faults.add_argument(
+        "--reply-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="every Nth recipient replies with an SMS (+CMTI), to try the inbox",
+    )
     faults.add_argument("--no-echo", action="store_true")
     faults.add_argument("--no-status-reports", action="store_true")
     sim.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
@@ -190,6 +197,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         garbage=args.garbage,
         urc_spam=args.urc_spam,
         reboot_after=args.reboot_after,
+        reply_every=args.reply_every,
         echo=not args.no_echo,
         status_reports=not args.no_status_reports,
     )

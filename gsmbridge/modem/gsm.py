@@ -105,7 +105,9 @@ class Modem:
         if self._status.simulated:
             from gsmbridge.modem.simulator import ModemSimulator
 
-            self._simulator = ModemSimulator(self.options.simulator or SimulatorOptions())
+            # The built-in demo modem: every 4th recipient "replies", to show the inbox.
+            options = self.options.simulator or SimulatorOptions(reply_every=4)
+            self._simulator = ModemSimulator(options)
             self._simulator.serve_tcp()
         self._thread = threading.Thread(
             target=self._supervise, name=f"modem {self.url}", daemon=True

@@ -64,6 +64,7 @@ class SimulatedModem:
         self._sends = 0
         self._ok_sends = 0
         self._reports = 0
+        self._messages = 0  # complete messages accepted (for reply_every)
         self.outbox = Outbox()
         # Stored SMS and reports survive reboots, as on a SIM; AT+CPMS selects one.
         self.memories = {m: sim_memory.MessageMemory() for m in ("SM", "ME", "SR")}
@@ -385,6 +386,9 @@ class SimulatedModem:
             self.outbox.record(decoded, mr)
             self._ok_sends += 1
             reboot = opts.reboot_after and self._ok_sends % opts.reboot_after == 0
+            last_part = decoded.concat is None or decoded.concat[2] == decoded.concat[1]
+            self._messages += last_part
+            reply = last_part and opts.reply_every and self._messages % opts.reply_every == 0
             report = (
                 opts.status_reports
                 and decoded.status_report_requested
@@ -393,6 +397,12 @@ class SimulatedModem:
         self._respond(f"+CMGS: {mr}", "OK")
         if report:
             self.schedule(opts.report_delay_s, lambda: sim_reports.report(self, mr, decoded.number))
+        if reply:
+
+            def answer() -> None:
+                sim_memory.receive(self, decoded.number, opts.reply_text)
+
+            self.schedule(opts.report_delay_s + 0.5, answer)
         if reboot:
             self.schedule(0.02, self._reboot)
 

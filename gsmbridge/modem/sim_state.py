@@ -41,6 +41,8 @@ class SimulatorOptions:
     drop_every: int = 0  # every Nth AT+CMGS: drop the connection after the PDU (pty: go silent)
     garbage: float = 0.0  # chance per response of stray URCs inside it and junk after it
     urc_spam: float = 0.0  # seconds between Huawei-style ^RSSI/^BOOT/^DSFLOWRPT lines; 0 = off
+    reply_every: int = 0  # every Nth message sent is answered by its recipient (+CMTI)
+    reply_text: str = "Thanks, got it! (a simulated reply)"
     reboot_after: int = 0  # reboot (RDY, +CFUN: 1, ...; settings reset) after every N sends
     sim_busy_after_pin: int = 0  # answer this many commands with +CME ERROR: 14 after unlocking
     smsc: str = "+31653131313"  # empty -> AT+CSCA? answers +CMS ERROR: 330

@@ -110,3 +110,16 @@ def test_an_undecodable_sms_is_deleted_and_logged(sim_factory, modem_factory, ca
     assert wait_until(lambda: sim.modem.memories["SM"].used == 0)
     assert inbox.received == []
     assert "DEADBEEF" in caplog.text
+
+
+def test_simulated_recipients_reply_every_nth_message(sim_factory, modem_factory):
+    inbox = Inbox()
+    sim = sim_factory(reply_every=2, reply_text="ok!")
+    modem = modem_factory(sim.url, on_incoming=inbox)
+    assert modem.wait_ready(5)
+    modem.send_sms("+12125550101", "one")
+    modem.send_sms("+12125550102", "two " * 60)  # several parts: one reply, after the last
+    modem.send_sms("+12125550103", "three")
+    assert wait_until(lambda: len(inbox.received) == 1)
+    (reply,) = inbox.received
+    assert (reply.sender, reply.text) == ("+12125550102", "ok!")
