@@ -35,6 +35,8 @@ class CoreEvents(QObject):
         counts_changed(object): a dict of job counts by state.
         modem_status_changed(object): a ``ModemStatus`` snapshot of one modem.
         tunnel_changed(object): the tunnel's status (has ``public_url`` when up).
+        sms_received(object): a modem received an SMS or another part of one (an
+            ``IncomingSms``, its parts joined so far; a later part keeps the same id).
     """
 
     job_changed = Signal(int, str)
@@ -43,6 +45,7 @@ class CoreEvents(QObject):
     counts_changed = Signal(object)
     modem_status_changed = Signal(object)
     tunnel_changed = Signal(object)
+    sms_received = Signal(object)
     _jobs_pending = Signal()  # internal wake-up: core thread -> _deliver_jobs
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -98,6 +101,9 @@ class _SignalListener(Listener):
 
     def tunnel_changed(self, status: Any) -> None:
         self._emit(self._events.tunnel_changed, status)
+
+    def sms_received(self, message: Any) -> None:
+        self._emit(self._events.sms_received, message)
 
 
 def connect_queued(signal: SignalInstance, slot: Callable[..., Any]) -> None:

@@ -1,4 +1,4 @@
-"""The main window: banners, header, toolbar, the four tabs, the status bar.
+"""The main window: banners, header, toolbar, the tabs, the status bar.
 
 Core events arrive as queued signals from ``AppContext.events`` to the
 ``@Slot`` methods here (and to the queue model's); nothing in this module
@@ -31,6 +31,7 @@ from gsmbridge.gui.problems import Problem, modem_problem
 from gsmbridge.gui.tray import Tray, tray_state
 from gsmbridge.gui.views.contacts_view import ContactsView
 from gsmbridge.gui.views.header import HeaderBar
+from gsmbridge.gui.views.inbox_view import InboxView, UnreadBadge
 from gsmbridge.gui.views.log_view import LogView
 from gsmbridge.gui.views.modem_panel import ModemPanel
 from gsmbridge.gui.views.queue_view import QueueView
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
         self.log_view = LogView(log_handler, masked=ctx.settings.gui.mask_numbers)
         self.modem_panel = ModemPanel(ctx)
         self.contacts = ContactsView(ctx)
+        self.inbox = InboxView(ctx)
         self.tunnel_panel = TunnelPanel(ctx)
         self.wizard: SetupWizard | None = None
         self.tabs = QTabWidget()
@@ -96,9 +98,13 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.log_view, "Log")
         self.tabs.addTab(self.modem_panel, "Modem")
         self.tabs.addTab(self.contacts, "Contacts")
+        self.tabs.addTab(self.inbox, "Inbox")
         self.tabs.addTab(self.tunnel_panel, "Tunnel")
+        self.inbox_badge = UnreadBadge(self.tabs, self.inbox, "Inbox")
+        self.inbox.message_received.connect(self.inbox_badge.note)
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
-        for view in (self.queue, self.log_view, self.modem_panel, self.contacts, self.tunnel_panel):
+        views = (self.queue, self.log_view, self.modem_panel, self.contacts, self.inbox)
+        for view in (*views, self.tunnel_panel):
             view.message_posted.connect(self.post)
 
         central = QWidget()
@@ -155,6 +161,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.modem_status_changed, self.on_modem_status_changed)
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
         connect_queued(events.tunnel_changed, self.tunnel_panel.on_tunnel_changed)
+        connect_queued(events.sms_received, self.inbox.on_sms_received)
         if tray is not None:
             tray.show_requested.connect(self.bring_to_front)
             tray.pause_toggled.connect(self.act_pause.setChecked)
@@ -169,12 +176,14 @@ class MainWindow(QMainWindow):
     def on_store_opened(self, store: Any) -> None:
         self.queue.set_store(store)
         self.contacts.set_store(store)
+        self.inbox.set_store(store)
         self.refresh_today()
 
     @Slot()
     def on_store_closing(self) -> None:
         self.queue.set_store(None)
         self.contacts.set_store(None)
+        self.inbox.set_store(None)
         self._today_timer.stop()
         self._failed_timer.stop()
         self._failed_pending.clear()
@@ -390,6 +399,7 @@ class MainWindow(QMainWindow):
         s = self.ctx.settings
         self.header.set_auth(s.auth.enabled, s.auth.username)
         self.queue.show_numbers.setChecked(not s.gui.mask_numbers)
+        self.inbox.show_numbers.setChecked(not s.gui.mask_numbers)
         self.log_view.mask.setChecked(s.gui.mask_numbers)
         self.contacts.set_region(s.sending.default_region)
         self.modem_panel.test_sms.update_counter()
