@@ -151,6 +151,18 @@ def main(out: Path = OUT) -> None:
     pump(0.4)
     window.contacts.grab().save(str(out / "contacts.png"))
 
+    # Replies: what the recipients sent back to the SIM.
+    sim = bridge.modems[0]._simulator
+    sim.receive_sms("+12125550123", "Yes! Saturday at 10, I'll bring the maps.")
+    sim.receive_sms("+12125550125", "Thanks, reviewed it. All good, paying today.")
+    sim.receive_sms("+12125550199", "Who is this? Please stop texting me.")
+    wait(lambda: bridge.store.count_incoming() >= 3)
+    window.tabs.setCurrentWidget(window.inbox)
+    pump(0.6)
+    window.inbox.table.selectRow(1)
+    pump(0.3)
+    window.inbox.grab().save(str(out / "inbox.png"))
+
     dialog = window.open_settings()
     dialog.port.setText("70000")
     dialog.validate()
