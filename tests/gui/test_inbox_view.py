@@ -235,3 +235,33 @@ def test_model_shows_an_alphanumeric_sender_as_is(store, qtbot):
     assert model.index(0, InboxModel.COL_FROM).data() == "Vodafone"
     model.set_masked(False)
     assert model.index(0, InboxModel.COL_FROM).data() == "Vodafone"
+
+
+class RecordingTray:
+    """Stands in for the system tray (none under the offscreen platform)."""
+
+    def __init__(self) -> None:
+        self.notes: list[tuple[str, str, bool]] = []
+
+    def notify(self, title: str, message: str, *, warning: bool = True) -> None:
+        self.notes.append((title, message, warning))
+
+
+def test_a_complete_reply_notifies_once_unless_the_window_is_in_use(gui, qtbot, monkeypatch):
+    bridge, window = gui.ctx.bridge, gui.window
+    tray = RecordingTray()
+    monkeypatch.setattr(window, "tray", tray)
+    active = [False]
+    monkeypatch.setattr(window, "isActiveWindow", lambda: active[0])
+    first = from_another_thread(bridge, ALICE, "Part one, ", concat=(8, 2, 1))
+    qtbot.waitUntil(lambda: window.inbox.model.row_of(first.id) == 0, timeout=5000)
+    assert tray.notes == []  # incomplete: nothing yet
+    from_another_thread(bridge, ALICE, "part two.", concat=(8, 2, 2))
+    qtbot.waitUntil(lambda: len(tray.notes) == 1, timeout=5000)
+    title, text, warning = tray.notes[0]
+    assert title == "Reply from +*******0100" and text == "Part one, part two." and not warning
+    from_another_thread(bridge, ALICE, "part two.", concat=(8, 2, 2))  # read again
+    active[0] = True
+    from_another_thread(bridge, BOB, "x" * 300)  # the window is in use: no notification
+    qtbot.waitUntil(lambda: window.inbox.model.rowCount() == 2, timeout=5000)
+    assert len(tray.notes) == 1

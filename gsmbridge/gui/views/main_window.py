@@ -22,6 +22,8 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge import __version__
+from gsmbridge.core.models import IncomingSms
+from gsmbridge.core.phones import mask
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
@@ -102,6 +104,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.tunnel_panel, "Tunnel")
         self.inbox_badge = UnreadBadge(self.tabs, self.inbox, "Inbox")
         self.inbox.message_received.connect(self.inbox_badge.note)
+        self.inbox.message_received.connect(self._notify_reply)
+        self._replies_notified: set[int] = set()
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
         views = (self.queue, self.log_view, self.modem_panel, self.contacts, self.inbox)
         for view in (*views, self.tunnel_panel):
@@ -330,6 +334,19 @@ class MainWindow(QMainWindow):
     def _notify(self, title: str, message: str) -> None:
         if self.tray is not None:
             self.tray.notify(title, message)
+
+    @Slot(object)
+    def _notify_reply(self, message: IncomingSms) -> None:
+        """A desktop notification for a reply, once complete, unless the window is in use."""
+        if self.tray is None or not message.complete or self.isActiveWindow():
+            return
+        if message.id in self._replies_notified:  # the same SMS read again
+            return
+        self._replies_notified.add(message.id)
+        sender = mask(message.sender) if self.ctx.settings.gui.mask_numbers else message.sender
+        who = message.name or message.uid or sender
+        text = message.text if len(message.text) <= 120 else message.text[:119] + "…"
+        self.tray.notify(f"Reply from {who}", text, warning=False)
 
     @Slot()
     def _notify_failed(self) -> None:
