@@ -14,7 +14,6 @@ from typing import Any
 from PySide6.QtCore import QItemSelection, QModelIndex, QObject, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QHBoxLayout,
     QHeaderView,
@@ -26,7 +25,6 @@ from PySide6.QtWidgets import (
     QStackedWidget,
     QStyledItemDelegate,
     QStyleOptionViewItem,
-    QTableView,
     QTabWidget,
     QToolButton,
     QVBoxLayout,
@@ -42,6 +40,7 @@ from gsmbridge.gui.inbox_model import (
     InboxModel,
     sender_label,
 )
+from gsmbridge.gui.views.widgets import list_table
 
 log = logging.getLogger(__name__)
 
@@ -128,26 +127,12 @@ class InboxView(QWidget):
         bar.addWidget(self.total)
 
         # -- table, details, empty state
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(24)
+        self.table = list_table(self.model, COLUMN_WIDTHS)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(False)
-        header.setHighlightSections(False)
-        for col, width in COLUMN_WIDTHS.items():
-            self.table.setColumnWidth(col, width)
         header.setSectionResizeMode(InboxModel.COL_MESSAGE, QHeaderView.ResizeMode.Stretch)
         self.from_delegate = ElideMiddleDelegate(self.table)
         self.table.setItemDelegateForColumn(InboxModel.COL_FROM, self.from_delegate)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.addActions([self.act_copy, self.act_delete])
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)

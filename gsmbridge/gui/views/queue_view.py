@@ -9,17 +9,14 @@ from typing import Any
 from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
-    QAbstractItemView,
     QCheckBox,
     QComboBox,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
     QLineEdit,
     QMenu,
     QMessageBox,
     QSplitter,
-    QTableView,
     QToolButton,
     QVBoxLayout,
     QWidget,
@@ -31,6 +28,7 @@ from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
 from gsmbridge.gui.views.job_details import JobDetails
 from gsmbridge.gui.views.number_dialog import NumberDialog
+from gsmbridge.gui.views.widgets import list_table
 
 log = logging.getLogger(__name__)
 
@@ -114,26 +112,12 @@ class QueueView(QWidget):
         actions.addWidget(self._button(self.act_retry_failed))
 
         # -- table and details
-        self.table = QTableView()
-        self.table.setModel(self.model)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setAlternatingRowColors(True)
-        self.table.setWordWrap(False)
-        self.table.setShowGrid(False)
+        self.table = list_table(self.model, COLUMN_WIDTHS)
         self.table.setSortingEnabled(True)
-        self.table.verticalHeader().hide()
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
-        self.table.verticalHeader().setDefaultSectionSize(24)
         header = self.table.horizontalHeader()
         header.setStretchLastSection(True)
-        header.setHighlightSections(False)
-        for col, width in COLUMN_WIDTHS.items():
-            self.table.setColumnWidth(col, width)
         header.setSortIndicator(JobTableModel.COL_TIME, Qt.SortOrder.DescendingOrder)
         header.sortIndicatorChanged.connect(self._sort_indicator_changed)
-        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._context_menu)
         self.table.addActions(
             [self.act_retry, self.act_edit, self.act_delete, self.act_copy_text, self.act_copy_json]

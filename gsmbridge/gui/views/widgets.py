@@ -1,15 +1,18 @@
-"""Small shared widgets: the problem banner, signal bars, field error labels."""
+"""Small shared widgets: the problem banner, signal bars, field error labels, list tables."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QRectF, QSize, Qt, Signal, Slot
+from PySide6.QtCore import QAbstractItemModel, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QFrame,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
     QPushButton,
     QSizePolicy,
+    QTableView,
     QVBoxLayout,
     QWidget,
 )
@@ -17,6 +20,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.gui.compat import emit
 
 ERROR_STYLE = "color: #c0392b;"
+ROW_HEIGHT = 24
 OK_STYLE = "color: #1e7a44;"
 
 BANNER_STYLES = {
@@ -174,3 +178,24 @@ class FieldError(QLabel):
     def set_error(self, message: str) -> None:
         self.setText(message)
         self.setVisible(bool(message))
+
+
+def list_table(model: QAbstractItemModel, widths: dict[int, int]) -> QTableView:
+    """A read-only table of rows (jobs, replies): whole-row multi-selection, fixed row
+    height, no grid, a context menu; the caller sets sorting and stretching."""
+    table = QTableView()
+    table.setModel(model)
+    table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setAlternatingRowColors(True)
+    table.setWordWrap(False)
+    table.setShowGrid(False)
+    table.verticalHeader().hide()
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+    table.verticalHeader().setDefaultSectionSize(ROW_HEIGHT)
+    table.horizontalHeader().setHighlightSections(False)
+    for col, width in widths.items():
+        table.setColumnWidth(col, width)
+    table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+    return table
