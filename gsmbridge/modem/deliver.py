@@ -13,7 +13,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from gsmbridge.modem import pdu
-from gsmbridge.modem.pdu_fields import PduError, Reader, address_field, from_hex, read_address
+from gsmbridge.modem.pdu_fields import (
+    PduError,
+    Reader,
+    address_field,
+    from_hex,
+    read_address,
+    tpdu_reader,
+)
 from gsmbridge.modem.status_report import decode_timestamp, encode_timestamp
 
 __all__ = ["Deliver", "decode_deliver", "encode_deliver"]
@@ -39,14 +46,7 @@ def decode_deliver(pdu_hex: str, *, tpdu_length: int | None = None) -> Deliver:
     With ``tpdu_length`` (the ``<length>`` of the answer) the TPDU is the last
     ``tpdu_length`` octets; without it the SCA length octet is trusted.
     """
-    data = from_hex(pdu_hex)
-    if tpdu_length is not None:
-        if not 0 < tpdu_length <= len(data):
-            raise PduError(f"TPDU length {tpdu_length} does not fit a {len(data)}-octet PDU")
-        reader = Reader(data[len(data) - tpdu_length :])
-    else:
-        reader = Reader(data)
-        reader.take(reader.byte("SCA length"), "SCA")
+    reader = tpdu_reader(pdu_hex, tpdu_length)
     fo = reader.byte("first octet")
     if fo & 0x03 != MTI_DELIVER:
         raise PduError(f"not an SMS-DELIVER (first octet 0x{fo:02X})")

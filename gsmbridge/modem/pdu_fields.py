@@ -22,6 +22,7 @@ __all__ = [
     "normalise_address",
     "read_address",
     "skip_sca",
+    "tpdu_reader",
 ]
 
 # First-octet message types (TS 23.040 §9.2.2.2).
@@ -106,6 +107,23 @@ def from_hex(pdu_hex: str) -> bytes:
 
 def skip_sca(reader: Reader) -> None:
     reader.take(reader.byte("SCA length"), "SCA")
+
+
+def tpdu_reader(pdu_hex: str, tpdu_length: int | None) -> Reader:
+    """A reader at the TPDU of a PDU the modem gave (SCA + TPDU).
+
+    With ``tpdu_length`` (the ``<length>`` the modem announced) the TPDU is the last
+    ``tpdu_length`` octets, which also copes with modems that leave out the SCA;
+    without it the SCA length octet is trusted.
+    """
+    data = from_hex(pdu_hex)
+    if tpdu_length is None:
+        reader = Reader(data)
+        skip_sca(reader)
+        return reader
+    if not 0 < tpdu_length <= len(data):
+        raise PduError(f"TPDU length {tpdu_length} does not fit a {len(data)}-octet PDU")
+    return Reader(data[len(data) - tpdu_length :])
 
 
 def read_address(reader: Reader) -> str:

@@ -13,12 +13,10 @@ from datetime import UTC, datetime, timedelta, timezone
 from gsmbridge.modem.pdu_fields import (
     MTI_STATUS_REPORT,
     PduError,
-    Reader,
     address_field,
     bcd,
-    from_hex,
     read_address,
-    skip_sca,
+    tpdu_reader,
 )
 
 __all__ = ["StatusReport", "decode_status_report", "encode_status_report", "status_text"]
@@ -125,14 +123,7 @@ def decode_status_report(pdu_hex: str, *, tpdu_length: int | None = None) -> Sta
     With ``tpdu_length`` the TPDU is the last ``tpdu_length`` octets, which also copes with
     modems that leave out the SCA; without it the SCA length octet is trusted.
     """
-    data = from_hex(pdu_hex)
-    if tpdu_length is not None:
-        if not 0 < tpdu_length <= len(data):
-            raise PduError(f"TPDU length {tpdu_length} does not fit a {len(data)}-octet PDU")
-        reader = Reader(data[len(data) - tpdu_length :])
-    else:
-        reader = Reader(data)
-        skip_sca(reader)
+    reader = tpdu_reader(pdu_hex, tpdu_length)
     fo = reader.byte("first octet")
     if fo & 0x03 != MTI_STATUS_REPORT:
         raise PduError(f"not an SMS-STATUS-REPORT (first octet 0x{fo:02X})")
