@@ -22,7 +22,7 @@ from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact, NewJob, State
-from gsmbridge.core.phones import normalise
+from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
 from gsmbridge.modem.deliver import Deliver
@@ -237,12 +237,17 @@ class Bridge:
 
     def _on_incoming(self, modem: str, sms: Deliver) -> None:
         """A modem received an SMS: on disk before the modem deletes it (raises if not)."""
+        try:  # a national number as the network gave it, for finding who sent it
+            number: str | None = normalise(sms.sender, self.settings.sending.default_region)
+        except InvalidNumber:
+            number = None
         message = self.store.add_incoming(
             sms.sender,
             sms.text,
             sent_at=sms.sent_at.timestamp() if sms.sent_at else None,
             concat=sms.concat,
             modem=modem,
+            lookup_number=number,
         )
         who = f" ({message.name or message.uid})" if message.uid else ""
         if message.complete:

@@ -94,6 +94,7 @@ MIGRATIONS: list[str] = [
         modem TEXT NOT NULL DEFAULT ''
     );
     CREATE INDEX inbox_sender ON inbox(sender, concat_ref);
+    CREATE INDEX contacts_number ON contacts(number, updated_at);
     """,
 ]
 

@@ -19,8 +19,14 @@ _COLUMNS = (
 )
 
 
+def _clean(text: str) -> str:
+    """Pair the halves of a surrogate pair split across parts; a lone half becomes U+FFFD
+    (SQLite takes only valid UTF-8)."""
+    return text.encode("utf-16-le", "surrogatepass").decode("utf-16-le", "replace")
+
+
 def _joined(parts: dict[str, str], total: int) -> str:
-    return "".join(parts.get(str(seq), MISSING) for seq in range(1, total + 1))
+    return _clean("".join(parts.get(str(seq), MISSING) for seq in range(1, total + 1)))
 
 
 def _from_row(row: Any) -> IncomingSms:
@@ -49,8 +55,12 @@ class InboxStore(StoreBase):
         sent_at: float | None = None,
         concat: tuple[int, int, int] | None = None,
         modem: str = "",
+        lookup_number: str | None = None,
     ) -> IncomingSms:
-        """Store one received SMS part durably; return its message as it stands now."""
+        """Store one received SMS part durably; return its message as it stands now.
+
+        ``lookup_number`` (the sender in E.164, when it is a number) names the sender
+        from the contacts or the jobs sent."""
         now = self.clock()
 
         def fn(conn: sqlite3.Connection) -> int:
@@ -76,16 +86,19 @@ class InboxStore(StoreBase):
                 values = (_joined(parts, total), ref, total, json.dumps(parts))
             else:
                 # The same SMS read again after a crash between storing and deleting it
-                # (same sender, SMS-centre time stamp and text) is stored once.
+                # (same sender, SMS-centre time stamp and text) is stored once; without
+                # a time stamp, the same text from the same sender within the window.
+                text_clean = _clean(text)
+                since = 0.0 if sent_at is not None else now - PART_WINDOW_S
                 row = conn.execute(
                     "SELECT id FROM inbox WHERE sender=? AND sent_at IS ? AND text=?"
                     " AND parts_total=1 AND received_at>=?",
-                    (sender, sent_at, text, now - PART_WINDOW_S),
+                    (sender, sent_at, text_clean, since),
                 ).fetchone()
-                if row is not None and sent_at is not None:
+                if row is not None:
                     return int(row[0])
-                values = (text, None, 1, "{}")
-            uid, name = self._who(conn, sender)
+                values = (text_clean, None, 1, "{}")
+            uid, name = self._who(conn, lookup_number or sender)
             cur = conn.execute(
                 "INSERT INTO inbox(received_at, updated_at, sender, sent_at, text, concat_ref,"
                 " parts_total, parts_json, uid, name, modem) VALUES (?,?,?,?,?,?,?,?,?,?,?)",

@@ -35,7 +35,7 @@ class Deliver:
     """One received SMS (one part of a long message)."""
 
     sender: str  # "+<digits>", national digits, or an alphanumeric name
-    text: str  # this part's text
+    text: str  # this part's text; may start or end with half of a split surrogate pair
     sent_at: datetime | None  # TP-SCTS: when the SMS centre received it (None if nonsense)
     concat: tuple[int, int, int] | None  # (ref, total, seq) of a long message
 
@@ -54,7 +54,10 @@ def decode_deliver(pdu_hex: str, *, tpdu_length: int | None = None) -> Deliver:
     reader.byte("TP-PID")
     alphabet = pdu.dcs_alphabet(reader.byte("TP-DCS"))
     sent_at = decode_timestamp(reader.take(7, "TP-SCTS"))
-    text, concat = pdu.read_user_data(reader, alphabet, bool(fo & _FO_UDHI))
+    # A sender may split a surrogate pair (an emoji) across two parts: keep the halves.
+    text, concat = pdu.read_user_data(
+        reader, alphabet, bool(fo & _FO_UDHI), ucs2_errors="surrogatepass"
+    )
     return Deliver(sender=sender, text=text, sent_at=sent_at, concat=concat)
 
 

@@ -74,6 +74,7 @@ class Modem:
         self._listener = listener
         self._on_status_report = on_status_report
         self._on_incoming = on_incoming
+        self.incoming_swept = threading.Event()  # the connect sweep of received SMS is over
         simulated = options.simulated or url == "sim"
         self._status = ModemStatus(port=url, simulated=simulated)
         self._status_lock = threading.RLock()
@@ -327,12 +328,18 @@ class Modem:
             except Exception:  # noqa: BLE001
                 log.exception("status report callback failed")
 
+    @property
+    def takes_incoming(self) -> bool:
+        """Received SMS are read and deleted only when someone stores them (not, for
+        instance, by ``gsmbridge send``): otherwise they stay in the SIM."""
+        return self._on_incoming is not None
+
     def deliver_incoming(self, sms: Deliver) -> bool:
-        """Pass a received SMS to ``on_incoming``; True once it is safe to delete it from
-        the modem (stored, or nobody listens).  A failing callback is logged, and the
-        SMS stays in the modem for the next sweep."""
+        """Pass a received SMS to ``on_incoming``; True once it is stored, so it may be
+        deleted from the modem.  A failing callback is logged, and the SMS stays in
+        the modem for the next sweep."""
         if self._on_incoming is None:
-            return True
+            return False
         try:
             self._on_incoming(sms)
         except Exception:  # noqa: BLE001
@@ -472,7 +479,9 @@ class Modem:
         """Poll and handle events until something requires a reconnect (raised)."""
         if self.status.extra.get("status_reports") == "stored":
             UrcHandler(self, channel).sweep_stored_reports()
-        UrcHandler(self, channel).sweep_incoming()
+        self.incoming_swept.clear()
+        UrcHandler(self, channel).received().sweep()
+        self.incoming_swept.set()
         started = time.monotonic()
         next_poll = started + (
             self.options.poll_interval_s
@@ -506,6 +515,8 @@ class Modem:
         try:
             with channel.lock:
                 Initialiser(self, channel).poll()
+                if self.status.extra.get("received_sms") == "polled":
+                    UrcHandler(self, channel).received().sweep()
         except ConnectionLost as exc:
             raise Reconnect("connection lost") from exc
         except ModemError as exc:

@@ -355,8 +355,13 @@ def _parse_udh(udh: bytes) -> tuple[int, int, int] | None:
 
 
 def read_user_data(
-    reader: Reader, alphabet: str, udhi: bool
+    reader: Reader, alphabet: str, udhi: bool, *, ucs2_errors: str = "replace"
 ) -> tuple[str, tuple[int, int, int] | None]:
+    """Text and concatenation (ref, total, seq) of TP-UDL/TP-UD.
+
+    ``ucs2_errors="surrogatepass"`` keeps half of a surrogate pair that a sender split
+    across two parts, for the caller to join with the other half.
+    """
     udl = reader.byte("TP-UDL")
     ud = reader.rest()
     if alphabet == GSM7:
@@ -385,7 +390,7 @@ def read_user_data(
     if alphabet == UCS2:
         if len(body) % 2:
             raise PduError("UCS-2 user data has an odd number of octets")
-        return body.decode("utf-16-be", "replace"), concat
+        return body.decode("utf-16-be", ucs2_errors), concat
     return body.decode("latin-1"), concat
 
 

@@ -187,20 +187,30 @@ class Initialiser:
         self.modem.set_status(smsc=smsc)
 
     def route_status_reports(self) -> None:
+        """Choose AT+CNMI: delivery reports first, new-SMS announcements (mt=1) when the
+        modem allows both; without announcements received SMS are polled (swept)."""
         if not self.options.status_reports:
-            self.optional("AT+CNMI=2,1,0,0,0", busy_retry=False)
+            ok = self.optional("AT+CNMI=2,1,0,0,0", busy_retry=False) is not None
+            self._new_sms(ok)
             return
         for form in _CNMI_FORMS:
             if self.optional(form, busy_retry=False) is not None:
                 self.modem.set_extra(status_reports="inline", cnmi=form[8:])
+                self._new_sms(form[10] != "0")
                 return
         for form in _CNMI_STORED_FORMS:
             if self.optional(form, busy_retry=False) is not None:
                 log.info("The modem stores delivery reports (+CDSI); each is read, then deleted")
                 self.modem.set_extra(status_reports="stored", cnmi=form[8:])
+                self._new_sms(form[10] != "0")
                 return
         log.warning("The modem rejects AT+CNMI with ds=1 and ds=2: no delivery reports")
         self.modem.set_extra(status_reports="unsupported")
+        self._new_sms(False)
+
+    def _new_sms(self, announced: bool) -> None:
+        # "polled": the modem says nothing of new SMS; every status poll sweeps instead.
+        self.modem.set_extra(received_sms="announced" if announced else "polled")
 
     # -- SIM -----------------------------------------------------------------------------
     def unlock_sim(self) -> None:

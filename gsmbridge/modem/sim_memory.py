@@ -70,20 +70,22 @@ class MessageMemory:
 
 
 def receive(modem: SimulatedModem, sender: str, text: str, concat_ref: int = 0) -> list[int]:
-    """An SMS from ``sender`` arrives: store its parts in "SM", announce each (mt=1).
+    """An SMS from ``sender`` arrives: store its parts (in ``sms_memory``), announce each
+    (mt=1).
 
     Returns the indexes used; parts that find the memory full are lost, as the
     network would keep them away until there is room.
     """
     indexes = []
+    where = modem.options.sms_memory
     for hex_pdu, length in encode_deliver(sender, text, concat_ref=concat_ref):
-        index = modem.memories["SM"].store(hex_pdu, length)
+        index = modem.memories[where].store(hex_pdu, length)
         if index is None:
             log.info("Simulated modem: SIM memory full, an incoming SMS part is refused")
             continue
         indexes.append(index)
         if modem.settings.cnmi[1] in (1, 2, 3):
-            modem._lines(f'+CMTI: "SM",{index}')
+            modem._lines(f'+CMTI: "{where}",{index}')
     return indexes
 
 
@@ -95,9 +97,11 @@ def _cpms(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...
     if suffix == "=?":
         names = ",".join(f'"{m}"' for m in MEMORIES)
         return (f"+CPMS: ({names}),({names}),({names})", "OK")
-    if suffix == "?":
+    if suffix == "?":  # mem1 (read/delete), mem2 (write), mem3 (where new SMS go)
         memory = _memory(modem)
-        return (f'+CPMS: "{modem.mem1}",{memory.used},{memory.capacity}', "OK")
+        sms = modem.memories[modem.options.sms_memory]
+        stored = f'"{modem.options.sms_memory}",{sms.used},{sms.capacity}'
+        return (f'+CPMS: "{modem.mem1}",{memory.used},{memory.capacity},{stored},{stored}', "OK")
     chosen = re.findall(r'"([A-Z]{2})"', (arg or "").upper())
     if not chosen or any(m not in MEMORIES for m in chosen):
         return (modem._error("cms", 302),)

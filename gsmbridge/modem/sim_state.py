@@ -41,6 +41,7 @@ class SimulatorOptions:
     drop_every: int = 0  # every Nth AT+CMGS: drop the connection after the PDU (pty: go silent)
     garbage: float = 0.0  # chance per response of stray URCs inside it and junk after it
     urc_spam: float = 0.0  # seconds between Huawei-style ^RSSI/^BOOT/^DSFLOWRPT lines; 0 = off
+    sms_memory: str = "SM"  # where received SMS are stored ("SM" or "ME"): AT+CPMS mem3
     reply_every: int = 0  # every Nth message sent is answered by its recipient (+CMTI)
     reply_text: str = "Thanks, got it! (a simulated reply)"
     reboot_after: int = 0  # reboot (RDY, +CFUN: 1, ...; settings reset) after every N sends

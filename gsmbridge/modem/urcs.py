@@ -12,10 +12,12 @@ import re
 import time
 from typing import TYPE_CHECKING
 
-from gsmbridge.modem import deliver, parsing, pdu
+from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.masking import mask
+from gsmbridge.modem.pdu_fields import MTI_SUBMIT
+from gsmbridge.modem.received import ReceivedSms, listing, message_type
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 
 if TYPE_CHECKING:
@@ -25,11 +27,11 @@ __all__ = ["UrcHandler"]
 
 log = logging.getLogger("gsmbridge.modem")
 
+MTI_DELIVER = 0
+
 # URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
 _REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
 _CDSI = re.compile(r'\+CDSI:\s*"([A-Za-z]{2})"\s*,\s*(\d{1,5})')
-_CMTI = re.compile(r'\+CMTI:\s*"([A-Za-z]{2})"\s*,\s*(\d{1,5})')
-_CPMS_MEMORIES = re.compile(r'"([A-Za-z]{2})"')
 
 
 class UrcHandler:
@@ -47,7 +49,7 @@ class UrcHandler:
         elif urc.name == "+CDSI":
             self._stored_report(urc.line)
         elif urc.name == "+CMTI":
-            self._incoming(urc.line)
+            self.received().announced(urc.line)
         elif urc.name == "+CREG":
             stat = parsing.parse_registration([urc.line], urc=True)
             if stat is not None:
@@ -96,7 +98,13 @@ class UrcHandler:
                 log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
             else:
                 length = lines[header].rsplit(",", 1)[-1].strip()
-                self._decode_and_deliver(lines[header + 1].strip(), length)
+                hex_pdu = lines[header + 1].strip()
+                if message_type(hex_pdu, length) in (MTI_DELIVER, MTI_SUBMIT):
+                    # A memory shared with SMS, whose slot was reused: not a report.
+                    if self.received().take(hex_pdu, length, memory, index):
+                        self._delete(memory, index, "Received SMS")
+                    return
+                self._decode_and_deliver(hex_pdu, length)
         # Deleted even when unread or undecodable: a full memory would stop the reports.
         self._delete(memory, index)
 
@@ -113,15 +121,9 @@ class UrcHandler:
         except ModemError as exc:
             log.info("Stored status reports not swept: %s", exc.name)
             return
-        for n, line in enumerate(lines):
-            if not line.startswith("+CMGL:") or n + 1 >= len(lines):
-                continue
-            fields = line.split(":", 1)[1].split(",")
-            index, length = fields[0].strip(), fields[-1].strip()
-            if not index.isdigit() or lines[n + 1].startswith("+CMGL:"):
-                continue
-            if self._decode_and_deliver(lines[n + 1].strip(), length):
-                self._delete("SR", int(index))
+        for index, _stat, length, hex_pdu in listing(lines):
+            if self._decode_and_deliver(hex_pdu, length):
+                self._delete("SR", index)
 
     def _delete(self, memory: str, index: int, what: str = "Stored status report") -> None:
         try:
@@ -129,85 +131,13 @@ class UrcHandler:
         except ModemError as exc:
             log.warning("%s %s/%d not deleted: %s", what, memory, index, exc.name)
 
-    # -- received SMS -------------------------------------------------------------------
-
-    def _incoming(self, line: str) -> None:
-        """``+CMTI: "SM",5``: read the SMS, hand it on (stored durably), delete it.
-
-        As with ``+CDSI``, only a 2-letter memory name and an integer go back to the
-        modem.  An SMS that could not be stored stays in the modem for the next sweep.
-        """
-        match = _CMTI.fullmatch(line.strip())
-        if match is None:
-            log.warning("Unexpected received-SMS announcement: %r", line)
-            return
-        memory, index = match.group(1).upper(), int(match.group(2))
-        timeout = self.modem.options.command_timeout_s
-        try:
-            self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
-        except ModemError as exc:
-            if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
-                log.debug("Received SMS %s/%d already taken", memory, index)
-            else:
-                log.warning("Received SMS %s/%d not read: %s", memory, index, exc.name)
-            return
-        header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
-        if header is None or header + 1 >= len(lines):
-            log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
-            return
-        length = lines[header].rsplit(",", 1)[-1].strip()
-        if self._take_incoming(lines[header + 1].strip(), length, memory, index):
-            self._delete(memory, index, "Received SMS")
-
-    def sweep_incoming(self) -> None:
-        """Read, store and delete the SMS waiting in the memory new SMS go to (received
-        while gsmbridge was not running, or announced on a lost connection), so the
-        SIM never fills up.  Only received SMS (stat 0/1) are touched."""
-        timeout = self.modem.options.command_timeout_s
-        try:
-            answer = self.channel.command("AT+CPMS?", timeout=timeout)
-        except ModemError as exc:
-            log.info("Received SMS not swept: %s", exc.name)
-            return
-        names = next((_CPMS_MEMORIES.findall(t) for t in answer if t.startswith("+CPMS:")), [])
-        # The third memory is where new SMS are stored (mem3); older modems name fewer.
-        memory = (names[2] if len(names) >= 3 else "SM").upper()
-        if memory == "SR":
-            memory = "SM"
-        try:
-            self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            lines = self.channel.command("AT+CMGL=4", timeout=timeout * 3)
-        except ModemError as exc:
-            log.info("Received SMS not swept: %s", exc.name)
-            return
-        for n, line in enumerate(lines):
-            if not line.startswith("+CMGL:") or n + 1 >= len(lines):
-                continue
-            fields = [f.strip() for f in line.split(":", 1)[1].split(",")]
-            if len(fields) < 2 or not fields[0].isdigit() or fields[1] not in ("0", "1"):
-                continue  # stored outgoing drafts (stat 2/3) are not ours to touch
-            if lines[n + 1].startswith("+CMGL:"):
-                continue
-            if self._take_incoming(lines[n + 1].strip(), fields[-1], memory, int(fields[0])):
-                self._delete(memory, int(fields[0]), "Received SMS")
-
-    def _take_incoming(self, hex_pdu: str, length_text: str, memory: str, index: int) -> bool:
-        """Decode and hand on; True when the entry may be deleted from the modem."""
-        try:
-            sms = deliver.decode_deliver(hex_pdu, tpdu_length=int(length_text))
-        except (ValueError, pdu.PduError) as exc:
-            # Kept in the log, so deleting it loses nothing; kept in the SIM, it
-            # would take a slot for ever.
-            log.warning("Undecodable SMS in %s/%d (%s), deleted: %s", memory, index, exc, hex_pdu)
-            return True
-        log.info(
-            "SMS received from %s (%d characters%s)",
-            mask(sms.sender),
-            len(sms.text),
-            f", part {sms.concat[2]} of {sms.concat[1]}" if sms.concat else "",
+    def received(self) -> ReceivedSms:
+        return ReceivedSms(
+            self.modem,
+            self.channel,
+            lambda hex_pdu, length: self._decode_and_deliver(hex_pdu, length),
+            self._delete,
         )
-        return self.modem.deliver_incoming(sms)
 
     def _status_report(self, urc: Urc) -> None:
         modem = self.modem

@@ -41,15 +41,29 @@ def test_same_reference_from_another_sender_or_much_later_is_another_message(
 
 
 def test_an_sms_read_twice_is_stored_once(store: Store, clock: FakeClock) -> None:
-    # The modem keeps an SMS when gsmbridge stops between storing and deleting it.
+    # The modem keeps an SMS when gsmbridge stops between storing and deleting it,
+    # possibly for days.
     a = store.add_incoming("+12125550123", "yes", sent_at=1000.0)
+    clock.now += PART_WINDOW_S * 3
     assert store.add_incoming("+12125550123", "yes", sent_at=1000.0).id == a.id
     part = store.add_incoming("+12125550123", "P1", concat=(4, 2, 1))
     assert store.add_incoming("+12125550123", "P1", concat=(4, 2, 1)).id == part.id
     assert store.get_incoming(part.id).parts_received == 1
+    # Without an SMS-centre time stamp: the same text within the window is the same SMS.
+    b = store.add_incoming("+12125550123", "no stamp")
+    assert store.add_incoming("+12125550123", "no stamp").id == b.id
     # The same words sent again later are a new SMS.
     assert store.add_incoming("+12125550123", "yes", sent_at=2000.0).id != a.id
-    assert store.count_incoming() == 3
+    assert store.count_incoming() == 4
+
+
+def test_an_emoji_split_across_two_parts_is_joined(store: Store) -> None:
+    # Some phones split a surrogate pair between parts; each part decodes to one half.
+    store.add_incoming("+12125550123", "a\ud83d", concat=(6, 2, 1))
+    done = store.add_incoming("+12125550123", "\ude00b", concat=(6, 2, 2))
+    assert done.text == "a\U0001f600b"
+    alone = store.add_incoming("+12125550123", "broken \ud83d")  # never completed
+    assert alone.text == "broken \ufffd"
 
 
 def test_sender_named_from_contacts_else_from_the_last_job_sent(
@@ -65,6 +79,9 @@ def test_sender_named_from_contacts_else_from_the_last_job_sent(
     assert (from_contact.uid, from_contact.name) == ("bob", "Bob B.")
     stranger = store.add_incoming("+12125550333", "who is this?")
     assert (stranger.uid, stranger.name) == ("", "")
+    # A national number from the network, looked up in E.164.
+    national = store.add_incoming("2125550222", "hi", lookup_number="+12125550222")
+    assert (national.sender, national.uid) == ("2125550222", "bob")
 
 
 def test_delete_incoming(store: Store) -> None:

@@ -3,24 +3,19 @@ gsmbridge was stopped."""
 
 from __future__ import annotations
 
-import time
-
 from gsmbridge.modem.simulator import ModemSimulator, fast_options
 from tests.helpers import Client, payload
 from tests.integration.headless import Headless
 from tests.integration.test_end_to_end import FAST, wait_all
+from tests.modem.conftest import wait_until
 
 NUMBER = "+14155550142"
 
 
-def wait_inbox(client: Client, count: int, timeout: float = 20) -> list[dict]:
-    deadline = time.monotonic() + timeout
-    while True:
-        status, _, body = client.get("/api/inbox")
-        assert status == 200
-        if len(body["messages"]) >= count or time.monotonic() > deadline:
-            return body["messages"]
-        time.sleep(0.1)
+def inbox(client: Client) -> list[dict]:
+    status, _, body = client.get("/api/inbox")
+    assert status == 200
+    return body["messages"]
 
 
 def test_replies_reach_the_inbox_named_and_survive_a_stop(tmp_path) -> None:
@@ -34,7 +29,8 @@ def test_replies_reach_the_inbox_named_and_survive_a_stop(tmp_path) -> None:
         wait_all(client, [job_id], {"sent", "delivered"})
 
         sim.receive_sms(NUMBER, "Thanks, on my way! " * 12)  # a long reply, several parts
-        (reply,) = wait_inbox(client, 1)
+        assert wait_until(lambda: len(inbox(client)) == 1, timeout=20)
+        (reply,) = inbox(client)
         assert reply["complete"] and reply["text"] == "Thanks, on my way! " * 12
         assert reply["from"] == {"number": NUMBER, "uid": "alice", "name": "Alice"}
         assert client.get("/api/inbox", auth=False)[0] == 401
@@ -44,12 +40,10 @@ def test_replies_reach_the_inbox_named_and_survive_a_stop(tmp_path) -> None:
         assert sim.modem.memories["SM"].used == 1
         app = Headless(tmp_path, "--modem", sim.url, env=FAST)
         client = Client(app.port(), "u", "p")
-        messages = wait_inbox(client, 2)
-        assert [m["text"] for m in messages] == ["Are you there?", "Thanks, on my way! " * 12]
-        deadline = time.monotonic() + 10
-        while sim.modem.memories["SM"].used and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert sim.modem.memories["SM"].used == 0  # the SIM does not fill up
+        assert wait_until(lambda: len(inbox(client)) == 2, timeout=20)
+        texts = [m["text"] for m in inbox(client)]
+        assert texts == ["Are you there?", "Thanks, on my way! " * 12]
+        assert wait_until(lambda: sim.modem.memories["SM"].used == 0)  # the SIM does not fill
         assert app.stop() == 0
     finally:
         sim.stop()

@@ -94,3 +94,14 @@ def test_random_bytes_never_crash(data: bytes) -> None:
         decode_deliver(data.hex())
     except PduError:
         pass
+
+
+def test_half_of_a_split_emoji_is_kept_for_the_next_part() -> None:
+    udh = bytes((5, 0x00, 3, 1, 2, 1))
+    body = "a".encode("utf-16-be") + bytes((0xD8, 0x3D))  # 'a' + a high surrogate
+    stamp = bytes((0x62, 0x11, 0x52, 0x21, 0x00, 0x00, 0x00))
+    tpdu = bytes((0x44, 0x04, 0x81, 0x21, 0x43, 0x00, 0x08)) + stamp
+    tpdu += bytes((len(udh) + len(body),)) + udh + body
+    sms = decode_deliver("00" + tpdu.hex(), tpdu_length=len(tpdu))
+    assert sms.concat == (1, 2, 1)
+    assert sms.text == "a\ud83d"

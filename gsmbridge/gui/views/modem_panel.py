@@ -54,6 +54,7 @@ INFO_FIELDS = (
     ("signal", "Signal"),
     ("smsc", "SMS centre"),
     ("reports", "Delivery reports"),
+    ("received", "Received SMS"),
     ("last_error", "Last error"),
 )
 
@@ -61,6 +62,11 @@ REPORTS_TEXT = {
     "inline": "reported at once (+CDS)",
     "stored": "stored by the modem (+CDSI), read and deleted",
     "unsupported": "not supported by this modem",
+}
+
+RECEIVED_TEXT = {
+    "announced": "announced (+CMTI), stored, deleted from the SIM",
+    "polled": "checked at every status poll, stored, deleted from the SIM",
 }
 
 PIN_WARNING = (
@@ -262,6 +268,8 @@ class ModemPanel(QWidget):
         extra = getattr(status, "extra", None) or {}
         mode = extra.get("status_reports", "")
         values["reports"] = REPORTS_TEXT.get(mode, mode)
+        received = extra.get("received_sms", "")
+        values["received"] = RECEIVED_TEXT.get(received, received)
         if status.simulated:
             values["state"] += "  (simulated)"
         if status.signal_dbm is not None:
