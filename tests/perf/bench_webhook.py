@@ -7,6 +7,7 @@ gsmbridge acknowledgement is a committed SQLite row (WAL, synchronous=FULL);
 the script checks the count afterwards.
 
     python tests/perf/bench_webhook.py [--requests 2000] [--concurrency 32] [--rounds 5]
+                                       [--keep-alive]
 """
 
 from __future__ import annotations
@@ -51,16 +52,26 @@ def wait_listening(port: int, timeout: float = 30) -> None:
     raise RuntimeError(f"nothing listening on {port}")
 
 
-def burst(port: int, bodies: list[bytes], concurrency: int) -> tuple[float, list[float], int]:
-    """Post every body once, a new connection per request (as CometChat's webhooks)."""
+def burst(
+    port: int, bodies: list[bytes], concurrency: int, keep_alive: bool = False
+) -> tuple[float, list[float], int]:
+    """Post every body once over ``concurrency`` connections: a new connection per
+    request, or (``keep_alive``) each connection kept open for many, as a tunnel does."""
     latencies: list[float] = []
     lock = threading.Lock()
+    local = threading.local()
+    opened: list[http.client.HTTPConnection] = []
     ok = 0
 
     def post(body: bytes) -> None:
         nonlocal ok
         start = time.perf_counter()
-        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        conn = getattr(local, "conn", None) if keep_alive else None
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            local.conn = conn
+            with lock:
+                opened.append(conn)
         conn.request(
             "POST",
             "/webhook",
@@ -69,7 +80,8 @@ def burst(port: int, bodies: list[bytes], concurrency: int) -> tuple[float, list
         )
         response = conn.getresponse()
         response.read()
-        conn.close()
+        if not keep_alive:
+            conn.close()
         elapsed = time.perf_counter() - start
         with lock:
             latencies.append(elapsed)
@@ -78,7 +90,10 @@ def burst(port: int, bodies: list[bytes], concurrency: int) -> tuple[float, list
     start = time.perf_counter()
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(post, bodies))
-    return time.perf_counter() - start, latencies, ok
+    wall = time.perf_counter() - start
+    for conn in opened:
+        conn.close()
+    return wall, latencies, ok
 
 
 def cpu_seconds(pid: int) -> float:
@@ -137,6 +152,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, default=32)
     parser.add_argument("--threads", type=int, default=16, help="server worker threads")
     parser.add_argument(
+        "--keep-alive",
+        action="store_true",
+        help="keep each connection open for many webhooks, as a tunnel does (default: a new"
+        " connection per webhook, the worst case)",
+    )
+    parser.add_argument(
         "--rounds", type=int, default=5, help="bursts to each server, alternating; medians count"
     )
     args = parser.parse_args()
@@ -180,7 +201,7 @@ def main() -> int:
                     ("gsmbridge", app_port, servers[1]),
                 ):
                     cpu_before, cs_before = cpu_seconds(server.pid), switches(server.pid)
-                    wall, latencies, ok = burst(port, batch, args.concurrency)
+                    wall, latencies, ok = burst(port, batch, args.concurrency, args.keep_alive)
                     results[name].append(summary(wall, latencies, ok))
                     cpu[name].append((cpu_seconds(server.pid) - cpu_before) / max(ok, 1))
                     cs[name].append((switches(server.pid) - cs_before) / max(ok, 1))
