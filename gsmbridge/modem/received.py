@@ -115,10 +115,15 @@ class ReceivedSms:
             log.info("Received SMS not swept: %s", exc.name)
             return
         names = next((_CPMS_MEMORIES.findall(t) for t in answer if t.startswith("+CPMS:")), [])
-        # The third memory is where new SMS are stored (mem3); older modems name fewer.
-        memory = (names[2] if len(names) >= 3 else "SM").upper()
-        if memory == "SR":
-            memory = "SM"
+        # The third memory is where new SMS are stored (mem3; older modems name fewer).
+        # SIM-class SMS land in "SM" whatever mem3 says, so it is always looked at.
+        mem3 = (names[2] if len(names) >= 3 else "SM").upper()
+        memories = ["SM"] if mem3 in ("SM", "SR") else [mem3] if mem3 == "MT" else [mem3, "SM"]
+        for memory in memories:
+            self._sweep_memory(memory)
+
+    def _sweep_memory(self, memory: str) -> None:
+        timeout = self.modem.options.command_timeout_s
         try:
             selected = self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
             used = next((_CPMS_USED.match(t) for t in selected if _CPMS_USED.match(t)), None)
@@ -127,7 +132,7 @@ class ReceivedSms:
                 return
             lines = self.channel.command("AT+CMGL=4", timeout=timeout + entries * _LIST_S_PER_ENTRY)
         except ModemError as exc:
-            log.info("Received SMS not swept: %s", exc.name)
+            log.info("Received SMS in %s not swept: %s", memory, exc.name)
             return
         for index, stat, length, hex_pdu in listing(lines):
             if stat in (0, 1) and self.take(hex_pdu, length, memory, index):

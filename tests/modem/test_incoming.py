@@ -170,11 +170,13 @@ def test_sms_kept_in_phone_memory_are_swept_there(sim_factory, modem_factory):
     inbox = Inbox()
     sim = sim_factory(sms_memory="ME")
     sim.modem.memories["ME"].store(*encode_deliver(SENDER, "in ME")[0])
+    # A SIM-class SMS goes to the SIM whatever the modem's setting: swept too.
+    sim.modem.memories["SM"].store(*encode_deliver(SENDER, "in SM")[0])
     modem = modem_factory(sim.url, on_incoming=inbox)
     assert modem.wait_ready(5)
-    assert wait_until(lambda: [s.text for s in inbox.received] == ["in ME"])
+    assert wait_until(lambda: sorted(s.text for s in inbox.received) == ["in ME", "in SM"])
     assert wait_until(lambda: sim.modem.memories["ME"].used == 0)
-    assert 'AT+CPMS="ME"' in sim.commands
+    assert wait_until(lambda: sim.modem.memories["SM"].used == 0)
 
 
 def test_a_modem_that_does_not_announce_sms_is_polled(sim_factory, modem_factory):
