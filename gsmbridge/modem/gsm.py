@@ -1,8 +1,8 @@
 """The Modem: supervision, status and sending on top of an AT channel.
 
 Threads: a *supervisor* opens the port, runs the init sequence (``setup.py``),
-polls signal/registration, handles URCs (status reports, reboot hints) and
-reconnects with exponential backoff.  ``send_sms`` runs on the caller's thread
+polls signal/registration, handles URCs (status reports, received SMS, reboot
+hints) and reconnects with exponential backoff.  ``send_sms`` runs on the caller's thread
 (the sender) and takes the channel's lock for the whole message, so polling
 never interleaves with a multi-part send.  Every wait has a deadline and uses
 an Event or queue, so ``stop()`` is prompt.
@@ -26,7 +26,7 @@ from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
 from gsmbridge.modem.masking import mask
-from gsmbridge.modem.options import ModemOptions, SendResult
+from gsmbridge.modem.options import ModemOptions, SendResult, encode_message
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
@@ -38,17 +38,8 @@ __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 log = logging.getLogger("gsmbridge.modem")
 
 # Errors during a send that mean "the modem/SIM is not usable", not "this message is bad".
-_UNAVAILABLE_CODES = {
-    ("cms", 310),
-    ("cms", 311),
-    ("cms", 313),
-    ("cms", 316),
-    ("cms", 331),
-    ("cme", 10),
-    ("cme", 11),
-    ("cme", 12),
-    ("cme", 13),
-    ("cme", 30),
+_UNAVAILABLE_CODES = {("cms", c) for c in (310, 311, 313, 316, 331)} | {
+    ("cme", c) for c in (10, 11, 12, 13, 30)
 }
 
 
@@ -179,29 +170,9 @@ class Modem:
             raise ValueError("first_part starts at 1")
         if first_part > 1 and concat_ref is None:
             raise ValueError("resuming a message needs its original concat_ref")
-        try:
-            pdu.normalise_address(number)
-        except pdu.PduError as exc:
-            raise ModemError(
-                f"invalid number: {exc}", kind="input", name="invalid number", transient=False
-            ) from exc
         ref = self.next_concat_ref() if concat_ref is None else concat_ref & 0xFF
-        opts = self.options
-        try:
-            message = pdu.encode_submit(
-                number,
-                text,
-                concat_ref=ref,
-                status_report=opts.status_reports
-                and self._status.extra.get("status_reports") != "unsupported",
-                validity_minutes=opts.validity_minutes,
-                smart=opts.smart_encoding,
-                max_parts=opts.max_parts,
-            )
-        except pdu.PduError as exc:
-            raise ModemError(
-                f"cannot encode: {exc}", kind="input", name="cannot encode", transient=False
-            ) from exc
+        reports = self._status.extra.get("status_reports") != "unsupported"
+        message = encode_message(number, text, ref, self.options, reports=reports)
         todo = message.parts[first_part - 1 :]
         references: list[int] = []
         if todo:
@@ -321,12 +292,8 @@ class Modem:
             self.set_status(extra=extra)
 
     def deliver_status_report(self, report: pdu.StatusReport) -> None:
-        """Pass a decoded +CDS to ``on_status_report``; a failing callback is only logged."""
-        if self._on_status_report is not None:
-            try:
-                self._on_status_report(report)
-            except Exception:  # noqa: BLE001
-                log.exception("status report callback failed")
+        """Pass a decoded report to ``on_status_report``; a failing callback is only logged."""
+        _call(self._on_status_report, report, "status report callback failed")
 
     @property
     def takes_incoming(self) -> bool:
@@ -335,17 +302,9 @@ class Modem:
         return self._on_incoming is not None
 
     def deliver_incoming(self, sms: Deliver) -> bool:
-        """Pass a received SMS to ``on_incoming``; True once it is stored, so it may be
-        deleted from the modem.  A failing callback is logged, and the SMS stays in
-        the modem for the next sweep."""
-        if self._on_incoming is None:
-            return False
-        try:
-            self._on_incoming(sms)
-        except Exception:  # noqa: BLE001
-            log.exception("received SMS not stored; it stays in the modem's memory")
-            return False
-        return True
+        """Pass a received SMS to ``on_incoming``; True once stored, so it may be deleted
+        from the modem (else it stays there for the next sweep)."""
+        return _call(self._on_incoming, sms, "received SMS not stored; it stays in the modem")
 
     # -- supervisor ----------------------------------------------------------------------
     def _supervise(self) -> None:
@@ -477,10 +436,8 @@ class Modem:
 
     def _session(self, channel: AtChannel) -> None:
         """Poll and handle events until something requires a reconnect (raised)."""
-        if self.status.extra.get("status_reports") == "stored":
-            UrcHandler(self, channel).sweep_stored_reports()
         self.incoming_swept.clear()
-        UrcHandler(self, channel).received().sweep()
+        UrcHandler(self, channel).sweep_at_connect()
         self.incoming_swept.set()
         started = time.monotonic()
         next_poll = started + (
@@ -515,11 +472,22 @@ class Modem:
         try:
             with channel.lock:
                 Initialiser(self, channel).poll()
-                if self.status.extra.get("received_sms") == "polled":
-                    UrcHandler(self, channel).received().sweep()
+                UrcHandler(self, channel).sweep_at_poll()
         except ConnectionLost as exc:
             raise Reconnect("connection lost") from exc
         except ModemError as exc:
             log.info("Status poll failed: %s", exc.name)
             if channel.consecutive_timeouts >= self.options.max_timeouts:
                 raise Reconnect("modem stopped answering") from exc
+
+
+def _call(callback: Callable[[Any], None] | None, value: Any, failure: str) -> bool:
+    """Run a callback; False (logged) when there is none or it raises."""
+    if callback is None:
+        return False
+    try:
+        callback(value)
+    except Exception:  # noqa: BLE001 - a callback must not break the modem
+        log.exception(failure)
+        return False
+    return True

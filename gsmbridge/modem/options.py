@@ -1,9 +1,12 @@
-"""Options of a Modem and the result of a send (kept apart so gsm.py stays small)."""
+"""Options of a Modem, how a message is encoded for them, and the result of a send
+(kept apart so gsm.py stays small)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from gsmbridge.modem import pdu
+from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.sim_state import SimulatorOptions
 
 
@@ -37,3 +40,30 @@ class SendResult:
     concat_ref: int
     truncated: bool
     first_part: int = 1
+
+
+def encode_message(
+    number: str, text: str, concat_ref: int, options: ModemOptions, *, reports: bool
+) -> pdu.EncodedMessage:
+    """The SMS-SUBMIT parts of a message as these options want it; a number or text
+    that cannot be sent is a permanent ModemError (kind "input")."""
+    try:
+        pdu.normalise_address(number)
+    except pdu.PduError as exc:
+        raise ModemError(
+            f"invalid number: {exc}", kind="input", name="invalid number", transient=False
+        ) from exc
+    try:
+        return pdu.encode_submit(
+            number,
+            text,
+            concat_ref=concat_ref,
+            status_report=options.status_reports and reports,
+            validity_minutes=options.validity_minutes,
+            smart=options.smart_encoding,
+            max_parts=options.max_parts,
+        )
+    except pdu.PduError as exc:
+        raise ModemError(
+            f"cannot encode: {exc}", kind="input", name="cannot encode", transient=False
+        ) from exc

@@ -108,6 +108,17 @@ class UrcHandler:
         # Deleted even when unread or undecodable: a full memory would stop the reports.
         self._delete(memory, index)
 
+    def sweep_at_connect(self) -> None:
+        """What waits in the modem's memories: stored reports, received SMS."""
+        if self.modem.status.extra.get("status_reports") == "stored":
+            self.sweep_stored_reports()
+        self.received().sweep()
+
+    def sweep_at_poll(self) -> None:
+        """A modem that does not announce new SMS (+CMTI) is swept at every poll."""
+        if self.modem.status.extra.get("received_sms") == "polled":
+            self.received().sweep()
+
     def sweep_stored_reports(self) -> None:
         """Read and delete the reports left in the "SR" memory (stored while gsmbridge
         was not running, or announced on a connection that was lost).
