@@ -15,6 +15,7 @@ def test_status_test_sms_and_outbox(gui, qtbot):
     assert panel.info["imei"].text() == "356938035643809"
     assert panel.info["operator"].text() == "Simulated"
     assert "+CDS" in panel.info["reports"].text()  # the simulator reports inline
+    assert "+CMTI" in panel.info["received"].text()  # and announces received SMS
     assert panel.sim_note.isVisibleTo(panel) and panel.outbox_box.isVisibleTo(panel)
     assert panel.info_box.title() == "Simulated modem"
     assert panel.charts_data["sim"]  # a signal reading was recorded
