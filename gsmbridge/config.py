@@ -129,6 +129,13 @@ class LoggingSettings:
 
 
 @dataclass
+class HistorySettings:
+    # Finished jobs (delivered, sent, failed, cancelled) and replies older than this
+    # are removed; 0 keeps everything.
+    keep_days: int = 90
+
+
+@dataclass
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -140,6 +147,7 @@ class Settings:
     tunnel: TunnelSettings = field(default_factory=TunnelSettings)
     gui: GuiSettings = field(default_factory=GuiSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    history: HistorySettings = field(default_factory=HistorySettings)
 
     def validate(self) -> None:
         """Check values that a type alone does not; raise ConfigError."""
@@ -170,6 +178,7 @@ class Settings:
                 self.tunnel.self_check_interval_s >= 0,
                 "tunnel.self_check_interval_s must be >= 0 (0 = on demand only)",
             ),
+            (self.history.keep_days >= 0, "history.keep_days must be >= 0 (0 = keep all)"),
             (self.retry.max_attempts >= 1, "retry.max_attempts must be >= 1"),
             (self.retry.base_delay_s >= 0, "retry.base_delay_s must be >= 0"),
             (

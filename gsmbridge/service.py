@@ -20,6 +20,7 @@ from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.events import EventHub, Listener
+from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.phones import InvalidNumber, normalise
@@ -114,6 +115,9 @@ class Bridge:
         )
         self._modem_events = _ModemEvents(self)
         self.lookup = PhoneLookup(settings, self._number_found, self._number_not_found)
+        self._housekeeping = Housekeeping(
+            lambda: self.store, lambda: self.settings.history.keep_days, self.events.jobs_changed
+        )
         self.started = False
         self.stopping = False
 
@@ -149,6 +153,7 @@ class Bridge:
         self.events.add(self._counts)
         self._counts.start()
         self.lookup.start()
+        self._housekeeping.start()
         app = create_app(self, self.settings)
         self.web = WebServer(
             app,
@@ -270,6 +275,7 @@ class Bridge:
             modem.stop()
         self.modems = []
         self.lookup.stop()
+        self._housekeeping.stop()
         self._counts.stop()
         self.events.remove(self._counts)
         if self.store is not None:

@@ -171,6 +171,22 @@ class Store(SendingStore, InboxStore):
             release_members=True,
         )
 
+    def prune(self, before: float) -> int:
+        """Remove finished jobs (and their history) last changed before a time; return
+        how many.  Jobs still to send are never removed, nor a job another one that
+        stays still points at (coalescing)."""
+        finished = "('delivered','sent','failed','cancelled')"
+
+        def fn(conn: sqlite3.Connection) -> int:
+            old = f"state IN {finished} AND updated_at < ?"
+            return conn.execute(
+                f"DELETE FROM jobs WHERE {old} AND id NOT IN (SELECT merged_into FROM jobs"
+                f" WHERE merged_into IS NOT NULL AND NOT ({old}))",
+                (before, before),
+            ).rowcount  # job_events go with them (ON DELETE CASCADE)
+
+        return int(self._write(fn))
+
     # -- reads ------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job | None:

@@ -148,3 +148,11 @@ class InboxStore(StoreBase):
             return sum(conn.execute("DELETE FROM inbox WHERE id=?", (i,)).rowcount for i in ids)
 
         return self._write(fn)
+
+    def prune_incoming(self, before: float) -> int:
+        """Remove replies received before a time (retention)."""
+        return int(
+            self._write(
+                lambda c: c.execute("DELETE FROM inbox WHERE received_at < ?", (before,)).rowcount
+            )
+        )

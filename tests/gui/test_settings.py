@@ -17,6 +17,7 @@ def test_bad_values_are_refused_next_to_their_fields(gui, qtbot, tmp_path):
     dialog.region.setText("Germany")
     dialog.max_attempts.setText("0")
     dialog.base_delay.setText("ten")
+    dialog.keep_days.setText("-5")
     errors = dialog.validate()
     assert set(errors) == {
         "server.port",
@@ -24,6 +25,7 @@ def test_bad_values_are_refused_next_to_their_fields(gui, qtbot, tmp_path):
         "sending.default_region",
         "retry.max_attempts",
         "retry.base_delay_s",
+        "history.keep_days",
     }
     assert "65535" in dialog.fields["server.port"].error.text()
     assert dialog.fields["server.port"].error.isVisibleTo(dialog)
@@ -42,17 +44,20 @@ def test_good_values_are_accepted(gui, qtbot):
     dialog.pin.setText("1234")
     dialog.region.setText("de")
     dialog.max_delay.setText("600")
+    dialog.keep_days.setText("30")
     assert dialog.validate() == {}
     new, password, errors = dialog.build()
     assert errors == {} and password == ""
     assert new.server.port == 8099
     assert new.modem.pin == "1234"
     assert new.sending.default_region == "DE"
+    assert new.history.keep_days == 30
     assert set(changed_keys(gui.ctx.desired, new)) == {
         "server.port",
         "modem.pin",
         "sending.default_region",
         "retry.max_delay_s",
+        "history.keep_days",
     }
 
 

@@ -162,6 +162,19 @@ class SettingsDialog(QDialog):
             "Mask phone numbers in the queue and the log",
             s.gui.mask_numbers,
         )
+        self.keep_days = self._line(
+            form,
+            "history.keep_days",
+            "Keep history (days)",
+            str(s.history.keep_days),
+            parse_int(0, what="a number of days (0 keeps everything)"),
+        )
+        form.addRow(
+            self._note(
+                "Sent, delivered, failed and cancelled jobs and replies older than this are "
+                "removed. Jobs still to send are always kept."
+            )
+        )
         self.log_level = QComboBox()
         self.log_level.addItems(["DEBUG", "INFO", "WARNING", "ERROR"])
         self.log_level.setCurrentText(s.logging.level.upper())
