@@ -171,21 +171,23 @@ class Store(SendingStore, InboxStore):
             release_members=True,
         )
 
-    def prune(self, before: float) -> int:
+    def prune(self, before: float, *, batch: int = 500) -> int:
         """Remove finished jobs (and their history) last changed before a time; return
         how many.  Jobs still to send are never removed, nor a job another one that
-        stays still points at (coalescing)."""
-        finished = "('delivered','sent','failed','cancelled')"
-
-        def fn(conn: sqlite3.Connection) -> int:
-            old = f"state IN {finished} AND updated_at < ?"
-            return conn.execute(
-                f"DELETE FROM jobs WHERE {old} AND id NOT IN (SELECT merged_into FROM jobs"
-                f" WHERE merged_into IS NOT NULL AND NOT ({old}))",
-                (before, before),
-            ).rowcount  # job_events go with them (ON DELETE CASCADE)
-
-        return int(self._write(fn))
+        stays still points at (coalescing).  In small transactions, oldest first, so
+        webhooks never wait long behind a big clean-up."""
+        old = "state IN ('delivered','sent','failed','cancelled') AND updated_at < ?"
+        sql = (
+            f"DELETE FROM jobs WHERE id IN (SELECT id FROM jobs WHERE {old} AND id NOT IN"
+            f" (SELECT merged_into FROM jobs WHERE merged_into IS NOT NULL AND NOT ({old}))"
+            " ORDER BY id LIMIT ?)"
+        )  # job_events go with them (ON DELETE CASCADE)
+        total = 0
+        while True:
+            n = int(self._write(lambda c: c.execute(sql, (before, before, batch)).rowcount))
+            total += n
+            if n < batch:
+                return total
 
     # -- reads ------------------------------------------------------------------
 

@@ -149,10 +149,15 @@ class InboxStore(StoreBase):
 
         return self._write(fn)
 
-    def prune_incoming(self, before: float) -> int:
-        """Remove replies received before a time (retention)."""
-        return int(
-            self._write(
-                lambda c: c.execute("DELETE FROM inbox WHERE received_at < ?", (before,)).rowcount
-            )
+    def prune_incoming(self, before: float, *, batch: int = 500) -> int:
+        """Remove replies received before a time (retention), in small transactions."""
+        sql = (
+            "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE received_at < ?"
+            " ORDER BY id LIMIT ?)"
         )
+        total = 0
+        while True:
+            n = int(self._write(lambda c: c.execute(sql, (before, batch)).rowcount))
+            total += n
+            if n < batch:
+                return total

@@ -97,3 +97,13 @@ def test_keep_days_from_the_environment_and_checked(tmp_path):
     assert loaded.history.keep_days == 30
     with pytest.raises(config.ConfigError, match="history.keep_days"):
         config.load_settings(path, environ={"GSMBRIDGE_HISTORY_KEEP_DAYS": "-1"})
+
+
+def test_prune_works_in_small_batches(store: Store, clock: FakeClock):
+    for i in range(7):
+        finished(store, f"u{i}", "sent")
+        store.add_incoming("+12125550123", f"reply {i}")
+    clock.now += 91 * DAY_S
+    assert store.prune(clock.now - 90 * DAY_S, batch=3) == 7
+    assert store.prune_incoming(clock.now - 90 * DAY_S, batch=3) == 7
+    assert store.count_jobs() == 0 and store.count_incoming() == 0
