@@ -182,12 +182,7 @@ class Store(SendingStore, InboxStore):
             f" (SELECT merged_into FROM jobs WHERE merged_into IS NOT NULL AND NOT ({old}))"
             " ORDER BY id LIMIT ?)"
         )  # job_events go with them (ON DELETE CASCADE)
-        total = 0
-        while True:
-            n = int(self._write(lambda c: c.execute(sql, (before, before, batch)).rowcount))
-            total += n
-            if n < batch:
-                return total
+        return self._delete_in_batches(sql, (before, before), batch)
 
     # -- reads ------------------------------------------------------------------
 

@@ -13,6 +13,16 @@ from gsmbridge.core.models import State
 class StoreBase(Database):
     """Helpers used inside write functions."""
 
+    def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch: int) -> int:
+        """Run a DELETE whose last parameter is a LIMIT, one transaction per batch, until
+        fewer than ``batch`` rows go: webhooks never wait long behind a big clean-up."""
+        total = 0
+        while True:
+            n = int(self._write(lambda c: c.execute(sql, (*params, batch)).rowcount))
+            total += n
+            if n < batch:
+                return total
+
     def _event(self, conn: sqlite3.Connection, job_id: int, kind: str, detail: str = "") -> None:
         conn.execute(
             "INSERT INTO job_events(job_id, at, kind, detail) VALUES (?, ?, ?, ?)",

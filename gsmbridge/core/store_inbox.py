@@ -155,9 +155,4 @@ class InboxStore(StoreBase):
             "DELETE FROM inbox WHERE id IN (SELECT id FROM inbox WHERE received_at < ?"
             " ORDER BY id LIMIT ?)"
         )
-        total = 0
-        while True:
-            n = int(self._write(lambda c: c.execute(sql, (before, batch)).rowcount))
-            total += n
-            if n < batch:
-                return total
+        return self._delete_in_batches(sql, (before,), batch)
