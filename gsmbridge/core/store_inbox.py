@@ -12,6 +12,7 @@ from gsmbridge.core.store_base import StoreBase
 # The parts of one long message arrive within minutes; an 8-bit reference from the
 # same sender seen again after this long starts a new message.
 PART_WINDOW_S = 24 * 3600.0
+PART_STAMP_S = 3600.0  # parts of one message: SMS-centre time stamps this close
 MISSING = "[…]"
 
 _COLUMNS = (
@@ -67,10 +68,13 @@ class InboxStore(StoreBase):
             values: tuple[str, int | None, int, str]
             if concat is not None and concat[1] > 1:
                 ref, total, seq = concat
+                # The SMS centre stamps the parts of one message within moments of each
+                # other: a reference reused later by the same sender is another message.
                 row = conn.execute(
                     "SELECT id, parts_json FROM inbox WHERE sender=? AND concat_ref=?"
-                    " AND parts_total=? AND received_at>=? ORDER BY id DESC LIMIT 1",
-                    (sender, ref, total, now - PART_WINDOW_S),
+                    " AND parts_total=? AND received_at>=? AND (? IS NULL OR sent_at IS NULL"
+                    " OR abs(sent_at - ?) <= ?) ORDER BY id DESC LIMIT 1",
+                    (sender, ref, total, now - PART_WINDOW_S, sent_at, sent_at, PART_STAMP_S),
                 ).fetchone()
                 parts = json.loads(row[1]) if row else {}
                 if row is not None and parts.get(str(seq)) == text:

@@ -38,6 +38,11 @@ def test_same_reference_from_another_sender_or_much_later_is_another_message(
     c = store.add_incoming("+4915112345", "X", concat=(9, 2, 2))
     assert len({a.id, b.id, c.id}) == 3
     assert store.get_incoming(a.id).text == "A" + MISSING
+    # Within the window, but stamped hours apart by the SMS centre: another message.
+    d = store.add_incoming("+4915177777", "One", sent_at=1000.0, concat=(3, 2, 1))
+    e = store.add_incoming("+4915177777", "One", sent_at=9000.0, concat=(3, 2, 1))
+    f = store.add_incoming("+4915177777", "Two", sent_at=9005.0, concat=(3, 2, 2))
+    assert d.id != e.id and f.id == e.id and f.text == "OneTwo" and f.complete
 
 
 def test_an_sms_read_twice_is_stored_once(store: Store, clock: FakeClock) -> None:
