@@ -372,8 +372,9 @@ class AtChannel:
             raise ModemError(
                 f"write timeout: {exc}", kind="io", name="write timeout", transient=True
             ) from exc
-        except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
-            # TypeError/AttributeError: pyserial's fd/socket went to None under us.
+        except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
+            # TypeError/AttributeError: pyserial's fd/socket went to None under us;
+            # ValueError: its select() on a socket the reader closed meanwhile (fd -1).
             self._lost(exc)
             raise ConnectionLost(f"port lost: {exc}", name="port lost") from exc
 
@@ -383,7 +384,7 @@ class AtChannel:
         while not self._stop.is_set():
             try:
                 data = port.read(port.in_waiting or 1)
-            except (serial.SerialException, OSError, TypeError, AttributeError) as exc:
+            except (serial.SerialException, OSError, TypeError, AttributeError, ValueError) as exc:
                 if not self._stop.is_set():
                     self._lost(exc)
                 return

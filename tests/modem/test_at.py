@@ -216,6 +216,23 @@ def test_port_closed_mid_command_fails_fast(peer_factory, channel_factory):
         channel.command("AT")
 
 
+def test_socket_closed_under_a_write_is_a_lost_port(peer_factory, channel_factory, monkeypatch):
+    # pyserial's socket:// write() select()s on a socket the reader thread may have
+    # closed meanwhile and raises ValueError (fd -1): a race no peer can stage on cue,
+    # so the real port's write is made to fail the way it does (seen in CI).
+    peer = peer_factory({"AT": OK})
+    channel, _ = channel_factory(peer.url)
+    assert channel.command("AT") == []
+
+    def write(data: bytes) -> int:
+        raise ValueError("file descriptor cannot be a negative integer (-1)")
+
+    monkeypatch.setattr(channel._port, "write", write)
+    with pytest.raises(ConnectionLost):
+        channel.command("AT")
+    assert not channel.alive
+
+
 def test_close_while_waiting_fails_the_command_at_once(peer_factory, channel_factory):
     peer = peer_factory(lambda cmd: None)
     channel, _ = channel_factory(peer.url)
