@@ -29,7 +29,8 @@ def test_replies_reach_the_inbox_named_and_survive_a_stop(tmp_path) -> None:
         wait_all(client, [job_id], {"sent", "delivered"})
 
         sim.receive_sms(NUMBER, "Thanks, on my way! " * 12)  # a long reply, several parts
-        assert wait_until(lambda: len(inbox(client)) == 1, timeout=20)
+        # The row appears with the first part; it is complete once every part is in.
+        assert wait_until(lambda: [m["complete"] for m in inbox(client)] == [True], timeout=20)
         (reply,) = inbox(client)
         assert reply["complete"] and reply["text"] == "Thanks, on my way! " * 12
         assert reply["from"] == {"number": NUMBER, "uid": "alice", "name": "Alice"}
