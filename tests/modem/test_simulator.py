@@ -17,7 +17,7 @@ FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
 
 
 def read_until(
-    port: serial.SerialBase, pattern: re.Pattern[bytes] | bytes, timeout: float = 2.0
+    port: serial.SerialBase, pattern: re.Pattern[bytes] | bytes, timeout: float = 5.0
 ) -> bytes:
     data = b""
     end = time.monotonic() + timeout
