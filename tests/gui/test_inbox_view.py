@@ -265,3 +265,16 @@ def test_a_complete_reply_notifies_once_unless_the_window_is_in_use(gui, qtbot, 
     from_another_thread(bridge, BOB, "x" * 300)  # the window is in use: no notification
     qtbot.waitUntil(lambda: window.inbox.model.rowCount() == 2, timeout=5000)
     assert len(tray.notes) == 1
+
+
+def test_replies_pruned_by_housekeeping_leave_the_table(gui, qtbot):
+    from gsmbridge.core.housekeeping import Housekeeping
+
+    bridge, view = gui.ctx.bridge, gui.window.inbox
+    old = from_another_thread(bridge, ALICE, "an old reply")
+    qtbot.waitUntil(lambda: view.model.row_of(old.id) == 0, timeout=5000)
+    house = Housekeeping(
+        lambda: bridge.store, lambda: 1, bridge.events.jobs_changed, clock=lambda: 10**10
+    )
+    assert house.run_once() == (0, 1)
+    qtbot.waitUntil(lambda: view.model.rowCount() == 0, timeout=5000)

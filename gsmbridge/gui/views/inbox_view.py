@@ -192,6 +192,11 @@ class InboxView(QWidget):
     def set_store(self, store: Any) -> None:
         self.model.set_store(store)
 
+    @Slot()
+    def on_history_changed(self) -> None:
+        """Many jobs changed at once (a bulk action, or old history pruned, replies too)."""
+        self.model.reload()
+
     @Slot(object)
     def on_sms_received(self, message: IncomingSms) -> None:
         """A message, or another part of one, was stored (queued from the core)."""

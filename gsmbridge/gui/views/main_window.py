@@ -166,6 +166,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
         connect_queued(events.tunnel_changed, self.tunnel_panel.on_tunnel_changed)
         connect_queued(events.sms_received, self.inbox.on_sms_received)
+        connect_queued(events.jobs_changed, self.inbox.on_history_changed)
         if tray is not None:
             tray.show_requested.connect(self.bring_to_front)
             tray.pause_toggled.connect(self.act_pause.setChecked)
