@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 
 from gsmbridge.modem import pdu
 from gsmbridge.modem.pdu_fields import (
+    MTI_DELIVER,
     PduError,
     Reader,
     address_field,
@@ -25,7 +26,6 @@ from gsmbridge.modem.status_report import decode_timestamp, encode_timestamp
 
 __all__ = ["Deliver", "decode_deliver", "encode_deliver"]
 
-MTI_DELIVER = 0x00
 _FO_MMS = 0x04  # TP-MMS set: no more messages waiting at the SC
 _FO_UDHI = 0x40
 

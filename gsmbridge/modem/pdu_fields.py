@@ -12,6 +12,7 @@ import re
 from gsmbridge.modem import gsm7
 
 __all__ = [
+    "MTI_DELIVER",
     "MTI_STATUS_REPORT",
     "MTI_SUBMIT",
     "PduError",
@@ -26,6 +27,7 @@ __all__ = [
 ]
 
 # First-octet message types (TS 23.040 §9.2.2.2).
+MTI_DELIVER = 0x00
 MTI_SUBMIT = 0x01
 MTI_STATUS_REPORT = 0x02
 _TOA_INTERNATIONAL = 0x91

@@ -126,7 +126,7 @@ class ReceivedSms:
         timeout = self.modem.options.command_timeout_s
         try:
             selected = self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            used = next((_CPMS_USED.match(t) for t in selected if _CPMS_USED.match(t)), None)
+            used = next((m for t in selected if (m := _CPMS_USED.match(t))), None)
             entries = int(used.group(1)) if used else 50
             if entries == 0:
                 return

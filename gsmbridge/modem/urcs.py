@@ -16,7 +16,7 @@ from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.masking import mask
-from gsmbridge.modem.pdu_fields import MTI_SUBMIT
+from gsmbridge.modem.pdu_fields import MTI_DELIVER, MTI_SUBMIT
 from gsmbridge.modem.received import ReceivedSms, listing, message_type
 from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
 
@@ -27,7 +27,6 @@ __all__ = ["UrcHandler"]
 
 log = logging.getLogger("gsmbridge.modem")
 
-MTI_DELIVER = 0
 
 # URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
 _REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")

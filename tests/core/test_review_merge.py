@@ -8,13 +8,19 @@ from tests.helpers import NUMBER, FakeClock
 from tests.helpers import add_job as add
 
 
-def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: FakeClock) -> None:
+def carrier_with_member(store: Store, clock: FakeClock) -> tuple[int, int]:
+    """A is claimed for sending and carries B (coalesced); returns (a, b)."""
     a = add(store, "A")
     clock.now += 1
     b = add(store, "B")
     job = store.claim_next(modem="m")
     assert job is not None and job.id == a
     assert store.merge_waiting(job, 60) == [b]
+    return a, b
+
+
+def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: FakeClock) -> None:
+    a, b = carrier_with_member(store, clock)
     clock.now += 1
     c = add(store, "C")  # arrives while A (carrying B) is being sent
     clock.now += 1
@@ -33,10 +39,7 @@ def test_a_group_merged_into_another_keeps_its_members(store: Store, clock: Fake
 def test_a_partly_sent_group_that_loses_a_member_is_not_resumed_with_other_text(
     store: Store, clock: FakeClock
 ) -> None:
-    a = add(store, "A")
-    b = add(store, "B")
-    job = store.claim_next(modem="m")
-    assert job is not None and store.merge_waiting(job, 60) == [b]
+    a, b = carrier_with_member(store, clock)
     store.record_part(a, 1, 7, 3)  # part 1 of "2 new messages: - A - B" went out
     store.schedule_retry(a, "network timeout", clock.now)
     assert store.cancel([b]) == [b]  # a person cancels B meanwhile
@@ -50,10 +53,7 @@ def test_a_partly_sent_group_that_loses_a_member_is_not_resumed_with_other_text(
 def test_deleting_a_member_of_a_partly_sent_group_restarts_the_carrier(
     store: Store, clock: FakeClock
 ) -> None:
-    a = add(store, "A")
-    b = add(store, "B")
-    job = store.claim_next(modem="m")
-    assert job is not None and store.merge_waiting(job, 60) == [b]
+    a, b = carrier_with_member(store, clock)
     store.record_part(a, 1, 7, 3)
     store.schedule_retry(a, "network timeout", clock.now)
     assert store.delete([b]) == 1
@@ -64,11 +64,7 @@ def test_deleting_a_member_of_a_partly_sent_group_restarts_the_carrier(
 def test_a_new_number_for_a_carrier_does_not_take_its_members_along(
     store: Store, clock: FakeClock
 ) -> None:
-    a = add(store, "A")
-    clock.now += 1
-    b = add(store, "B")
-    job = store.claim_next(modem="m")
-    assert store.merge_waiting(job, 60) == [b]
+    a, b = carrier_with_member(store, clock)
     store.schedule_retry(a, "modem unavailable", clock.now, count_attempt=False)
     assert store.set_number([a], "+12125550999") == [a]
     member = store.get(b)
@@ -81,11 +77,7 @@ def test_a_new_number_for_a_carrier_does_not_take_its_members_along(
 def test_a_waiting_note_leaves_merged_jobs_pointing_at_their_carrier(
     store: Store, clock: FakeClock
 ) -> None:
-    a = add(store, "A")
-    clock.now += 1
-    b = add(store, "B")
-    job = store.claim_next(modem="m")
-    assert store.merge_waiting(job, 60) == [b]
+    a, b = carrier_with_member(store, clock)
     store.schedule_retry(a, "modem unavailable", clock.now, count_attempt=False)
     store.annotate_waiting("waiting: limit of 10 per minute on m")
     assert store.get(a).note == "waiting: limit of 10 per minute on m"
