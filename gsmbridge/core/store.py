@@ -332,6 +332,15 @@ class Store(SendingStore, InboxStore):
         )
         return Contact(*row) if row else None
 
+    def contacts_version(self) -> tuple[int, float]:
+        """(count, newest change) of the contacts: cheap to poll for another process's edits."""
+        row = (
+            self._reader()
+            .execute("SELECT COUNT(*), COALESCE(MAX(updated_at), 0) FROM contacts")
+            .fetchone()
+        )
+        return int(row[0]), float(row[1])
+
     def list_contacts(self) -> list[Contact]:
         rows = self._reader().execute(
             "SELECT uid, number, name, updated_at FROM contacts ORDER BY uid"

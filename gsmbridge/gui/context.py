@@ -36,6 +36,7 @@ class AppContext(QObject):
         started(): the Bridge is running (web server and sender).
         start_failed(object): starting failed (a ``Problem`` to show).
         busy_changed(bool): a start or restart is in progress.
+        contacts_changed(): the window saved, imported or deleted contacts (views reload).
     """
 
     store_opened = Signal(object)
@@ -43,6 +44,7 @@ class AppContext(QObject):
     started = Signal()
     start_failed = Signal(object)
     busy_changed = Signal(bool)
+    contacts_changed = Signal()
 
     def __init__(
         self,
@@ -181,6 +183,10 @@ class AppContext(QObject):
             return
         self.problem = explain_start_error(error, self.settings, self.config_path)
         emit(self.start_failed, self.problem)
+
+    def note_contacts_changed(self) -> None:
+        """A view changed contacts (on the GUI thread, after the write)."""
+        emit(self.contacts_changed)
 
     def report_problem(self, problem: Problem) -> None:
         self.problem = problem

@@ -44,3 +44,8 @@ def format_full_time(ts: float | None) -> str:
 def preview(text: str, limit: int = 80) -> str:
     one_line = " ".join(text.split())
     return one_line if len(one_line) <= limit else one_line[: limit - 1] + "…"
+
+
+def plural(n: int, word: str, many: str = "") -> str:
+    """Count and noun: "1 job", "3 jobs"; ``many`` for an irregular plural."""
+    return f"{n:,} {word if n == 1 else many or word + 's'}"

@@ -26,6 +26,8 @@ class ContactsModel(RowTableModel):
 
     Edits are validated here (the number with ``normalise``) and then handed
     to the owner through ``contact_edited``, which saves them off the GUI thread.
+    With ``masked`` the number column shows only its last digits; the edit role
+    (the in-place editor, sorting and search) keeps the real number.
 
     Signals:
         contact_edited(object): a valid edit to save (a ``Contact``).
@@ -43,6 +45,8 @@ class ContactsModel(RowTableModel):
         self._store = store
         self.region = region
         self._rows: list[Contact] = []
+        self.masked = False
+        self.version: tuple[int, float] | None = None  # the store's contacts_version() loaded
         if store is not None:
             self.reload()
 
@@ -50,17 +54,40 @@ class ContactsModel(RowTableModel):
         self._store = store
         self.reload()
 
+    @property
+    def store(self) -> Any:
+        return self._store
+
     @Slot()
     def reload(self) -> None:
         rows: list[Contact] = []
+        version = None
         if self._store is not None:
             try:
+                version = self._store.contacts_version()  # first: a change after it reloads again
                 rows = self._store.list_contacts()
             except READ_ERRORS as exc:
                 log.debug("contacts not loaded: %s", exc)
         self.beginResetModel()
         self._rows = rows
+        self.version = version
         self.endResetModel()
+
+    def changed_in_store(self) -> bool:
+        """Whether the store's contacts differ from the rows (another process, a webhook)."""
+        if self._store is None:
+            return False
+        try:
+            return bool(self._store.contacts_version() != self.version)
+        except READ_ERRORS as exc:
+            log.debug("contacts not checked: %s", exc)
+            return False
+
+    def set_masked(self, masked: bool) -> None:
+        self.masked = masked
+        if self._rows:
+            col = self.COL_NUMBER
+            emit(self.dataChanged, self.index(0, col), self.index(len(self._rows) - 1, col))
 
     def contact(self, row: int) -> Contact | None:
         return self._rows[row] if 0 <= row < len(self._rows) else None
@@ -89,6 +116,8 @@ class ContactsModel(RowTableModel):
         if c is None:
             return None
         col = index.column()
+        if role == Qt.ItemDataRole.DisplayRole and col == self.COL_NUMBER:
+            return format_number(c.number, self.masked)
         if role in (Qt.ItemDataRole.DisplayRole, Qt.ItemDataRole.EditRole):
             return (c.uid, c.name, c.number, format_full_time(c.updated_at))[col]
         if role == Qt.ItemDataRole.UserRole:

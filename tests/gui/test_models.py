@@ -171,6 +171,26 @@ def test_contacts_model_validates_numbers(qtbot, store):
     assert model.validate_number("+49 30 1234567")[0] == "+49301234567"
 
 
+def test_contacts_model_masks_the_shown_number_and_notices_other_writers(qtbot, store, tmp_path):
+    store.upsert_contact(Contact("alice", "+12125550100", "Alice"))
+    model = ContactsModel(store, region="US")
+    number = model.index(0, ContactsModel.COL_NUMBER)
+    model.set_masked(True)
+    assert model.data(number) == "+*******0100"
+    assert model.data(number, Qt.ItemDataRole.EditRole) == "+12125550100"  # editor, sort
+    assert not model.changed_in_store()
+    other = Store(tmp_path / "q.db")  # another process's connection
+    try:
+        other.upsert_contact(Contact("bob", "+12125550101"))
+        assert model.changed_in_store()
+        model.reload()
+        assert model.rowCount() == 2 and not model.changed_in_store()
+        other.delete_contact("alice")
+        assert model.changed_in_store()
+    finally:
+        other.close()
+
+
 def test_reloads_run_off_the_gui_thread_and_the_newest_wins(qtbot, store):
     from PySide6.QtCore import QThread
     from PySide6.QtWidgets import QApplication

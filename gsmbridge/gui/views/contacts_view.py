@@ -1,7 +1,14 @@
-"""The Contacts tab: uid -> number directory with validated edits and CSV import/export."""
+"""The Contacts tab: uid -> number directory with validated edits and CSV import/export.
+
+The table reloads when the window changes contacts (``AppContext.contacts_changed``)
+and, while the tab is shown, polls the store's ``contacts_version()`` every few
+seconds for changes made elsewhere (``gsmbridge contacts add`` in another
+process, a number learned from CometChat).
+"""
 
 from __future__ import annotations
 
+import html
 import logging
 from pathlib import Path
 from typing import Any
@@ -12,11 +19,14 @@ from PySide6.QtCore import (
     QPersistentModelIndex,
     QSortFilterProxyModel,
     Qt,
+    QTimer,
     Signal,
     Slot,
 )
+from PySide6.QtGui import QHideEvent, QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QCheckBox,
     QFileDialog,
     QHBoxLayout,
     QHeaderView,
@@ -36,18 +46,25 @@ from gsmbridge.core.contacts import ImportResult, export_csv
 from gsmbridge.core.models import Contact
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.formatting import format_number, plural
 from gsmbridge.gui.list_models import ContactsModel
-from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
+from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, EmptyHint
 
 log = logging.getLogger(__name__)
 
 INVALID_FIELD = "QLineEdit { border: 1px solid #d64541; background: #fdecea; }"
+POLL_MS = 3000  # how soon another process's change shows while the tab is open
+EMPTY_TEXT = (
+    "No contacts yet.<br>Add one below or import a CSV; numbers you set on a job "
+    "(<i>Edit number…</i> in the Queue tab) are saved here too."
+)
 
 
 def import_report(path: Path, result: ImportResult) -> str:
     lines = [
-        f"{path.name}: imported {result.imported} contact(s), {len(result.errors)} bad row(s), "
-        f"released {result.released_jobs} waiting job(s)."
+        f"{path.name}: imported {plural(result.imported, 'contact')}, "
+        f"{plural(len(result.errors), 'bad row')}, "
+        f"released {plural(result.released_jobs, 'waiting job')}."
     ]
     lines += [f"  line {line}: {problem}" for line, problem in result.errors]
     return "\n".join(lines)
@@ -108,12 +125,16 @@ class ContactsView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.model = ContactsModel(None, self, region=ctx.settings.sending.default_region)
+        self.model.set_masked(ctx.settings.gui.mask_numbers)
         self.model.contact_edited.connect(self._save_edit)
         self.model.edit_refused.connect(self._edit_refused)
         self.proxy = QSortFilterProxyModel(self)
         self.proxy.setSourceModel(self.model)
         self.proxy.setFilterCaseSensitivity(Qt.CaseSensitivity.CaseInsensitive)
         self.proxy.setFilterKeyColumn(-1)
+        # The real values, so a masked number still sorts and can be searched for.
+        self.proxy.setSortRole(Qt.ItemDataRole.EditRole)
+        self.proxy.setFilterRole(Qt.ItemDataRole.EditRole)
 
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search contacts…")
@@ -125,8 +146,12 @@ class ContactsView(QWidget):
         export_button.clicked.connect(self._export_clicked)
         self.delete_button = QPushButton("Delete…")
         self.delete_button.clicked.connect(self._delete_clicked)
+        self.show_numbers = QCheckBox("Show numbers")
+        self.show_numbers.setChecked(not ctx.settings.gui.mask_numbers)
+        self.show_numbers.toggled.connect(self._set_show_numbers)
         bar = QHBoxLayout()
         bar.addWidget(self.search, 1)
+        bar.addWidget(self.show_numbers)
         bar.addWidget(self.delete_button)
         bar.addWidget(import_button)
         bar.addWidget(export_button)
@@ -147,6 +172,9 @@ class ContactsView(QWidget):
         self.number_delegate.feedback_changed.connect(self._show_feedback)
         self.table.setItemDelegateForColumn(ContactsModel.COL_NUMBER, self.number_delegate)
         self.table.selectionModel().selectionChanged.connect(self._update_buttons)
+        self.empty_hint = EmptyHint(self.table, self._empty_text)
+        self.search.textChanged.connect(self.empty_hint.refresh)
+        self.empty_hint.linkActivated.connect(self.search.clear)
 
         # -- the add form
         self.new_uid = QLineEdit()
@@ -183,12 +211,50 @@ class ContactsView(QWidget):
         self._check_form()
         self._update_buttons()
 
+        self.poll_timer = QTimer(self)
+        self.poll_timer.setInterval(POLL_MS)
+        self.poll_timer.timeout.connect(self.refresh_if_changed)
+        ctx.contacts_changed.connect(self.model.reload)
+
     def set_store(self, store: Any) -> None:
         self.model.set_store(store)
+        self.empty_hint.refresh()  # "no contacts" only once a store is open
 
     def set_region(self, region: str) -> None:
         self.model.region = region
         self._check_form()
+
+    def _empty_text(self) -> str:
+        if self.model.store is None:
+            return ""
+        if self.model.rowCount():
+            needle = self.search.text().strip()
+            return f"No contacts match “{html.escape(needle)}”. <a href='clear'>Show all</a>"
+        return EMPTY_TEXT
+
+    @Slot(bool)
+    def _set_show_numbers(self, show: bool) -> None:
+        self.model.set_masked(not show)
+
+    # -- changes made elsewhere ------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.refresh_if_changed()
+        self.poll_timer.start()
+
+    def hideEvent(self, event: QHideEvent) -> None:
+        super().hideEvent(event)
+        self.poll_timer.stop()
+
+    @Slot()
+    def refresh_if_changed(self) -> None:
+        """Reload if the store's contacts changed (one tiny query), unless a cell is being
+        edited: a reload would close the editor; the next tick tries again."""
+        if self.table.state() == QAbstractItemView.State.EditingState:
+            return
+        if self.model.changed_in_store():
+            self.model.reload()
 
     # -- feedback ------------------------------------------------------------------------
 
@@ -220,6 +286,13 @@ class ContactsView(QWidget):
     def _update_buttons(self) -> None:
         self.delete_button.setEnabled(bool(self.selected_uids()))
 
+    @staticmethod
+    def _which(uids: list[str]) -> str:
+        return f"contact {uids[0]}" if len(uids) == 1 else f"{len(uids)} contacts"
+
+    def _shown(self, number: str) -> str:
+        return format_number(number, self.model.masked)
+
     def selected_uids(self) -> list[str]:
         rows = {self.proxy.mapToSource(i).row() for i in self.table.selectionModel().selectedRows()}
         return [c.uid for r in sorted(rows) if (c := self.model.contact(r)) is not None]
@@ -250,9 +323,9 @@ class ContactsView(QWidget):
         self.new_uid.clear()
         self.new_name.clear()
         self.new_number.clear()
-        extra = f"; released {len(released)} waiting job(s)" if released else ""
-        self._show_feedback(f"Saved {contact.uid} → {contact.number}{extra}", True)
-        self.model.reload()
+        extra = f"; released {plural(len(released), 'waiting job')}" if released else ""
+        self._show_feedback(f"Saved {contact.uid} → {self._shown(contact.number)}{extra}", True)
+        self.ctx.note_contacts_changed()
 
     @Slot(object)
     def _save_edit(self, contact: Contact) -> None:
@@ -266,7 +339,7 @@ class ContactsView(QWidget):
         answer = QMessageBox.question(
             self,
             "Delete contacts",
-            f"Delete {len(uids)} contact(s)? Queued jobs keep their numbers.",
+            f"Delete {self._which(uids)}? Queued jobs keep their numbers.",
             QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
         )
         if answer == QMessageBox.StandardButton.Yes:
@@ -283,8 +356,8 @@ class ContactsView(QWidget):
         self.ctx.tasks.run("Delete contacts", delete_all, on_done=self._deleted)
 
     def _deleted(self, n: int) -> None:
-        self._show_feedback(f"Deleted {n} contact(s)", True)
-        self.model.reload()
+        self._show_feedback(f"Deleted {plural(n, 'contact')}", True)
+        self.ctx.note_contacts_changed()
 
     # -- CSV ------------------------------------------------------------------------------------
 
@@ -314,10 +387,11 @@ class ContactsView(QWidget):
         self.report.setPlainText(import_report(path, result))
         self.report.setStyleSheet(ERROR_STYLE if result.errors else "")
         self.report.show()
-        self.model.reload()
+        self.ctx.note_contacts_changed()
         emit(
             self.message_posted,
-            f"Imported {result.imported} contact(s); {len(result.errors)} bad row(s)",
+            f"Imported {plural(result.imported, 'contact')}; "
+            f"{plural(len(result.errors), 'bad row')}",
         )
 
     @Slot()
@@ -334,6 +408,8 @@ class ContactsView(QWidget):
             export_csv,
             self.ctx.store,
             path,
-            on_done=lambda n: self._show_feedback(f"Exported {n} contact(s) to {path}", True),
+            on_done=lambda n: self._show_feedback(
+                f"Exported {plural(n, 'contact')} to {path}", True
+            ),
             on_error=lambda exc: self._show_feedback(f"Export failed: {exc}", False),
         )

@@ -418,6 +418,7 @@ class MainWindow(QMainWindow):
         self.header.set_auth(s.auth.enabled, s.auth.username)
         self.queue.show_numbers.setChecked(not s.gui.mask_numbers)
         self.inbox.show_numbers.setChecked(not s.gui.mask_numbers)
+        self.contacts.show_numbers.setChecked(not s.gui.mask_numbers)
         self.log_view.mask.setChecked(s.gui.mask_numbers)
         self.contacts.set_region(s.sending.default_region)
         self.modem_panel.test_sms.update_counter()

@@ -308,13 +308,20 @@ class QueueView(QWidget):
         )
 
     def set_number(self, ids: list[int], number: str, save_contact: bool = True) -> None:
+        report = self._done("New number set on {n} job{s}")
+
+        def done(changed: list[int]) -> None:
+            report(changed)
+            if save_contact and changed:
+                self.ctx.note_contacts_changed()  # the Contacts tab shows the new number
+
         self.ctx.tasks.run(
             "Edit number",
             self.ctx.bridge.set_number,
             ids,
             number,
             save_contact=save_contact,
-            on_done=self._done("New number set on {n} job{s}"),
+            on_done=done,
             on_error=self._failed("Edit number"),
         )
 

@@ -1,8 +1,11 @@
-"""Small shared widgets: the problem banner, signal bars, field error labels, list tables."""
+"""Small shared widgets: the problem banner, signal bars, field error labels, list tables,
+the empty-table hint."""
 
 from __future__ import annotations
 
-from PySide6.QtCore import QAbstractItemModel, QRectF, QSize, Qt, Signal, Slot
+from collections.abc import Callable
+
+from PySide6.QtCore import QAbstractItemModel, QEvent, QObject, QRectF, QSize, Qt, Signal, Slot
 from PySide6.QtGui import QColor, QPainter, QPalette
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -20,6 +23,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.gui.compat import emit
 
 ERROR_STYLE = "color: #c0392b;"
+HINT_STYLE = "color: #7a7a7a; font-size: 11pt;"
 ROW_HEIGHT = 24
 OK_STYLE = "color: #1e7a44;"
 
@@ -199,3 +203,44 @@ def list_table(model: QAbstractItemModel, widths: dict[int, int]) -> QTableView:
         table.setColumnWidth(col, width)
     table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
     return table
+
+
+class EmptyHint(QLabel):
+    """Grey text over a table's rows area while the table has no rows.
+
+    ``text()`` says why it is empty ("No jobs match …") and may hold a link; an
+    empty string shows nothing (while loading, say).  The header stays visible,
+    so the columns still say what the table holds.  The hint follows the
+    model's resets, inserts and removals; owners call ``refresh`` when what
+    the text depends on changes (a filter).
+
+    Signals: those of QLabel (``linkActivated(str)`` for a link in the text).
+    """
+
+    def __init__(self, view: QAbstractItemView, text: Callable[[], str]) -> None:
+        super().__init__(view.viewport())
+        self._view = view
+        self._text = text
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWordWrap(True)
+        self.setStyleSheet(HINT_STYLE)
+        self.setTextFormat(Qt.TextFormat.RichText)
+        self.setContentsMargins(24, 24, 24, 24)
+        view.viewport().installEventFilter(self)
+        model = view.model()
+        for signal in (model.modelReset, model.rowsInserted, model.rowsRemoved):
+            signal.connect(self.refresh)
+        model.layoutChanged.connect(self.refresh)
+        self.refresh()
+
+    @Slot()
+    def refresh(self) -> None:
+        text = self._text() if self._view.model().rowCount() == 0 else ""
+        self.setText(text)
+        self.setVisible(bool(text))
+        self.setGeometry(self._view.viewport().rect())
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Resize:
+            self.setGeometry(self._view.viewport().rect())
+        return False
