@@ -1,8 +1,11 @@
 """TunnelManager: runs cloudflared or ngrok, learns the public URL, keeps it alive.
 
-One supervisor thread owns the child process: it starts the program, asks the
-program's local API (or, failing that, reads its log) for the public URL,
-watches it, restarts it with backoff when it dies, and stops it on ``stop()``.
+One supervisor thread owns the tunnel: for cloudflared (and ngrok where its SDK
+cannot be imported) it starts the program, asks the program's local API (or,
+failing that, reads its log) for the public URL; ngrok otherwise runs
+in-process through its SDK (``ngrok_sdk``), which hands the URL over directly.
+The supervisor watches the tunnel, restarts it with backoff when it dies, and
+stops it on ``stop()``.
 Every change is published as a new ``TunnelStatus`` through
 ``listener.tunnel_changed``.  Nothing here blocks the caller, and every wait
 has a timeout.
@@ -23,7 +26,8 @@ from typing import Any
 
 from gsmbridge.config import Settings
 from gsmbridge.core.events import Listener
-from gsmbridge.tunnel import programs
+from gsmbridge.tunnel import ngrok_sdk, programs
+from gsmbridge.tunnel.ngrok_sdk import BackgroundForward, NgrokListenerHandle, NgrokSdk
 from gsmbridge.tunnel.process import ChildProcess
 from gsmbridge.tunnel.programs import Launch, LineInfo
 from gsmbridge.tunnel.status import TunnelOptions, TunnelStatus
@@ -59,6 +63,14 @@ class _Run:
 
 
 @dataclass
+class _SdkRun:
+    """What the in-process ngrok said during one session (set from the SDK's threads)."""
+
+    last_heartbeat: float | None = None
+    stopped: str = ""  # the dashboard's stop command
+
+
+@dataclass
 class _Outcome:
     was_up: bool = False
     up_for: float = 0.0
@@ -70,9 +82,12 @@ class _Outcome:
 class TunnelManager:
     """Starts, watches and stops the tunnel program.
 
-    ``command`` replaces the found executable (tests pass ``[python, fake.py]``);
-    ``program`` overrides ``settings.tunnel.program``; ``search_path`` replaces
-    PATH when looking for the program.  Settings are read at every (re)start, so
+    ``command`` replaces the found executable (tests pass ``[python, fake.py]``;
+    for ngrok it also means "the program, not the SDK"); ``ngrok`` replaces the
+    ngrok SDK (tests pass a stand-in; by default the real one, or the program
+    where it cannot be imported); ``program`` overrides
+    ``settings.tunnel.program``; ``search_path`` replaces PATH when looking for
+    the program.  Settings are read at every (re)start, so
     call ``restart()`` after changing ``tunnel.*`` and ``register_now()`` after
     changing ``cometchat.*`` or ``auth.*``.
     """
@@ -88,6 +103,7 @@ class TunnelManager:
         command: Sequence[str] | None = None,
         local_host: str = "127.0.0.1",
         search_path: str | None = None,
+        ngrok: NgrokSdk | None = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
     ) -> None:
@@ -108,6 +124,9 @@ class TunnelManager:
         self._wake = threading.Event()  # cuts the supervisor's waits short
         self._news = threading.Event()  # a log line said something useful
         self._child: ChildProcess | None = None
+        self._ngrok, self._ngrok_loaded = ngrok, ngrok is not None
+        self._sdk_start: BackgroundForward | None = None
+        self._sdk_handle: NgrokListenerHandle | None = None
         self._restart_times: deque[float] = deque()
         self._upkeep = Upkeep(settings, self.options, self._publish, clock, wall_clock)
         self._thread: threading.Thread | None = None
@@ -146,6 +165,11 @@ class TunnelManager:
         child = self._child
         if child is not None and child.poll() is None:
             child.stop(opts.stop_timeout_s)  # the supervisor did not get to it in time
+        start, handle = self._sdk_start, self._sdk_handle
+        if start is not None:
+            start.abandon()  # a session still opening is closed when it opens
+        if handle is not None:
+            handle.close()
         self._upkeep.stop()
         self._publish(state="off", pid=None, public_url="")
 
@@ -212,6 +236,23 @@ class TunnelManager:
             failures += 1
             self._after_failure(outcome, failures)
 
+    def _sdk(self) -> NgrokSdk | None:
+        """The ngrok SDK (loaded once), or None to run the ngrok program instead."""
+        if self._command:
+            return None
+        if not self._ngrok_loaded:
+            self._ngrok, self._ngrok_loaded = ngrok_sdk.load(), True
+        return self._ngrok
+
+    def _refuse_without_auth(self, program: str) -> bool:
+        if self.options.require_auth and not self.settings.auth.enabled:
+            if self.status.last_error != NO_AUTH:
+                log.error("Tunnel: %s", NO_AUTH)
+            self._publish(program=program, state="failed", last_error=NO_AUTH, pid=None)
+            self._pause(self.options.failed_retry_s)
+            return True
+        return False
+
     def _attempt(self) -> _Outcome | None:
         """One start of the program; None when there is nothing to run (paused meanwhile)."""
         program, tunnel, opts = self.program, self.settings.tunnel, self.options
@@ -219,23 +260,25 @@ class TunnelManager:
             self._publish(program="", state="off", last_error="", pid=None, public_url="")
             self._pause(3600)
             return None
+        sdk = self._sdk() if program == "ngrok" else None
+        if sdk is not None:
+            return None if self._refuse_without_auth(program) else self._run_sdk_once(sdk)
         if self._command:
             prefix, executable = self._command, " ".join(self._command)
         else:
             found = programs.find_program(program, tunnel.path, search_path=self._search_path)
             if found is None:
                 message = programs.missing_message(program, tunnel.path)
+                if program == "ngrok":
+                    # Only here does ngrok need a program: say why the built-in one did not do.
+                    message += f" (the built-in ngrok cannot run here: {ngrok_sdk.unavailable()})"
                 if self.status.state != "missing":
                     log.warning("Tunnel: %s", message)
                 self._publish(program=program, state="missing", last_error=message, pid=None)
                 self._pause(opts.missing_recheck_s)
                 return None
             prefix, executable = [found], found
-        if opts.require_auth and not self.settings.auth.enabled:
-            if self.status.last_error != NO_AUTH:
-                log.error("Tunnel: %s", NO_AUTH)
-            self._publish(program=program, state="failed", last_error=NO_AUTH, pid=None)
-            self._pause(opts.failed_retry_s)
+        if self._refuse_without_auth(program):
             return None
         launch = self._launch(program, prefix)
         self._publish(
@@ -320,6 +363,100 @@ class TunnelManager:
             self._upkeep.tunnel_down()
         self._end(child)
         return _Outcome(True, self._clock() - up_at, requested=True)
+
+    # -- ngrok in-process -----------------------------------------------------------------
+
+    def _run_sdk_once(self, sdk: NgrokSdk) -> _Outcome:
+        """One ngrok session through the SDK: no child process, nothing left behind."""
+        opts, tunnel = self.options, self.settings.tunnel
+        self._publish(
+            program="ngrok",
+            mode="ngrok",
+            executable=f"ngrok SDK {sdk.version}".strip(),
+            state="starting" if self.status.state != "restarting" else "restarting",
+            public_url="",
+            pid=None,
+        )
+        token = ngrok_sdk.find_authtoken(tunnel.token)
+        if not token:
+            return _Outcome(error=programs.NGROK_NO_TOKEN, fatal=True)
+        configured = programs.normalise_public_url(getattr(tunnel, "public_url", "") or "")
+        domain = configured.split("://", 1)[-1].split("/", 1)[0]
+        run = _SdkRun()
+
+        def on_event(event: ngrok_sdk.SessionEvent) -> None:
+            with self._lock:
+                if event.kind == "heartbeat":
+                    run.last_heartbeat = self._clock()
+                elif event.kind == "stop":
+                    run.stopped = event.detail or "stopped from the ngrok dashboard"
+            if event.kind == "stop":
+                self._news.set()
+
+        addr = f"{self.local_host}:{self.local_port}"
+        log.info("Starting ngrok in-process (SDK %s) for %s", sdk.version, addr)
+        start = BackgroundForward(sdk, addr, authtoken=token, domain=domain, on_event=on_event)
+        self._sdk_start = start
+        try:
+            deadline = self._clock() + opts.discover_timeout_s
+            while not start.done.wait(opts.poll_interval_s):
+                if self._stopping.is_set() or self._restart.is_set():
+                    start.abandon()
+                    return _Outcome(requested=True)
+                if self._clock() >= deadline:
+                    start.abandon()
+                    error = f"ngrok gave no public URL within {opts.discover_timeout_s:.0f} s"
+                    return _Outcome(error=f"{error}: {programs.NGROK_NO_NETWORK}")
+        finally:
+            self._sdk_start = None
+        if start.error is not None or start.handle is None:
+            failure = start.error or ngrok_sdk.NgrokSdkError("ngrok opened no listener")
+            message = programs.summarise_sdk_error(failure.message, failure.code)
+            return _Outcome(error=message, fatal=failure.code in programs.NGROK_FATAL)
+        handle = self._sdk_handle = start.handle
+        try:
+            return self._watch_sdk(handle, run)
+        finally:
+            self._sdk_handle = None
+            handle.close()
+
+    def _watch_sdk(self, handle: NgrokListenerHandle, run: _SdkRun) -> _Outcome:
+        opts = self.options
+        url = handle.url().strip().rstrip("/")
+        up_at = self._clock()
+        check = self.status.self_check
+        if check is not None and check.url != f"{url}/health":
+            check = None
+        self._upkeep.tunnel_up(url)
+        self._publish(state="up", public_url=url, last_error="", self_check=check)
+        log.info("Tunnel up: webhook %s/webhook (ngrok in-process)", url)
+        try:
+            while not (self._stopping.is_set() or self._restart.is_set()):
+                reason = handle.wait(opts.poll_interval_s)
+                with self._lock:
+                    heartbeat, stopped = run.last_heartbeat, run.stopped
+                error, fatal = "", False
+                if reason is not None:
+                    codes = programs.ngrok_error_codes([reason])
+                    error = "ngrok's tunnel ended: " + programs.summarise_sdk_error(
+                        reason, codes[0] if codes else ""
+                    )
+                    fatal = bool(set(codes) & programs.NGROK_FATAL)
+                elif stopped:
+                    error, fatal = f"ngrok: {stopped}; press Restart to start it again", True
+                elif heartbeat is not None and self._clock() - heartbeat > opts.session_lost_s:
+                    error = (
+                        f"ngrok lost its session (no heartbeat for {opts.session_lost_s:.0f} s): "
+                        "starting a new one"
+                    )
+                if error:
+                    log.warning("Tunnel down: %s", error)
+                    return _Outcome(True, self._clock() - up_at, error, fatal=fatal)
+        finally:
+            self._upkeep.tunnel_down()
+        return _Outcome(True, self._clock() - up_at, requested=True)
+
+    # -- the program ----------------------------------------------------------------------
 
     def _exited(self, program: str, run: _Run, child: ChildProcess, code: int) -> str:
         self._end(child)  # the readers finish first: the last lines hold the reason

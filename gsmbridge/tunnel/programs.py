@@ -191,9 +191,28 @@ NGROK_HINTS = {
     "108": "another ngrok agent already runs with this account (the free plan allows "
     "only a few): stop the other one",
     "334": "this ngrok address is already online in another agent: stop the other one",
+    "314": "this ngrok plan cannot use a custom domain: clear tunnel.public_url to use your "
+    "free static domain, or upgrade the plan",
+    "319": "this domain is not reserved in your ngrok account: reserve it at "
+    "https://dashboard.ngrok.com/domains or correct tunnel.public_url",
+    "320": "this domain is reserved by another ngrok account: use one of yours "
+    "(https://dashboard.ngrok.com/domains) in tunnel.public_url",
 }
 # Errors a restart cannot fix.
-NGROK_FATAL = {"4018", "105", "107"}
+NGROK_FATAL = {"4018", "105", "107", "314", "319", "320"}
+NGROK_NO_TOKEN = (
+    "ngrok needs an authtoken: copy yours from "
+    "https://dashboard.ngrok.com/get-started/your-authtoken (sign up for free at "
+    "https://dashboard.ngrok.com/signup) into Settings (tunnel.token) or NGROK_AUTHTOKEN"
+)
+NGROK_NO_NETWORK = (
+    "cannot reach ngrok's service: check this PC's internet connection, or whether a "
+    "firewall blocks outgoing connections to connect.ngrok-agent.com:443"
+)
+_TLS_INTERCEPTED = (
+    "the connection to ngrok's service was intercepted (a proxy or antivirus that "
+    "inspects TLS?): allow connect.ngrok-agent.com through it"
+)
 _NGROK_ERROR_LEVELS = ("eror", "error", "crit", "fatal")
 
 
@@ -255,6 +274,24 @@ def summarise_errors(program: str, lines: Sequence[str]) -> str:
         text += f" [ERR_NGROK_{code}]"
         if code in NGROK_HINTS:
             text += f": {NGROK_HINTS[code]}"
+    return text
+
+
+def summarise_sdk_error(message: str, code: str = "") -> str:
+    """One line for the status from an error the ngrok SDK raised, with what to do."""
+    text = redact(message.strip())[:300] or "ngrok failed"
+    lower = text.lower()
+    if code:
+        text += f" [ERR_NGROK_{code}]"
+        if code in NGROK_HINTS:
+            return f"{text}: {NGROK_HINTS[code]}"
+    if "tls handshake" in lower or "certificate" in lower:
+        return f"{text}: {_TLS_INTERCEPTED}"
+    if any(
+        word in lower
+        for word in ("tcp connection", "dns", "resolve", "network", "timed out", "connect through")
+    ):
+        return f"{text}: {NGROK_NO_NETWORK}"
     return text
 
 

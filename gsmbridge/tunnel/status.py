@@ -32,7 +32,7 @@ class TunnelStatus:
     self_check: CheckResult | None = None
     registration: RegistrationResult | None = None
     mode: str = ""  # "quick", "named" or "ngrok"
-    executable: str = ""
+    executable: str = ""  # the program's file; for ngrok in-process "ngrok SDK <version>"
     restarts: int = 0
     webhook_url: str = field(init=False, default="")
 
@@ -64,6 +64,9 @@ class TunnelOptions:
     restart_window_s: float = 900.0
     failed_retry_s: float = 300.0  # ... and another try after this long
     missing_recheck_s: float = 60.0  # look for the program again (installed meanwhile?)
+    # The in-process ngrok answers a heartbeat about every 10 s; silence this long after
+    # one was seen means the SDK's own reconnecting has not worked: start a new session.
+    session_lost_s: float = 60.0
     self_check_interval_s: float | None = None  # None: settings (or 300); 0: on demand only
     self_check_delay_s: float = 15.0  # a new quick tunnel's DNS needs a moment
     self_check_retry_s: float = 60.0  # after a failed check, when the interval is longer

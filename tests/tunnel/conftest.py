@@ -84,6 +84,21 @@ class Recorder(Listener):
         return out
 
 
+@pytest.fixture(autouse=True)
+def no_ngrok_authtoken(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No authtoken from this machine: not NGROK_AUTHTOKEN, not the agent's ngrok.yml."""
+    monkeypatch.delenv("NGROK_AUTHTOKEN", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "home" / ".config"))
+    monkeypatch.setenv("LOCALAPPDATA", str(tmp_path / "home" / "AppData" / "Local"))
+
+
+@pytest.fixture
+def no_ngrok_sdk(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The ngrok package cannot be imported (as on a platform without its wheel)."""
+    monkeypatch.setitem(sys.modules, "ngrok", None)  # import raises ImportError
+
+
 @pytest.fixture
 def settings() -> Settings:
     s = Settings()

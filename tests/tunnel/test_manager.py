@@ -189,6 +189,7 @@ def test_named_tunnel_without_a_public_url_says_so(
 # -- nothing to run, or nothing safe to run -----------------------------------------------------
 
 
+@pytest.mark.usefixtures("no_ngrok_sdk")
 def test_missing_program(make_manager: Make, recorder: Recorder) -> None:
     manager = make_manager(None, search_path="")
     manager.start()
@@ -199,8 +200,10 @@ def test_missing_program(make_manager: Make, recorder: Recorder) -> None:
     ngrok.start()
     status = recorder.wait_for(lambda s: s.state == "missing" and s.program == "ngrok")
     assert "https://ngrok.com/download" in status.last_error
+    assert "the built-in ngrok cannot run here" in status.last_error
 
 
+@pytest.mark.usefixtures("no_ngrok_sdk")
 def test_missing_configured_path(
     make_manager: Make, recorder: Recorder, settings: Settings
 ) -> None:
