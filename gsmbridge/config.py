@@ -7,11 +7,16 @@ environment variables, command-line flags.  Nothing happens at import time.
 from __future__ import annotations
 
 import base64
+import copy
 import dataclasses
+import difflib
 import hashlib
 import hmac
+import logging
 import os
+import re
 import secrets
+import time
 import tomllib
 import types
 import typing
@@ -22,12 +27,45 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+log = logging.getLogger(__name__)
+
 APP_NAME = "gsmbridge"
 ENV_PREFIX = "GSMBRIDGE_"
 
 
 class ConfigError(Exception):
-    """A configuration problem, with a one-line message naming the key."""
+    """A configuration problem, with a one-line message naming the key.
+
+    ``problems`` lists everything found when the whole file was read (the first
+    one is the message); empty when the error came from a single check.
+    """
+
+    def __init__(self, message: str, problems: tuple[ConfigProblem, ...] = ()) -> None:
+        super().__init__(message)
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong in a config file or the environment, located for the user."""
+
+    key: str  # "server.port", "[servre]", or "" for the file as a whole
+    message: str  # one line, naming the key, the origin and the line when known
+    origin: str  # the file's path, "the environment" or "the command line"
+    line: int | None = None
+    warning: bool = False  # loaded as written, but probably not what was meant
+
+
+@dataclass
+class Loaded:
+    """What a lenient load found: every valid value, and what was wrong."""
+
+    settings: Settings
+    problems: list[ConfigProblem]
+
+    @property
+    def errors(self) -> list[ConfigProblem]:
+        return [p for p in self.problems if not p.warning]
 
 
 @dataclass
@@ -47,9 +85,25 @@ class AuthSettings:
     # or a hand-written file; never written back by the app.
     password: str = ""
 
+    def __post_init__(self) -> None:
+        # Not a field (never saved or compared): why the file's credentials could not
+        # be read.  While set, the webhook answers 401 to everyone rather than run open.
+        self.unreadable = ""
+
     @property
     def enabled(self) -> bool:
-        return bool(self.username and (self.password_hash or self.password))
+        return bool(self.unreadable or (self.username and (self.password_hash or self.password)))
+
+    @property
+    def missing(self) -> str:
+        """What keeps the credentials from being complete ("" when they are)."""
+        if self.enabled:
+            return ""
+        if self.username:
+            return f"auth.username is {self.username!r} but no password is set"
+        if self.password_hash or self.password:
+            return "a password is set but auth.username is empty"
+        return "neither auth.username nor a password is set"
 
 
 @dataclass
@@ -149,8 +203,18 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
 
+    def __post_init__(self) -> None:
+        # Not a field: the file these settings came from (the config watch reads it again).
+        self.loaded_from: Path | None = None
+
     def validate(self) -> None:
         """Check values that a type alone does not; raise ConfigError."""
+        for _key, message in self.failed_checks():
+            raise ConfigError(message)
+        self.sending.default_region = self.sending.default_region.upper()
+
+    def failed_checks(self) -> list[tuple[str, str]]:
+        """(key, message) for every value out of range; each message starts with its key."""
         checks: list[tuple[bool, str]] = [
             (0 <= self.server.port <= 65535, "server.port must be 0..65535"),
             (self.server.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024"),
@@ -200,10 +264,7 @@ class Settings:
                 "logging.level must be DEBUG, INFO, WARNING or ERROR",
             ),
         ]
-        for ok, message in checks:
-            if not ok:
-                raise ConfigError(message)
-        self.sending.default_region = self.sending.default_region.upper()
+        return [(message.split(" ", 1)[0], message) for ok, message in checks if not ok]
 
 
 # -- paths -------------------------------------------------------------------
@@ -312,24 +373,114 @@ def _sections() -> dict[str, type]:
     return {f.name: typing.get_type_hints(Settings)[f.name] for f in dataclasses.fields(Settings)}
 
 
-def _apply(settings: Settings, data: dict[str, Any], origin: str) -> None:
+def _at(origin: str, line: int | None) -> str:
+    return f"{origin}, line {line}" if line else origin
+
+
+_LOCATED = re.compile(r"\(at line (\d+), column \d+\)")
+_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$")
+# A non-empty password or hash written in the file: its credentials must not be lost.
+_CREDENTIAL = re.compile(r"""^\s*(?:auth\.)?password(?:_hash)?\s*=\s*(?!""|'')\S""", re.M)
+_CONTROL = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\b": "a backspace"}
+
+
+def _key_line(text: str | None, section: str, key: str = "") -> int | None:
+    """The line where ``[section]`` (or ``key`` in it) is written; None if not found."""
+    if text is None:
+        return None
+    current = ""
+    for number, line in enumerate(text.splitlines(), 1):
+        header = _HEADER.match(line)
+        if header:
+            current = header.group(1)
+            if not key and current == section:
+                return number
+            continue
+        stripped = line.strip()
+        if (
+            key
+            and current == section
+            and re.match(rf"""["']?{re.escape(key)}["']?\s*=""", stripped)
+        ):
+            return number
+        dotted = (
+            rf"{re.escape(section)}\.{re.escape(key)}\s*=" if key else rf"{re.escape(section)}\."
+        )
+        if not current and re.match(dotted, stripped):
+            return number
+    return None
+
+
+def _problem(key: str, message: str, origin: str, line: int | None = None) -> ConfigProblem:
+    return ConfigProblem(key, message, origin, line)
+
+
+def _apply(
+    settings: Settings,
+    data: dict[str, Any],
+    origin: str,
+    problems: list[ConfigProblem],
+    origins: dict[str, tuple[str, int | None]],
+    text: str | None = None,
+) -> None:
+    """Set every valid value; each invalid one becomes a problem and keeps its default."""
     sections = _sections()
     for section_name, values in data.items():
         if section_name not in sections:
-            raise ConfigError(f"unknown section [{section_name}] in {origin}")
+            line = _key_line(text, section_name)
+            close = difflib.get_close_matches(section_name, sections, n=1)
+            hint = f" (did you mean [{close[0]}]?)" if close else ""
+            message = f"unknown section [{section_name}] in {_at(origin, line)}{hint}"
+            problems.append(_problem(f"[{section_name}]", message, origin, line))
+            continue
         if not isinstance(values, dict):
-            raise ConfigError(f"{section_name} in {origin} must be a table [{section_name}]")
+            line = _key_line(text, section_name)
+            message = f"{section_name} in {_at(origin, line)} must be a table [{section_name}]"
+            problems.append(_problem(f"[{section_name}]", message, origin, line))
+            continue
         section = getattr(settings, section_name)
-        known = {f.name for f in dataclasses.fields(section)}
+        known = [f.name for f in dataclasses.fields(section)]
         for key, value in values.items():
+            dotted = f"{section_name}.{key}"
+            line = _key_line(text, section_name, key)
+            where = f"{dotted} in {_at(origin, line)}"
             if key not in known:
-                raise ConfigError(f"unknown key {section_name}.{key} in {origin}")
+                close = difflib.get_close_matches(key, known, n=1)
+                hint = f" (did you mean {section_name}.{close[0]}?)" if close else ""
+                problems.append(_problem(dotted, f"unknown key {where}{hint}", origin, line))
+                continue
             target = _type_of(type(section), key)
-            where = f"{section_name}.{key} in {origin}"
-            setattr(section, key, _convert(value, target, where, numeric_text=key == "pin"))
+            try:
+                converted = _convert(value, target, where, numeric_text=key == "pin")
+            except ConfigError as exc:
+                problems.append(_problem(dotted, str(exc), origin, line))
+                continue
+            setattr(section, key, converted)
+            origins[dotted] = (origin, line)
+            if text is not None:
+                problems.extend(_control_warnings(dotted, converted, where, origin, line))
 
 
-def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str]]:
+def _control_warnings(
+    key: str, value: object, where: str, origin: str, line: int | None
+) -> list[ConfigProblem]:
+    """A Windows path in double quotes loads wrong: "C:\tools" holds a tab."""
+    texts = value if isinstance(value, list) else [value]
+    for text in texts:
+        found = [name for char, name in _CONTROL.items() if isinstance(text, str) and char in text]
+        if found:
+            message = (
+                f"{where} contains {found[0]} ({text!r}): in double quotes a backslash starts "
+                "an escape (\\t is a tab); write Windows paths in single quotes, "
+                "as in path = 'C:\\tools\\ngrok.exe'"
+            )
+            return [ConfigProblem(key, message, origin, line, warning=True)]
+    return []
+
+
+def _env_overrides(
+    environ: typing.Mapping[str, str], problems: list[ConfigProblem]
+) -> dict[str, dict[str, str]]:
     sections = _sections()
     out: dict[str, dict[str, str]] = {}
     for name, value in environ.items():
@@ -341,9 +492,135 @@ def _env_overrides(environ: typing.Mapping[str, str]) -> dict[str, dict[str, str
             continue  # e.g. GSMBRIDGE_DATA_DIR is not a config key
         known = {f.name for f in dataclasses.fields(sections[section])}
         if key not in known:
-            raise ConfigError(f"unknown setting {name} (no key {section}.{key})")
+            message = f"unknown setting {name} (no key {section}.{key})"
+            problems.append(_problem(f"{section}.{key}", message, "the environment"))
+            continue
         out.setdefault(section, {})[key] = value
     return out
+
+
+def _check_ranges(
+    settings: Settings,
+    problems: list[ConfigProblem],
+    origins: dict[str, tuple[str, int | None]],
+) -> None:
+    """Out-of-range values become problems and go back to their defaults."""
+    defaults = Settings()
+    reported: set[str] = set()
+    for _ in range(3):
+        failed = settings.failed_checks()
+        for key, message in failed:
+            section, name = key.split(".", 1)
+            if key in reported:  # its default still clashes (retry.max_delay_s): reset all
+                setattr(settings, section, copy.deepcopy(getattr(defaults, section)))
+                continue
+            reported.add(key)
+            origin, line = origins.get(key, ("the defaults", None))
+            problems.append(_problem(key, f"{message} (in {_at(origin, line)})", origin, line))
+            setattr(
+                getattr(settings, section),
+                name,
+                copy.deepcopy(getattr(getattr(defaults, section), name)),
+            )
+        if not failed:
+            break
+    settings.sending.default_region = settings.sending.default_region.upper()
+
+
+def _read_text(path: Path) -> tuple[str | None, ConfigProblem | None]:
+    """The file's text (BOM or not), and why it cannot be used as it is."""
+    origin = str(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return None, _problem("", f"cannot read config file {path}: {exc.strerror or exc}", origin)
+    utf16 = None
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        utf16 = "utf-16"
+    elif len(raw) >= 2 and raw[1] == 0 and raw[0] != 0:
+        utf16 = "utf-16-le"
+    elif len(raw) >= 2 and raw[0] == 0 and raw[1] != 0:
+        utf16 = "utf-16-be"
+    if utf16:
+        # PowerShell's ">" and Out-File (5.1) write UTF-16: read it, but say so.
+        message = (
+            f"config file {path} is UTF-16 text (as PowerShell's > writes it), not UTF-8: "
+            "save it as UTF-8 (Notepad: Save as, Encoding UTF-8; PowerShell: "
+            "Set-Content -Encoding utf8)"
+        )
+        try:
+            return raw.decode(utf16).lstrip("\ufeff"), _problem("", message, origin)
+        except UnicodeDecodeError:
+            return None, _problem("", message, origin)
+    try:
+        return raw.decode("utf-8-sig"), None  # a BOM (PowerShell 5.1, old Notepad) is fine
+    except UnicodeDecodeError as exc:
+        message = f"config file {path} is not UTF-8 text (byte {exc.start}); save it as UTF-8"
+        return None, _problem("", message, origin)
+
+
+def _parse(text: str, origin: str) -> tuple[dict[str, Any], list[ConfigProblem]]:
+    """Parse TOML; a line that breaks it is reported and skipped, so the rest still loads."""
+    lines = text.split("\n")
+    problems: list[ConfigProblem] = []
+    for _ in range(100):
+        try:
+            return tomllib.loads("\n".join(lines)), problems
+        except tomllib.TOMLDecodeError as exc:
+            located = _LOCATED.search(str(exc))
+            line = int(located.group(1)) if located else None
+            reason = _LOCATED.sub("", str(exc)).strip()
+            hint = ""
+            if "escape" in reason.lower() or "\\" in reason or "hex value" in reason.lower():
+                hint = (
+                    ": a Windows path in double quotes needs every backslash doubled; "
+                    "write it in single quotes instead, as in path = 'D:\\bin\\ngrok.exe'"
+                )
+            message = f"config file {_at(origin, line)} is not valid TOML: {reason}{hint}"
+            problems.append(_problem("", message, origin, line))
+            if line is None or line > len(lines) or not lines[line - 1].strip():
+                return {}, problems  # nothing left to skip: no values from the file
+            lines[line - 1] = ""
+    return {}, problems
+
+
+def read_settings(
+    path: Path | None = None,
+    *,
+    environ: typing.Mapping[str, str] | None = None,
+    must_exist: bool = False,
+) -> Loaded:
+    """Defaults, then the file, then the environment, keeping every valid value.
+
+    Each value that cannot be used is a problem (with its line when the file
+    says it) and keeps its default.  If the file's credentials are lost that
+    way, ``auth.unreadable`` says so: the webhook then refuses everyone.
+    """
+    settings = Settings()
+    path = path or default_config_path()
+    settings.loaded_from = path
+    problems: list[ConfigProblem] = []
+    origins: dict[str, tuple[str, int | None]] = {}
+    text: str | None = None
+    file_unreadable = False
+    if path.exists() or must_exist:
+        text, problem = _read_text(path)
+        if problem is not None:
+            problems.append(problem)
+        if text is None:
+            file_unreadable = path.exists()
+        else:
+            data, parse_problems = _parse(text, str(path))
+            problems += parse_problems
+            _apply(settings, data, str(path), problems, origins, text)
+    env = _env_overrides(os.environ if environ is None else environ, problems)
+    _apply(settings, env, "the environment", problems, origins)
+    _check_ranges(settings, problems, origins)
+    errors = [p for p in problems if not p.warning]
+    if errors and not settings.auth.enabled:
+        if file_unreadable or (text is not None and _CREDENTIAL.search(text)):
+            settings.auth.unreadable = f"the credentials in {path} cannot be read"
+    return Loaded(settings, problems)
 
 
 def load_settings(
@@ -352,25 +629,13 @@ def load_settings(
     environ: typing.Mapping[str, str] | None = None,
     must_exist: bool = False,
 ) -> Settings:
-    """Defaults, then the TOML file (if it exists), then the environment."""
-    settings = Settings()
-    path = path or default_config_path()
-    if path.exists() or must_exist:
-        try:
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"config file {path} is not UTF-8 text") from exc
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-        _apply(settings, data, str(path))
-    env = _env_overrides(os.environ if environ is None else environ)
-    _apply(settings, env, "the environment")
-    settings.validate()
-    return settings
+    """Defaults, then the TOML file (if it exists), then the environment; strict."""
+    loaded = read_settings(path, environ=environ, must_exist=must_exist)
+    if loaded.errors:
+        raise ConfigError(loaded.errors[0].message, tuple(loaded.problems))
+    for problem in loaded.problems:
+        log.warning("%s", problem.message)
+    return loaded.settings
 
 
 def settings_to_dict(settings: Settings) -> dict[str, Any]:
@@ -381,14 +646,180 @@ def settings_to_dict(settings: Settings) -> dict[str, Any]:
 
 
 def save_settings(settings: Settings, path: Path | None = None) -> Path:
-    """Write atomically (temp file + rename) so a crash never leaves half a config."""
+    """Write every key; the previous file is kept as ``config.toml.bak``."""
     path = path or default_config_path()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".toml.tmp")
-    tmp.write_text(tomli_w.dumps(settings_to_dict(settings)), encoding="utf-8")
+    return write_config_text(path, tomli_w.dumps(settings_to_dict(settings)))
+
+
+def backup_path(path: Path) -> Path:
+    return path.with_name(path.name + ".bak")
+
+
+def write_config_text(path: Path, text: str) -> Path:
+    """Write atomically (temp file + rename) so a crash never leaves half a config;
+    the previous file is copied to ``<name>.bak`` first."""
     try:
-        os.chmod(tmp, 0o600)  # the file holds a password hash and maybe an API key
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.write_text(text, encoding="utf-8")
+        _private(tmp)  # the file holds a password hash and maybe an API key
+        if path.exists():
+            backup = backup_path(path)
+            backup.write_bytes(path.read_bytes())
+            _private(backup)
+        replace_retrying(tmp, path)
+    except OSError as exc:
+        raise ConfigError(f"cannot write config file {path}: {exc.strerror or exc}") from exc
+    return path
+
+
+def _private(path: Path) -> None:
+    try:
+        os.chmod(path, 0o600)
     except OSError:
         pass
-    os.replace(tmp, path)
-    return path
+
+
+_BUSY_WINERRORS = (5, 32)  # access denied, sharing violation: a scanner has the file open
+
+
+def replace_retrying(src: Path, dst: Path, *, attempts: int = 6, delay_s: float = 0.05) -> None:
+    """``os.replace``, tried again for a moment while Windows says the file is busy
+    (antivirus, the search indexer and sync clients open files briefly)."""
+    for attempt in range(attempts):
+        try:
+            os.replace(src, dst)
+            return
+        except PermissionError as exc:
+            busy = getattr(exc, "winerror", None) in _BUSY_WINERRORS
+            if not busy or attempt == attempts - 1:
+                raise
+            time.sleep(delay_s * 2**attempt)
+
+
+# -- updating the file ---------------------------------------------------------
+
+_KEY_LINE = re.compile(r"""^\s*["']?([A-Za-z0-9_-]+)["']?\s*=""")
+
+
+def _toml_value(value: object) -> str:
+    """One-line TOML; a backslash path goes in single quotes so it reads as written."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(v) for v in value) + "]"
+    if (
+        isinstance(value, str)
+        and "\\" in value
+        and "'" not in value
+        and not any(c < " " for c in value)
+    ):
+        return f"'{value}'"
+    return tomli_w.dumps({"v": value}).split("=", 1)[1].strip()
+
+
+def _comment_of(line: str) -> str:
+    """The trailing ``# comment`` of a one-line ``key = value`` (kept when patched)."""
+    whole = tomllib.loads(line)
+    for index in [i for i, c in enumerate(line) if c == "#"]:
+        try:
+            if tomllib.loads(line[:index]) == whole:
+                return "  " + line[index:].strip()
+        except tomllib.TOMLDecodeError:
+            continue
+    return ""
+
+
+def patch_text(text: str, changes: dict[str, object | None]) -> str | None:
+    """``text`` with the dotted keys in ``changes`` set (None removes a key), comments and
+    layout kept; None where the file's shape is beyond this simple editor."""
+    lines = text.splitlines()
+    sections: dict[str, list[int]] = {}  # section -> [header line, key lines...]
+    current = ""
+    for number, line in enumerate(lines):
+        stripped = line.strip()
+        if stripped.startswith("["):
+            header = _HEADER.match(line)
+            if not header or header.group(1) in sections:
+                return None  # [[arrays]], [a.b] or a repeated table
+            current = header.group(1)
+            sections[current] = [number]
+        elif _KEY_LINE.match(line):
+            if not current:
+                return None  # top-level dotted keys
+            sections[current].append(number)
+    additions: dict[str, list[str]] = {}
+    for dotted, value in changes.items():
+        section, key = dotted.split(".", 1)
+        found = None
+        for number in sections.get(section, [])[1:]:
+            match = _KEY_LINE.match(lines[number])
+            if match and match.group(1) == key:
+                found = number
+        if found is not None:
+            try:
+                comment = _comment_of(lines[found])
+            except tomllib.TOMLDecodeError:
+                return None  # a value over several lines
+            removed = "\0"  # dropped below, after the positions are no longer needed
+            lines[found] = removed if value is None else f"{key} = {_toml_value(value)}{comment}"
+        elif value is not None:
+            additions.setdefault(section, []).append(f"{key} = {_toml_value(value)}")
+    out = list(lines)
+    # Insert from the bottom so earlier positions stay valid.
+    for section, new_lines in sorted(
+        additions.items(), key=lambda item: -max(sections.get(item[0], [len(lines)]))
+    ):
+        if section in sections:
+            at = max(sections[section]) + 1
+            out[at:at] = new_lines
+        else:
+            out += (["", f"[{section}]"] if out else [f"[{section}]"]) + new_lines
+    return "\n".join(line for line in out if line != "\0") + "\n"
+
+
+def update_config_file(path: Path, changes: dict[str, object]) -> Settings:
+    """Set ``changes`` (dotted keys) in the config file; return what the file now says.
+
+    A file that does not load is never written over: ConfigError says what is
+    wrong in it.  The user's comments and layout are kept where the file is
+    simple enough to patch; otherwise it is rewritten whole.  Either way the
+    previous file is kept as ``<name>.bak``.  ``auth.password`` is never written.
+    """
+    exists = path.exists()
+    try:
+        saved = load_settings(path, environ={})  # the file's values, not the environment's
+    except ConfigError as exc:
+        raise ConfigError(
+            f"nothing was saved: {path} has a problem to fix first ({exc})", exc.problems
+        ) from exc
+    for dotted, value in changes.items():
+        section, name = dotted.split(".", 1)
+        setattr(getattr(saved, section), name, copy.deepcopy(value))
+    saved.validate()
+    saved.auth.password = ""  # the app never writes a plain password
+    wanted = settings_to_dict(saved)
+    text = None
+    if exists:
+        edits: dict[str, object | None] = {
+            k: (None if k == "auth.password" else wanted[k.split(".")[0]][k.split(".")[1]])
+            for k in changes
+        }
+        old_text, _ = _read_text(path)
+        text = patch_text(old_text or "", edits) if old_text is not None else None
+        if text is not None and not _same_settings(text, saved):
+            text = None  # the patch would not say what we mean: write it whole
+    write_config_text(path, text if text is not None else tomli_w.dumps(wanted))
+    return saved
+
+
+def _same_settings(text: str, expected: Settings) -> bool:
+    """Whether ``text`` alone (no environment) loads as ``expected``."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError:
+        return False
+    settings, problems = Settings(), list[ConfigProblem]()
+    _apply(settings, data, "the text", problems, {}, text)
+    _check_ranges(settings, problems, {})
+    if any(not p.warning for p in problems):
+        return False
+    return settings_to_dict(settings) == settings_to_dict(expected)

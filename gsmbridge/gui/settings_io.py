@@ -12,7 +12,7 @@ import copy
 import dataclasses
 from pathlib import Path
 
-from gsmbridge.config import ConfigError, Settings, hash_password, load_settings, save_settings
+from gsmbridge.config import Settings, hash_password, update_config_file
 
 
 def changed_keys(old: Settings, new: Settings) -> list[str]:
@@ -45,15 +45,8 @@ def set_password(settings: Settings, password: str) -> None:
 def write_changes(new: Settings, keys: list[str], path: Path) -> Settings:
     """Write ``keys`` of ``new`` into the config file at ``path``; return what was saved.
 
-    A missing file starts from the defaults; an unreadable one is replaced by
-    ``new`` entirely (its problem is what the user is fixing).
+    A missing file starts from the defaults.  A file that does not load is never
+    written over (ConfigError says what to fix in it): its keys would be lost.
+    The previous file is kept as ``config.toml.bak``.
     """
-    try:
-        saved = load_settings(path, environ={})
-    except ConfigError:
-        saved = copy.deepcopy(new)
-    for key in keys:
-        set_key(saved, key, get_key(new, key))
-    saved.validate()
-    save_settings(saved, path)
-    return saved
+    return update_config_file(path, {key: get_key(new, key) for key in keys})
