@@ -1,9 +1,14 @@
-"""The contacts directory's CSV import and export (header ``uid,phone,name``)."""
+"""The contacts directory: add, remove, CSV import and export (header ``uid,phone,name``).
+
+The CLI and the GUI's Contacts tab both use these functions.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
+import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -14,11 +19,34 @@ from gsmbridge.core.store import Store
 HEADER = ["uid", "phone", "name"]
 
 
+class ContactsFileError(OSError):
+    """A CSV file that cannot be read or written; ``str()`` is one plain sentence."""
+
+    def __init__(self, action: str, path: Path, reason: str) -> None:
+        super().__init__(reason)
+        self.filename = str(path)
+        self.sentence = f"cannot {action} {path}: {reason}"
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def _reason(exc: OSError, path: Path) -> str:
+    if isinstance(exc, FileNotFoundError) and not path.parent.is_dir():
+        return f"the folder {path.parent} does not exist"
+    if isinstance(exc, IsADirectoryError) or path.is_dir():
+        return "it is a folder, not a file"
+    return exc.strerror or str(exc)
+
+
 @dataclass
 class ImportResult:
     imported: int = 0
     released_jobs: int = 0
     errors: list[tuple[int, str]] = field(default_factory=list)  # (line number, problem)
+    # (line number, remark) for rows that were imported but deserve a word, e.g. a uid
+    # repeated further down the file (the later line wins).
+    notes: list[tuple[int, str]] = field(default_factory=list)
 
 
 def add_contact(
@@ -32,11 +60,22 @@ def add_contact(
     return contact, store.upsert_contact(contact)
 
 
+def remove_contact(store: Store, uid: str) -> bool:
+    """Delete one contact; False when there is no contact with this uid."""
+    uid = uid.strip()
+    if not uid:
+        raise ValueError("uid is empty")
+    return store.delete_contact(uid)
+
+
 def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
     """Import good rows, report bad ones with their line numbers."""
     result = ImportResult()
+    path = Path(source)
     try:
-        text = Path(source).read_text(encoding="utf-8-sig")
+        text = path.read_text(encoding="utf-8-sig")
+    except OSError as exc:
+        raise ContactsFileError("read", path, _reason(exc, path)) from exc
     except UnicodeDecodeError:
         result.errors.append((0, "the file is not UTF-8 text"))
         return result
@@ -51,6 +90,7 @@ def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
         return result
     uid_i, phone_i = columns.index("uid"), columns.index("phone")
     name_i = columns.index("name") if "name" in columns else None
+    seen: dict[str, int] = {}  # uid -> the line that saved it
     for row in reader:
         line = reader.line_num
         if not any(cell.strip() for cell in row):
@@ -62,20 +102,43 @@ def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
             result.errors.append((line, "too few columns"))
             continue
         try:
-            _, released = add_contact(store, uid, phone, name, region)
+            contact, released = add_contact(store, uid, phone, name, region)
         except (InvalidNumber, ValueError) as exc:
             result.errors.append((line, str(exc)))
             continue
-        result.imported += 1
+        earlier = seen.get(contact.uid)
+        if earlier is None:
+            result.imported += 1
+        else:
+            result.notes.append(
+                (line, f"uid {contact.uid} is also on line {earlier}; this line ({line}) wins")
+            )
+        seen[contact.uid] = line
         result.released_jobs += len(released)
     return result
 
 
 def export_csv(store: Store, target: Path | str) -> int:
+    """Write all contacts; through a temporary file, so a failed export never leaves a
+    file half written (or an existing one truncated).  OSError says why it failed."""
     contacts = store.list_contacts()
-    with open(target, "w", encoding="utf-8", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(HEADER)
-        for c in contacts:
-            writer.writerow([c.uid, c.number, c.name])
+    target = Path(target)
+    if target.is_dir():
+        raise ContactsFileError("write", target, "it is a folder, not a file")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    except OSError as exc:
+        raise ContactsFileError("write", target, _reason(exc, target)) from exc
+    try:
+        with open(fd, "w", encoding="utf-8", newline="") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(HEADER)
+            for c in contacts:
+                writer.writerow([c.uid, c.number, c.name])
+        os.replace(tmp, target)
+    except BaseException as exc:
+        Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise ContactsFileError("write", target, _reason(exc, target)) from exc
+        raise
     return len(contacts)

@@ -8,6 +8,17 @@ import phonenumbers
 
 MAX_RAW_LENGTH = 64
 
+# phonenumbers' reasons in plain words (its own text carries a "(1)" error code).
+_PARSE_REASONS: dict[int, str] = {
+    phonenumbers.NumberParseException.INVALID_COUNTRY_CODE: "has no valid country code "
+    "(start it with + and the country code, or check sending.default_region)",
+    phonenumbers.NumberParseException.NOT_A_NUMBER: "does not look like a phone number",
+    phonenumbers.NumberParseException.TOO_SHORT_AFTER_IDD: "is too short after the "
+    "international prefix",
+    phonenumbers.NumberParseException.TOO_SHORT_NSN: "is too short",
+    phonenumbers.NumberParseException.TOO_LONG: "is too long",
+}
+
 
 class InvalidNumber(ValueError):
     """The number cannot be used; the message says why, for a person to fix it."""
@@ -31,7 +42,8 @@ def _normalise_text(text: str, default_region: str) -> str:
     try:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
-        raise InvalidNumber(f"phone number {text!r} cannot be read: {exc}") from exc
+        reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
+        raise InvalidNumber(f"phone number {text!r} {reason}") from exc
     if not phonenumbers.is_possible_number(parsed):
         raise InvalidNumber(f"phone number {text!r} has an impossible length")
     if not phonenumbers.is_valid_number(parsed):
