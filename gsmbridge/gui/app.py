@@ -75,8 +75,11 @@ class GuiApp(QObject):
         self.single.activated.connect(self.window.bring_to_front)
         app = QApplication.instance()
         if isinstance(app, QApplication):
-            # With a tray, closing the window hides it; Quit is explicit.
+            # With a tray, closing the window hides it; Quit is explicit.  Without one,
+            # closing asks first (see MainWindow.closeEvent); a minimised window is open.
             app.setQuitOnLastWindowClosed(self.tray is None)
+            # Logging out closes the windows after this signal: no question, no hiding.
+            app.commitDataRequest.connect(self.session_ending)
         self._shut_down = False
 
     def start(self, *, show: bool = True) -> None:
@@ -101,6 +104,12 @@ class GuiApp(QObject):
     @Slot()
     def quit(self) -> None:
         QApplication.quit()
+
+    @Slot(object)
+    def session_ending(self, _manager: object = None) -> None:
+        """The desktop session ends (logout, shutdown, an installer closing us): quit."""
+        log.info("The desktop session is ending; quitting")
+        self.window.request_quit()
 
     def shutdown(self) -> None:
         """Stop everything (after the event loop, or at the end of a test)."""
@@ -138,13 +147,14 @@ class _SignalWakeup(QObject):
     def _tick(self) -> None:
         pass
 
-    def install(self) -> None:
+    def install(self, quit_app: Callable[[], None] = QApplication.quit) -> None:
+        """``quit_app`` must quit without asking (the window's request_quit)."""
         if threading.current_thread() is not threading.main_thread():
             return
 
         def on_signal(signum: int, _frame: object) -> None:
             log.info("Received %s, quitting", signal.Signals(signum).name)
-            QApplication.quit()
+            quit_app()
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
@@ -194,7 +204,7 @@ def run(
         first_run=not config_path.exists(),
     )
     wakeup = _SignalWakeup()
-    wakeup.install()
+    wakeup.install(gui.window.request_quit)  # a bare QApplication.quit() would ask first
     # --minimized (at login) starts in the tray; without a tray the window must show.
     hidden = bool(getattr(args, "minimized", False)) and gui.tray is not None
     try:

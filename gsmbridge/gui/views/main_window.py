@@ -7,6 +7,7 @@ runs on another thread.
 
 from __future__ import annotations
 
+import enum
 import logging
 from typing import Any
 
@@ -44,6 +45,41 @@ from gsmbridge.gui.views.window_actions import add_actions
 from gsmbridge.gui.views.wizard import SetupWizard
 
 log = logging.getLogger(__name__)
+
+
+class CloseChoice(enum.Enum):
+    """What closing the window does where there is no tray to keep running in."""
+
+    QUIT = "quit"
+    MINIMISE = "minimise"
+    CANCEL = "cancel"
+
+
+def ask_close_without_tray(parent: QWidget) -> CloseChoice:
+    """Ask whether to quit (the webhook stops) or keep running minimised."""
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Question)
+    box.setWindowTitle("Close gsmbridge?")
+    box.setText("This desktop has no system tray for gsmbridge to keep running in.")
+    box.setInformativeText(
+        "If gsmbridge quits, its webhook stops: CometChat's notifications are refused and "
+        "no SMS are sent until it is started again. Minimised, it keeps working."
+    )
+    quit_button = box.addButton(
+        "Quit gsmbridge (webhooks stop)", QMessageBox.ButtonRole.DestructiveRole
+    )
+    keep = box.addButton("Keep running (minimise)", QMessageBox.ButtonRole.AcceptRole)
+    cancel = box.addButton(QMessageBox.StandardButton.Cancel)
+    box.setDefaultButton(keep)
+    box.setEscapeButton(cancel)
+    box.exec()
+    clicked = box.clickedButton()
+    if clicked is quit_button:
+        return CloseChoice.QUIT
+    if clicked is keep:
+        return CloseChoice.MINIMISE
+    return CloseChoice.CANCEL
+
 
 SIM_STYLE = "background:#d98c1f; color:white; font-weight:bold; border-radius:3px; padding:1px 6px;"
 TODAY_REFRESH_MS = 2000
@@ -107,6 +143,7 @@ class MainWindow(QMainWindow):
         self.inbox.message_received.connect(self._notify_reply)
         self._replies_notified: set[int] = set()
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
+        self.modem_panel.restart_requested.connect(self.restart_service)
         views = (self.queue, self.log_view, self.modem_panel, self.contacts, self.inbox)
         for view in (*views, self.tunnel_panel):
             view.message_posted.connect(self.post)
@@ -200,10 +237,7 @@ class MainWindow(QMainWindow):
         self.header.set_local_url(bridge.url)
         self.header.set_auth(self.ctx.settings.auth.enabled, self.ctx.settings.auth.username)
         self.modem_panel.set_simulated(self.ctx.simulated)
-        self.modem_panel.set_statuses(bridge.modem_statuses())
-        for status in bridge.modem_statuses():
-            self.modems[status.port] = status
-        self._show_modems()
+        self._replace_modems(bridge.modem_statuses())
         self.act_pause.setChecked(bridge.sending_paused)
         self.tunnel_panel.refresh()
         self.counts = bridge.store.counts()
@@ -212,8 +246,16 @@ class MainWindow(QMainWindow):
         self._update_tray()
         self.post(f"Running: webhook at {bridge.url}/webhook")
 
+    def _replace_modems(self, statuses: list[Any]) -> None:
+        """The (re)started Bridge's modems; those of a port no longer used go."""
+        self.modems = {status.port: status for status in statuses}
+        self.modem_panel.set_statuses(statuses)
+        self._show_modems()
+
     @Slot(object)
     def on_start_failed(self, problem: Problem) -> None:
+        self._replace_modems(self.ctx.bridge.modem_statuses())
+        self._update_title()
         self.header.set_local_url("")
         self.header.url.setPlaceholderText("not running")
         self.banner.show_message(
@@ -302,6 +344,8 @@ class MainWindow(QMainWindow):
             first = statuses[0]
             prefix = "Simulated modem" if first.simulated else f"Modem {first.port}"
             self.modem_label.setText(f"{prefix}: {first.state}")
+        else:
+            self.modem_label.setText("Modem: —")
         problems = [p for s in statuses if (p := modem_problem(s)) is not None]
         if problems:
             p = problems[0]
@@ -442,6 +486,8 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def request_quit(self) -> None:
+        """Quit for real: the next close is accepted without asking (also SIGTERM and
+        the end of the session, which must never wait on a question)."""
         self._quitting = True
         emit(self.quit_requested)
 
@@ -454,20 +500,33 @@ class MainWindow(QMainWindow):
         )
 
     def closeEvent(self, event: QCloseEvent) -> None:
-        keep = self.ctx.settings.gui.close_to_tray and self.tray is not None
-        if keep and not self._quitting:
-            event.ignore()
-            self.hide()
-            if not self._told_about_tray:
-                self._told_about_tray = True
-                self.tray.notify(
-                    "gsmbridge keeps running",
-                    "SMS are still sent. Quit from the tray menu to stop.",
-                    warning=False,
-                )
+        if self._quitting or not self.ctx.settings.gui.close_to_tray:
+            event.accept()
+            if not self._quitting:
+                self.request_quit()
             return
-        event.accept()
-        self.request_quit()
+        if self.tray is None:
+            # No tray to keep running in (GNOME without AppIndicator, Xvfb): ask, since
+            # quitting takes the webhook down.
+            choice = ask_close_without_tray(self)
+            if choice is CloseChoice.QUIT:
+                event.accept()
+                self.request_quit()
+                return
+            event.ignore()
+            if choice is CloseChoice.MINIMISE:
+                self.showMinimized()
+                self.post("gsmbridge keeps running; quit from the gsmbridge menu")
+            return
+        event.ignore()
+        self.hide()
+        if not self._told_about_tray:
+            self._told_about_tray = True
+            self.tray.notify(
+                "gsmbridge keeps running",
+                "SMS are still sent. Quit from the tray menu to stop.",
+                warning=False,
+            )
 
 
-__all__ = ["MainWindow"]
+__all__ = ["CloseChoice", "MainWindow", "ask_close_without_tray"]
