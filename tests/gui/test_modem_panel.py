@@ -83,3 +83,53 @@ def test_a_missing_modem_is_explained_in_a_banner(gui_factory, gui_settings, qtb
     assert set(window.modem_banner.buttons()) == {"modem", "reconnect"}
     window.modem_banner.buttons()["modem"].click()
     assert window.tabs.currentWidget() is window.modem_panel
+
+
+def test_connect_saves_the_new_port_and_restarts_with_it_only(gui, qtbot, tmp_path):
+    """Connect to another port: saved, the service restarts with it, and the old
+    simulated modem leaves the panel, the header and the status bar."""
+    import tomllib
+
+    from gsmbridge.modem.simulator import ModemSimulator
+
+    sim = ModemSimulator(fast_options())
+    sim.serve_tcp()
+    try:
+        window, panel = gui.window, gui.window.modem_panel
+        qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+        assert set(window.modems) == {"sim"}
+        url = sim.url
+        panel.port.setEditText(url)
+        assert panel.selected_port() == url
+        with qtbot.waitSignal(gui.ctx.started, timeout=20000):
+            panel.connect_button.click()
+        saved = tomllib.loads((tmp_path / "config.toml").read_text())
+        assert saved["modem"]["port"] == [url]
+        assert gui.ctx.settings.modem.port == [url]
+        qtbot.waitUntil(lambda: window.modems.get(url) is not None, timeout=5000)
+        qtbot.waitUntil(lambda: window.modems[url].state == "ready", timeout=15000)
+        assert set(window.modems) == {url}
+        assert set(panel.statuses) == {url} and set(panel.charts_data) == {url}
+        assert [panel.modem_select.itemData(i) for i in range(panel.modem_select.count())] == [url]
+        assert "sim:" not in window.header.modem.toolTip()
+        assert window.header.modem.text().startswith("Modem: ")  # not "Simulated modem"
+        assert not window.sim_label.isVisibleTo(window)
+        assert "Simulated" not in window.windowTitle()
+        assert panel.port_note.text() == f"The service runs with {url}."
+        assert "File" not in panel.port_note.text()
+    finally:
+        sim.stop()
+
+
+def test_connect_while_the_service_starts_names_the_real_menu(gui, qtbot):
+    panel = gui.window.modem_panel
+    gui.ctx.starting = True  # a start in progress: Connect cannot restart now
+    try:
+        panel._port_saved("COM7", ["modem.port"])
+    finally:
+        gui.ctx.starting = False
+    note = panel.port_note.text()
+    assert "gsmbridge → Restart service" in note and "File" not in note
+    # The menu it names exists, with that action in it.
+    menus = {a.text().replace("&", ""): a.menu() for a in gui.window.menuBar().actions()}
+    assert gui.window.act_restart in menus["gsmbridge"].actions()

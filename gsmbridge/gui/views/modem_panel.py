@@ -91,9 +91,11 @@ class ModemPanel(QWidget):
 
     Signals:
         message_posted(str): a short result for the status bar.
+        restart_requested(): a new port was saved; the service must restart to use it.
     """
 
     message_posted = Signal(str)
+    restart_requested = Signal()
 
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -146,7 +148,10 @@ class ModemPanel(QWidget):
         self.refresh_ports.setToolTip("List the serial ports plugged in now")
         self.refresh_ports.clicked.connect(self.detect_ports)
         self.connect_button = QPushButton("Connect")
-        self.connect_button.setToolTip("Use this port (saved to the settings) and connect")
+        self.connect_button.setToolTip(
+            "Use this port: saved to the settings, then the service restarts with it "
+            "(a few seconds; the queue is kept)"
+        )
         self.connect_button.clicked.connect(self.connect_port)
         self.reconnect_button = QPushButton("Reconnect")
         self.reconnect_button.clicked.connect(self.reconnect)
@@ -221,8 +226,12 @@ class ModemPanel(QWidget):
         layout.addLayout(left, 1)
         layout.addLayout(right, 1)
         self._port_choices: list[tuple[str, str]] = []
+        self._switching_to = ""  # a port Connect saved; the service restarts with it
         self._fill_ports([])
         self.set_simulated(ctx.simulated)
+        ctx.busy_changed.connect(self._busy_changed)
+        ctx.started.connect(self._service_started)
+        ctx.start_failed.connect(self._service_failed)
 
     # -- statuses -----------------------------------------------------------------------
 
@@ -234,6 +243,21 @@ class ModemPanel(QWidget):
             self._outbox_timer.start()
 
     def set_statuses(self, statuses: list[Any]) -> None:
+        """The running Bridge's modems: any other (a port no longer configured) goes."""
+        current = {status.port for status in statuses}
+        for port in [p for p in self.statuses if p not in current]:
+            del self.statuses[port]
+            self.charts_data.pop(port, None)
+            index = self.modem_select.findData(port)
+            if index >= 0:
+                self.modem_select.removeItem(index)
+        self.info_form.setRowVisible(self.modem_select, self.modem_select.count() > 1)
+        if not statuses:
+            for label in self.info.values():
+                label.setText("—")
+                label.setStyleSheet("")
+            self.chart.set_samples([])
+            self.pin_box.hide()
         for status in statuses:
             self.update_status(status)
 
@@ -337,34 +361,69 @@ class ModemPanel(QWidget):
 
     @Slot()
     def connect_port(self) -> None:
-        """Use the selected port: save it in the settings, apply, reconnect."""
+        """Use the selected port: save it in the settings, then restart the service with
+        it (a new port needs a new Bridge); the port in use is reconnected."""
         port = self.selected_port()
         if not port:
             self.port_note.setText("Choose a port first.")
             return
         if [port] == self.ctx.settings.modem.port:
+            self.port_note.setText(f"Reconnecting {port}…")
             self.reconnect()
             return
-        new = copy.deepcopy(self.ctx.settings)
+        # From the saved values: other settings waiting for a restart stay as saved.
+        new = copy.deepcopy(self.ctx.desired)
         new.modem.port = [port]
-        self.port_note.setText(f"Switching to {port}…")
+        self.connect_button.setEnabled(False)
+        self.port_note.setText(f"Saving {port}…")
         self.ctx.tasks.run(
             "Change modem port",
             self.ctx.save_and_apply,
             new,
             ["modem.port"],
-            on_done=self._port_saved,
-            on_error=lambda exc: self.port_note.setText(f"Not saved: {exc}"),
+            on_done=lambda restart: self._port_saved(port, restart),
+            on_error=self._port_not_saved,
         )
 
-    def _port_saved(self, restart: list[str]) -> None:
-        if "modem.port" in restart:
+    def _port_not_saved(self, exc: BaseException) -> None:
+        self.connect_button.setEnabled(not self.ctx.starting)
+        self.port_note.setText(f"Not saved: {exc}")
+
+    def _port_saved(self, port: str, restart: list[str]) -> None:
+        self.connect_button.setEnabled(not self.ctx.starting)
+        if "modem.port" not in restart:
+            self.port_note.setText(f"Saved; connecting to {port}.")
+            return
+        if self.ctx.starting:
             self.port_note.setText(
-                "Saved. The new port is used after a restart of the service "
-                "(File → Restart service)."
+                f"Saved. The service is starting: once it runs, use gsmbridge → Restart "
+                f"service to connect to {port}."
             )
-        else:
-            self.port_note.setText("Saved and connecting.")
+            return
+        self._switching_to = port
+        self.port_note.setText(
+            f"Saved. Restarting the service to connect to {port} (the queue is kept)…"
+        )
+        emit(self.restart_requested)
+
+    @Slot(bool)
+    def _busy_changed(self, busy: bool) -> None:
+        self.connect_button.setEnabled(not busy)
+
+    @Slot()
+    def _service_started(self) -> None:
+        if self._switching_to:
+            self.port_note.setText(f"The service runs with {self._switching_to}.")
+            self._switching_to = ""
+
+    @Slot(object)
+    def _service_failed(self, problem: Any) -> None:
+        if self._switching_to:
+            self.port_note.setText(
+                f"The service did not restart with {self._switching_to}: "
+                f"{getattr(problem, 'title', problem)}"
+            )
+            self._switching_to = ""
 
     @Slot()
     def reconnect(self) -> None:
