@@ -120,6 +120,7 @@ class AtChannel:
         self._dirty = False
         self._prompt_open = False  # a '>' may be waiting for input
         self.consecutive_timeouts = 0
+        self.noise_lines = 0  # undecodable lines seen (a baud-rate mismatch, line noise)
         self._reader = threading.Thread(
             target=self._read_loop, name=f"at-reader {self.name}", daemon=True
         )
@@ -447,6 +448,7 @@ class AtChannel:
         if "\ufffd" in line:
             # Undecodable bytes: line noise (or a baud-rate mismatch), never an answer.
             log.debug("%s: dropping noise %r", self.name, line[:80])
+            self.noise_lines += 1
             return
         pending = self._pending
         active = pending is not None and not pending.done

@@ -19,6 +19,7 @@ limit bounds the cost of guessing wrong.
 from __future__ import annotations
 
 import re
+import sys
 
 # kind: "cms" | "cme" | "timeout" | "io" | "protocol" | "config" | "input"
 #   "input" = the message itself is unusable (invalid number), never retried.
@@ -297,4 +298,66 @@ def timeout_error(what: str, *, maybe_sent: bool = False) -> ModemError:
         name=f"timeout: {what}",
         transient=True,
         maybe_sent=maybe_sent,
+    )
+
+
+# -- texts for the user: what went wrong with the port, and what to try -----------------
+
+_ERRNO = re.compile(r"\[Errno \d+\]\s*|\b[A-Za-z]*Error\(\d+,\s*'([^']*)'[^)]*\)")
+_OPEN_PREFIX = re.compile(r"^(could not open port\s+\S+?:?\s+)+", re.IGNORECASE)
+
+
+def _windows() -> bool:
+    return sys.platform == "win32"
+
+
+def describe_open_error(port: str, exc: BaseException) -> str:
+    """``cannot open <port>: <reason and what to do>``, the port named once.
+
+    pyserial's own text repeats the path ("[Errno 2] could not open port /dev/ttyUSB9:
+    [Errno 2] No such file or directory: '/dev/ttyUSB9'") and says nothing of the cure.
+    """
+    text = str(exc)
+    low = text.lower()
+    errno = getattr(exc, "errno", None)
+    if errno == 2 or "no such file" in low or "cannot find the file" in low:
+        reason = "no such port (unplugged, or renamed: choose it again under Port)"
+    elif errno == 13 or "permission denied" in low or "access is denied" in low:
+        if _windows():
+            reason = (
+                "access denied: another program has the port open (the modem's own "
+                "connection manager, a terminal, another gsmbridge)"
+            )
+        else:
+            reason = (
+                "permission denied: add your user to the dialout group "
+                "(sudo usermod -aG dialout $USER), then log in again"
+            )
+    elif errno == 16 or "busy" in low:
+        reason = "the port is busy: another program has it open" + (
+            "" if _windows() else " (ModemManager takes modems: sudo systemctl stop ModemManager)"
+        )
+    elif "refused" in low:
+        reason = "connection refused (nothing listens there)"
+    else:
+        # The essence of anything else, without errno tokens or the repeated path.
+        reason = _OPEN_PREFIX.sub("", _ERRNO.sub(lambda m: m.group(1) or "", text)).strip()
+        reason = reason.replace(f": '{port}'", "").replace(f"'{port}': ", "") or type(exc).__name__
+    return f"cannot open {port}: {reason}"
+
+
+def no_answer_text(*, noise: bool) -> str:
+    """Why a port that opened may not answer AT, and what to try."""
+    if noise:
+        return (
+            "modem does not answer AT: the port sends unreadable bytes; check the baud "
+            "rate (modem.baudrate, usually 115200 or 9600)"
+        )
+    if _windows():
+        other = "the modem's own connection manager"
+    else:
+        other = "ModemManager: sudo systemctl stop ModemManager"
+    return (
+        "modem does not answer AT: nothing comes back; is this the modem's AT port "
+        f"(USB modems have several)? Another program may be using it ({other})"
     )

@@ -2,10 +2,12 @@
 
 Threads: a *supervisor* opens the port, runs the init sequence (``setup.py``),
 polls signal/registration, handles URCs (status reports, received SMS, reboot
-hints) and reconnects with exponential backoff.  ``send_sms`` runs on the caller's thread
-(the sender) and takes the channel's lock for the whole message, so polling
-never interleaves with a multi-part send.  Every wait has a deadline and uses
-an Event or queue, so ``stop()`` is prompt.
+hints) and reconnects with exponential backoff.  Only a lost port is closed and
+reopened: a modem that restarted is initialised again on the open port once its
+boot is over (one restart, one initialisation; see ``urcs.BootWatch``).
+``send_sms`` runs on the caller's thread (the sender) and takes the channel's lock
+for the whole message, so polling never interleaves with a multi-part send.  Every
+wait has a deadline and uses an Event or queue, so ``stop()`` is prompt.
 """
 
 from __future__ import annotations
@@ -24,14 +26,19 @@ from gsmbridge.core.events import Listener
 from gsmbridge.modem import pdu
 from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.deliver import Deliver
-from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+from gsmbridge.modem.errors import (
+    ConnectionLost,
+    ModemError,
+    ModemUnavailable,
+    describe_open_error,
+)
 from gsmbridge.modem.masking import mask
 from gsmbridge.modem.options import ModemOptions, SendResult, encode_message
 from gsmbridge.modem.ports import find_by_imei, open_port
-from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
+from gsmbridge.modem.setup import Initialiser, ModemRestarted, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
-from gsmbridge.modem.urcs import UrcHandler
+from gsmbridge.modem.urcs import BootWatch, UrcHandler
 
 __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 
@@ -89,6 +96,9 @@ class Modem:
         self.cpin_ready_grace_until = 0.0
         self.initialised = False  # init sequence done on the current connection
         self.init_started = 0.0
+        self.boot = BootWatch()  # the firmware's boot lines, across reconnects
+        self.connects = 0  # ports opened (for the Modem tab and tests)
+        self.initialisations = 0  # init sequences completed
 
     # -- public API ----------------------------------------------------------------------
     def start(self) -> None:
@@ -216,6 +226,7 @@ class Modem:
             len(message.parts),
         )
         references: list[int] = []
+        restarts = self.boot.restarts
         try:
             with channel.lock:
                 for index, part in enumerate(todo):
@@ -233,11 +244,22 @@ class Modem:
                 if not more_to_come:
                     self._set_cmms(channel, False)
         except ConnectionLost as exc:
-            log.warning("Send to %s failed: connection lost", mask(number))
+            log.info("Send to %s failed: connection lost", mask(number))
             raise ModemUnavailable(
                 str(exc), kind="io", name="connection lost", maybe_sent=exc.maybe_sent
             ) from exc
         except ModemError as exc:
+            restarted = self.boot.restarts != restarts
+            if restarted or (exc.kind == "timeout" and not self._ready.is_set()):
+                # The modem restarted under this send (it went silent, then printed
+                # RDY): not the message's fault.
+                log.info("Send to %s interrupted: the modem restarted", mask(number))
+                raise ModemUnavailable(
+                    "the modem restarted during the send",
+                    kind=exc.kind,
+                    name="modem restarted",
+                    maybe_sent=exc.maybe_sent,
+                ) from exc
             log.warning("Send to %s failed: %s", mask(number), exc.name)
             if exc.kind == "timeout":
                 self._send_timeouts += 1
@@ -296,6 +318,12 @@ class Modem:
         _call(self._on_status_report, report, "status report callback failed")
 
     @property
+    def takes_reports(self) -> bool:
+        """Stored reports are read and deleted only when someone applies them (not by
+        ``gsmbridge send``, which would take them from the app)."""
+        return self._on_status_report is not None
+
+    @property
     def takes_incoming(self) -> bool:
         """Received SMS are read and deleted only when someone stores them (not, for
         instance, by ``gsmbridge send``): otherwise they stay in the SIM."""
@@ -309,25 +337,41 @@ class Modem:
     # -- supervisor ----------------------------------------------------------------------
     def _supervise(self) -> None:
         delay = self.options.reconnect_min_s
+        failing = ""  # the problem already logged: its repeats go to the debug log
         while not self._stop.is_set():
             immediate = False
             error = ""
             try:
                 channel = self._connect()
-                Initialiser(self, channel).run()
-                delay = self.options.reconnect_min_s
-                self._session(channel)
+                while True:  # one connection; a restarted modem is initialised again on it
+                    try:
+                        Initialiser(self, channel).run()
+                        self.initialisations += 1
+                        delay = self.options.reconnect_min_s
+                        if failing:
+                            log.info("Modem %s is back (%s)", self.url, self._status.state)
+                            failing = ""
+                        self._session(channel)
+                    except ModemRestarted as exc:
+                        self._restarted(channel, exc)
             except ReconnectNow as exc:
                 log.info("Reconnecting %s: %s", self.url, exc)
                 immediate, error = True, str(exc)
             except (Reconnect, ModemError) as exc:
                 error = str(exc)
                 if not self._stop.is_set():
-                    log.warning("Modem %s: %s; reconnecting", self.url, exc)
+                    # Once per problem, not once per attempt ("cannot open" every second).
+                    same = _problem(error) == _problem(failing)
+                    (log.debug if same else log.warning)(
+                        "Modem %s: %s; reconnecting", self.url, exc
+                    )
+                    failing = error
             except Exception as exc:  # noqa: BLE001 - the supervisor must keep going
                 log.exception("Modem %s: unexpected error", self.url)
                 error = f"internal error: {exc}"
             finally:
+                if self._status.ready:  # before the close, which can take a moment
+                    self.set_status(state="disconnected", last_error=error or "reconnecting")
                 self._ready.clear()
                 self._close_channel()
             if self._stop.is_set():
@@ -341,6 +385,29 @@ class Modem:
             if not immediate:
                 delay = min(delay * 2, self.options.reconnect_max_s)
             self._backoff(wait)
+
+    def _restarted(self, channel: AtChannel, exc: ModemRestarted) -> None:
+        """The firmware restarted (or the SIM changed): no sending until it has booted;
+        the rest of that boot's lines are part of this one restart."""
+        self.boot.restarts += 1
+        self._send_timeouts = 0
+        self.initialised = False
+        self._cmms_on = False  # the restart reset AT+CMMS
+        log.warning(
+            "Modem %s: %s; initialising it again once it has booted%s",
+            self.url,
+            exc,
+            " (frequent restarts: check its power supply and USB cable)"
+            if self.boot.restarts % 3 == 0
+            else "",
+        )
+        self.set_status(state="connecting", last_error=f"{exc}; waiting for it to boot")
+        while exc.booting and (left := self.boot.settle_left()) > 0:
+            try:
+                self.next_event(left, channel)
+            except ModemRestarted as again:
+                exc = again  # restarted again while booting: still one recovery to do
+                log.debug("Modem %s: %s", self.url, again)
 
     def _backoff(self, seconds: float) -> None:
         """Sleep before reconnecting; a reconnect request or a PIN cuts it short."""
@@ -376,19 +443,27 @@ class Modem:
         try:
             port = open_port(url, baudrate=self.options.baudrate)
         except Exception as exc:  # noqa: BLE001 - SerialException, OSError, ValueError
-            raise ModemUnavailable(f"cannot open {self.url}: {exc}", name="port missing") from exc
+            raise ModemUnavailable(describe_open_error(url, exc), name="port missing") from exc
         channel = AtChannel(
             port,
             name=self.url,
             default_timeout=self.options.command_timeout_s,
             on_urc=lambda urc: self._events.put(("urc", (channel, urc))),
-            on_lost=lambda exc: self._events.put(("lost", channel)),
+            on_lost=lambda exc: self._lost(channel, exc),
         )
+        self.connects += 1
+        self.boot.expect()  # a port that just came back: its boot's lines may trail
         channel.start()
         self._channel = channel
         if self._stop.is_set():
             channel.close()
         return channel
+
+    def _lost(self, channel: AtChannel, exc: Exception) -> None:
+        """On the reader thread: not ready at once, so the sender stops claiming."""
+        if channel is self._channel and not self._stop.is_set():
+            self.set_status(state="disconnected", last_error="connection lost")
+        self._events.put(("lost", channel))
 
     def _close_channel(self) -> None:
         channel, self._channel = self._channel, None
@@ -479,6 +554,11 @@ class Modem:
             log.info("Status poll failed: %s", exc.name)
             if channel.consecutive_timeouts >= self.options.max_timeouts:
                 raise Reconnect("modem stopped answering") from exc
+
+
+def _problem(error: str) -> str:
+    """An error without its numbers (timeouts, counts), to tell repeats apart."""
+    return "".join(ch for ch in error if not ch.isdigit())
 
 
 def _call(callback: Callable[[Any], None] | None, value: Any, failure: str) -> bool:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from gsmbridge.config import valid_pin
 from gsmbridge.modem import parsing
 from gsmbridge.modem.at import AtChannel
-from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable
+from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable, no_answer_text
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
@@ -26,10 +26,13 @@ PIN_REJECTED = "PIN rejected; not retried automatically — 3 wrong PINs lock th
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
 _WRONG_PIN = {("cme", 16), ("cme", 12), ("cms", 316)}
-# AT+CNMI forms that route SMS-STATUS-REPORTs inline as +CDS (ds=1); SIM800L rejects ds=2.
-_CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0", "AT+CNMI=1,0,0,1,0")
-# Failing those, ds=2: reports are stored and announced as +CDSI (read, then deleted).
+# ds=2 first: reports are kept in the modem's memory and announced as +CDSI (read, then
+# deleted), so one that arrives while the port is gone or the modem re-initialises is
+# still there for the sweep after the next initialisation.
 _CNMI_STORED_FORMS = ("AT+CNMI=2,1,0,2,0", "AT+CNMI=1,1,0,2,0")
+# Failing those (SIM800L rejects ds=2), inline as +CDS (ds=1).
+_CNMI_FORMS = ("AT+CNMI=2,1,0,1,0", "AT+CNMI=1,1,0,1,0", "AT+CNMI=2,0,0,1,0", "AT+CNMI=1,0,0,1,0")
+_PDU_MODE_WAIT_S = 4.0  # AT+CMGF=0 retried this long (longer while a boot is under way)
 _ICCID_COMMANDS = ("AT+CCID", "AT+ICCID", "AT+QCCID", "AT^ICCID?")
 
 
@@ -38,7 +41,17 @@ class Reconnect(Exception):
 
 
 class ReconnectNow(Reconnect):
-    """Close the port and reopen at once (reboot seen, user asked)."""
+    """Close the port and reopen at once (the user asked)."""
+
+
+class ModemRestarted(Exception):
+    """The firmware restarted (a boot line) or the SIM changed: initialise again on
+    the open port, once the boot is over when ``booting``."""
+
+    def __init__(self, line: str, *, booting: bool = True) -> None:
+        what = "modem restarted" if booting else "SIM state changed"
+        super().__init__(f"{what} (saw {line})")
+        self.booting = booting
 
 
 class Initialiser:
@@ -114,20 +127,15 @@ class Initialiser:
         except ModemError as exc:
             if exc.kind == "timeout":
                 raise ModemUnavailable(
-                    "modem does not answer AT", kind="timeout", name="no answer"
+                    no_answer_text(noise=self.channel.noise_lines > 0),
+                    kind="timeout",
+                    name="no answer",
                 ) from exc
         self.optional("ATE0")
         self.optional("AT+CMEE=1")
         self.read_identity()
         self.unlock_sim()
-        try:
-            self.retry("AT+CMGF=0", attempts=6, any_error=True)
-        except ModemError as exc:
-            if isinstance(exc, ConnectionLost) or exc.kind == "timeout":
-                raise
-            raise ModemError(
-                "modem refuses PDU mode (AT+CMGF=0)", kind="config", name="no PDU mode"
-            ) from exc
+        self.pdu_mode()
         self.check_smsc()
         service = parsing.parse_csms_service(self.optional("AT+CSMS?") or [])
         modem.cnma_required = service == 1  # phase 2+: +CDS must be acknowledged
@@ -147,6 +155,26 @@ class Initialiser:
             status.smsc or "?",
             status.state,
         )
+
+    def pdu_mode(self) -> None:
+        """AT+CMGF=0, retried while the SMS side may still be starting: SIM800 refuses
+        it until "SMS Ready", which trails the port's return by up to 15 s."""
+        deadline = time.monotonic() + _PDU_MODE_WAIT_S
+        delay = 0.2
+        while True:
+            try:
+                self.cmd("AT+CMGF=0")
+                return
+            except ModemError as exc:
+                if isinstance(exc, ConnectionLost) or exc.kind == "timeout":
+                    raise
+                if time.monotonic() >= deadline and not self.modem.boot.in_progress():
+                    raise ModemError(
+                        "modem refuses PDU mode (AT+CMGF=0)", kind="config", name="no PDU mode"
+                    ) from exc
+                log.debug("AT+CMGF=0: %s, retrying in %.1f s", exc.name, delay)
+                self.sleep(delay)
+                delay = min(delay + 0.2, 1.0)
 
     def read_identity(self) -> None:
         values = {}
@@ -193,15 +221,15 @@ class Initialiser:
             ok = self.optional("AT+CNMI=2,1,0,0,0", busy_retry=False) is not None
             self._new_sms(ok)
             return
+        for form in _CNMI_STORED_FORMS:
+            if self.optional(form, busy_retry=False) is not None:
+                log.debug("The modem stores delivery reports (+CDSI); each is read, then deleted")
+                self.modem.set_extra(status_reports="stored", cnmi=form[8:])
+                self._new_sms(form[10] != "0")
+                return
         for form in _CNMI_FORMS:
             if self.optional(form, busy_retry=False) is not None:
                 self.modem.set_extra(status_reports="inline", cnmi=form[8:])
-                self._new_sms(form[10] != "0")
-                return
-        for form in _CNMI_STORED_FORMS:
-            if self.optional(form, busy_retry=False) is not None:
-                log.info("The modem stores delivery reports (+CDSI); each is read, then deleted")
-                self.modem.set_extra(status_reports="stored", cnmi=form[8:])
                 self._new_sms(form[10] != "0")
                 return
         log.warning("The modem rejects AT+CNMI with ds=1 and ds=2: no delivery reports")
@@ -272,6 +300,7 @@ class Initialiser:
         modem = self.modem
         log.info("Entering the SIM PIN")
         modem.cpin_ready_grace_until = time.monotonic() + 30
+        modem.boot.expect(rank=2)  # the SMS side now starts: "SMS Ready" may follow
         for attempt in range(3):
             try:
                 self.channel.command(

@@ -10,6 +10,7 @@ URC spam, reboots).  State survives a client reconnecting, as on a real modem.
 from __future__ import annotations
 
 import collections
+import functools
 import logging
 import random
 import re
@@ -23,6 +24,32 @@ from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
 from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
 
 log = logging.getLogger("gsmbridge.modem.simulator")
+
+
+# Boot lines after a reset, in the order the firmware prints them, at fractions of
+# boot_trail_s after the port is back (SIM800 and EC2x manuals; see modem-notes).
+BOOT_LINES = {
+    "simcom": (
+        ("RDY", 0.05),
+        ("+CFUN: 1", 0.18),
+        ("+CPIN: READY", 0.27),
+        ("Call Ready", 0.64),
+        ("SMS Ready", 1.0),
+    ),
+    "quectel": (
+        ("RDY", 0.04),
+        ("+CFUN: 1", 0.125),
+        ("+CPIN: READY", 0.21),
+        ("+QUSIM: 1", 0.25),
+        ("+QIND: SMS DONE", 0.83),
+        ("+QIND: PB DONE", 1.0),
+    ),
+}
+_SMS_READY_LINES = frozenset({"SMS Ready", "+QIND: SMS DONE"})
+# Refused ("operation not allowed") until the boot's SMS-ready line, as SIM800 does.
+_SMS_COMMANDS = frozenset(
+    {"+CMGF", "+CMGS", "+CNMI", "+CSMS", "+CPMS", "+CMGR", "+CMGL", "+CMGD", "+CNMA", "+CSCA"}
+)
 
 
 @dataclass
@@ -73,6 +100,12 @@ class SimulatedModem:
         self.commands: collections.deque[str] = collections.deque(maxlen=20000)
         self.pin_attempts: list[str] = []
         self.boots = 0
+        # A reboot's port loss: the transport refuses clients until the port is back.
+        self.down = False
+        self.sms_ready = True
+        self.on_port_down: Callable[[], None] | None = None
+        self.on_port_back: Callable[[], None] | None = None
+        self.held_reports: list[Callable[[], None]] = []  # due while the modem was down
         self._scheduler = Scheduler(stop, lambda: bool(self._line) or self._pdu is not None)
         self.schedule = self._scheduler.schedule
         self._power_on()
@@ -93,7 +126,7 @@ class SimulatedModem:
 
     def _write(self, data: bytes) -> None:
         writer = self._writer
-        if writer is not None:
+        if writer is not None and not self.down:
             with self._out_lock:
                 writer(data)
 
@@ -110,6 +143,15 @@ class SimulatedModem:
 
     def _start_registration(self) -> None:
         self.sim.unlocked_at = time.monotonic()
+        if self.options.register_delay_s <= 0:
+            # No search to simulate: registered at once.  Left to the scheduler, the
+            # first AT+CMGS could find the modem still searching (CMS 331) whenever
+            # its thread is slow to run, as under load.
+            self._registered_stat = self.options.registration
+            if self.settings.creg_n > 0:
+                stat = self._registered_stat
+                self.schedule(0.0, lambda: self._lines(f"+CREG: {stat}"))
+            return
         self._registered_stat = 2
         self.schedule(self.options.register_delay_s, self._registration_done)
 
@@ -122,18 +164,48 @@ class SimulatedModem:
                 self._lines(f"+CREG: {self._registered_stat}")
 
     def _reboot(self) -> None:
+        """Settings lost at once; the port goes away, comes back, then the boot lines."""
         with self._lock:
             self.boots += 1
+            boot = self.boots
             log.info("Simulated modem: rebooting")
             self._pdu = None
             self._line.clear()
             self._power_on()
-            urcs = ["RDY", "+CFUN: 1"]
-            if self.sim.state == "READY":
-                urcs += ["+CPIN: READY", "Call Ready", "SMS Ready"]
-            else:
-                urcs.append("+CPIN: SIM PIN")
-            self._lines(*urcs)
+            self.sms_ready = False
+            self.down = self.options.reboot_downtime_s > 0
+        if self.down and self.on_port_down is not None:
+            self.on_port_down()
+        self.schedule(self.options.reboot_downtime_s, lambda: self._port_back(boot))
+
+    def _port_back(self, boot: int) -> None:
+        with self._lock:
+            if boot != self.boots or self._stop.is_set():
+                return  # a later reboot took over
+            was_down, self.down = self.down, False
+            held, self.held_reports = self.held_reports, []
+        if was_down and self.on_port_back is not None:
+            self.on_port_back()
+        trail = self.options.boot_trail_s
+        lines: tuple[tuple[str, float], ...] = BOOT_LINES.get(
+            self.options.boot_style, BOOT_LINES["simcom"]
+        )
+        if self.sim.state != "READY":
+            lines = (*lines[:2], ("+CPIN: SIM PIN", lines[2][1]))
+        for line, at in lines:
+            self.schedule(trail * at, functools.partial(self._boot_line, boot, line))
+        # Reports the network could not hand over while the modem was down come
+        # again, spread over the boot: some before the host set AT+CNMI, some during.
+        for n, report in enumerate(held):
+            self.schedule(trail * (0.2 + 0.8 * (n + 1) / (len(held) + 1)), report)
+
+    def _boot_line(self, boot: int, line: str) -> None:
+        with self._lock:
+            if boot != self.boots or self.down:
+                return
+            if line in _SMS_READY_LINES or line.startswith("+CPIN: SIM"):
+                self.sms_ready = True
+        self._lines(line)
 
     def _spam(self) -> None:
         rssi = self._rng.randint(10, 25)
@@ -152,6 +224,8 @@ class SimulatedModem:
 
     # -- input ---------------------------------------------------------------------------
     def feed(self, data: bytes) -> None:
+        if self.down:
+            return  # rebooting: nobody reads the line
         echo = bytearray()  # echoed in chunks, flushed before any answer
         for byte in data:
             if self._stop.is_set():
@@ -254,6 +328,8 @@ class SimulatedModem:
         handler = _HANDLERS.get(name)
         if handler is None:
             return ("ERROR",)
+        if not self.sms_ready and name in _SMS_COMMANDS:
+            return (self._error("cms", 302),)  # still booting: "operation not allowed"
         if self.sim.busy_left > 0 and name not in ("+CPIN", "+CMEE"):
             self.sim.busy_left -= 1
             return (self._error("cme", 14),)

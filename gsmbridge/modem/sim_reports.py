@@ -19,14 +19,21 @@ if TYPE_CHECKING:
 
 
 def report(modem: SimulatedModem, mr: int, number: str) -> None:
-    """The network's report on a sent message: inline, or stored and announced."""
+    """The network's report on a sent message: inline, or stored and announced.
+
+    A modem that is down gets it later (``held_reports``); with ds=0 (after a reset,
+    before the host set AT+CNMI) it is stored unannounced, as real modems do.
+    """
+    if modem.down:
+        modem.held_reports.append(lambda: report(modem, mr, number))
+        return
     modem._reports += 1
     every = modem.options.report_fail_every
     status = 0x41 if every and modem._reports % every == 0 else 0x00
     hex_pdu, length = pdu.encode_status_report(mr, number, status, when=datetime.now(UTC))
-    if modem.settings.cnmi[3] == 2:
+    if modem.settings.cnmi[3] in (0, 2):
         index = modem.memories["SR"].store(hex_pdu, length)
-        if index is not None:
+        if index is not None and modem.settings.cnmi[3] == 2:
             modem._lines(f'+CDSI: "SR",{index}')
         return
     modem._write(f"\r\n+CDS: {length}\r\n{hex_pdu}\r\n".encode())
@@ -56,6 +63,7 @@ def _cnmi(modem: SimulatedModem, suffix: str, arg: str | None) -> tuple[str, ...
         or len(values) > 5
         or any(not 0 <= v <= lim for v, lim in zip(values, limits, strict=False))
         or (modem.options.reports_stored_only and values[3:4] == [1])
+        or (modem.options.reports_inline_only and values[3:4] == [2])
     ):
         return (modem._error("cms", 303),)
     modem.settings.cnmi = tuple(values + [0] * (5 - len(values)))

@@ -32,6 +32,7 @@ class SimulatorOptions:
     echo: bool = True  # echo at power-on (until ATE0)
     status_reports: bool = True  # send +CDS when requested and AT+CNMI ds=1
     reports_stored_only: bool = False  # reject ds=1: store reports, announce +CDSI (ds=2)
+    reports_inline_only: bool = False  # reject ds=2, as SIM800L does: +CDS only (ds=1)
     report_delay_s: float = 0.2
     report_fail_every: int = 0  # every Nth report says "incompatible destination" (0x41)
     prompt_delay_s: float = 0.05
@@ -45,6 +46,13 @@ class SimulatorOptions:
     reply_every: int = 0  # every Nth message sent is answered by its recipient (+CMTI)
     reply_text: str = "Thanks, got it! (a simulated reply)"
     reboot_after: int = 0  # reboot (RDY, +CFUN: 1, ...; settings reset) after every N sends
+    # A reboot as real USB modems do it: the port is gone for reboot_downtime_s (socket:
+    # refused; pty: silent), then the boot lines of boot_style trickle in over
+    # boot_trail_s; SMS commands answer "operation not allowed" until its last SMS line.
+    # Reports due meanwhile arrive spread over the boot (the network tries again).
+    reboot_downtime_s: float = 3.0
+    boot_trail_s: float = 11.0
+    boot_style: str = "simcom"  # "simcom" (... Call Ready, SMS Ready) or "quectel" (+QIND)
     sim_busy_after_pin: int = 0  # answer this many commands with +CME ERROR: 14 after unlocking
     smsc: str = "+31653131313"  # empty -> AT+CSCA? answers +CMS ERROR: 330
     operator: str = "Simulated"

@@ -10,6 +10,10 @@ AT protocol lives in :mod:`sim_modem`; this module only moves bytes:
   any serial device.  The simulator keeps the slave open itself so the master
   never sees EIO between clients.  A pty cannot be "unplugged", so
   ``drop_every`` makes the modem go silent for that send instead.
+
+A reboot (``reboot_after``) takes the port away for ``reboot_downtime_s``: the TCP
+listener closes (clients are refused, as a vanished USB device is) and comes back on
+the same port; a pty stays but the modem is silent meanwhile.
 """
 
 from __future__ import annotations
@@ -46,7 +50,13 @@ log = logging.getLogger("gsmbridge.modem.simulator")
 
 def fast_options(**overrides: object) -> SimulatorOptions:
     """Options with every delay near zero, for fast tests."""
-    values: dict[str, object] = dict(prompt_delay_s=0.0, send_latency_s=0.0, report_delay_s=0.01)
+    values: dict[str, object] = dict(
+        prompt_delay_s=0.0,
+        send_latency_s=0.0,
+        report_delay_s=0.01,
+        reboot_downtime_s=0.0,
+        boot_trail_s=0.0,
+    )
     values.update(overrides)
     return SimulatorOptions(**values)  # type: ignore[arg-type]
 
@@ -70,6 +80,7 @@ class ModemSimulator:
         self._client: socket.socket | None = None
         self._client_lock = threading.Lock()
         self._pty_fds: tuple[int, int] | None = None
+        self._address: tuple[str, int] = ("127.0.0.1", 0)
         self.connections = 0
 
     # -- results -------------------------------------------------------------------------
@@ -113,14 +124,40 @@ class ModemSimulator:
 
     # -- transports ----------------------------------------------------------------------
     def serve_tcp(self, host: str = "127.0.0.1", port: int = 0) -> int:
+        server = self._listen(host, port)
+        bound = server.getsockname()[1]
+        self._address = (host, bound)
+        self._url = f"socket://{host}:{bound}"
+        self.modem.on_port_down = self._tcp_port_down
+        self.modem.on_port_back = self._tcp_port_back
+        log.info("Simulated modem listening on %s", self._url)
+        return bound
+
+    def _listen(self, host: str, port: int) -> socket.socket:
         server = socket.create_server((host, port))
         server.settimeout(0.05)
         self._server = server
-        bound = server.getsockname()[1]
-        self._url = f"socket://{host}:{bound}"
-        self._spawn(self._accept_loop, "sim-accept")
-        log.info("Simulated modem listening on %s", self._url)
-        return bound
+        self._spawn(functools.partial(self._accept_loop, server), "sim-accept")
+        return server
+
+    def _tcp_port_down(self) -> None:
+        """The USB device vanished: refuse connections, drop the client."""
+        server, self._server = self._server, None
+        if server is not None:
+            with contextlib.suppress(OSError):
+                server.close()
+        self._drop_client()
+
+    def _tcp_port_back(self) -> None:
+        for _attempt in range(50):  # the same port again (a device keeps its name)
+            if self._stop.is_set():
+                return
+            try:
+                self._listen(*self._address)
+                return
+            except OSError:
+                self._stop.wait(0.1)
+        log.error("Simulated modem: could not listen on %s again", self._url)
 
     def serve_pty(self) -> str:
         import tty  # POSIX only
@@ -176,11 +213,10 @@ class ModemSimulator:
             with contextlib.suppress(OSError):
                 client.close()
 
-    def _accept_loop(self) -> None:
-        assert self._server is not None
+    def _accept_loop(self, server: socket.socket) -> None:
         while not self._stop.is_set():
             try:
-                conn, _addr = self._server.accept()
+                conn, _addr = server.accept()
             except TimeoutError:
                 continue
             except OSError:

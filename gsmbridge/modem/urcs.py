@@ -1,8 +1,13 @@
 """What the supervisor does with a URC: status reports, received SMS, registration, signal,
 reboots.
 
-Runs on the modem's supervisor thread (see :mod:`.gsm`); a URC that means the modem
-restarted or the SIM changed raises :class:`~.setup.Reconnect` / :class:`~.setup.ReconnectNow`.
+Runs on the modem's supervisor thread (see :mod:`.gsm`).  A boot line that starts a
+new boot (the firmware restarted and lost its settings) or a SIM change raises
+:class:`~.setup.ModemRestarted`: the modem is initialised again on the open port.
+A boot prints its lines over 10-15 s (``RDY``, ``+CFUN: 1``, ``+CPIN: READY``,
+``Call Ready``/``+QUSIM: 1``, ``SMS Ready``/``+QIND: SMS DONE``): :class:`BootWatch`
+takes every line that comes in that order as part of the same boot, so one restart
+costs one initialisation.  Huawei's periodic ``^BOOT`` is not a boot line.
 """
 
 from __future__ import annotations
@@ -14,11 +19,11 @@ from typing import TYPE_CHECKING
 
 from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
-from gsmbridge.modem.errors import ModemError
+from gsmbridge.modem.errors import ConnectionLost, ModemError
 from gsmbridge.modem.masking import mask
 from gsmbridge.modem.pdu_fields import MTI_DELIVER, MTI_SUBMIT
 from gsmbridge.modem.received import ReceivedSms, listing, message_type
-from gsmbridge.modem.setup import Initialiser, Reconnect, ReconnectNow
+from gsmbridge.modem.setup import Initialiser, ModemRestarted
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
@@ -28,9 +33,84 @@ __all__ = ["UrcHandler"]
 log = logging.getLogger("gsmbridge.modem")
 
 
-# URCs that mean the modem restarted (Huawei's periodic ^BOOT is *not* one of them).
-_REBOOT_HINTS = ("RDY", "+CFUN: 1", "SMS READY", "+CPIN: READY")
+# Boot lines by their place in a boot (SIMCom and Quectel print them in this order);
+# rank 5, the SMS-ready kind, ends a boot.
+_BOOT_RANK = {
+    "RDY": 0,
+    "^SYSSTART": 0,
+    "+CFUN: 1": 1,
+    "+CPIN: READY": 2,
+    "+QUSIM: 1": 3,
+    "CALL READY": 3,
+    "SMS READY": 5,
+    "+QIND: SMS DONE": 5,
+}
+_SMS_READY = 5
+BOOT_QUIET_S = 3.0  # a boot with no SMS-ready line is over after this long without a line
+BOOT_MAX_S = 25.0  # a boot is waited for at most this long
 _CDSI = re.compile(r'\+CDSI:\s*"([A-Za-z]{2})"\s*,\s*(\d{1,5})')
+
+
+def boot_rank(line: str) -> int | None:
+    """The place of a boot line in its boot, or None for any other line."""
+    return _BOOT_RANK.get(re.sub(r"\s+", " ", line.strip().upper()))
+
+
+class BootWatch:
+    """The firmware's current boot as its lines arrive (supervisor thread only).
+
+    A line belongs to the current boot when it comes later in the boot order than
+    the last one seen and the boot is not over (its SMS-ready line seen, or nothing
+    for BOOT_MAX_S); any other boot line starts a new boot: a restart.  The port
+    coming back (or a PIN entered) opens a boot whose first lines we may have missed;
+    its ``RDY`` only counts as a trailing line during the first initialisation (after
+    that, a RDY is the firmware starting again).
+    """
+
+    def __init__(self) -> None:
+        self.rank: int | None = None  # last rank of the current boot; None: no boot
+        self.started = 0.0
+        self.last = 0.0
+        self.restarts = 0  # new boots seen after an initialisation
+        self._guessed = False  # the current boot was only expected, no line seen yet
+
+    def expect(self, rank: int = -1) -> None:
+        """A boot may be under way (the port just opened, a PIN was entered)."""
+        self.rank, self.started = rank, time.monotonic()
+        self.last = self.started
+        self._guessed = True
+
+    def line(self, rank: int, *, initialised: bool) -> bool:
+        """Record a boot line; True when it starts a new boot."""
+        now = time.monotonic()
+        same = (
+            self.rank is not None
+            and rank > self.rank
+            and self.rank < _SMS_READY
+            and now - self.last < BOOT_MAX_S
+            and not (self._guessed and rank == 0 and initialised)
+        )
+        self._guessed = False
+        if not same:
+            self.started = now
+        self.rank, self.last = rank, now
+        return not same
+
+    def in_progress(self) -> bool:
+        """Lines seen and the SMS-ready one still to come (SMS commands may be refused)."""
+        now = time.monotonic()
+        return (
+            self.rank is not None
+            and 0 <= self.rank < _SMS_READY
+            and now - self.started < BOOT_MAX_S
+        )
+
+    def settle_left(self) -> float:
+        """Seconds until the current boot counts as over (0: over)."""
+        if self.rank is None or self.rank >= _SMS_READY:
+            return 0.0
+        now = time.monotonic()
+        return max(0.0, min(self.last + BOOT_QUIET_S, self.started + BOOT_MAX_S) - now)
 
 
 class UrcHandler:
@@ -60,14 +140,15 @@ class UrcHandler:
                 modem.set_status(
                     signal_dbm=parsing.rssi_to_dbm(rssi), signal_bars=parsing.signal_bars(rssi)
                 )
-        elif line in _REBOOT_HINTS or line.startswith("+QIND: SMS DONE"):
+        elif (rank := boot_rank(line)) is not None:
             if line == "+CPIN: READY" and time.monotonic() < modem.cpin_ready_grace_until:
                 return  # expected after we entered the PIN
-            settled = time.monotonic() - modem.init_started > 10.0  # boot URCs trail our init
-            if modem.status.state == "ready" or (modem.initialised and settled):
-                raise ReconnectNow(f"modem restarted (saw {urc.line})")
+            if modem.boot.line(rank, initialised=modem.initialised):
+                log.debug("Boot line %r starts a new boot", urc.line)
+                raise ModemRestarted(urc.line)
+            log.debug("Boot line %r: the same boot", urc.line)
         elif line.startswith("+CPIN:") and modem.status.state == "ready":
-            raise Reconnect(f"SIM state changed ({urc.line})")
+            raise ModemRestarted(urc.line, booting=False)
 
     def _stored_report(self, line: str) -> None:
         """``+CDSI: "SR",3``: read the stored report, hand it on, delete it.
@@ -79,6 +160,13 @@ class UrcHandler:
         if match is None:
             log.warning("Unexpected stored-report announcement: %r", line)
             return
+        if not self.modem.takes_reports:
+            return  # ``gsmbridge send``: left in the modem for the app
+        if not self.modem.initialised:
+            # Mid-(re)initialisation (PDU mode may not be set yet): the sweep that
+            # follows every initialisation reads it.
+            log.debug("%s during initialisation: left for the sweep", line)
+            return
         memory, index = match.group(1).upper(), int(match.group(2))
         timeout = self.modem.options.command_timeout_s
         try:
@@ -89,6 +177,9 @@ class UrcHandler:
         try:
             lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
         except ModemError as exc:
+            if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
+                log.debug("Stored status report %s/%d already taken", memory, index)
+                return
             log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
             lines = []
         else:
@@ -97,20 +188,29 @@ class UrcHandler:
                 log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
             else:
                 length = lines[header].rsplit(",", 1)[-1].strip()
-                hex_pdu = lines[header + 1].strip()
-                if message_type(hex_pdu, length) in (MTI_DELIVER, MTI_SUBMIT):
-                    # A memory shared with SMS, whose slot was reused: not a report.
-                    if self.received().take(hex_pdu, length, memory, index):
-                        self._delete(memory, index, "Received SMS")
-                    return
-                self._decode_and_deliver(hex_pdu, length)
-        # Deleted even when unread or undecodable: a full memory would stop the reports.
+                self._stored_entry(memory, index, length, lines[header + 1].strip())
+                return
+        # Deleted even when unread: a full memory would stop the reports.
+        self._delete(memory, index)
+
+    def _stored_entry(self, memory: str, index: int, length: str, hex_pdu: str) -> None:
+        """One entry of a report memory: handed on, then deleted (also when it decodes
+        to nothing, or matches no job: logged once, never left to fill the memory)."""
+        if message_type(hex_pdu, length) in (MTI_DELIVER, MTI_SUBMIT):
+            # A memory shared with SMS, whose slot was reused: not a report.
+            if self.received().take(hex_pdu, length, memory, index):
+                self._delete(memory, index, "Received SMS")
+            return
+        self._decode_and_deliver(hex_pdu, length)
         self._delete(memory, index)
 
     def sweep_at_connect(self) -> None:
-        """What waits in the modem's memories: stored reports, received SMS."""
-        if self.modem.status.extra.get("status_reports") == "stored":
-            self.sweep_stored_reports()
+        """What waits in the modem's memories after every (re)initialisation: stored
+        reports (also on a modem reporting inline, which keeps those that came while
+        AT+CNMI was reset by a restart), received SMS."""
+        mode = self.modem.status.extra.get("status_reports")
+        if mode in ("stored", "inline") and self.modem.takes_reports:
+            self.sweep_stored_reports(quiet=mode == "inline")
         self.received().sweep()
 
     def sweep_at_poll(self) -> None:
@@ -118,22 +218,23 @@ class UrcHandler:
         if self.modem.status.extra.get("received_sms") == "polled":
             self.received().sweep()
 
-    def sweep_stored_reports(self) -> None:
+    def sweep_stored_reports(self, *, quiet: bool = False) -> None:
         """Read and delete the reports left in the "SR" memory (stored while gsmbridge
-        was not running, or announced on a connection that was lost).
+        was away or the modem restarted, or announced during an initialisation).
 
-        Only entries that decode as status reports are deleted.
+        ``quiet``: a modem reporting inline may have no "SR" memory at all.
         """
         timeout = self.modem.options.command_timeout_s
         try:
             self.channel.command('AT+CPMS="SR"', timeout=timeout)
             lines = self.channel.command("AT+CMGL=4", timeout=timeout)
+        except ConnectionLost:
+            raise
         except ModemError as exc:
-            log.info("Stored status reports not swept: %s", exc.name)
+            (log.debug if quiet else log.info)("Stored status reports not swept: %s", exc.name)
             return
         for index, _stat, length, hex_pdu in listing(lines):
-            if self._decode_and_deliver(hex_pdu, length):
-                self._delete("SR", index)
+            self._stored_entry("SR", index, length, hex_pdu)
 
     def _delete(self, memory: str, index: int, what: str = "Stored status report") -> None:
         try:

@@ -36,7 +36,7 @@ def test_init_and_send(sim_factory, modem_factory, transport):
     assert status.imei == "356938035643809" and status.imsi == "001010123456789"
     assert status.iccid == "8900101234567890123" and status.smsc == "+31653131313"
     assert status.operator == "Simulated" and -113 <= status.signal_dbm <= -51
-    assert 1 <= status.signal_bars <= 5 and status.extra["status_reports"] == "inline"
+    assert 1 <= status.signal_bars <= 5 and status.extra["status_reports"] == "stored"
     assert listener.states()[0] == "connecting" and listener.states()[-1] == "ready"
 
     result = modem.send_sms(NUMBER, "Hello from gsmbridge")
@@ -44,7 +44,7 @@ def test_init_and_send(sim_factory, modem_factory, transport):
     assert result.references == [0] and result.text_sent == "Hello from gsmbridge"
     [sent] = sim.wait_for_messages(1)
     assert (sent.number, sent.text, sent.references) == (NUMBER, "Hello from gsmbridge", [0])
-    for command in ("ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,1,0"):
+    for command in ("ATE0", "AT+CMEE=1", "AT+CMGF=0", "AT+CNMI=2,1,0,2,0"):
         assert command in sim.commands
 
 
@@ -217,10 +217,12 @@ def test_resume_from_part_two_sends_only_the_rest(sim_factory, modem_factory):
 
 @pytest.mark.parametrize("stored", [False, True], ids=["inline", "stored"])
 def test_status_reports_reach_the_callback(sim_factory, modem_factory, transport, stored):
-    # Inline (+CDS), or from a modem that rejects ds=1 and stores reports (+CDSI):
-    # each stored one is read, handed on and deleted.
+    # Stored (+CDSI) where the modem can: each is read, handed on and deleted; inline
+    # (+CDS) from a modem that rejects ds=2, as SIM800L does.
     reports = []
-    sim = sim_factory(transport, report_fail_every=2, reports_stored_only=stored)
+    sim = sim_factory(
+        transport, report_fail_every=2, reports_stored_only=stored, reports_inline_only=not stored
+    )
     modem = modem_factory(sim.url, on_status_report=reports.append)
     assert modem.wait_ready(5)
     assert modem.status.extra.get("status_reports") == ("stored" if stored else "inline")
@@ -255,15 +257,22 @@ def test_reports_stored_while_away_are_swept_on_connect(sim_factory, modem_facto
 
 def test_an_unreadable_stored_report_is_still_deleted(sim_factory, modem_factory):
     sim = sim_factory(reports_stored_only=True)
-    modem = modem_factory(sim.url)
+    modem = modem_factory(sim.url, on_status_report=lambda report: None)
     assert modem.wait_ready(5)
-    sim.modem._lines('+CDSI: "SR",7')  # nothing at 7: AT+CMGR fails
-    assert wait_until(lambda: "AT+CMGD=7" in sim.commands)
+    index = sim.modem.report_memory.store("0006FF", 9)  # a report that does not decode
+    sim.modem._lines(f'+CDSI: "SR",{index}')
+    assert wait_until(lambda: f"AT+CMGD={index}" in sim.commands)
+    assert sim.modem.report_memory.used == 0
+    before = len(sim.commands)
+    sim.modem._lines('+CDSI: "SR",7')  # nothing at 7 (a sweep took it): nothing to delete
+    assert wait_until(lambda: "AT+CMGR=7" in sim.commands)
+    modem.send_sms(NUMBER, "after")  # the channel still works
+    assert "AT+CMGD=7" not in list(sim.commands)[before:]
 
 
 def test_a_malformed_stored_report_announcement_sends_nothing(sim_factory, modem_factory):
     sim = sim_factory(reports_stored_only=True)
-    modem = modem_factory(sim.url)
+    modem = modem_factory(sim.url, on_status_report=lambda report: None)
     assert modem.wait_ready(5)
     assert wait_until(lambda: "AT+CMGL=4" in sim.commands)  # the sweep on connect is done
     before = len(sim.commands)
@@ -271,6 +280,23 @@ def test_a_malformed_stored_report_announcement_sends_nothing(sim_factory, modem
     modem.send_sms(NUMBER, "after")  # the channel still works
     sent = list(sim.commands)[before:]
     assert not [c for c in sent if "CFUN" in c or "CMGR" in c or "CPMS" in c], sent
+
+
+def test_stored_reports_stay_for_the_app_when_nobody_applies_them(sim_factory, modem_factory):
+    # ``gsmbridge send`` (no report callback) must not take reports from the app.
+    from datetime import UTC, datetime
+
+    from gsmbridge.modem import pdu
+
+    sim = sim_factory()
+    sim.modem.report_memory.store(*pdu.encode_status_report(9, NUMBER, 0, when=datetime.now(UTC)))
+    modem = modem_factory(sim.url)
+    assert modem.wait_ready(5) and modem.incoming_swept.wait(5)
+    modem.send_sms(NUMBER, "one")  # its report is stored and announced (+CDSI)
+    assert wait_until(lambda: sim.modem.report_memory.used == 2)
+    modem.send_sms(NUMBER, "two")
+    assert sim.modem.report_memory.used >= 2
+    assert not any(c.startswith(("AT+CMGD", "AT+CMGR")) for c in sim.commands)
 
 
 def test_polling_publishes_status_and_skips_sends(sim_factory, modem_factory):
@@ -375,7 +401,7 @@ def test_configured_pin_that_is_not_digits_is_never_sent(sim_factory, modem_fact
 
 def test_status_reports_are_acknowledged_when_csms_1(sim_factory, modem_factory):
     reports = []
-    sim = sim_factory()
+    sim = sim_factory(reports_inline_only=True)
     sim.modem.settings.csms = 1  # phase 2+ routing: the TE must send AT+CNMA
     modem = modem_factory(sim.url, on_status_report=reports.append)
     assert modem.wait_ready(5)
