@@ -315,9 +315,16 @@ def valid_pin(pin: str) -> bool:
     return pin.isdigit() and 4 <= len(pin) <= 8 and pin.isascii()
 
 
+# Letters and digits that cannot be mistaken for one another when read or typed:
+# no l, I, 1, O, 0 (57 symbols, 5.8 bits each).
+PASSWORD_ALPHABET = "abcdefghijkmnopqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789"
+PASSWORD_LENGTH = 24  # 140 bits
+
+
 def generate_password() -> str:
-    """A strong random password that survives copy-paste into a dashboard."""
-    return secrets.token_urlsafe(18)
+    """A strong random password (over 128 bits) that survives copy-paste into a
+    dashboard and reading aloud: no punctuation, no look-alike characters."""
+    return "".join(secrets.choice(PASSWORD_ALPHABET) for _ in range(PASSWORD_LENGTH))
 
 
 # -- loading -----------------------------------------------------------------
@@ -615,6 +622,8 @@ def read_settings(
             _apply(settings, data, str(path), problems, origins, text)
     env = _env_overrides(os.environ if environ is None else environ, problems)
     _apply(settings, env, "the environment", problems, origins)
+    if "password" in env.get("auth", {}) and "password_hash" not in env.get("auth", {}):
+        settings.auth.password_hash = ""  # the environment's password wins over the file's hash
     _check_ranges(settings, problems, origins)
     errors = [p for p in problems if not p.warning]
     if errors and not settings.auth.enabled:

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from gsmbridge import __version__
-from gsmbridge.config import Settings
+from gsmbridge.config import AuthSettings, Settings
 from gsmbridge.core.cometchat import PhoneLookup
+from gsmbridge.core.config_watch import ConfigWatch
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.events import EventHub, Listener
@@ -118,6 +119,7 @@ class Bridge:
         self._housekeeping = Housekeeping(
             lambda: self.store, lambda: self.settings.history.keep_days, self.events.jobs_changed
         )
+        self._config_watch: ConfigWatch | None = None
         self.started = False
         self.stopping = False
 
@@ -140,7 +142,7 @@ class Bridge:
     def start(self) -> None:
         """Open the queue, recover interrupted jobs, start serving; raise on failure."""
         server = self.settings.server
-        check_exposure(server.host, self.settings.auth.enabled)
+        check_exposure(server.host, self.settings.auth.enabled, self.settings.auth.missing)
         store = self.open_store()
         recovered = store.recover_interrupted(self.settings.sending.crash_policy)
         if recovered:
@@ -163,10 +165,25 @@ class Bridge:
             max_body=server.max_body_bytes,
         )
         self.web.start()
+        self._watch_config()
         self._start_tunnel()
         self._start_sending()
         self.started = True
         self.events.jobs_changed()
+
+    def _watch_config(self) -> None:
+        """Credentials changed in the config file (set-password) apply at once."""
+        path = self.settings.loaded_from
+        if path is None:
+            return
+        self._config_watch = ConfigWatch(path, self.settings.auth, self._credentials_changed)
+        self._config_watch.start()
+
+    def _credentials_changed(self, auth: AuthSettings) -> None:
+        if self.web is not None:
+            self.web.app.extensions["gsmbridge.auth"].update(auth)
+        if self.tunnel is not None:
+            self.tunnel.register_now()  # CometChat must send the new ones too
 
     def _start_tunnel(self) -> None:
         tunnel = self.settings.tunnel
@@ -262,6 +279,9 @@ class Bridge:
     def stop(self) -> None:
         """Stop in order: tunnel, web server, sender, modems, database."""
         self.stopping = True
+        if self._config_watch is not None:
+            self._config_watch.stop()
+            self._config_watch = None
         if self.tunnel is not None:
             self.tunnel.stop()
             self.tunnel = None
@@ -398,7 +418,7 @@ class Bridge:
         new.validate()
         old = self.settings
         if self.web is not None:  # no credentials on a network address, as at start
-            check_exposure(self.web.host, new.auth.enabled)
+            check_exposure(self.web.host, new.auth.enabled, new.auth.missing)
         tunnel_changed = dataclasses.asdict(old.tunnel) != dataclasses.asdict(new.tunnel)
         register = (old.auth, old.cometchat) != (new.auth, new.cometchat)
         restart = [

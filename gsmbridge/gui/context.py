@@ -134,6 +134,9 @@ class AppContext(QObject):
         """
         new = copy.deepcopy(new)
         keys = list(keys) if keys is not None else changed_keys(self.desired, new)
+        for key in ("auth.username", "auth.password_hash", "auth.password"):
+            if key not in keys:  # the config watch may have applied new ones (set-password)
+                set_key(new, key, get_key(self.settings, key))
         if password:
             set_password(new, password)
             keys += ["auth.password_hash", "auth.password"]

@@ -33,17 +33,22 @@ class BasicAuth:
             self.username = settings.username
             self._password = settings.password
             self._password_hash = settings.password_hash
+            # The config file's credentials could not be read: refuse everyone
+            # rather than run open until they can (the config watch lifts it).
+            self.locked = getattr(settings, "unreadable", "")
             self._verified: set[bytes] = set()
 
     @property
     def enabled(self) -> bool:
-        return bool(self.username and (self._password or self._password_hash))
+        return bool(self.locked or (self.username and (self._password or self._password_hash)))
 
     def _digest(self, header: str) -> bytes:
         return hmac.new(self._key, header.encode("utf-8", "replace"), hashlib.sha256).digest()
 
     def check(self, header: str | None) -> bool:
         """True when the Authorization header carries the configured credentials."""
+        if self.locked:
+            return False
         if not self.enabled:
             return True
         if not header or not header.startswith("Basic "):

@@ -39,19 +39,23 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def check_exposure(host: str, auth_enabled: bool) -> None:
-    """Refuse an unauthenticated webhook anywhere but loopback."""
+def check_exposure(host: str, auth_enabled: bool, missing: str = "") -> None:
+    """Refuse an unauthenticated webhook anywhere but loopback; ``missing`` says why
+    the credentials are incomplete (AuthSettings.missing)."""
     if auth_enabled:
         return
+    why = f" ({missing})" if missing else ""
     if not is_loopback(host):
         raise ExposureError(
-            f"refusing to listen on {host} without credentials: anyone on the network could "
-            "queue SMS through your SIM. Set auth.username and a password "
+            f"refusing to listen on {host} without credentials{why}: anyone on the network "
+            "could queue SMS through your SIM. Set auth.username and a password "
             "(GSMBRIDGE_AUTH_USERNAME / GSMBRIDGE_AUTH_PASSWORD), or listen on 127.0.0.1"
         )
     log.warning(
-        "NO CREDENTIALS CONFIGURED: the webhook accepts anyone who can reach %s. "
-        "Set a username and password before exposing it through a tunnel.",
+        "NO CREDENTIALS CONFIGURED%s: the webhook accepts anyone who can reach %s. "
+        "Set a username and password (gsmbridge set-password) before exposing it "
+        "through a tunnel.",
+        why,
         host,
     )
 
