@@ -470,10 +470,15 @@ class Bridge:
             self.wake_sender()
         return ids
 
-    def retry(self, ids: list[int]) -> list[int]:
-        changed = self._changed(self.store.retry(ids))
+    def retry(self, ids: list[int], *, force: bool = False) -> list[int]:
+        """Requeue jobs; sent or delivered ones only with ``force`` (they already went out)."""
+        changed = self._changed(self.store.retry(ids, force=force))
         if changed:
-            log.info("Retry requested for job(s) %s", ", ".join(map(str, changed)))
+            log.info(
+                "Retry requested for job(s) %s%s",
+                ", ".join(map(str, changed)),
+                " (sent again on purpose)" if force else "",
+            )
         return changed
 
     def retry_all_failed(self) -> list[int]:

@@ -22,8 +22,10 @@ class State(StrEnum):
         return self in (State.DELIVERED, State.FAILED, State.CANCELLED)
 
 
-# States a user may retry from, and states a user may cancel.
+# States a user may retry from, and states a user may cancel.  A retry of a job
+# that already went out (WENT_OUT) sends it again, so it needs force=True.
 RETRYABLE = (State.FAILED, State.CANCELLED, State.SENT, State.DELIVERED, State.QUEUED)
+WENT_OUT = (State.SENT, State.DELIVERED)
 CANCELLABLE = (State.QUEUED, State.NEEDS_NUMBER, State.FAILED)
 
 

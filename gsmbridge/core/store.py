@@ -14,6 +14,7 @@ from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.models import (
     CANCELLABLE,
     RETRYABLE,
+    WENT_OUT,
     Contact,
     Job,
     JobEvent,
@@ -112,14 +113,20 @@ class Store(SendingStore, InboxStore):
 
     # -- user actions -----------------------------------------------------------
 
-    def retry(self, ids: Iterable[int]) -> list[int]:
-        """Queue again now, with a fresh attempt budget.  needs-number jobs need a number."""
+    def retry(self, ids: Iterable[int], *, force: bool = False) -> list[int]:
+        """Queue again now, with a fresh attempt budget; return the ids requeued.
+
+        A job that already went out (sent, delivered) is sent again only with
+        ``force``: a retry by mistake must not text someone twice.  needs-number
+        jobs need a number, not a retry.
+        """
         now = self.clock()
         return self._update_ids(
             ids,
-            RETRYABLE,
+            allowed,
             "state=CASE WHEN number IS NULL THEN 'needs-number' ELSE 'queued' END,"
             " next_attempt_at=?, attempts=0, last_error='', note='', " + _RESEND_IF_SENT,
+        allowed = RETRYABLE if force else tuple(s for s in RETRYABLE if s not in WENT_OUT)
             (now,),
             "retry-requested",
         )

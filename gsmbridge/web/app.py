@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from flask import Flask, Response, jsonify, request
@@ -18,15 +19,28 @@ from werkzeug.exceptions import HTTPException
 from gsmbridge.config import Settings
 from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.intake import Accepted
-from gsmbridge.core.models import State
+from gsmbridge.core.models import WENT_OUT, State
 from gsmbridge.core.notification import PayloadError
 from gsmbridge.core.store import Store
 from gsmbridge.web.auth import BasicAuth
 
 log = logging.getLogger(__name__)
 
-JSON_TYPES = ("application/json", "text/plain", "application/octet-stream", "")
 MAX_PAGE = 1000
+_TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
+
+
+def too_large_message(limit: int) -> str:
+    """The 413's error text, the same from Flask and from waitress (see server.py)."""
+    return f"request body is larger than {limit} bytes (server.max_body_bytes)"
+
+
+def is_json_type(mimetype: str) -> bool:
+    """CometChat posts ``application/json``; ``+json`` types are JSON too."""
+    mimetype = mimetype.lower()
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
 
 
 class WebBackend(Protocol):
@@ -38,7 +52,7 @@ class WebBackend(Protocol):
 
     def status(self) -> dict[str, Any]: ...
 
-    def retry(self, ids: list[int]) -> list[int]: ...
+    def retry(self, ids: list[int], *, force: bool = False) -> list[int]: ...
 
     def cancel(self, ids: list[int]) -> list[int]: ...
 
@@ -85,7 +99,7 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     @app.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> Response:
         messages = {
-            413: f"request body is larger than {settings.server.max_body_bytes} bytes",
+            413: too_large_message(settings.server.max_body_bytes),
             404: "no such endpoint",
             405: f"method {request.method} is not allowed here",
         }
@@ -102,9 +116,9 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
 
     @app.post("/webhook")
     def webhook() -> Response:
-        mimetype = (request.mimetype or "").lower()
-        if mimetype not in JSON_TYPES and not mimetype.endswith("+json"):
-            return _error(415, f"Content-Type must be application/json, got {mimetype}")
+        mimetype = request.mimetype or ""
+        if not is_json_type(mimetype):
+            return _error(415, f"Content-Type must be application/json, got {mimetype or 'none'}")
         body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
         try:
             payload = json.loads(body)
@@ -166,9 +180,10 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         if found is None:
             return _error(404, f"no job {job_id}")
         out = found.to_dict(with_payload=True)
-        out["events"] = [
+        out["history"] = [
             {"at": e.at, "kind": e.kind, "detail": e.detail} for e in backend.store.events(job_id)
         ]
+        out["events"] = out["history"]  # the old name, kept for one release
         return jsonify(out)
 
     @app.get("/api/inbox")
@@ -185,18 +200,29 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             offset=offset,
         )
 
-    def _action(job_id: int, fn: Any, verb: str) -> Response:
+    def _action(job_id: int, fn: Callable[[list[int]], list[int]], verb: str) -> Response:
         found = backend.store.get(job_id)
         if found is None:
             return _error(404, f"no job {job_id}")
         if not fn([job_id]):
-            return _error(409, f"job {job_id} is {found.state.value} and cannot be {verb}")
+            state = (backend.store.get(job_id) or found).state  # the state that refused it
+            if verb == "retried" and state in WENT_OUT:
+                return _error(
+                    409,
+                    f"job {job_id} is {state.value}: it already went out; "
+                    "retry with ?force=true to send it again",
+                )
+            return _error(409, f"job {job_id} is {state.value} and cannot be {verb}")
         after = backend.store.get(job_id)
         return jsonify(id=job_id, status=after.state.value if after else "deleted")
 
     @app.post("/api/jobs/<int:job_id>/retry")
     def retry(job_id: int) -> Response:
-        return _action(job_id, backend.retry, "retried")
+        force_arg = request.args.get("force", "").lower()
+        if force_arg not in _TRUE + _FALSE:
+            return _error(400, f"force must be true or false, got {force_arg!r}")
+        force = force_arg in _TRUE
+        return _action(job_id, lambda ids: backend.retry(ids, force=force), "retried")
 
     @app.post("/api/jobs/<int:job_id>/cancel")
     def cancel(job_id: int) -> Response:

@@ -11,13 +11,18 @@ against waitress 3.0; the version is pinned below 4 in pyproject.toml.
 from __future__ import annotations
 
 import ipaddress
+import json
 import logging
 import socket
 import threading
 import time
 from typing import Any
 
-from waitress.server import create_server
+from waitress.channel import HTTPChannel
+from waitress.server import BaseWSGIServer, create_server
+from waitress.task import ErrorTask
+
+from gsmbridge.web.app import too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +93,35 @@ _queue_filter = _QueueDepthFilter()
 logging.getLogger("waitress.queue").addFilter(_queue_filter)
 
 
+def _json_errors_channel(max_body: int) -> type[HTTPChannel]:
+    """A waitress channel whose own errors answer like the app: JSON ``{"error": ...}``.
+
+    waitress answers some requests itself, before the app sees them: a body over
+    its limit (413, also while a chunked body streams in), a malformed request (400),
+    headers too large (431).  Its plain-text page would be the one answer of the
+    API that a client cannot parse, and would not name our setting.
+    """
+
+    class JsonErrorTask(ErrorTask):  # type: ignore[misc]
+        def execute(self) -> None:
+            error = self.request.error
+            if error.code == 413:
+                message = too_large_message(max_body)
+            else:
+                message = f"{error.reason}: {error.body}" if error.body else error.reason
+            body = json.dumps({"error": message}).encode()
+            self.status = f"{error.code} {error.reason}"
+            self.response_headers.append(("Content-Type", "application/json"))
+            self.set_close_on_finish()
+            self.content_length = len(body)
+            self.write(body)
+
+    class JsonErrorChannel(HTTPChannel):  # type: ignore[misc]
+        error_task_class = JsonErrorTask
+
+    return JsonErrorChannel
+
+
 class WebServer:
     """Serves a WSGI app on host:port in a daemon thread."""
 
@@ -122,9 +156,10 @@ class WebServer:
                 host=self.host,
                 port=self.requested_port,
                 threads=self._threads,
-                # Flask answers 413 with a JSON body; waitress (plain-text 413) is only
-                # the backstop against absurd bodies, which it spools to disk meanwhile.
-                max_request_body_size=max(self._max_body * 4, 8 * 1024 * 1024),
+                # waitress reads a whole body before the app runs, so it enforces the
+                # limit itself (in JSON, see _json_errors_channel); the slack lets a
+                # chunked body's framing through to Flask's exact MAX_CONTENT_LENGTH.
+                max_request_body_size=self._max_body + 1 + max(4096, self._max_body // 16),
                 channel_timeout=30,
                 connection_limit=200,
                 ident="gsmbridge",
@@ -139,6 +174,11 @@ class WebServer:
             if isinstance(exc, socket.gaierror) or exc.errno in (99, 49, 10049):
                 raise ServerError(f"cannot listen on {self.host}: {exc.strerror or exc}") from exc
             raise ServerError(f"cannot listen on {self.host}:{self.requested_port}: {exc}") from exc
+        channel = _json_errors_channel(self._max_body)
+        listeners = getattr(self._server, "map", None) or self._server._map
+        for listener in list(listeners.values()):
+            if isinstance(listener, BaseWSGIServer):  # each listening socket, before any accept
+                listener.channel_class = channel
         self._thread = threading.Thread(target=self._run, name="web-server", daemon=True)
         self._thread.start()
         log.info("Webhook listening on %s/webhook", self.url)

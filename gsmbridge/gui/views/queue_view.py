@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.core.models import CANCELLABLE, RETRYABLE, Job, State
+from gsmbridge.core.models import CANCELLABLE, RETRYABLE, WENT_OUT, Job, State
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
@@ -292,9 +292,14 @@ class QueueView(QWidget):
 
         return report
 
-    def retry(self, ids: list[int]) -> None:
+    def retry(self, ids: list[int], *, force: bool = False) -> None:
+        """Requeue jobs; ``force`` also sends again those that already went out."""
         self.ctx.tasks.run(
-            "Retry", self.ctx.bridge.retry, ids, on_done=self._done("Retrying {n} job{s}")
+            "Retry",
+            self.ctx.bridge.retry,
+            ids,
+            force=force,
+            on_done=self._done("Retrying {n} job{s}"),
         )
 
     def cancel(self, ids: list[int]) -> None:
@@ -327,9 +332,31 @@ class QueueView(QWidget):
 
     @Slot()
     def retry_selected(self) -> None:
-        ids = [j.id for j in self.selected_jobs() if j.state in RETRYABLE]
-        if ids:
-            self.retry(ids)
+        jobs = [j for j in self.selected_jobs() if j.state in RETRYABLE]
+        went_out = [j for j in jobs if j.state in WENT_OUT]
+        others = [j.id for j in jobs if j.state not in WENT_OUT]
+        if not went_out:
+            if others:
+                self.retry(others)
+            return
+        # Sending again texts the person twice: only when the user says so.
+        states = ", ".join(sorted({j.state.value for j in went_out}))
+        buttons = QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel
+        which = f"Job {went_out[0].id}" if len(jobs) == 1 else f"{len(went_out)} of these"
+        question = (
+            f"Send again? {which} already went out ({states}); "
+            "the recipient gets the SMS a second time."
+        )
+        if others:
+            buttons |= QMessageBox.StandardButton.No
+            question += f"\n\nNo: retry only the other {len(others)}."
+        answer = QMessageBox.question(
+            self, "Retry", question, buttons, QMessageBox.StandardButton.Cancel
+        )
+        if answer == QMessageBox.StandardButton.Yes:
+            self.retry([j.id for j in jobs], force=True)
+        elif answer == QMessageBox.StandardButton.No and others:
+            self.retry(others)
 
     @Slot()
     def cancel_selected(self) -> None:
