@@ -9,6 +9,11 @@ from pathlib import Path
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
 
+def log_dir(data_dir: Path) -> Path:
+    """Where the log files are (Help → Open log folder shows it)."""
+    return data_dir / "logs"
+
+
 def setup_logging(
     data_dir: Path | None, level: str = "INFO", *, stderr: bool = True
 ) -> Path | None:
@@ -25,9 +30,9 @@ def setup_logging(
         handlers.append(logging.StreamHandler())
     log_file = None
     if data_dir is not None:
-        log_dir = data_dir / "logs"
-        log_dir.mkdir(parents=True, exist_ok=True)
-        log_file = log_dir / "gsmbridge.log"
+        folder = log_dir(data_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        log_file = folder / "gsmbridge.log"
         handlers.append(
             logging.handlers.RotatingFileHandler(
                 log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
@@ -20,7 +21,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import STATE_COLOURS
 from gsmbridge.gui.views.widgets import SignalBars
 
-# Order and labels of the count chips.
+# Order and labels of the count chips (jobs by their current state).
 COUNT_LABELS = (
     ("queued", "queued"),
     ("sending", "sending"),
@@ -29,6 +30,26 @@ COUNT_LABELS = (
     ("sent", "sent"),
     ("delivered", "delivered"),
     ("cancelled", "cancelled"),
+)
+ALWAYS_COUNTED = ("queued", "failed")  # shown even at 0; the others only when there are some
+COUNTS_TIP = (
+    "Jobs by their state now: each job counts once, so a delivered job is no longer "
+    "counted as sent."
+)
+TODAY_TIP = (
+    "Since midnight: SMS that went out (delivered ones included, their number in "
+    "brackets) and jobs that failed."
+)
+
+WARN_STYLE = "color: #b06b00;"
+LOCAL_ONLY_TIP = (
+    "This address is on this PC only ({host}); CometChat's servers are on the internet and "
+    "cannot reach it. Start a tunnel (Tunnel tab) for a public https:// URL and give CometChat "
+    "that one."
+)
+PRIVATE_TIP = (
+    "This address is on your network ({host}) but not on the internet, where CometChat's "
+    "servers are. Start a tunnel (Tunnel tab), or forward a port with HTTPS in front."
 )
 
 MODEM_STATE_TEXT = {
@@ -41,6 +62,14 @@ MODEM_STATE_TEXT = {
     "ready": "ready",
     "error": "error",
 }
+
+
+def url_reach(url: str) -> tuple[str, str]:
+    """(short label, tooltip) saying who can reach a local webhook URL."""
+    host = urlsplit(url).hostname or ""
+    if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return "local only: CometChat cannot reach it", LOCAL_ONLY_TIP.format(host=host)
+    return "not public: CometChat cannot reach it", PRIVATE_TIP.format(host=host)
 
 
 def modem_summary(status: Any) -> str:
@@ -81,8 +110,7 @@ class HeaderBar(QFrame):
         self.copy_button = QPushButton("Copy")
         self.copy_button.setToolTip("Copy the webhook URL for CometChat's SMS settings")
         self.copy_button.clicked.connect(self.copy_url)
-        self.url_kind = QLabel("local")
-        self.url_kind.setProperty("role", "caption")
+        self.url_kind = QLabel()
         self.auth = QLabel()
         self.auth.setTextFormat(Qt.TextFormat.RichText)
 
@@ -93,7 +121,9 @@ class HeaderBar(QFrame):
         self.bars = SignalBars()
         self.counts = QLabel()
         self.counts.setTextFormat(Qt.TextFormat.RichText)
+        self.counts.setToolTip(COUNTS_TIP)
         self.today = QLabel()
+        self.today.setToolTip(TODAY_TIP)
 
         caption_webhook = QLabel("Webhook")
         caption_webhook.setProperty("role", "caption")
@@ -142,7 +172,15 @@ class HeaderBar(QFrame):
         url = self._public_url or self._local_url
         self.url.setText(url)
         self.url.setCursorPosition(0)
-        self.url_kind.setText("public (tunnel)" if self._public_url else "local")
+        if self._public_url:
+            kind, kind_tip = "public (tunnel)", "CometChat reaches gsmbridge through the tunnel"
+        elif self._local_url:
+            kind, kind_tip = url_reach(self._local_url)
+        else:
+            kind, kind_tip = "", ""
+        self.url_kind.setText(kind)
+        self.url_kind.setToolTip(kind_tip)
+        self.url_kind.setStyleSheet(WARN_STYLE if kind and not self._public_url else "")
         tip = f"Local: {self._local_url}" if self._public_url else ""
         self.url.setToolTip(tip or "Paste this URL into CometChat → Notifications → SMS")
         self.copy_button.setEnabled(bool(url))
@@ -153,8 +191,7 @@ class HeaderBar(QFrame):
         state = getattr(status, "state", "up" if self._public_url else "off")
         error = getattr(status, "last_error", "") or ""
         if self._public_url or state in ("off", ""):
-            self.url_kind.setStyleSheet("")
-            return
+            return  # _show_url said who can reach the URL
         program = getattr(status, "program", "") or "tunnel"
         text = {
             "starting": f"{program} starting…",
@@ -211,20 +248,21 @@ class HeaderBar(QFrame):
         chips = []
         for state, label in COUNT_LABELS:
             n = counts.get(state, 0)
-            if n or state in ("queued", "failed", "sent"):
+            if n or state in ALWAYS_COUNTED:
                 colour = STATE_COLOURS.get(state, "#666")
                 weight = "bold" if state in ("failed", "needs-number") and n else "normal"
                 chips.append(
                     f"<span style='color:{colour}; font-weight:{weight}'>● {n:,} {label}</span>"
                 )
-        self.counts.setText("&nbsp;&nbsp;".join(chips))
+        self.counts.setText("By state: " + "&nbsp;&nbsp;".join(chips))
 
     def set_today(self, today: dict[str, int]) -> None:
         sent = today.get("sent", 0)
         failed = today.get("failed", 0)
         delivered = today.get("delivered", 0)
+        # Delivered jobs were sent too: a part of "sent", not beside it.
         text = f"Today: {sent:,} sent"
         if delivered:
-            text += f", {delivered:,} delivered"
+            text += f" ({delivered:,} delivered)"
         text += f", {failed:,} failed"
         self.today.setText(text)

@@ -51,8 +51,6 @@ def job_summary_html(job: Job, events: list[JobEvent], *, masked: bool) -> str:
         rows.append(("Delivered", esc(format_full_time(job.delivered_at))))
     if job.merged_into:
         rows.append(("Merged into", f"job {job.merged_into}"))
-    if job.last_error:
-        rows.append(("Last error", f"<span style='color:#c0392b'>{clean(job.last_error)}</span>"))
     if job.note:
         rows.append(("Note", clean(job.note)))
     table = "".join(
@@ -64,8 +62,14 @@ def job_summary_html(job: Job, events: list[JobEvent], *, masked: bool) -> str:
         for e in events
     )
     text = esc(job.text).replace("\n", "<br>")
+    # The error first: it is what one looks for, and the history below can be long.
+    error = (
+        f"<p style='color:#c0392b; margin:4px 0'><b>Last error:</b> {clean(job.last_error)}</p>"
+        if job.last_error
+        else ""
+    )
     return (
-        f"<h3 style='margin:0'>Job {job.id}</h3>"
+        f"<h3 style='margin:0'>Job {job.id}</h3>{error}"
         f"<table cellspacing=2>{table}</table>"
         f"<h4>Text</h4><p>{text}</p>"
         f"<h4>History</h4><table cellspacing=2>{history or '<tr><td>—</td></tr>'}</table>"
@@ -109,8 +113,9 @@ class JobDetails(QTabWidget):
         if job is None:
             self.show_none() if job_id is None else self.show_none(f"Job {job_id} is gone.")
             return
+        # The same job refreshed keeps its scroll position; another job starts at the top.
+        scroll = self.summary.verticalScrollBar().value() if job_id == self.job_id else 0
         self.job_id = job_id
-        scroll = self.summary.verticalScrollBar().value()
         self.summary.setHtml(job_summary_html(job, store.events(job_id), masked=self.masked))
         self.summary.verticalScrollBar().setValue(scroll)
         self.payload.setPlainText(pretty_payload(job, masked=self.masked))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import logging
 from typing import Any
@@ -28,7 +29,7 @@ from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
 from gsmbridge.gui.views.job_details import JobDetails
 from gsmbridge.gui.views.number_dialog import NumberDialog
-from gsmbridge.gui.views.widgets import list_table
+from gsmbridge.gui.views.widgets import EmptyHint, list_table
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,8 @@ STATE_FILTERS: list[tuple[str, list[str] | None]] = [
     ("Waiting (queued, sending, needs a number)", ["queued", "sending", "needs-number"]),
     ("Problems (failed, needs a number)", ["failed", "needs-number"]),
 ] + [(s.value, [s.value]) for s in State]
+
+EMPTY_QUEUE = "No SMS yet. CometChat's notifications appear here as they reach the webhook."
 
 COLUMN_WIDTHS = {
     JobTableModel.COL_ID: 56,
@@ -92,6 +95,7 @@ class QueueView(QWidget):
         self.act_copy_text = self._action("Copy text", self.copy_text, QKeySequence.Copy)
         self.act_copy_json = self._action("Copy as JSON", self.copy_json, "Ctrl+Shift+C")
         self.act_retry_failed = self._action("Retry all failed", self.retry_all_failed)
+        self.act_retry_failed.setToolTip("Queue every failed job again now")
         bar = QHBoxLayout()
         bar.addWidget(self.state_filter)
         bar.addWidget(self.search, 1)
@@ -109,7 +113,7 @@ class QueueView(QWidget):
         copy.setMenu(copy_menu)
         actions.addWidget(copy)
         actions.addStretch(1)
-        actions.addWidget(self._button(self.act_retry_failed))
+        # act_retry_failed has no button here: the window's toolbar shows it, above this row.
 
         # -- table and details
         self.table = list_table(self.model, COLUMN_WIDTHS)
@@ -126,6 +130,8 @@ class QueueView(QWidget):
         self.table.doubleClicked.connect(self._double_clicked)
         self.details = JobDetails()
         self.details.masked = self.model.masked
+        self.empty_hint = EmptyHint(self.table, self._empty_text)
+        self.empty_hint.linkActivated.connect(self.clear_filter)
 
         splitter = QSplitter(Qt.Orientation.Vertical)
         splitter.addWidget(self.table)
@@ -175,6 +181,30 @@ class QueueView(QWidget):
     def _apply_filter(self) -> None:
         _label, states = STATE_FILTERS[self.state_filter.currentIndex()]
         self.model.set_filter(states, self.search.text())
+
+    @Slot()
+    def clear_filter(self) -> None:
+        self.search.blockSignals(True)  # one reload, not one per control
+        self.search.clear()
+        self.search.blockSignals(False)
+        self._search_timer.stop()
+        if self.state_filter.currentIndex() != 0:
+            self.state_filter.setCurrentIndex(0)  # applies the filter
+        else:
+            self._apply_filter()
+
+    def _empty_text(self) -> str:
+        """Why the table is empty: nothing yet, or nothing matches the filter."""
+        if self.model.store is None or self.model.loading:
+            return ""
+        label, states = STATE_FILTERS[self.state_filter.currentIndex()]
+        search = self.model.search
+        if states is None and not search:
+            return EMPTY_QUEUE
+        parts = [f"“{html.escape(label)}”"] if states else []
+        if search:
+            parts.append(f"“{html.escape(search)}”")
+        return f"No jobs match {' and '.join(parts)}. <a href='clear'>Clear the filter</a>"
 
     def set_state_filter(self, states: list[str] | None) -> None:
         for i, (_label, candidate) in enumerate(STATE_FILTERS):
@@ -373,11 +403,11 @@ class QueueView(QWidget):
         if not ids:
             return
         if confirm:
+            which = f"job {ids[0]} and its" if len(ids) == 1 else f"{len(ids):,} jobs and their"
             answer = QMessageBox.question(
                 self,
-                "Delete jobs",
-                f"Delete {len(ids)} job{'s' if len(ids) != 1 else ''} and their history? "
-                "This cannot be undone.",
+                "Delete jobs" if len(ids) != 1 else "Delete job",
+                f"Delete {which} history? This cannot be undone.",
                 QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
                 QMessageBox.StandardButton.Cancel,
             )

@@ -6,12 +6,14 @@ import time
 from collections.abc import Sequence
 
 from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QPainter, QPainterPath, QPalette, QPen
+from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
 # dBm range drawn: -113 (nothing) to -51 (excellent), GSM's CSQ range.
 DBM_MIN, DBM_MAX = -113, -51
 GRID = (-110, -100, -90, -80, -70, -60)
+LEFT, TOP, BOTTOM = 40, 8, 18  # margins for the dBm axis and the time labels
+WIDEST_VALUE = "-113 dBm"  # the latest reading is written right of the plot, never over the line
 
 
 class SignalChart(QWidget):
@@ -30,6 +32,28 @@ class SignalChart(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(360, 140)
 
+    def label_font(self) -> QFont:
+        font = QFont(self.font())
+        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
+        return font
+
+    def plot_rect(self) -> QRectF:
+        """Where the line is drawn: inside the axis margins and left of the value label."""
+        right = QFontMetricsF(self.label_font()).horizontalAdvance(WIDEST_VALUE) + 10
+        return QRectF(LEFT, TOP, self.width() - LEFT - right, self.height() - TOP - BOTTOM)
+
+    def y_of(self, dbm: float, plot: QRectF | None = None) -> float:
+        plot = plot or self.plot_rect()
+        frac = (min(max(dbm, DBM_MIN), DBM_MAX) - DBM_MIN) / (DBM_MAX - DBM_MIN)
+        return plot.bottom() - frac * plot.height()
+
+    def value_label_rect(self, dbm: float) -> QRectF:
+        """The latest reading's label: in the right margin, level with the line's end."""
+        plot = self.plot_rect()
+        height = QFontMetricsF(self.label_font()).height() + 2
+        top = min(max(self.y_of(dbm, plot) - height / 2, 0), self.height() - height)
+        return QRectF(plot.right() + 5, top, self.width() - plot.right() - 5, height)
+
     def set_samples(self, samples: Sequence[tuple[float, int | None]]) -> None:
         """(time, dBm or None) readings, oldest first; the owner keeps appending to it."""
         self.samples = samples
@@ -40,22 +64,19 @@ class SignalChart(QWidget):
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
         palette = self.palette()
         text_colour = palette.color(QPalette.ColorRole.PlaceholderText)
-        left, top, right, bottom = 40, 8, 8, 18
-        plot = QRectF(left, top, self.width() - left - right, self.height() - top - bottom)
+        left, bottom = LEFT, BOTTOM
+        plot = self.plot_rect()
         painter.fillRect(plot, palette.color(QPalette.ColorRole.Base))
         now = time.time()
         span = self.window_s
 
         def y_of(dbm: float) -> float:
-            frac = (min(max(dbm, DBM_MIN), DBM_MAX) - DBM_MIN) / (DBM_MAX - DBM_MIN)
-            return plot.bottom() - frac * plot.height()
+            return self.y_of(dbm, plot)
 
         def x_of(t: float) -> float:
             return plot.left() + (1 - (now - t) / span) * plot.width()
 
-        font = painter.font()
-        font.setPointSizeF(max(7.0, font.pointSizeF() * 0.8))
-        painter.setFont(font)
+        painter.setFont(self.label_font())
         grid_pen = QPen(palette.color(QPalette.ColorRole.Midlight), 1, Qt.PenStyle.DotLine)
         for dbm in GRID:
             y = y_of(dbm)
@@ -108,10 +129,11 @@ class SignalChart(QWidget):
         for t, d in points:  # a dot per reading: one reading alone is still visible
             painter.drawEllipse(QPointF(x_of(t), y_of(d)), 3, 3)
         last = points[-1][1]
+        painter.setClipping(False)
         painter.setPen(line)
         painter.drawText(
-            QRectF(plot.left(), y_of(last) - 20, plot.width() - 6, 16),
-            Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignBottom,
+            self.value_label_rect(last),
+            Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter,
             f"{last} dBm",
         )
         painter.end()

@@ -8,6 +8,8 @@ from PySide6.QtCore import QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QToolBar
 
+from gsmbridge.gui.views.user_guide import open_log_folder, show_user_guide
+
 if TYPE_CHECKING:
     from gsmbridge.gui.views.main_window import MainWindow
 
@@ -49,4 +51,9 @@ def add_actions(window: MainWindow) -> None:
     menu.addSeparator()
     menu.addAction(window.act_quit)
     help_menu = window.menuBar().addMenu("&Help")
+    window.act_guide = help_menu.addAction("User guide", lambda: show_user_guide(window))
+    window.act_logs = help_menu.addAction(
+        "Open log folder", lambda: open_log_folder(window, window.ctx.data_dir)
+    )
+    help_menu.addSeparator()
     help_menu.addAction("About gsmbridge", window.about)
