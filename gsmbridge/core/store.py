@@ -121,12 +121,12 @@ class Store(SendingStore, InboxStore):
         jobs need a number, not a retry.
         """
         now = self.clock()
+        allowed = RETRYABLE if force else tuple(s for s in RETRYABLE if s not in WENT_OUT)
         return self._update_ids(
             ids,
             allowed,
             "state=CASE WHEN number IS NULL THEN 'needs-number' ELSE 'queued' END,"
             " next_attempt_at=?, attempts=0, last_error='', note='', " + _RESEND_IF_SENT,
-        allowed = RETRYABLE if force else tuple(s for s in RETRYABLE if s not in WENT_OUT)
             (now,),
             "retry-requested",
         )
