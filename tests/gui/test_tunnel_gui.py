@@ -83,3 +83,32 @@ def test_settings_validate_the_tunnel_and_cometchat_fields(gui, qtbot, tmp_path)
     assert new.tunnel.program == "cloudflared" and new.tunnel.public_url == "sms.example.com"
     assert new.cometchat.region == "eu" and new.cometchat.use_stored_phno
     assert new.tunnel.self_check_interval_s == 0
+
+
+def test_settings_say_whether_the_tunnel_program_is_on_path(gui, tmp_path, monkeypatch):
+    program = fake_cloudflared(tmp_path)
+    monkeypatch.setenv("PATH", str(program.parent))
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    combo = dialog.tunnel_program
+    combo.setCurrentIndex(combo.findData("cloudflared"))
+    assert dialog.tunnel_path.placeholderText() == f"empty: {program} (found on PATH)"
+    combo.setCurrentIndex(combo.findData("ngrok"))
+    assert "ngrok is not on PATH" in dialog.tunnel_path.placeholderText()
+    dialog.close()
+
+
+def test_an_error_of_a_tunnel_turned_off_is_not_shown(
+    gui_factory, gui_settings, qtbot, monkeypatch
+):
+    """The manager's last status when stopped is "off" with the old error still in it."""
+    from gsmbridge.tunnel.status import TunnelStatus
+
+    app = gui_factory(gui_settings)
+    panel = app.window.tunnel_panel
+    missing = TunnelStatus(program="cloudflared", state="missing", last_error="not installed")
+    panel.on_tunnel_changed(missing)
+    assert panel.error.isVisibleTo(panel)
+    panel.on_tunnel_changed(
+        TunnelStatus(program="cloudflared", state="off", last_error="not installed")
+    )
+    assert not panel.error.isVisibleTo(panel) and panel.state.text() == "off"

@@ -145,3 +145,124 @@ def test_first_run_opens_the_wizard(gui_factory, qtbot):
     qtbot.waitUntil(lambda: app.window.wizard is not None, timeout=3000)
     assert app.window.wizard.isVisible()
     assert app.window.act_wizard.text() == "Setup wizard…"
+
+
+def walk_to_cometchat(wizard: SetupWizard, qtbot) -> None:
+    """Credentials (kept), the simulator, no test SMS, no tunnel: the last page."""
+    for page in (wizard.modem, wizard.test_sms, wizard.tunnel, wizard.cometchat):
+        go_next(wizard, qtbot, page)
+
+
+def test_finish_says_why_it_cannot_register_without_an_api_key(
+    gui_factory, wizard_settings, qtbot, tmp_path
+):
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+    walk_to_cometchat(wizard, qtbot)
+    cc = wizard.cometchat
+    cc.self_register.setChecked(True)
+    assert cc.api_key.text() == ""
+    saved: list[object] = []
+    wizard.saved.connect(saved.append)
+    wizard.button(QWizard.WizardButton.FinishButton).click()
+    assert wizard.isVisible() and wizard.currentPage() is cc
+    assert "Enter the REST API key" in cc.feedback.text()
+    assert "I will paste the details" in cc.feedback.text()
+    assert cc.result.text() == "Enter the REST API key"
+    assert not saved and not (tmp_path / "config.toml").exists()
+    # The other choice finishes.
+    cc.dashboard.setChecked(True)
+    with qtbot.waitSignal(wizard.saved, timeout=10000):
+        wizard.button(QWizard.WizardButton.FinishButton).click()
+
+
+def test_generated_password_shows_with_hide_and_has_no_look_alikes(gui_factory, qtbot):
+    app = gui_factory()
+    wizard = open_wizard(app, qtbot)
+    field = wizard.credentials.password
+    wizard.credentials.keep.setChecked(False)
+    assert field.show_button.text() == "Show"
+    field.generate()  # shows the new password
+    assert field.show_button.text() == "Hide"
+    assert field.edit.echoMode() == field.edit.EchoMode.Normal
+    field.show_button.click()
+    assert field.show_button.text() == "Show"
+    assert field.edit.echoMode() == field.edit.EchoMode.Password
+    passwords = [field.text()]
+    for _ in range(200):
+        field.generate()
+        passwords.append(field.text())
+    assert not set("lI1O0") & set("".join(passwords))
+    assert all(len(p) == 24 and p.isalnum() for p in passwords)  # 24 × log2(57) > 128 bits
+
+
+def test_test_sms_page_says_why_send_is_off_and_nothing_was_sent_yet(
+    gui_factory, wizard_settings, qtbot
+):
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+    go_next(wizard, qtbot, wizard.modem)
+    go_next(wizard, qtbot, wizard.test_sms)
+    sms = wizard.test_sms
+    # Before anything was sent: the future, not "nothing was really sent".
+    assert "was really sent" not in sms.sim_note.text()
+    assert "nothing will really be sent" in sms.sim_note.text()
+    assert sms.feedback.text() == ""  # an empty field explains itself
+    sms.number.setText("12")
+    assert not sms.send_button.isEnabled()
+    assert sms.feedback.text()  # why: the number's problem
+    assert sms.feedback.text() == check_reason("12", app)
+    sms.number.setText("+1 212 555 0199")
+    assert sms.send_button.isEnabled() and sms.feedback.text() == ""
+
+
+def check_reason(text: str, app) -> str:
+    from gsmbridge.gui.views.number_dialog import check_number
+
+    return check_number(text, app.ctx.settings.sending.default_region)[1]
+
+
+def test_tunnel_page_missing_program_then_no_tunnel(
+    gui_factory, wizard_settings, qtbot, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("PATH", str(tmp_path / "empty"))  # cloudflared is nowhere
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+    for page in (wizard.modem, wizard.test_sms, wizard.tunnel):
+        go_next(wizard, qtbot, page)
+    tunnel = wizard.tunnel
+    tunnel.radios["cloudflared"].setChecked(True)
+    # Not "found on PATH" when it is not.
+    assert "cloudflared is not on PATH" in tunnel.path.placeholderText()
+    tunnel.start_button.click()
+    qtbot.waitUntil(lambda: tunnel.error.isVisibleTo(wizard), timeout=15000)
+    assert "not installed" in tunnel.error.text()
+    qtbot.waitUntil(lambda: tunnel.feedback.text() != "Applying…", timeout=5000)
+    # Not a green "Applied." under "cloudflared is not installed".
+    assert tunnel.feedback.text() != "Applied."
+    assert "not running" in tunnel.feedback.text()
+    panel = app.window.tunnel_panel
+    qtbot.waitUntil(lambda: "not installed" in panel.error.text(), timeout=5000)
+
+    tunnel.radios[""].setChecked(True)
+    tunnel.start_button.click()  # "Apply"
+    qtbot.waitUntil(lambda: tunnel.feedback.text() == "Applied.", timeout=10000)
+    qtbot.waitUntil(lambda: app.ctx.bridge.tunnel is None, timeout=10000)
+    # The Tunnel tab and the page forget the error of the tunnel that is gone.
+    qtbot.waitUntil(lambda: panel.error.text() == "", timeout=10000)
+    assert not panel.error.isVisibleTo(panel) and panel.state.text() == "off"
+    assert not tunnel.error.isVisibleTo(wizard) and tunnel.state.text() == "off"
+
+
+def test_tunnel_page_names_the_program_found_on_path(
+    gui_factory, wizard_settings, qtbot, tmp_path, monkeypatch
+):
+    program = fake_cloudflared(tmp_path)
+    monkeypatch.setenv("PATH", str(program.parent))
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+    tunnel = wizard.tunnel
+    tunnel.radios["cloudflared"].setChecked(True)
+    assert tunnel.path.placeholderText() == f"empty: {program} (found on PATH)"
+    tunnel.radios["ngrok"].setChecked(True)
+    assert "ngrok is not on PATH" in tunnel.path.placeholderText()

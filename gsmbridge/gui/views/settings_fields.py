@@ -159,6 +159,7 @@ class PasswordField(QWidget):
     def _show(self, show: bool) -> None:
         mode = QLineEdit.EchoMode.Normal if show else QLineEdit.EchoMode.Password
         self.edit.setEchoMode(mode)
+        self.show_button.setText("Hide" if show else "Show")
 
     @Slot()
     def generate(self) -> None:

@@ -13,6 +13,8 @@ from gsmbridge.gui.views.settings_fields import (
     parse_program_path,
     parse_public_url,
 )
+from gsmbridge.gui.views.tunnel_panel import path_placeholder
+from gsmbridge.tunnel.programs import guess_program
 
 if TYPE_CHECKING:
     from PySide6.QtWidgets import QTabWidget
@@ -44,7 +46,13 @@ def add_tunnel_page(dialog: SettingsDialog, tabs: QTabWidget) -> None:
         lambda: str(dialog.tunnel_program.currentData()),
     )
     dialog.tunnel_path = QLineEdit(s.tunnel.path)
-    dialog.tunnel_path.setPlaceholderText("found on PATH")
+
+    def show_where() -> None:  # found on PATH, or not: never claimed blindly
+        program = str(dialog.tunnel_program.currentData()) or guess_program(s.tunnel.path)
+        dialog.tunnel_path.setPlaceholderText(path_placeholder(program))
+
+    show_where()
+    dialog.tunnel_program.currentIndexChanged.connect(show_where)
     browse = QPushButton("Browse…")
 
     def choose() -> None:

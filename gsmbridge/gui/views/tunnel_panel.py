@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
+from gsmbridge.tunnel.programs import find_program
 
 PROGRAM_CHOICES = (("cloudflared", "cloudflared"), ("ngrok", "ngrok"))
 STATE_TEXT = {
@@ -44,6 +45,16 @@ STATE_TEXT = {
     "missing": "not installed",
 }
 _URL = re.compile(r"https?://[^\s)]+[^\s).,]")
+
+
+def path_placeholder(program: str) -> str:
+    """What an empty "Program file" field means: where the program was found, or not."""
+    found = find_program(program) if program else None
+    if found:
+        return f"empty: {found} (found on PATH)"
+    if not program:
+        return "empty: the program found on PATH"
+    return f"{program} is not on PATH: choose its file, or install it"
 
 
 def linkify(text: str) -> str:
@@ -197,8 +208,12 @@ class TunnelPanel(QWidget):
         self.url.setCursorPosition(0)
         self.copy_button.setEnabled(bool(webhook))
         text = STATE_TEXT.get(state, state)
+        if state == "off":
+            program = ""  # no tunnel now: "cloudflared: off" would say one is configured
         _styled(self.state, f"{program}: {text}" if program else text, True if webhook else None)
-        error = getattr(status, "last_error", "") or ""
+        # An off tunnel's last error belonged to the one before (e.g. "not installed"
+        # after choosing No tunnel); it no longer applies.
+        error = (getattr(status, "last_error", "") or "") if state != "off" else ""
         self.error.setText(linkify(error))
         self.error.setVisible(bool(error))
         running = state != "off"

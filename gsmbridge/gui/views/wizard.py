@@ -123,6 +123,8 @@ class SetupWizard(QWizard):
     def accept(self) -> None:
         if self.saving:
             return
+        if not self.validateCurrentPage():  # QWizard checks only in done(): after saving
+            return
         final, keys = self.final_settings()
         self.saving = True
         self.button(QWizard.WizardButton.FinishButton).setEnabled(False)

@@ -25,15 +25,21 @@ from gsmbridge.core.cometchat import REGIONS
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.views.number_dialog import check_number
-from gsmbridge.gui.views.tunnel_panel import STATE_TEXT, linkify, registration_text
-from gsmbridge.gui.views.wizard_pages import CopyRow, Page, say, wrapped
+from gsmbridge.gui.views.tunnel_panel import (
+    STATE_TEXT,
+    linkify,
+    path_placeholder,
+    registration_text,
+)
+from gsmbridge.gui.views.wizard_pages import APPLIED, CopyRow, Page, say, wrapped
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard import SetupWizard
 
 SIM_NOTE = (
-    "<b>Simulated modem: nothing was really sent.</b> The test SMS only appears in the "
-    "simulator's outbox (Modem tab). Choose a real modem on the previous page to send one."
+    "<b>Simulated modem: nothing will really be sent.</b> The test SMS will only appear "
+    "in the simulator's outbox (Modem tab). Choose a real modem on the previous page to "
+    "send one."
 )
 TEST_TEXT = "Hello from gsmbridge: your SMS gateway works."
 JOB_TEXT = {
@@ -104,8 +110,10 @@ class TestSmsPage(Page):
 
     @Slot(str)
     def _number_changed(self, text: str) -> None:
-        ok = check_number(text, self.ctx.settings.sending.default_region)[0]
-        self.send_button.setEnabled(bool(ok))
+        number, reason = check_number(text, self.ctx.settings.sending.default_region)
+        self.send_button.setEnabled(number is not None)
+        # Why Send is off, once something is typed (an empty field explains itself).
+        say(self.feedback, reason if number is None and text.strip() else "", False)
 
     @Slot()
     def send(self) -> None:
@@ -178,7 +186,6 @@ class TunnelPage(Page):
         tunnel = wizard.draft.tunnel
         self.radios.get(tunnel.program, self.radios["cloudflared"]).setChecked(True)
         self.path = QLineEdit(tunnel.path)
-        self.path.setPlaceholderText("found on PATH (or choose the program's file)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.browse)
         path_row = QHBoxLayout()
@@ -223,6 +230,8 @@ class TunnelPage(Page):
         self.form.setRowVisible(self.path_row, bool(program))
         self.form.setRowVisible(self.token, program == "ngrok")
         self.start_button.setText("Start tunnel" if program else "Apply")
+        if program:
+            self.path.setPlaceholderText(path_placeholder(program))
 
     @Slot()
     def browse(self) -> None:
@@ -252,6 +261,13 @@ class TunnelPage(Page):
     def applied(self) -> None:
         if not self.program():
             self.set_status(None)
+        else:
+            self._feedback_after_error()
+
+    def _feedback_after_error(self) -> None:
+        """The settings applied, but the tunnel's own error says it is not running."""
+        if self.error.isVisibleTo(self) and self.feedback.text() == APPLIED:
+            say(self.feedback, "Applied, but the tunnel is not running: see above.", False)
 
     @Slot(object)
     def on_tunnel_changed(self, status: Any) -> None:
@@ -261,10 +277,14 @@ class TunnelPage(Page):
         state = getattr(status, "state", "off") or "off"
         program = getattr(status, "program", "") or ""
         text = STATE_TEXT.get(state, state)
+        if state == "off":
+            program = ""  # no tunnel now; an error of the one before no longer applies
         say(self.state, f"{program}: {text}" if program else text, True if state == "up" else None)
-        self.error.setText(linkify(getattr(status, "last_error", "") or ""))
+        error = (getattr(status, "last_error", "") or "") if state != "off" else ""
+        self.error.setText(linkify(error))
         self.error.setStyleSheet("color: #c0392b;")
-        self.error.setVisible(bool(self.error.text()))
+        self.error.setVisible(bool(error))
+        self._feedback_after_error()
         webhook = getattr(status, "webhook_url", "") or ""
         self.url.set_text(webhook)
         self.url.button.setEnabled(bool(webhook))
@@ -373,6 +393,20 @@ class CometChatPage(Page):
         self._show_details(status)
         if getattr(status, "registration", None) is not None:
             say(self.result, *registration_text(status.registration))
+
+    def validatePage(self) -> bool:
+        """Finish: automatic registration needs its fields; say so instead of saving."""
+        problem = self.check_fields() if self.self_register.isChecked() else ""
+        if problem:
+            say(self.result, problem, False)
+            say(
+                self.feedback,
+                f"{problem} to register automatically, or choose “I will paste the "
+                "details into CometChat's dashboard”.",
+                False,
+            )
+            return False
+        return super().validatePage()
 
     def check_fields(self) -> str:
         """Why self-registration cannot start, or ""."""

@@ -51,6 +51,7 @@ STORED_PHNO_ADVICE = (
     "keep it off and keep the numbers in gsmbridge's Contacts tab."
 )
 APP_ID = re.compile(r"^[A-Za-z0-9_-]+$")
+APPLIED = "Applied."
 
 
 def probe_ports(in_use: list[str]) -> list[tuple[str, str, bool]]:
@@ -157,7 +158,7 @@ class Page(QWizardPage):
         def done() -> None:
             self._applying = False
             self._applied_key = key
-            say(self.feedback, "Applied.", True)
+            say(self.feedback, APPLIED, True)
             self.applied()
             if next_page and self.wiz.currentPage() is self:
                 self.wiz.next()
