@@ -4,21 +4,25 @@ from __future__ import annotations
 
 import argparse
 import getpass
+import sqlite3
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from gsmbridge import __version__
+from gsmbridge.cli.common import CommandError, data_dir_from_args, describe_os_error, fail
 from gsmbridge.config import (
     ConfigError,
     Settings,
     default_config_path,
-    default_data_dir,
     generate_password,
     hash_password,
     load_settings,
     save_settings,
 )
+
+if TYPE_CHECKING:
+    from gsmbridge.core.store import Store
 
 GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--config", {"type": Path, "help": "TOML config file"}),
@@ -32,7 +36,10 @@ GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
             "rfc2217://...), or 'sim' for the built-in simulator; several separated by commas"
         },
     ),
-    ("--log-level", {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"]}),
+    (
+        "--log-level",
+        {"choices": ["DEBUG", "INFO", "WARNING", "ERROR"], "help": "log detail (default INFO)"},
+    ),
     (
         "--tunnel",
         {
@@ -41,6 +48,24 @@ GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
         },
     ),
 ]
+# The global options each command also takes after its name (the app takes them all);
+# a command without settings (modem list, simulate-modem) takes none.
+COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
+    "contacts": ("--config", "--data-dir"),
+    "set-password": ("--config",),
+    "send": ("--config", "--data-dir", "--modem", "--log-level"),
+}
+SETTINGS_OPTIONS = ("--config", "--data-dir")
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Shows the optional command as ``[COMMAND]`` in the usage (argparse writes
+    ``COMMAND ...``, which reads as required)."""
+
+    def _format_args(self, action: argparse.Action, default_metavar: str) -> str:
+        if action.nargs == argparse.PARSER and not action.required:
+            return f"[{self._metavar_formatter(action, default_metavar)(1)[0]}]"
+        return super()._format_args(action, default_metavar)
 
 
 def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
@@ -50,12 +75,15 @@ def _leaf_parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentPars
     return [leaf for a in subs for child in a.choices.values() for leaf in _leaf_parsers(child)]
 
 
-def _accept_global_options(parser: argparse.ArgumentParser) -> None:
-    """Let the global options come after a subcommand too (``contacts list --data-dir X``)."""
-    for leaf in _leaf_parsers(parser):
-        for flag, kwargs in GLOBAL_OPTIONS:
-            if flag not in leaf._option_string_actions:
-                leaf.add_argument(flag, default=argparse.SUPPRESS, **kwargs)
+def _accept_global_options(sub: argparse._SubParsersAction) -> None:
+    """Let the global options that apply come after a command too
+    (``contacts list --data-dir X``), and only those: ``--port`` means nothing there."""
+    options = dict(GLOBAL_OPTIONS)
+    for name, command in sub.choices.items():
+        for leaf in _leaf_parsers(command):
+            for flag in COMMAND_OPTIONS.get(name, ()):
+                if flag not in leaf._option_string_actions:
+                    leaf.add_argument(flag, default=argparse.SUPPRESS, **options[flag])
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,30 +91,46 @@ def build_parser() -> argparse.ArgumentParser:
         prog="gsmbridge",
         description="CometChat custom SMS provider: sends chat notifications as SMS "
         "through a USB GSM modem.",
+        epilog="Without a command, gsmbridge runs the desktop app (or the service, with "
+        "--headless).  'gsmbridge COMMAND --help' shows a command's options.",
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"gsmbridge {__version__}")
-    parser.add_argument("--headless", action="store_true", help="run without a window")
-    parser.add_argument(
+    app = parser.add_argument_group("running the app (no command)")
+    app.add_argument("--headless", action="store_true", help="run without a window")
+    app.add_argument(
         "--minimized",
         action="store_true",
         help="start in the tray without showing the window (used at login)",
     )
+    where = parser.add_argument_group("settings (the app and the commands that use them)")
     for flag, kwargs in GLOBAL_OPTIONS:
-        parser.add_argument(flag, **kwargs)
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+        (where if flag in SETTINGS_OPTIONS else app).add_argument(flag, **kwargs)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", title="commands")
 
-    contacts = sub.add_parser("contacts", help="the local contacts directory (uid -> number)")
-    csub = contacts.add_subparsers(dest="contacts_command", metavar="ACTION", required=True)
+    contacts = sub.add_parser(
+        "contacts",
+        help="the local contacts directory (uid -> number)",
+        description="The local contacts directory: the phone number of each CometChat "
+        "user (uid).  Numbers without + are read in sending.default_region.",
+    )
+    csub = contacts.add_subparsers(
+        dest="contacts_command", metavar="ACTION", title="actions", required=True
+    )
     add = csub.add_parser("add", help="add or update a contact")
-    add.add_argument("uid")
-    add.add_argument("number")
-    add.add_argument("--name", default="")
+    add.add_argument("uid", help="the CometChat user id")
+    add.add_argument("number", help="phone number, e.g. +14155550123 or (415) 555-0123")
+    add.add_argument("--name", default="", help="a name to show (default: keep the old one)")
     add.set_defaults(func=cmd_contacts_add)
+    rm = csub.add_parser("remove", help="remove contacts")
+    rm.add_argument("uid", nargs="+", help="the CometChat user id(s) to remove")
+    rm.set_defaults(func=cmd_contacts_remove)
     imp = csub.add_parser("import", help="import a CSV file with header uid,phone,name")
-    imp.add_argument("file", type=Path)
+    imp.add_argument("file", type=Path, help="the CSV file")
     imp.set_defaults(func=cmd_contacts_import)
     exp = csub.add_parser("export", help="export contacts to a CSV file")
-    exp.add_argument("file", type=Path)
+    exp.add_argument("file", type=Path, help="the CSV file to write")
+    exp.add_argument("--force", action="store_true", help="replace the file if it exists")
     exp.set_defaults(func=cmd_contacts_export)
     lst = csub.add_parser("list", help="list contacts")
     lst.set_defaults(func=cmd_contacts_list)
@@ -99,16 +143,21 @@ def build_parser() -> argparse.ArgumentParser:
     pw.set_defaults(func=cmd_set_password, writes_config=True)
 
     try:
+        from gsmbridge.cli import send
         from gsmbridge.modem import cli as modem_cli
     except ImportError:  # the modem layer is optional for this parser to build
-        modem_cli = None  # type: ignore[assignment]
-    if modem_cli is not None:
+        pass
+    else:
+        send.register(sub)
         modem_cli.register(sub)
-    _accept_global_options(parser)
+    _accept_global_options(sub)
     return parser
 
 
 def settings_from_args(args: argparse.Namespace) -> Settings:
+    func = getattr(args, "func", None)
+    if func is not None and not _takes_settings(func):
+        return Settings()  # modem list, simulate-modem: a broken config must not stop them
     # An explicit --config must exist, except where it is about to be written: by
     # set-password, or by the desktop app's first-run wizard.
     writes_config = getattr(args, "writes_config", False) or (
@@ -129,15 +178,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def data_dir_from_args(args: argparse.Namespace) -> Path:
-    return Path(args.data_dir) if getattr(args, "data_dir", None) else default_data_dir()
-
-
-def _open_store(args: argparse.Namespace) -> Any:
+def _open_store(args: argparse.Namespace) -> Store:
     from gsmbridge.core.store import Store
     from gsmbridge.service import DB_NAME
 
-    return Store(data_dir_from_args(args) / DB_NAME)
+    path = data_dir_from_args(args) / DB_NAME
+    try:
+        return Store(path)
+    except (OSError, sqlite3.Error) as exc:
+        reason = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        raise CommandError(f"cannot open the database {path}: {reason}") from exc
 
 
 def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
@@ -150,8 +200,7 @@ def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
             store, args.uid, args.number, args.name, settings.sending.default_region
         )
     except (InvalidNumber, ValueError) as exc:
-        print(f"gsmbridge: {exc}", file=sys.stderr)
-        return 2
+        return fail(str(exc))
     finally:
         store.close()
     print(
@@ -162,19 +211,37 @@ def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_contacts_remove(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.core.contacts import remove_contact
+
+    store = _open_store(args)
+    try:
+        missing = [uid for uid in args.uid if not remove_contact(store, uid)]
+    finally:
+        store.close()
+    removed = len(args.uid) - len(missing)
+    print(f"removed {removed} contact(s)")
+    if missing:
+        return fail(f"no contact with uid {', '.join(missing)}", 1)
+    return 0
+
+
 def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
-    from gsmbridge.core.contacts import import_csv
+    from gsmbridge.core.contacts import ContactsFileError, import_csv
 
     if not args.file.is_file():
-        print(f"gsmbridge: no such file: {args.file}", file=sys.stderr)
-        return 2
+        return fail(f"no such file: {args.file}")
     store = _open_store(args)
     try:
         result = import_csv(store, args.file, settings.sending.default_region)
+    except ContactsFileError as exc:
+        return fail(str(exc))
     finally:
         store.close()
     for line, problem in result.errors:
         print(f"{args.file}:{line}: {problem}", file=sys.stderr)
+    for line, note in result.notes:
+        print(f"{args.file}:{line}: note: {note}", file=sys.stderr)
     print(
         f"imported {result.imported} contact(s), {len(result.errors)} bad row(s), "
         f"released {result.released_jobs} waiting job(s)"
@@ -183,11 +250,15 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_contacts_export(args: argparse.Namespace, settings: Settings) -> int:
-    from gsmbridge.core.contacts import export_csv
+    from gsmbridge.core.contacts import ContactsFileError, export_csv
 
+    if args.file.exists() and not args.force and not args.file.is_dir():
+        return fail(f"{args.file} exists; use --force to replace it")
     store = _open_store(args)
     try:
         n = export_csv(store, args.file)
+    except ContactsFileError as exc:
+        return fail(str(exc))
     finally:
         store.close()
     print(f"exported {n} contact(s) to {args.file}")
@@ -283,8 +354,13 @@ def main(argv: list[str] | None = None) -> int:
         from gsmbridge.core.instance import AlreadyRunning
         from gsmbridge.web.server import ServerError
 
-        if isinstance(exc, AlreadyRunning | ServerError | ConfigError):
+        if isinstance(exc, AlreadyRunning | ServerError | ConfigError | CommandError):
             print(f"gsmbridge: {exc}", file=sys.stderr)
+            return 1
+        if func is not None and isinstance(exc, OSError | ValueError | sqlite3.Error):
+            # A command's expected failure that slipped through: still one line.
+            reason = describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+            print(f"gsmbridge: {reason}", file=sys.stderr)
             return 1
         raise
 

@@ -1,23 +1,20 @@
-"""Modem subcommands for the ``gsmbridge`` CLI: ``modem list``, ``send``, ``simulate-modem``.
+"""Modem subcommands for the ``gsmbridge`` CLI: ``modem list`` and ``simulate-modem``.
 
 ``register(subparsers)`` adds them; each parser's ``func(args)`` returns an exit code.
-Thin on purpose: the work is in ports.py, gsm.py and simulator.py.
+Thin on purpose: the work is in ports.py and simulator.py.  ``gsmbridge send`` needs
+the app's settings and phone numbers, so it lives above core, in ``gsmbridge/cli/``.
 """
 
 from __future__ import annotations
 
 import argparse
 import logging
-import os
 import sys
 import threading
+from collections.abc import Callable
 
-from gsmbridge.modem.errors import ModemError
-from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.ports import list_ports, probe_all
 from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions
-
-ENV_PORT = "GSMBRIDGE_MODEM_PORT"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,27 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     lst.add_argument("--timeout", type=float, default=1.5, help="probe timeout per port (s)")
     lst.set_defaults(func=cmd_list)
 
-    send = subparsers.add_parser("send", help="send one SMS now")
-    send.add_argument("number", help="destination, e.g. +31612345678")
-    send.add_argument("text")
-    # SUPPRESS: do not overwrite a global --modem given before the subcommand.
-    send.add_argument(
-        "--modem", default=argparse.SUPPRESS, help=f"port or URL, or 'sim' (default: ${ENV_PORT})"
+    sim = subparsers.add_parser(
+        "simulate-modem",
+        help="run a simulated modem until Ctrl-C",
+        description="Run a simulated GSM modem that speaks AT like a real one, for "
+        "trying gsmbridge without hardware; point modem.port (or --modem) at the URL "
+        "it prints.  The fault options make it misbehave the ways real modems do.",
     )
-    send.add_argument("--pin", default=None, help="SIM PIN, if the SIM asks for one")
-    send.add_argument(
-        "--no-smart",
-        action="store_true",
-        help="no smart replacement of characters outside GSM 7-bit",
-    )
-    send.add_argument("--max-parts", type=int, default=6)
-    send.add_argument("--baudrate", type=int, default=115200)
-    send.add_argument(
-        "--wait", type=float, default=60.0, help="seconds to wait for the modem to be ready"
-    )
-    send.set_defaults(func=cmd_send)
-
-    sim = subparsers.add_parser("simulate-modem", help="run a simulated modem until Ctrl-C")
     where = sim.add_mutually_exclusive_group()
     where.add_argument(
         "--listen",
@@ -61,47 +44,136 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="HOST:PORT",
         help="TCP address; clients use socket://HOST:PORT (default port: any)",
     )
-    where.add_argument("--pty", action="store_true", help="serve on a pseudo-terminal (POSIX)")
+    where.add_argument(
+        "--pty", action="store_true", help="serve on a pseudo-terminal (Linux, macOS)"
+    )
     faults = sim.add_argument_group("behaviour and faults")
-    faults.add_argument("--pin", dest="sim_pin", default=None, help="require this SIM PIN")
-    faults.add_argument("--register-delay", type=float, default=0.0, metavar="S")
-    faults.add_argument("--prompt-delay", type=float, default=0.05, metavar="S")
-    faults.add_argument("--send-latency", type=float, default=0.3, metavar="S")
-    faults.add_argument("--report-delay", type=float, default=0.2, metavar="S")
-    faults.add_argument("--report-fail-every", type=int, default=0, metavar="N")
-    faults.add_argument("--cms-error-every", type=int, default=0, metavar="N")
-    faults.add_argument("--cms-error-code", type=int, default=500, metavar="CODE")
-    faults.add_argument("--drop-every", type=int, default=0, metavar="N")
+    faults.add_argument(
+        "--pin",
+        dest="sim_pin",
+        default=None,
+        metavar="PIN",
+        help="the SIM asks for this PIN at power-on",
+    )
+    faults.add_argument(
+        "--register-delay",
+        type=_non_negative(float),
+        default=0.0,
+        metavar="S",
+        help="seconds of searching for the network once the SIM is unlocked (0)",
+    )
+    faults.add_argument(
+        "--prompt-delay",
+        type=_non_negative(float),
+        default=0.05,
+        metavar="S",
+        help="seconds before the '>' prompt after AT+CMGS (0.05)",
+    )
+    faults.add_argument(
+        "--send-latency",
+        type=_non_negative(float),
+        default=0.3,
+        metavar="S",
+        help="seconds from the message to its +CMGS answer (0.3)",
+    )
+    faults.add_argument(
+        "--report-delay",
+        type=_non_negative(float),
+        default=0.2,
+        metavar="S",
+        help="seconds from sending to the delivery report (0.2)",
+    )
+    faults.add_argument(
+        "--report-fail-every",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="every Nth delivery report says the SMS was not delivered (0: never)",
+    )
+    faults.add_argument(
+        "--cms-error-every",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="every Nth send fails with +CMS ERROR (0: never)",
+    )
+    faults.add_argument(
+        "--cms-error-code",
+        type=int,
+        default=500,
+        metavar="CODE",
+        help="the +CMS ERROR code of those failures (500: unknown error)",
+    )
+    faults.add_argument(
+        "--drop-every",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="every Nth send drops the connection after the message (0: never)",
+    )
     faults.add_argument(
         "--garbage",
-        type=float,
+        type=_fraction,
         default=0.0,
         metavar="P",
         help="chance per answer of injected junk and URCs (0..1)",
     )
     faults.add_argument(
         "--urc-spam",
-        type=float,
+        type=_non_negative(float),
         default=0.0,
         metavar="S",
         help="seconds between Huawei-style ^RSSI lines (0: off)",
     )
-    faults.add_argument("--reboot-after", type=int, default=0, metavar="N")
+    faults.add_argument(
+        "--reboot-after",
+        type=_non_negative(int),
+        default=0,
+        metavar="N",
+        help="the modem reboots after every N sends (0: never)",
+    )
     faults.add_argument(
         "--reply-every",
-        type=int,
+        type=_non_negative(int),
         default=0,
         metavar="N",
         help="every Nth recipient replies with an SMS (+CMTI), to try the inbox",
     )
-    faults.add_argument("--no-echo", action="store_true")
-    faults.add_argument("--no-status-reports", action="store_true")
+    faults.add_argument(
+        "--no-echo", action="store_true", help="start with command echo off (as after ATE0)"
+    )
+    faults.add_argument(
+        "--no-status-reports",
+        action="store_true",
+        help="never send delivery reports, even when asked for",
+    )
     sim.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     sim.set_defaults(func=cmd_simulate)
 
 
+def _non_negative(kind: type[int] | type[float]) -> Callable[[str], float]:
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"must be 0 or more, not {text}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
+def _fraction(text: str) -> float:
+    value = _non_negative(float)(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"must be 0..1, not {text}")
+    return value
+
+
 def _error(message: str) -> None:
-    print(f"error: {message}", file=sys.stderr)
+    print(f"gsmbridge: {message}", file=sys.stderr)
 
 
 def cmd_list(args: argparse.Namespace) -> int:
@@ -134,53 +206,6 @@ def cmd_list(args: argparse.Namespace) -> int:
     if not ports:
         print("(no serial ports found)")
     return 0
-
-
-def cmd_send(args: argparse.Namespace) -> int:
-    # The global --modem may list several ports ("COM3,COM4"); send uses the first.
-    given = getattr(args, "modem", None) or os.environ.get(ENV_PORT, "")
-    url = given.split(",")[0].strip()
-    if not url:
-        _error(f"no modem given (use --modem PORT, --modem sim, or set {ENV_PORT})")
-        return 2
-    options = ModemOptions(
-        baudrate=args.baudrate,
-        pin=args.pin,
-        smart_encoding=not args.no_smart,
-        max_parts=args.max_parts,
-        simulated=url == "sim",
-        reconnect_max_s=5.0,
-    )
-    modem = Modem(url, options)
-    modem.start()
-    try:
-        if not modem.wait_ready(args.wait):
-            status = modem.status
-            _error(
-                f"modem not ready after {args.wait:.0f} s: {status.state}"
-                + (f" ({status.last_error})" if status.last_error else "")
-            )
-            return 1
-        try:
-            result = modem.send_sms(args.number, args.text)
-        except ModemError as exc:
-            _error(
-                f"send failed: {exc.name}"
-                + (" (the SMS may have been sent)" if exc.maybe_sent else "")
-            )
-            return 1
-        except ValueError as exc:
-            _error(str(exc))
-            return 2
-        refs = ", ".join(map(str, result.references))
-        print(
-            f"Sent to {args.number}: encoding {result.encoding}, {result.parts} "
-            f"part{'s' if result.parts != 1 else ''}, references {refs}"
-            + (" (text truncated)" if result.truncated else "")
-        )
-        return 0
-    finally:
-        modem.stop()
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:
@@ -230,7 +255,6 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     """Standalone entry point (``python -m gsmbridge.modem.cli``) for these commands."""
     parser = argparse.ArgumentParser(prog="gsmbridge")
-    parser.add_argument("--modem", default=None, help=argparse.SUPPRESS)
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -1,4 +1,5 @@
-"""The modem CLI commands, run through their argparse parsers and as a subprocess."""
+"""The modem CLI commands (modem list, simulate-modem), run through their argparse
+parsers and as a subprocess.  ``gsmbridge send`` is tested in tests/test_cli_send.py."""
 
 from __future__ import annotations
 
@@ -8,42 +9,6 @@ import sys
 import pytest
 
 from gsmbridge.modem.cli import main
-
-
-def test_send_via_sim(capsys):
-    assert main(["send", "+31612345678", "Hello ☃ " * 10, "--modem", "sim"]) == 0
-    out = capsys.readouterr().out
-    assert "encoding ucs2, 2 parts, references 0, 1" in out
-
-
-def test_send_takes_the_global_modem_option(capsys):
-    assert main(["--modem", "sim", "send", "+31612345678", "hi"]) == 0
-    assert "encoding gsm7, 1 part, references 0" in capsys.readouterr().out
-
-
-def test_send_without_modem_fails_clearly(capsys, monkeypatch):
-    monkeypatch.delenv("GSMBRIDGE_MODEM_PORT", raising=False)
-    assert main(["send", "+31612345678", "hi"]) == 2
-    assert "no modem given" in capsys.readouterr().err
-
-
-def test_send_uses_the_environment(capsys, monkeypatch):
-    monkeypatch.setenv("GSMBRIDGE_MODEM_PORT", "sim")
-    assert main(["send", "+31612345678", "hi", "--no-smart", "--max-parts", "1"]) == 0
-    assert "references 0" in capsys.readouterr().out
-
-
-def test_send_invalid_number(capsys):
-    assert main(["send", "not a number", "hi", "--modem", "sim"]) == 1
-    assert "error: send failed: invalid number" in capsys.readouterr().err
-
-
-def test_send_to_a_missing_modem_gives_up(capsys):
-    assert (
-        main(["send", "+31612345678", "hi", "--modem", "socket://127.0.0.1:1", "--wait", "0.3"])
-        == 1
-    )
-    assert "modem not ready" in capsys.readouterr().err
 
 
 def test_modem_list_prints_a_header(capsys):

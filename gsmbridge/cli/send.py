@@ -1,0 +1,236 @@
+"""``gsmbridge send``: one SMS now, with the settings the app uses.
+
+Settings come the app's way (defaults, the config file, ``GSMBRIDGE_*`` variables,
+then flags): ``modem.port`` (or ``modem.imei``), ``modem.pin``, ``modem.baudrate``,
+``sending.default_region`` for the number, ``sending.smart_encoding`` and
+``sending.max_parts``.  Before waiting for the modem it checks what can be checked at
+once (the number, whether the device exists, whether a running gsmbridge holds the
+modem) and stops waiting as soon as the modem cannot get ready by itself (the port
+does not open, the SIM wants a PIN it does not have).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import time
+from pathlib import Path
+
+from gsmbridge.cli.common import data_dir_from_args, fail
+from gsmbridge.config import ConfigError, Settings, load_settings, valid_pin
+from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.modem.errors import ModemError
+from gsmbridge.modem.gsm import Modem, ModemOptions
+from gsmbridge.modem.ports import find_by_imei
+from gsmbridge.modem.status import ModemStatus
+
+SIM_NOTICE = "(simulated modem: nothing is really sent)"
+PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
+# States a modem does not leave by itself: waiting longer would only delay the message.
+_STUCK_STATES = ("pin-required", "puk-required", "error")
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    send = subparsers.add_parser(
+        "send",
+        help="send one SMS now, with the app's modem settings",
+        description="Send one SMS now through the configured modem (the first of "
+        "modem.port, or the one with modem.imei), with the PIN, baud rate and "
+        "default region from the config file and the environment.",
+    )
+    send.add_argument(
+        "number", help="destination: +31612345678, or a national number in sending.default_region"
+    )
+    send.add_argument("text", help="the message")
+    # SUPPRESS: a global --modem given before the subcommand stays.
+    send.add_argument(
+        "--modem",
+        default=argparse.SUPPRESS,
+        help="port or URL, or 'sim' (default: modem.port from the settings)",
+    )
+    send.add_argument("--pin", default=None, help="SIM PIN (default: modem.pin)")
+    send.add_argument(
+        "--no-smart",
+        action="store_true",
+        help="no smart replacement of characters outside GSM 7-bit "
+        "(default: sending.smart_encoding)",
+    )
+    send.add_argument(
+        "--max-parts",
+        type=int,
+        default=None,
+        help="longest message in parts (default: sending.max_parts)",
+    )
+    send.add_argument("--baudrate", type=int, default=None, help="default: modem.baudrate")
+    send.add_argument(
+        "--wait", type=float, default=60.0, help="seconds to wait for the modem to be ready (60)"
+    )
+    send.set_defaults(func=cmd_send)
+    return send
+
+
+def modem_options(settings: Settings, args: argparse.Namespace) -> ModemOptions:
+    """The app's modem options, with this command's flags on top; ValueError if a flag
+    is out of range."""
+    m, sending = settings.modem, settings.sending
+    pin = m.pin if args.pin is None else args.pin.strip()
+    if pin and not valid_pin(pin):
+        raise ValueError("a PIN is 4 to 8 digits")
+    max_parts = sending.max_parts if args.max_parts is None else args.max_parts
+    if not 1 <= max_parts <= 255:
+        raise ValueError("--max-parts must be 1..255")
+    baudrate = m.baudrate if args.baudrate is None else args.baudrate
+    if baudrate <= 0:
+        raise ValueError("--baudrate must be positive")
+    return ModemOptions(
+        baudrate=baudrate,
+        pin=pin or None,
+        smart_encoding=sending.smart_encoding and not args.no_smart,
+        max_parts=max_parts,
+        status_reports=sending.status_reports,
+        validity_minutes=sending.validity_minutes or None,
+        register_timeout_s=m.register_timeout_s,
+        send_timeout_s=m.send_timeout_s,
+        reconnect_max_s=5.0,
+    )
+
+
+def _is_local_device(url: str) -> bool:
+    return url != "sim" and not _URL.match(url) and not url.lower().startswith("imei:")
+
+
+def _missing_device(url: str) -> str | None:
+    """Why a local device path cannot be the modem, found without opening it."""
+    if _is_local_device(url) and os.name != "nt" and not os.path.exists(url):
+        return f"{url} does not exist (`gsmbridge modem list` shows the ports there are)"
+    return None
+
+
+def _running_instance(data_dir: Path) -> str | None:
+    """The running gsmbridge's description when it holds the data directory's lock."""
+    lock = InstanceLock(data_dir)
+    if not lock.path.exists():
+        return None  # never run with this directory; do not create it
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        return str(exc)
+    lock.release()
+    return None
+
+
+def _app_ports(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The ports a running app would use: the file's and the environment's, not flags."""
+    try:
+        ports = load_settings(args.config).modem.port
+    except ConfigError:
+        ports = settings.modem.port
+    return [p for p in ports if p != "sim"]
+
+
+def _hopeless(status: ModemStatus) -> bool:
+    """A state the modem will not leave by waiting (a SIM wanting a PIN, no SIM, ...),
+    or a port that did not open: the user wants to know now, not in a minute."""
+    if status.state in _STUCK_STATES and bool(status.last_error):
+        return True
+    return status.state == "disconnected" and status.last_error.startswith("cannot open")
+
+
+def _resolve_url(settings: Settings) -> tuple[str | None, str]:
+    """(the port to open, or None; why not): the first modem.port, or the modem.imei's."""
+    ports = settings.modem.port
+    imei = settings.modem.imei.strip()
+    if imei and ports != ["sim"]:
+        candidates = [p for p in ports if p != "sim"]
+        found = find_by_imei(imei, ports=candidates or None)
+        if found is None:
+            where = ", ".join(candidates) if candidates else "any serial port"
+            return None, f"no modem with IMEI {imei} (modem.imei) answers on {where}"
+        return found, ""
+    if not ports:
+        return None, "no modem given (use --modem PORT, --modem sim, or set modem.port)"
+    return ports[0], ""
+
+
+def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
+    region = settings.sending.default_region
+    try:
+        number = normalise(args.number, region)
+        options = modem_options(settings, args)
+    except InvalidNumber as exc:
+        return fail(f"{exc} (numbers without + are read as {region}: sending.default_region)")
+    except ValueError as exc:
+        return fail(str(exc))
+    url, why = _resolve_url(settings)
+    if url is None:
+        return fail(why)
+    simulated = url == "sim"
+    options.simulated = simulated
+    running = None if simulated else _running_instance(data_dir_from_args(args))
+    if running is not None and url in _app_ports(args, settings):
+        return fail(
+            f"{running} and uses the modem on {url}: send a test SMS from its Modem "
+            "tab, or quit it first",
+            1,
+        )
+    missing = _missing_device(url)
+    if missing is not None:
+        return fail(missing, 1)
+    modem = Modem(url, options)
+    quiet = _quiet_modem_log(args)
+    modem.start()
+    try:
+        deadline = time.monotonic() + args.wait
+        while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
+            status = modem.status
+            if _hopeless(status) or time.monotonic() >= deadline:
+                return _not_ready(status, args.wait, stuck=_hopeless(status), running=running)
+        try:
+            result = modem.send_sms(number, args.text)
+        except ModemError as exc:
+            return fail(
+                f"send failed: {exc.name}"
+                + (" (the SMS may have been sent)" if exc.maybe_sent else ""),
+                1,
+            )
+        except ValueError as exc:
+            return fail(str(exc))
+        refs = ", ".join(map(str, result.references))
+        print(
+            f"Sent to {number}: encoding {result.encoding}, {result.parts} "
+            f"part{'s' if result.parts != 1 else ''}, references {refs}"
+            + (" (text truncated)" if result.truncated else "")
+            + (f" {SIM_NOTICE}" if simulated else "")
+        )
+        return 0
+    finally:
+        modem.stop()
+        if quiet is not None:
+            logging.getLogger("gsmbridge").removeHandler(quiet)
+
+
+def _quiet_modem_log(args: argparse.Namespace) -> logging.Handler | None:
+    """The modem's log on stderr with --log-level; else nothing (Python would print
+    its warnings bare), as every problem ends in one ``gsmbridge:`` line anyway."""
+    if getattr(args, "log_level", None):
+        logging.basicConfig(level=args.log_level, format="%(asctime)s %(message)s")
+        return None
+    handler = logging.NullHandler()
+    logging.getLogger("gsmbridge").addHandler(handler)
+    return handler
+
+
+def _not_ready(status: ModemStatus, waited: float, *, stuck: bool, running: str | None) -> int:
+    if status.state == "disconnected" and status.last_error.startswith("cannot open"):
+        hint = f" ({running}; it may hold the port)" if running else ""
+        return fail(status.last_error + hint, 1)
+    reason = f"{status.state}" + (f": {status.last_error}" if status.last_error else "")
+    if status.state == "pin-required":
+        reason += f" ({PIN_HINT})"
+    if stuck:
+        return fail(f"the modem cannot send: {reason}", 1)
+    return fail(f"modem not ready after {waited:.0f} s: {reason}", 1)

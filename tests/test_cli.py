@@ -1,0 +1,192 @@
+"""The command line: help that says what applies where, the contacts commands, and one
+line (never a traceback) for every expected failure, in-process and as a subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from gsmbridge.__main__ import build_parser, main
+from gsmbridge.core.models import Contact
+from gsmbridge.core.store import Store
+from gsmbridge.service import DB_NAME
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, _clean_env: None) -> Path:
+    """A data directory and a default config location of the test's own."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config-home"))
+    monkeypatch.setenv("GSMBRIDGE_DATA_DIR", str(tmp_path / "data"))
+    return tmp_path
+
+
+def contacts_in(home: Path) -> list[Contact]:
+    store = Store(home / "data" / DB_NAME)
+    try:
+        return store.list_contacts()
+    finally:
+        store.close()
+
+
+def help_of(argv: list[str], capsys: pytest.CaptureFixture[str]) -> str:
+    with pytest.raises(SystemExit) as done:
+        main([*argv, "--help"])
+    assert done.value.code == 0
+    return capsys.readouterr().out
+
+
+# -- help ------------------------------------------------------------------------------
+
+
+def test_usage_shows_the_command_as_optional(capsys) -> None:
+    out = help_of([], capsys)
+    usage = out.split("\n\n")[0]
+    assert usage.rstrip().endswith("[COMMAND]")
+    assert "COMMAND ..." not in usage
+    for command in ("contacts", "set-password", "send", "modem", "simulate-modem"):
+        assert f"    {command}" in out  # listed with its description
+    assert "Without a command, gsmbridge runs the desktop app" in out
+
+
+def test_commands_list_only_the_options_that_apply(capsys) -> None:
+    contacts_list = help_of(["contacts", "list"], capsys)
+    assert "--config" in contacts_list and "--data-dir" in contacts_list
+    for flag in ("--host", "--port", "--tunnel", "--modem", "--log-level"):
+        assert flag not in contacts_list
+    send = help_of(["send"], capsys)
+    assert "--modem" in send and "--config" in send
+    assert "--tunnel" not in send and "--host" not in send
+    simulate = help_of(["simulate-modem"], capsys)
+    assert "--config" not in simulate and "--tunnel" not in simulate
+
+
+def test_every_simulate_modem_option_has_help() -> None:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    simulate = sub.choices["simulate-modem"]  # type: ignore[attr-defined]
+    undocumented = [
+        a.option_strings[0]
+        for a in simulate._actions
+        if a.option_strings and not a.help and a.dest != "help"
+    ]
+    assert undocumented == []
+
+
+def test_a_global_option_still_works_after_the_command(home: Path, capsys) -> None:
+    other = home / "other"
+    assert main(["contacts", "add", "alice", "+14155550123", "--data-dir", str(other)]) == 0
+    store = Store(other / DB_NAME)
+    try:
+        assert store.get_contact("alice") is not None
+    finally:
+        store.close()
+
+
+def test_an_option_that_does_not_apply_is_refused(home: Path, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["contacts", "list", "--tunnel", "ngrok"])
+    assert done.value.code == 2
+    assert "unrecognized arguments: --tunnel" in capsys.readouterr().err
+
+
+# -- contacts --------------------------------------------------------------------------
+
+
+def test_contacts_add_uses_the_configured_region(home: Path, capsys) -> None:
+    config = home / "c.toml"
+    config.write_text('[sending]\ndefault_region = "DE"\n', encoding="utf-8")
+    assert main(["contacts", "add", "hans", "030 1234567", "--config", str(config)]) == 0
+    assert "saved hans -> +49301234567" in capsys.readouterr().out
+
+
+def test_contacts_add_bad_number_is_one_line(home: Path, capsys) -> None:
+    assert main(["contacts", "add", "alice", "abc"]) == 2
+    err = capsys.readouterr().err
+    assert err == "gsmbridge: phone number 'abc' does not look like a phone number\n"
+
+
+def test_contacts_remove(home: Path, capsys) -> None:
+    main(["contacts", "add", "alice", "+14155550123"])
+    main(["contacts", "add", "bob", "+14155550124"])
+    capsys.readouterr()
+    assert main(["contacts", "remove", "alice", "carol"]) == 1
+    captured = capsys.readouterr()
+    assert "removed 1 contact(s)" in captured.out
+    assert captured.err == "gsmbridge: no contact with uid carol\n"
+    assert [c.uid for c in contacts_in(home)] == ["bob"]
+    assert main(["contacts", "remove", "bob"]) == 0
+    assert contacts_in(home) == []
+
+
+def test_contacts_import_names_the_winning_line(home: Path, capsys) -> None:
+    csv_file = home / "in.csv"
+    csv_file.write_text(
+        "uid,phone,name\nalice,+14155550100,Old\nalice,+14155550102,New\n", encoding="utf-8"
+    )
+    assert main(["contacts", "import", str(csv_file)]) == 0
+    captured = capsys.readouterr()
+    assert "imported 1 contact(s), 0 bad row(s)" in captured.out
+    assert f"{csv_file}:3: note: uid alice is also on line 2; this line (3) wins" in captured.err
+    assert [(c.uid, c.number) for c in contacts_in(home)] == [("alice", "+14155550102")]
+
+
+def test_contacts_export_to_a_missing_folder_is_one_line(home: Path, capsys) -> None:
+    target = home / "nonexistent" / "dir" / "x.csv"
+    assert main(["contacts", "export", str(target)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"gsmbridge: cannot write {target}: the folder {target.parent} does not exist\n"
+
+
+def test_contacts_export_does_not_replace_a_file_without_force(home: Path, capsys) -> None:
+    main(["contacts", "add", "alice", "+14155550123"])
+    target = home / "mine.csv"
+    target.write_text("uid,phone,name\nbob,+14155550124,Bob\n", encoding="utf-8")
+    assert main(["contacts", "export", str(target)]) == 2
+    assert "exists; use --force to replace it" in capsys.readouterr().err
+    assert "bob" in target.read_text(encoding="utf-8")
+    assert main(["contacts", "export", str(target), "--force"]) == 0
+    assert "alice" in target.read_text(encoding="utf-8")
+
+
+def test_a_data_dir_that_is_a_file_is_one_line(home: Path, capsys) -> None:
+    not_a_dir = home / "file"
+    not_a_dir.write_text("x", encoding="utf-8")
+    assert main(["contacts", "list", "--data-dir", str(not_a_dir)]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"gsmbridge: cannot open the database {not_a_dir / DB_NAME}: ")
+    assert err.count("\n") == 1
+
+
+def test_modem_commands_run_with_a_broken_config(home: Path, capsys) -> None:
+    """They use no settings, so a config with a typo must not stop them."""
+    config_dir = home / "config-home" / "gsmbridge"
+    config_dir.mkdir(parents=True)
+    (config_dir / "config.toml").write_text("[modem\n", encoding="utf-8")
+    assert main(["modem", "list", "--no-probe"]) == 0
+    assert main(["contacts", "list"]) == 2  # this one needs them, and says why
+    assert "not valid TOML" in capsys.readouterr().err
+
+
+# -- a real process --------------------------------------------------------------------
+
+
+def test_the_installed_command_prints_one_line_not_a_traceback(home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
+    env.update(XDG_CONFIG_HOME=str(home / "config-home"), GSMBRIDGE_DATA_DIR=str(home / "d"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "gsmbridge", "contacts", "export", "/nonexistent/dir/x.csv"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr == (
+        "gsmbridge: cannot write /nonexistent/dir/x.csv: "
+        "the folder /nonexistent/dir does not exist\n"
+    )
