@@ -320,6 +320,13 @@ def _gui_runner() -> Any:
 
 
 def run_app(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.gui import preflight  # Qt-free: Qt aborts the process if xcb libs lack
+
+    problem = preflight.check_desktop()
+    if problem:
+        print(problem, file=sys.stderr)
+        preflight.tell_desktop(problem)
+        raise SystemExit(1)  # the user asked for a window: no silent headless fallback
     data_dir = data_dir_from_args(args)
     if not args.headless:
         run_gui = _gui_runner()
