@@ -307,6 +307,13 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
 
 def _gui_runner() -> Any:
     """The desktop app's entry point, or None where Qt cannot load (a bare server)."""
+    from gsmbridge.gui import preflight  # Qt-free: Qt aborts the process if xcb libs lack
+
+    problem = preflight.check_desktop()
+    if problem:
+        print(problem, file=sys.stderr)
+        preflight.tell_desktop(problem)
+        raise SystemExit(1)  # the user asked for a window: no silent headless fallback
     try:
         from gsmbridge.gui.app import run as run_gui
     except ImportError as exc:
@@ -320,13 +327,6 @@ def _gui_runner() -> Any:
 
 
 def run_app(args: argparse.Namespace, settings: Settings) -> int:
-    from gsmbridge.gui import preflight  # Qt-free: Qt aborts the process if xcb libs lack
-
-    problem = preflight.check_desktop()
-    if problem:
-        print(problem, file=sys.stderr)
-        preflight.tell_desktop(problem)
-        raise SystemExit(1)  # the user asked for a window: no silent headless fallback
     data_dir = data_dir_from_args(args)
     if not args.headless:
         run_gui = _gui_runner()
