@@ -125,3 +125,14 @@ def test_a_failed_export_leaves_the_old_file_whole(store, tmp_path: Path) -> Non
         signal.signal(signal.SIGXFSZ, old_handler)
     assert target.read_text(encoding="utf-8") == mine
     assert sorted(p.name for p in tmp_path.iterdir() if "csv" in p.name) == ["contacts.csv"]
+
+
+def test_the_contacts_tab_shows_which_line_won(store, tmp_path: Path) -> None:
+    pytest.importorskip("PySide6")
+    from gsmbridge.gui.views.contacts_view import import_report
+
+    csv_file = tmp_path / "c.csv"
+    csv_file.write_text("uid,phone\nalice,+14155550100\nalice,+14155550102\n", encoding="utf-8")
+    report = import_report(csv_file, import_csv(store, csv_file, "US"))
+    assert "imported 1 contact" in report
+    assert "line 3: uid alice is also on line 2; this line (3) wins" in report
