@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+from io import TextIOWrapper
 from pathlib import Path
+
+from gsmbridge.core.private import log_tightened, opener, private_dir, tighten_existing
 
 FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 
@@ -12,6 +15,15 @@ FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 def log_dir(data_dir: Path) -> Path:
     """Where the log files are (Help → Open log folder shows it)."""
     return data_dir / "logs"
+
+
+class PrivateRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """Each log file, also the new one after a rollover, created 0600 (numbers in DEBUG)."""
+
+    def _open(self) -> TextIOWrapper:
+        return open(  # noqa: SIM115 - the handler owns the stream
+            self.baseFilename, self.mode, encoding=self.encoding, errors=self.errors, opener=opener
+        )
 
 
 def setup_logging(
@@ -29,12 +41,14 @@ def setup_logging(
     if stderr:
         handlers.append(logging.StreamHandler())
     log_file = None
+    tightened: list[str] = []
     if data_dir is not None:
         folder = log_dir(data_dir)
-        folder.mkdir(parents=True, exist_ok=True)
+        tightened = private_dir(data_dir) + private_dir(folder)
+        tightened += tighten_existing(*sorted(folder.glob("gsmbridge.log*")))
         log_file = folder / "gsmbridge.log"
         handlers.append(
-            logging.handlers.RotatingFileHandler(
+            PrivateRotatingFileHandler(
                 log_file, maxBytes=5 * 1024 * 1024, backupCount=5, encoding="utf-8"
             )
         )
@@ -44,4 +58,5 @@ def setup_logging(
         root.addHandler(handler)
     # waitress logs every queued task at WARNING; see web.server._QueueDepthFilter.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    log_tightened(tightened)  # now that it reaches the log file
     return log_file

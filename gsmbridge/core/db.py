@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
+from gsmbridge.core.private import log_tightened, private_dir, private_file, tighten_existing
+
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 
@@ -64,7 +66,11 @@ class Database:
         max_batch: int = 256,
     ) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # Numbers and texts: private before SQLite creates anything (its -wal and
+        # -shm take the database file's mode).
+        tightened = private_dir(self.path.parent) + private_file(self.path)
+        wal, shm = (self.path.with_name(self.path.name + end) for end in ("-wal", "-shm"))
+        log_tightened(tightened + tighten_existing(wal, shm))
         self.clock = clock
         self._migrations = migrations
         self._max_batch = max_batch
