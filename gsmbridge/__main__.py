@@ -18,7 +18,6 @@ from gsmbridge.config import (
     generate_password,
     hash_password,
     load_settings,
-    save_settings,
 )
 
 if TYPE_CHECKING:
@@ -281,27 +280,41 @@ def cmd_contacts_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
+    from gsmbridge.config import update_config_file
+    from gsmbridge.core.config_watch import describe_running
+
     path = args.config or default_config_path()
-    settings = load_settings(path, environ={})  # write the file's values, not the environment's
-    username = args.username or settings.auth.username or "cometchat"
+    file_settings = load_settings(path, environ={})  # the file's values, not the environment's
+    username = args.username or file_settings.auth.username or "cometchat"
     if args.generate:
         password = generate_password()
     else:
-        password = getpass.getpass("New webhook password: ")
+        try:
+            password = getpass.getpass("New webhook password: ")
+            again = "" if len(password) < 8 else getpass.getpass("Again: ")
+        except EOFError:
+            print(
+                "gsmbridge: no password was typed (the input ended); run it in a terminal, "
+                "or use --generate",
+                file=sys.stderr,
+            )
+            return 2
         if len(password) < 8:
             print("gsmbridge: use at least 8 characters (or --generate)", file=sys.stderr)
             return 2
-        if getpass.getpass("Again: ") != password:
+        if again != password:
             print("gsmbridge: the passwords differ", file=sys.stderr)
             return 2
-    settings.auth.username = username
-    settings.auth.password_hash = hash_password(password)
-    settings.auth.password = ""
-    save_settings(settings, path)
+    update_config_file(
+        path,
+        {"auth.username": username, "auth.password_hash": hash_password(password)},
+    )
     print(f"saved to {path}: username {username}")
     if args.generate:
         print(f"password: {password}")
         print("(shown once; paste it into CometChat's Basic Auth settings now)")
+    # Exactly one line on whether a running gsmbridge now answers the new credentials.
+    print(describe_running(settings, username, password))
     return 0
 
 
@@ -337,6 +350,32 @@ def run_app(args: argparse.Namespace, settings: Settings) -> int:
     return headless.run(settings, data_dir)
 
 
+def _settings_despite(exc: ConfigError, args: argparse.Namespace) -> tuple[Settings, ConfigError]:
+    """The settings to run on while the config has problems: every valid value of the
+    file and the environment, then the flags; and the error with all problems in it."""
+    import copy
+
+    from gsmbridge.config import read_settings
+
+    loaded = read_settings(args.config)
+    settings = copy.deepcopy(loaded.settings)
+    settings.loaded_from = loaded.settings.loaded_from
+    settings.auth.unreadable = loaded.settings.auth.unreadable
+    if getattr(args, "host", None):
+        settings.server.host = args.host
+    if getattr(args, "port", None) is not None:
+        settings.server.port = args.port
+    if getattr(args, "modem", None):
+        settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
+    if getattr(args, "log_level", None):
+        settings.logging.level = args.log_level
+    if getattr(args, "tunnel", None):
+        settings.tunnel.program = "" if args.tunnel == "off" else args.tunnel
+    if settings.failed_checks():  # a bad flag: run without the flags
+        settings = loaded.settings
+    return settings, ConfigError(str(exc), tuple(loaded.problems) or exc.problems)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -345,10 +384,12 @@ def main(argv: list[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"gsmbridge: configuration error: {exc}", file=sys.stderr)
         if getattr(args, "func", None) is None and not args.headless:
-            # The window shows the problem and lets the user fix it in Settings.
+            # The window shows what is wrong where, and runs on every valid value the file
+            # has (credentials and limits included), never on defaults; the file is left alone.
             run_gui = _gui_runner()
             if run_gui is not None:
-                return int(run_gui(Settings(), data_dir_from_args(args), args, config_error=exc))
+                settings, exc = _settings_despite(exc, args)
+                return int(run_gui(settings, data_dir_from_args(args), args, config_error=exc))
         return 2
     func = getattr(args, "func", None)
     try:

@@ -11,13 +11,16 @@ settings.  A file that does not load leaves the credentials as they are.
 
 from __future__ import annotations
 
+import base64
+import http.client
 import logging
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gsmbridge.config import AuthSettings, read_settings
+from gsmbridge.config import AuthSettings, Settings, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +108,46 @@ class ConfigWatch:
         log.info("Webhook credentials changed in %s; now in use", self.path)
         self._applied(self.auth)
         return True
+
+
+def describe_running(
+    settings: Settings, username: str, password: str, *, timeout_s: float = 5.0
+) -> str:
+    """One line for ``set-password``: does a running gsmbridge now use these credentials?
+
+    Asks ``/api/status`` at the configured address with them for up to
+    ``timeout_s`` (the watch polls the file about once a second).
+    """
+    host, port = settings.server.host, settings.server.port
+    if host in ("", "0.0.0.0", "::"):
+        host = "127.0.0.1"
+    url = f"http://{host}:{port}"
+    if port == 0:
+        return (
+            "server.port is 0 (chosen at start), so whether a running gsmbridge uses the "
+            "new credentials cannot be checked; it does within seconds if one runs."
+        )
+    header = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+    deadline = time.monotonic() + timeout_s
+    code: int | None = None
+    while True:
+        try:
+            connection = http.client.HTTPConnection(host, port, timeout=2)
+            connection.request("GET", "/api/status", headers={"Authorization": header})
+            code = connection.getresponse().status
+            connection.close()
+        except ConnectionRefusedError:
+            return f"No gsmbridge is running at {url}; it uses the new credentials when it starts."
+        except OSError as exc:
+            return f"Could not ask {url} whether a gsmbridge runs there: {exc}."
+        if code != 401 or time.monotonic() >= deadline:
+            break
+        time.sleep(0.25)
+    if code == 200:
+        return f"The running gsmbridge at {url} uses the new credentials now."
+    if code == 401:
+        return (
+            f"The gsmbridge running at {url} still answers the old credentials: restart it "
+            "(credentials set in its environment, GSMBRIDGE_AUTH_*, win over the file)."
+        )
+    return f"Something at {url} answered HTTP {code}: it does not look like gsmbridge."

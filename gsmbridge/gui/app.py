@@ -18,7 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QObject, QTimer, Slot
+from PySide6.QtCore import QObject, QTimer, QUrl, Slot
+from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gsmbridge.config import ConfigError, Settings, default_config_path
@@ -94,12 +95,31 @@ class GuiApp(QObject):
             )
             # The notice strip, not the start banner: a successful start must not hide it.
             self.window.notice.show_message(
-                problem.title, problem.message, problem.advice, actions=[("settings", "Settings…")]
+                problem.title, problem.message, problem.advice, actions=list(problem.actions)
             )
-            # The service still starts, with defaults, so webhooks are not lost meanwhile.
+            self.window.notice.action_triggered.connect(self.open_config_file)
+            # The service still starts, on the file's valid values (never open while
+            # its credentials cannot be read), so webhooks are not lost meanwhile.
         self.ctx.start_bridge()
         if self.first_run and show:
             QTimer.singleShot(0, self.window.open_wizard)  # once the window is on screen
+
+    @Slot(str)
+    def open_config_file(self, action: str = "open-config") -> None:
+        """The banner's Open the file: the config file in the user's editor."""
+        if action != "open-config":
+            return
+        path = self.ctx.config_path
+        if QDesktopServices.openUrl(QUrl.fromLocalFile(str(path))):
+            return
+        # No program is registered for .toml (common on Windows): show its folder.
+        folder = QDesktopServices.openUrl(QUrl.fromLocalFile(str(path.parent)))
+        log.warning(
+            "No program opens %s%s; open it in a text editor such as Notepad",
+            path,
+            ": its folder is shown" if folder else "",
+        )
+        self.window.post(f"No program opens {path.name}; open it in a text editor")
 
     @Slot()
     def quit(self) -> None:

@@ -55,12 +55,7 @@ def explain_start_error(exc: BaseException, settings: Settings, config_path: Pat
             (open_settings, again),
         )
     if isinstance(exc, ConfigError):
-        return Problem(
-            "The configuration has a problem",
-            text,
-            f"Fix it in Settings or in {config_path}; gsmbridge runs with defaults meanwhile.",
-            (open_settings, again),
-        )
+        return config_problem(exc, settings, config_path)
     if isinstance(exc, AlreadyRunning):
         return Problem("gsmbridge is already running", text, "Use the running window.", ())
     if isinstance(exc, sqlite3.Error | OSError) or "database" in text:
@@ -76,6 +71,38 @@ def explain_start_error(exc: BaseException, settings: Settings, config_path: Pat
         f"{type(exc).__name__}: {text}",
         "See the Log tab for details; then press Start again.",
         (again,),
+    )
+
+
+def config_problem(exc: ConfigError, settings: Settings, config_path: Path) -> Problem:
+    """A config file that does not load: what is wrong where, and that nothing was lost.
+
+    The app runs on every value the file has that is valid (see config.read_settings);
+    the file itself is left alone, so the user fixes it in an editor.
+    """
+    errors = [p for p in exc.problems if not p.warning] or None
+    lines = [p.message for p in errors] if errors else [str(exc)]
+    count = f"{len(lines)} problems" if len(lines) > 1 else "a problem"
+    in_file = bool(errors and any(p.origin == str(config_path) for p in errors))
+    advice = (
+        f"gsmbridge runs on the rest of {config_path} and has not changed it. Fix the file "
+        "(Open the file), then quit gsmbridge and start it again; Settings cannot save "
+        "until the file loads."
+        if in_file
+        else "gsmbridge runs on the other settings. Fix it where it is set (the environment "
+        "or the command line), then start gsmbridge again."
+    )
+    if settings.auth.unreadable:
+        advice = (
+            f"The webhook answers 401 to everyone meanwhile: {settings.auth.unreadable}, "
+            "and it never runs open instead. " + advice
+        )
+    actions = (("open-config", "Open the file"),) if config_path.exists() else ()
+    return Problem(
+        f"The configuration file has {count}" if in_file else f"The configuration has {count}",
+        "\n".join(lines[:5]) + (f"\n… and {len(lines) - 5} more" if len(lines) > 5 else ""),
+        advice,
+        actions,
     )
 
 
