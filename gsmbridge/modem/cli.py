@@ -10,11 +10,13 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-import threading
+import time
 from collections.abc import Callable
 
 from gsmbridge.modem.ports import list_ports, probe_all
 from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions
+
+SLICE_S = 0.25  # how soon Ctrl-C stops simulate-modem on Windows
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -228,6 +230,12 @@ def cmd_simulate(args: argparse.Namespace) -> int:
     )
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    if args.pty and sys.platform == "win32":
+        _error(
+            "--pty needs Linux or macOS (Windows has no pseudo-terminals); "
+            "use --listen HOST:PORT and point the app at socket://HOST:PORT"
+        )
+        return 2
     simulator = ModemSimulator(options)
     try:
         if args.pty:
@@ -243,13 +251,24 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             print(f"Simulated modem at {simulator.url}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
-            threading.Event().wait(args.duration)
+            _run_until_interrupted(args.duration)
         except KeyboardInterrupt:
             pass
         return 0
     finally:
         simulator.stop()
         print(f"Simulated modem stopped; {len(simulator.sent)} SMS received.", flush=True)
+
+
+def _run_until_interrupted(duration: float | None) -> None:
+    """Sleep in short slices until ``duration`` is over (None: forever): on Windows an
+    untimed wait blocks Ctrl-C until it returns, which it never would."""
+    deadline = None if duration is None else time.monotonic() + duration
+    while True:
+        left = SLICE_S if deadline is None else min(SLICE_S, deadline - time.monotonic())
+        if left <= 0:
+            return
+        time.sleep(left)
 
 
 def main(argv: list[str] | None = None) -> int:

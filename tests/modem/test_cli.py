@@ -43,3 +43,51 @@ def test_simulate_modem_runs_and_stops():
 def test_simulate_modem_on_a_pty(capsys):
     assert main(["simulate-modem", "--pty", "--duration", "0.1"]) == 0
     assert "Simulated modem on /dev/" in capsys.readouterr().out
+
+
+def test_simulate_modem_pty_on_windows_is_one_clear_line(capsys, monkeypatch):
+    monkeypatch.setattr(sys, "platform", "win32")
+    assert main(["simulate-modem", "--pty", "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gsmbridge: --pty needs Linux or macOS")
+    assert "socket://HOST:PORT" in err
+
+
+def test_simulate_modem_stops_on_ctrl_c_with_only_short_waits(capsys, monkeypatch):
+    """Windows delivers Ctrl-C only between waits: every wait must be short, and the
+    KeyboardInterrupt raised after one of them must stop the simulator cleanly."""
+    import threading
+    import time
+
+    from gsmbridge.modem import cli
+
+    waits: list[float | None] = []
+    real_sleep = time.sleep
+
+    def windows_sleep(seconds: float | None = None) -> None:
+        waits.append(seconds)
+        if len(waits) == 3:
+            raise KeyboardInterrupt  # Ctrl-C, delivered when the wait returns
+        real_sleep(0.01)
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(cli.time, "sleep", windows_sleep)
+    codes: list[int] = []
+    runner = threading.Thread(
+        target=lambda: codes.append(main(["simulate-modem", "--listen", "127.0.0.1:0"])),
+        daemon=True,
+    )
+    runner.start()
+    runner.join(20)
+    assert codes == [0], "simulate-modem did not stop on Ctrl-C"
+    assert len(waits) == 3 and all(w is not None and w <= 1.0 for w in waits)
+    assert "Simulated modem stopped; 0 SMS received." in capsys.readouterr().out
+
+
+def test_simulate_modem_options_are_checked(capsys):
+    with pytest.raises(SystemExit):
+        main(["simulate-modem", "--garbage", "2"])
+    assert "must be 0..1, not 2" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["simulate-modem", "--drop-every", "-1"])
+    assert "must be 0 or more, not -1" in capsys.readouterr().err
