@@ -8,8 +8,9 @@ import time
 import pytest
 import serial
 
-from gsmbridge.modem import pdu
+from gsmbridge.modem import pdu, sim_modem
 from gsmbridge.modem.ports import close_port
+from gsmbridge.modem.sim_state import Scheduler
 from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions, fast_options
 from tests.modem.conftest import TRANSPORTS, wait_until
 
@@ -17,9 +18,13 @@ FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
 
 
 def read_until(
-    port: serial.SerialBase, pattern: re.Pattern[bytes] | bytes, timeout: float = 5.0
+    port: serial.SerialBase,
+    pattern: re.Pattern[bytes] | bytes,
+    timeout: float = 5.0,
+    data: bytes = b"",
 ) -> bytes:
-    data = b""
+    """Read until ``pattern`` is in ``data`` plus what arrives; return all of it (what
+    came after the match too: a URC may ride in the same chunk)."""
     end = time.monotonic() + timeout
     while time.monotonic() < end:
         data += port.read(port.in_waiting or 1)
@@ -122,14 +127,36 @@ def test_status_report_and_mr_wrap(open_sim):
     talk(port, "AT+CMGF=0")
     talk(port, "AT+CNMI=2,1,0,1,0")
     part = pdu.encode_submit("+31612345678", "hi", status_report=True).parts[0]
-    assert "+CMGS: 255" in _submit(port, part)
-    assert "+CMGS: 0" in _submit(port, part)
-    data = read_until(port, re.compile(rb"(\+CDS: \d+\r\n[0-9A-F]+\r\n.*){2}", re.S))
+    # Keep every byte: the first report may come while the second is being sent
+    # (the test's thread was slow to type it), inside the answers read for it.
+    seen = b""
+    for mr in (255, 0):
+        port.write(f"AT+CMGS={part.tpdu_length}\r".encode())
+        seen += read_until(port, b"> ")
+        port.write(part.pdu.encode() + b"\x1a")
+        seen += read_until(port, FINAL)
+        assert f"+CMGS: {mr}\r\n".encode() in seen
+    data = read_until(port, re.compile(rb"(\+CDS: \d+\r\n[0-9A-F]+\r\n.*){2}", re.S), data=seen)
     reports = [
         pdu.decode_status_report(h.decode(), tpdu_length=int(n))
         for n, h in re.findall(rb"\+CDS: (\d+)\r\n([0-9A-F]+)\r\n", data)
     ]
     assert [(r.message_reference, r.delivered) for r in reports] == [(255, True), (0, False)]
+
+
+def test_registered_at_once_however_slow_its_clock_thread(open_sim, monkeypatch):
+    # The race behind a flaky test_status_report_and_mr_wrap[pty]: registration
+    # (delay 0) ran on the simulator's clock thread, and a test that typed AT+CMGS
+    # before that thread got the CPU was answered ERROR (CMS 331, not registered).
+    class StarvedScheduler(Scheduler):
+        def schedule(self, delay: float, func) -> None:
+            super().schedule(delay + 2.0, func)
+
+    monkeypatch.setattr(sim_modem, "Scheduler", StarvedScheduler)
+    _sim, port = open_sim(echo=False)
+    talk(port, "AT+CMGF=0")
+    part = pdu.encode_submit("+31612345678", "hi").parts[0]
+    assert "+CMGS: 0" in _submit(port, part)
 
 
 def test_multipart_reassembly_and_cms_error_every(open_sim):
