@@ -79,7 +79,8 @@ def test_bad_config_is_one_clear_line(tmp_path) -> None:
     out = run_cli("--headless", "--config", str(tmp_path / "config.toml"))
     assert out.returncode == 2
     assert out.stderr.strip().splitlines() == [
-        f"gsmbridge: configuration error: unknown key server.prot in {tmp_path / 'config.toml'}"
+        "gsmbridge: configuration error: unknown key server.prot in "
+        f"{tmp_path / 'config.toml'}, line 2 (did you mean server.port?)"
     ]
 
 
