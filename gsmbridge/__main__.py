@@ -240,7 +240,7 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     for line, problem in result.errors:
         print(f"{args.file}:{line}: {problem}", file=sys.stderr)
     for line, note in result.notes:
-        print(f"{args.file}:{line}: note: {note}", file=sys.stderr)
+        print(f"{args.file}{f':{line}' if line else ''}: note: {note}", file=sys.stderr)
     print(
         f"imported {result.imported} contact(s), {len(result.errors)} bad row(s), "
         f"released {result.released_jobs} waiting job(s)"

@@ -134,6 +134,15 @@ def test_contacts_import_names_the_winning_line(home: Path, capsys) -> None:
     assert [(c.uid, c.number) for c in contacts_in(home)] == [("alice", "+14155550102")]
 
 
+def test_contacts_import_of_an_excel_ansi_file(home: Path, capsys) -> None:
+    csv_file = home / "excel.csv"
+    csv_file.write_bytes("uid;phone;name\r\nzoe;+33612345678;Zoé\r\n".encode("cp1252"))
+    assert main(["contacts", "import", str(csv_file)]) == 0
+    captured = capsys.readouterr()
+    assert f"{csv_file}: note: the file is not UTF-8; read it as cp1252" in captured.err
+    assert [(c.uid, c.name) for c in contacts_in(home)] == [("zoe", "Zoé")]
+
+
 def test_contacts_export_to_a_missing_folder_is_one_line(home: Path, capsys) -> None:
     target = home / "nonexistent" / "dir" / "x.csv"
     assert main(["contacts", "export", str(target)]) == 2

@@ -5,9 +5,13 @@ The CLI and the GUI's Contacts tab both use these functions.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
+import locale
 import os
+import re
+import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,6 +21,9 @@ from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.store import Store
 
 HEADER = ["uid", "phone", "name"]
+DELIMITERS = (",", ";", "\t")
+# A phone number a spreadsheet turned into a number: 1.41555E+10, 4,15555E+09.
+_EXCEL_NUMBER = re.compile(r"^[+-]?\d+([.,]\d+)?[eE][+-]?\d+$")
 
 
 class ContactsFileError(OSError):
@@ -73,13 +80,13 @@ def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
     result = ImportResult()
     path = Path(source)
     try:
-        text = path.read_text(encoding="utf-8-sig")
+        data = path.read_bytes()
     except OSError as exc:
         raise ContactsFileError("read", path, _reason(exc, path)) from exc
-    except UnicodeDecodeError:
-        result.errors.append((0, "the file is not UTF-8 text"))
+    text = _decode(data, result)
+    if text is None:
         return result
-    reader = csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), delimiter=_delimiter(text))
     header = next(reader, None)
     if header is None:
         result.errors.append((1, "the file is empty"))
@@ -101,6 +108,15 @@ def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
         except IndexError:
             result.errors.append((line, "too few columns"))
             continue
+        if _EXCEL_NUMBER.match(phone.strip()):
+            result.errors.append(
+                (
+                    line,
+                    f"phone {phone.strip()!r} was turned into a number by a spreadsheet "
+                    "(the + and digits are lost): format the column as Text and save again",
+                )
+            )
+            continue
         try:
             contact, released = add_contact(store, uid, phone, name, region)
         except (InvalidNumber, ValueError) as exc:
@@ -118,9 +134,49 @@ def import_csv(store: Store, source: Path | str, region: str) -> ImportResult:
     return result
 
 
+def ansi_encoding() -> str:
+    """The encoding of a CSV that Excel saved as plain "CSV": the Windows ANSI code page
+    (cp1252 in Western Europe and the Americas; elsewhere there, the system's)."""
+    if sys.platform == "win32":
+        preferred = locale.getpreferredencoding(False)
+        if preferred and codecs.lookup(preferred).name not in ("utf-8", "ascii"):
+            return preferred
+    return "cp1252"
+
+
+def _decode(data: bytes, result: ImportResult) -> str | None:
+    """UTF-8 (with or without a BOM), else the ANSI code page, noted; None if neither."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    encoding = ansi_encoding()
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        result.errors.append((0, f"the file is neither UTF-8 nor {encoding} text"))
+        return None
+    result.notes.append((0, f"the file is not UTF-8; read it as {encoding} (Excel's ANSI CSV)"))
+    return text
+
+
+def _delimiter(text: str) -> str:
+    """The separator the header uses: ',' or, from Excel in decimal-comma locales, ';'
+    (or a tab); ',' when the header names no uid and phone columns either way."""
+    first = text.split("\n", 1)[0]
+    for delimiter in DELIMITERS:
+        columns = {c.strip().strip('"').strip().lower() for c in first.split(delimiter)}
+        if {"uid", "phone"} <= columns:
+            return delimiter
+    return ","
+
+
 def export_csv(store: Store, target: Path | str) -> int:
     """Write all contacts; through a temporary file, so a failed export never leaves a
-    file half written (or an existing one truncated).  OSError says why it failed."""
+    file half written (or an existing one truncated).  OSError says why it failed.
+
+    UTF-8 with a BOM, so Excel shows names with accents as written; numbers are
+    E.164 text (+CC...), which every importer reads back as text."""
     contacts = store.list_contacts()
     target = Path(target)
     if target.is_dir():
@@ -130,7 +186,7 @@ def export_csv(store: Store, target: Path | str) -> int:
     except OSError as exc:
         raise ContactsFileError("write", target, _reason(exc, target)) from exc
     try:
-        with open(fd, "w", encoding="utf-8", newline="") as handle:
+        with open(fd, "w", encoding="utf-8-sig", newline="") as handle:
             writer = csv.writer(handle)
             writer.writerow(HEADER)
             for c in contacts:

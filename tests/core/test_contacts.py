@@ -4,6 +4,7 @@ export leaves the old file), phone-number messages in plain words."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -136,3 +137,67 @@ def test_the_contacts_tab_shows_which_line_won(store, tmp_path: Path) -> None:
     report = import_report(csv_file, import_csv(store, csv_file, "US"))
     assert "imported 1 contact" in report
     assert "line 3: uid alice is also on line 2; this line (3) wins" in report
+
+
+# -- CSV from and for Excel ------------------------------------------------------------
+
+
+def test_excel_ansi_csv_with_semicolons(store, tmp_path: Path) -> None:
+    """Excel's plain "CSV" in a decimal-comma locale: ANSI code page, ';' separators."""
+    csv_file = tmp_path / "excel.csv"
+    csv_file.write_bytes(
+        "uid;phone;name\r\nmueller;030 1234567;Müller; Jürgen\r\n".encode("cp1252")
+    )
+    result = import_csv(store, csv_file, "DE")
+    assert result.errors == []
+    assert result.imported == 1
+    assert result.notes == [(0, "the file is not UTF-8; read it as cp1252 (Excel's ANSI CSV)")]
+    contact = store.get_contact("mueller")
+    assert contact is not None
+    assert (contact.number, contact.name) == ("+49301234567", "Müller")
+
+
+def test_tab_separated_and_quoted_header(store, tmp_path: Path) -> None:
+    csv_file = tmp_path / "tabs.csv"
+    csv_file.write_text('"UID"\t"Phone"\nbob\t+14155550101\n', encoding="utf-8")
+    result = import_csv(store, csv_file, "US")
+    assert (result.imported, result.errors, result.notes) == (1, [], [])
+
+
+def test_the_windows_ansi_code_page_is_the_systems(store, tmp_path: Path, monkeypatch) -> None:
+    import locale
+
+    from gsmbridge.core import contacts
+
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "cp1250")
+    assert contacts.ansi_encoding() == "cp1250"
+    csv_file = tmp_path / "cz.csv"
+    csv_file.write_bytes("uid,phone,name\ndvorak,+420601123456,Dvořák\n".encode("cp1250"))
+    assert import_csv(store, csv_file, "CZ").imported == 1
+    contact = store.get_contact("dvorak")
+    assert contact is not None and contact.name == "Dvořák"
+    # Python's UTF-8 mode reports utf-8: Excel still saved in the ANSI code page.
+    monkeypatch.setattr(locale, "getpreferredencoding", lambda do_setlocale=True: "UTF-8")
+    assert contacts.ansi_encoding() == "cp1252"
+
+
+def test_a_number_a_spreadsheet_mangled_says_what_to_do(store, tmp_path: Path) -> None:
+    csv_file = tmp_path / "sci.csv"
+    csv_file.write_text("uid;phone\nalice;1,41556E+10\n", encoding="utf-8")
+    result = import_csv(store, csv_file, "US")
+    assert result.imported == 0
+    [(line, problem)] = result.errors
+    assert line == 2 and "format the column as Text" in problem
+
+
+def test_export_has_a_bom_for_excel_and_reads_back(store, tmp_path: Path) -> None:
+    add_contact(store, "zoe", "+33612345678", "Zoé", "FR")
+    target = tmp_path / "out.csv"
+    export_csv(store, target)
+    data = target.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    assert data[3:].decode("utf-8") == "uid,phone,name\r\nzoe,+33612345678,Zoé\r\n"
+    store.delete_contact("zoe")
+    result = import_csv(store, target, "US")
+    assert (result.imported, result.errors, result.notes) == (1, [], [])

@@ -67,7 +67,7 @@ def import_report(path: Path, result: ImportResult) -> str:
         f"released {plural(result.released_jobs, 'waiting job')}."
     ]
     lines += [f"  line {line}: {problem}" for line, problem in result.errors]
-    lines += [f"  line {line}: {note}" for line, note in result.notes]
+    lines += [f"  line {line}: {note}" if line else f"  {note}" for line, note in result.notes]
     return "\n".join(lines)
 
 
