@@ -15,8 +15,9 @@ import pytest
 from gsmbridge.__main__ import main
 from gsmbridge.core.instance import InstanceLock
 from gsmbridge.modem.simulator import ModemSimulator
-from tests.modem.conftest import sim_factory  # noqa: F401 - the fixture
+from tests.modem import conftest as modem_fixtures
 
+sim_factory = modem_fixtures.sim_factory  # the fixture, shared with the modem tests
 PIN = "4321"
 
 
@@ -37,7 +38,7 @@ def sent_numbers(sim: ModemSimulator) -> list[str]:
     return [m.number for m in sim.sent]
 
 
-def test_pin_and_port_from_the_config_file(home: Path, sim_factory, capsys) -> None:  # noqa: F811
+def test_pin_and_port_from_the_config_file(home: Path, sim_factory, capsys) -> None:
     sim = sim_factory(pin=PIN)
     path = config(home, f'[modem]\nport = ["{sim.url}"]\npin = "{PIN}"\n')
     assert main(["send", "--config", str(path), "+31612345678", "hi", "--wait", "20"]) == 0
@@ -46,7 +47,7 @@ def test_pin_and_port_from_the_config_file(home: Path, sim_factory, capsys) -> N
     assert sent_numbers(sim) == ["+31612345678"]
 
 
-def test_pin_from_the_environment(home: Path, sim_factory, monkeypatch, capsys) -> None:  # noqa: F811
+def test_pin_from_the_environment(home: Path, sim_factory, monkeypatch, capsys) -> None:
     sim = sim_factory(pin=PIN)
     monkeypatch.setenv("GSMBRIDGE_MODEM_PIN", PIN)
     assert main(["send", "--modem", sim.url, "+31612345678", "hi", "--wait", "20"]) == 0
@@ -54,7 +55,7 @@ def test_pin_from_the_environment(home: Path, sim_factory, monkeypatch, capsys) 
     assert sent_numbers(sim) == ["+31612345678"]
 
 
-def test_pin_from_the_environment_in_a_real_process(home: Path, sim_factory) -> None:  # noqa: F811
+def test_pin_from_the_environment_in_a_real_process(home: Path, sim_factory) -> None:
     sim = sim_factory(pin=PIN)
     env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
     env.update(
@@ -76,7 +77,7 @@ def test_pin_from_the_environment_in_a_real_process(home: Path, sim_factory) -> 
     assert sent_numbers(sim) == ["+31612345678"]
 
 
-def test_the_default_region_and_spaces(home: Path, sim_factory, capsys) -> None:  # noqa: F811
+def test_the_default_region_and_spaces(home: Path, sim_factory, capsys) -> None:
     sim = sim_factory()
     path = config(home, f'[modem]\nport = ["{sim.url}"]\n[sending]\ndefault_region = "US"\n')
     assert main(["send", "--config", str(path), "4155550123", "a"]) == 0
@@ -102,7 +103,7 @@ def test_the_simulator_says_nothing_is_sent(home: Path, capsys) -> None:
 
 def test_max_parts_and_smart_encoding_come_from_the_settings(
     home: Path, sim_factory, capsys
-) -> None:  # noqa: F811,E501
+) -> None:
     sim = sim_factory()
     path = config(
         home,
@@ -130,7 +131,7 @@ def test_an_address_nobody_listens_on_fails_at_once(home: Path, capsys) -> None:
     assert err.count("\n") == 1  # one line: the modem's log stays quiet
 
 
-def test_a_sim_without_its_pin_fails_without_waiting(home: Path, sim_factory, capsys) -> None:  # noqa: F811
+def test_a_sim_without_its_pin_fails_without_waiting(home: Path, sim_factory, capsys) -> None:
     sim = sim_factory(pin=PIN)
     started = time.monotonic()
     assert main(["send", "--modem", sim.url, "+31612345678", "hi", "--wait", "60"]) == 1
@@ -141,7 +142,7 @@ def test_a_sim_without_its_pin_fails_without_waiting(home: Path, sim_factory, ca
     assert sim.sent == []
 
 
-def test_refuses_the_modem_of_the_running_app(home: Path, sim_factory, capsys) -> None:  # noqa: F811
+def test_refuses_the_modem_of_the_running_app(home: Path, sim_factory, capsys) -> None:
     sim = sim_factory()
     path = config(home, f'[modem]\nport = ["{sim.url}"]\n')
     lock = InstanceLock(home / "data")
@@ -157,7 +158,7 @@ def test_refuses_the_modem_of_the_running_app(home: Path, sim_factory, capsys) -
     assert main(["send", "--config", str(path), "+31612345678", "hi"]) == 0  # once it quit
 
 
-def test_another_modem_than_the_running_apps_is_fine(home: Path, sim_factory, capsys) -> None:  # noqa: F811
+def test_another_modem_than_the_running_apps_is_fine(home: Path, sim_factory, capsys) -> None:
     app_sim, other = sim_factory(), sim_factory()
     path = config(home, f'[modem]\nport = ["{app_sim.url}"]\n')
     lock = InstanceLock(home / "data")
@@ -169,7 +170,7 @@ def test_another_modem_than_the_running_apps_is_fine(home: Path, sim_factory, ca
     assert sent_numbers(other) == ["+31612345678"] and app_sim.sent == []
 
 
-def test_no_lock_file_is_created_for_a_data_dir_never_used(home: Path, sim_factory) -> None:  # noqa: F811
+def test_no_lock_file_is_created_for_a_data_dir_never_used(home: Path, sim_factory) -> None:
     sim = sim_factory()
     assert main(["send", "--modem", sim.url, "+31612345678", "x"]) == 0
     assert not (home / "data").exists()
