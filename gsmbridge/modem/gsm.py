@@ -24,7 +24,7 @@ from typing import Any
 from gsmbridge.config import valid_pin
 from gsmbridge.core.events import Listener
 from gsmbridge.modem import pdu
-from gsmbridge.modem.at import AtChannel
+from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.errors import (
     ConnectionLost,
@@ -38,7 +38,7 @@ from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, ModemRestarted, Reconnect, ReconnectNow
 from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
-from gsmbridge.modem.urcs import BootWatch, UrcHandler
+from gsmbridge.modem.urcs import BootWatch, UrcHandler, boot_rank
 
 __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 
@@ -99,6 +99,7 @@ class Modem:
         self.boot = BootWatch()  # the firmware's boot lines, across reconnects
         self.connects = 0  # ports opened (for the Modem tab and tests)
         self.initialisations = 0  # init sequences completed
+        self._boot_line_at = 0.0  # when the reader last saw a boot line
 
     # -- public API ----------------------------------------------------------------------
     def start(self) -> None:
@@ -226,7 +227,7 @@ class Modem:
             len(message.parts),
         )
         references: list[int] = []
-        restarts = self.boot.restarts
+        restarts, started = self.boot.restarts, time.monotonic()
         try:
             with channel.lock:
                 for index, part in enumerate(todo):
@@ -249,7 +250,7 @@ class Modem:
                 str(exc), kind="io", name="connection lost", maybe_sent=exc.maybe_sent
             ) from exc
         except ModemError as exc:
-            restarted = self.boot.restarts != restarts
+            restarted = self.boot.restarts != restarts or self._boot_line_at >= started
             if restarted or (exc.kind == "timeout" and not self._ready.is_set()):
                 # The modem restarted under this send (it went silent, then printed
                 # RDY): not the message's fault.
@@ -360,11 +361,11 @@ class Modem:
             except (Reconnect, ModemError) as exc:
                 error = str(exc)
                 if not self._stop.is_set():
-                    # Once per problem, not once per attempt ("cannot open" every second).
+                    # One warning per outage, not one per attempt ("cannot open" every
+                    # second); what changes during it goes to the info log.
                     same = _problem(error) == _problem(failing)
-                    (log.debug if same else log.warning)(
-                        "Modem %s: %s; reconnecting", self.url, exc
-                    )
+                    level = logging.DEBUG if same else logging.INFO if failing else logging.WARNING
+                    log.log(level, "Modem %s: %s; reconnecting", self.url, exc)
                     failing = error
             except Exception as exc:  # noqa: BLE001 - the supervisor must keep going
                 log.exception("Modem %s: unexpected error", self.url)
@@ -448,7 +449,7 @@ class Modem:
             port,
             name=self.url,
             default_timeout=self.options.command_timeout_s,
-            on_urc=lambda urc: self._events.put(("urc", (channel, urc))),
+            on_urc=lambda urc: self._urc(channel, urc),
             on_lost=lambda exc: self._lost(channel, exc),
         )
         self.connects += 1
@@ -458,6 +459,13 @@ class Modem:
         if self._stop.is_set():
             channel.close()
         return channel
+
+    def _urc(self, channel: AtChannel, urc: Urc) -> None:
+        """On the reader thread: a boot line is noted at once, for a send in flight
+        (the supervisor may be waiting for the channel's lock)."""
+        if boot_rank(urc.line) is not None:
+            self._boot_line_at = time.monotonic()
+        self._events.put(("urc", (channel, urc)))
 
     def _lost(self, channel: AtChannel, exc: Exception) -> None:
         """On the reader thread: not ready at once, so the sender stops claiming."""

@@ -182,10 +182,10 @@ class SimulatedModem:
         with self._lock:
             if boot != self.boots or self._stop.is_set():
                 return  # a later reboot took over
-            was_down, self.down = self.down, False
+            was_down = self.down
             held, self.held_reports = self.held_reports, []
         if was_down and self.on_port_back is not None:
-            self.on_port_back()
+            self.on_port_back()  # the device is back; its firmware answers from RDY on
         trail = self.options.boot_trail_s
         lines: tuple[tuple[str, float], ...] = BOOT_LINES.get(
             self.options.boot_style, BOOT_LINES["simcom"]
@@ -201,8 +201,9 @@ class SimulatedModem:
 
     def _boot_line(self, boot: int, line: str) -> None:
         with self._lock:
-            if boot != self.boots or self.down:
+            if boot != self.boots:
                 return
+            self.down = False
             if line in _SMS_READY_LINES or line.startswith("+CPIN: SIM"):
                 self.sms_ready = True
         self._lines(line)

@@ -171,11 +171,9 @@ class UrcHandler:
         timeout = self.modem.options.command_timeout_s
         try:
             self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-        except ModemError as exc:
-            log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
-            return
-        try:
             lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
+        except ConnectionLost:
+            return  # it stays in the memory for the sweep after the reconnect
         except ModemError as exc:
             if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
                 log.debug("Stored status report %s/%d already taken", memory, index)
@@ -239,6 +237,8 @@ class UrcHandler:
     def _delete(self, memory: str, index: int, what: str = "Stored status report") -> None:
         try:
             self.channel.command(f"AT+CMGD={index}", timeout=self.modem.options.command_timeout_s)
+        except ConnectionLost:
+            log.debug("%s %s/%d not deleted: port lost (swept again later)", what, memory, index)
         except ModemError as exc:
             log.warning("%s %s/%d not deleted: %s", what, memory, index, exc.name)
 
