@@ -96,12 +96,40 @@ MIGRATIONS: list[str] = [
     CREATE INDEX inbox_sender ON inbox(sender, concat_ref);
     CREATE INDEX contacts_number ON contacts(number, updated_at);
     """,
+    # 6: one row per sent part, with the modem and time it went out, so a delivery
+    # report finds its part whatever the job's state (a long message still sending,
+    # a failover between parts); a row counts only while seq <= the job's parts_sent
+    # (a resend from part 1 replaces the rows).  planned_at: when a job held by a
+    # rate limit will go.  Parts of jobs that may still get reports are carried over.
+    """
+    CREATE TABLE job_parts (
+        job_id INTEGER NOT NULL REFERENCES jobs(id) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        modem TEXT NOT NULL,
+        reference INTEGER NOT NULL,
+        sent_at REAL NOT NULL,
+        status TEXT NOT NULL DEFAULT '',
+        detail TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (job_id, seq)
+    );
+    CREATE INDEX job_parts_reference ON job_parts(reference, modem, sent_at);
+    ALTER TABLE jobs ADD COLUMN planned_at REAL;
+    INSERT INTO job_parts(job_id, seq, modem, reference, sent_at, status)
+    SELECT j.id, j.parts_sent - json_array_length(j.refs) + r.key + 1, j.modem, r.value,
+        COALESCE(j.sent_at, j.updated_at),
+        CASE WHEN EXISTS (SELECT 1 FROM json_each(j.delivered_refs) d WHERE d.value = r.value)
+        THEN 'delivered' ELSE '' END
+    FROM jobs j, json_each(j.refs) r
+    WHERE j.state IN ('sending', 'sent', 'queued') AND j.parts_sent >= json_array_length(j.refs)
+    """,
 ]
 
 
+# A job held by a rate limit reads as due when it will really go (planned_at).
 JOB_COLUMNS = (
     "id, created_at, updated_at, state, uid, name, number, raw_number, text, attempts,"
-    " next_attempt_at, last_error, note, modem, concat_ref, parts_total, parts_sent, refs,"
+    " MAX(next_attempt_at, COALESCE(planned_at, 0)), last_error, note, modem, concat_ref,"
+    " parts_total, parts_sent, refs,"
     " sent_at, delivered_at, app_id, conversation, merged_into, payload"
 )
 

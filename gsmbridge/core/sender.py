@@ -130,11 +130,26 @@ class Sender:
     # -- callbacks from the modems ----------------------------------------------
 
     def status_report(self, modem_url: str, report: StatusReport) -> None:
-        """A delivery report (+CDS) arrived on one modem."""
+        """A delivery report (+CDS) arrived on one modem (on its supervisor thread)."""
         if not report.final:
             log.info("Report for reference %d: %s", report.message_reference, report.status_text)
             return
-        result = self.store.record_report(
+        result = self._apply_report(modem_url, report)
+        worker = next((w for w in self._workers if w.modem.url == modem_url), None)
+        if result is None and worker is not None:
+            # The modem answers +CMGS and may report at once, before the sender's
+            # thread has recorded that reference: a report for a send under way
+            # waits for the worker, which matches it again after each part it records.
+            with worker.report_lock:
+                if worker.sending:
+                    worker.parked_reports.append(report)
+                    return
+            # A send that ended meanwhile recorded its parts before it ended.
+            result = self._apply_report(modem_url, report)
+        self._reported(modem_url, report, result)
+
+    def _apply_report(self, modem_url: str, report: StatusReport) -> tuple[int, str] | None:
+        return self.store.record_report(
             modem_url,
             report.message_reference,
             report.recipient.lstrip("+"),
@@ -142,6 +157,10 @@ class Sender:
             detail=report.status_text,
             status_at=report.discharge_time.timestamp() if report.discharge_time else None,
         )
+
+    def _reported(
+        self, modem_url: str, report: StatusReport, result: tuple[int, str] | None
+    ) -> None:
         if result is None:
             log.info(
                 "Report for unknown reference %d on %s (%s)",
@@ -173,6 +192,14 @@ class _Worker:
         self._noted_at = 0.0
         self._refresh_note = False
         self._note_lock = threading.Lock()  # a wake-up's read-and-set vs the worker's reset
+        self._noted_until = 0.0  # the hold's end the held jobs' planned times start from
+        # (start, parts) of this modem's last send: the per-minute limit spaces sends
+        # from it (None: not sent since start, the database knows the last one).
+        self._last_send: tuple[float, int] | None = None
+        # Reports that arrived during a send before their part was recorded.
+        self.report_lock = threading.Lock()
+        self.sending = False
+        self.parked_reports: list[StatusReport] = []
         self._thread = threading.Thread(target=self._run, name=f"sender {modem.url}", daemon=True)
 
     def start(self) -> None:
@@ -197,17 +224,24 @@ class _Worker:
 
     # -- one step -------------------------------------------------------------------
 
-    def _note_waiting(self, note: str) -> None:
-        """Show on the due jobs why they are not going out (or clear it)."""
+    def _note_waiting(self, note: str, until: float | None = None) -> None:
+        """Show on the due jobs why they are not going out and when they will (or clear it)."""
         now = self.sender.clock()
         with self._note_lock:
             refresh = self._refresh_note and now - self._noted_at >= NOTE_REFRESH_S
-            changed = note != self._waiting_note or (refresh and bool(note))
+            changed = (
+                note != self._waiting_note
+                or (until is not None and until != self._noted_until)
+                or (refresh and bool(note))
+            )
             if changed:
                 self._noted_at, self._refresh_note = now, False
         if changed:
             self._waiting_note = note
-            if self.sender.store.annotate_waiting(note):
+            self._noted_until = until or 0.0
+            per_minute = self.sender.settings.limits.per_minute
+            spacing = 60.0 / per_minute if per_minute else 0.0
+            if self.sender.store.annotate_waiting(note, until=until, spacing_s=spacing):
                 self.sender.listener.jobs_changed()
 
     def _limit_delay(self, now: float) -> tuple[float, str]:
@@ -225,14 +259,21 @@ class _Worker:
         limits = self.sender.settings.limits
         store, url = self.sender.store, self.modem.url
         # Per modem, SMS parts count (a 3-part message is 3 SMS to the carrier and
-        # the SIM plan); the last message may overshoot by its extra parts.
-        for limit, window, label in (
-            (limits.per_minute, 60.0, f"{limits.per_minute} SMS per minute"),
-            (limits.per_day, 86400.0, f"{limits.per_day} SMS per day"),
-        ):
-            if limit and store.sent_parts(since=now - window, modem=url) >= limit:
-                oldest = store.oldest_sent_at(since=now - window, modem=url) or now
-                return max(oldest + window - now, 0.05), f"waiting: limit of {label} on {url}"
+        # the SIM plan).  N a minute is one part every 60/N s, evenly: a burst of N
+        # then a silent minute is what gets SIMs blocked.  A long message goes out
+        # whole, then waits its parts' share.
+        if limits.per_minute:
+            last = self._last_send or store.last_send(url)
+            if last is not None:
+                until = last[0] + last[1] * 60.0 / limits.per_minute
+                if until > now:
+                    label = f"{limits.per_minute} SMS per minute"
+                    return until - now, f"waiting: limit of {label} on {url}"
+        # The last message may overshoot the day's allowance by its extra parts.
+        if limits.per_day and store.sent_parts(since=now - 86400.0, modem=url) >= limits.per_day:
+            oldest = store.oldest_sent_at(since=now - 86400.0, modem=url) or now
+            label = f"{limits.per_day} SMS per day"
+            return max(oldest + 86400.0 - now, 0.05), f"waiting: limit of {label} on {url}"
         return 0.0, ""
 
     def _work_once(self) -> float | None:
@@ -246,7 +287,7 @@ class _Worker:
         now = sender.clock()
         delay, reason = self._limit_delay(now)
         if delay > 0:
-            self._note_waiting(reason)
+            self._note_waiting(reason, now + delay)
             if self._refresh_note:  # not yet shown: come back when the throttle allows
                 return max(min(delay, self._noted_at + NOTE_REFRESH_S - now), 0.01)
             return delay
@@ -281,11 +322,21 @@ class _Worker:
         concat_ref = job.concat_ref if job.concat_ref is not None else self.modem.next_concat_ref()
         first_part = job.parts_sent + 1
 
+        parts_out = 0
+
         def on_part_sent(seq: int, reference: int) -> None:
-            # Queued ahead of every later write: a retry resumes after this part.
+            nonlocal parts_out
+            parts_out += 1
+            # Queued ahead of every later write (a report's too): a retry resumes
+            # after this part, and its report finds it.
             store.record_part(job.id, seq, reference, concat_ref, wait=False)
+            if self.parked_reports:
+                self._match_parked(final=False)
 
         due = store.next_due_at()
+        started = sender.clock()
+        with self.report_lock:
+            self.sending = True
         try:
             result = self.modem.send_sms(
                 job.number,
@@ -300,9 +351,9 @@ class _Worker:
             note = f"modem unavailable: {exc.name}"
             if exc.maybe_sent:
                 note += " (the last part may have gone out; it will be sent again)"
-            store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
+            state = store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
             log.warning("Job %d waits: modem %s unavailable (%s)", job.id, self.modem.url, exc)
-            sender.listener.job_changed(job.id, "queued")
+            sender.listener.job_changed(job.id, state)
             return
         except ModemError as exc:
             self._failed_attempt(job, exc.name or str(exc), exc.transient)
@@ -311,13 +362,40 @@ class _Worker:
             log.exception("unexpected error sending job %d", job.id)
             self._failed_attempt(job, f"internal error: {type(exc).__name__}: {exc}", True)
             return
+        finally:
+            if parts_out:
+                self._last_send = (started, parts_out)
+            self._match_parked(final=True)
         parts = getattr(result, "parts", 1)
         detail = f"{parts} part(s), {getattr(result, 'encoding', '?')}, via {self.modem.url}"
         if getattr(result, "truncated", False):
             detail += ", truncated to the maximum number of parts"
-        store.mark_sent(job.id, parts_total=parts, detail=detail)
+        state = store.mark_sent(job.id, parts_total=parts, detail=detail)
         log.info("Job %d sent to %s (%s)", job.id, mask(job.number), detail)
-        sender.listener.job_changed(job.id, "sent")
+        if state == "delivered":  # every part's report came while it was sending
+            log.info("Job %d delivered", job.id)
+        elif state == "failed":
+            log.warning("Job %d %s", job.id, self._last_error(job.id))
+        sender.listener.job_changed(job.id, state)
+
+    def _last_error(self, job_id: int) -> str:
+        job = self.sender.store.get(job_id)
+        return job.last_error if job is not None else "removed"
+
+    def _match_parked(self, *, final: bool) -> None:
+        """Match again the reports that came before their part was recorded; ``final``
+        (the send is over): those still unmatched are reported unknown."""
+        with self.report_lock:
+            parked, self.parked_reports = self.parked_reports, []
+            if final:
+                self.sending = False
+        for report in parked:
+            result = self.sender._apply_report(self.modem.url, report)
+            if result is None and not final:
+                with self.report_lock:
+                    self.parked_reports.append(report)
+                continue
+            self.sender._reported(self.modem.url, report, result)
 
     def _text_with_merged(self, job: Job) -> str:
         """The job's text, or one SMS for it and the recipient's other waiting jobs."""
@@ -345,7 +423,10 @@ class _Worker:
         retry = sender.settings.retry
         if transient and attempts < retry.max_attempts:
             delay = backoff_delay(attempts, retry, sender.rng)
-            store.schedule_retry(job.id, error, sender.clock() + delay)
+            if store.schedule_retry(job.id, error, sender.clock() + delay) == "failed":
+                log.warning("Job %d %s", job.id, self._last_error(job.id))
+                sender.listener.job_changed(job.id, "failed")
+                return
             log.warning(
                 "Job %d attempt %d/%d failed (%s); retrying in %.0f s",
                 job.id,

@@ -29,13 +29,18 @@ __all__ = ["MIGRATIONS", "Store", "StoreClosed"]
 
 log = logging.getLogger(__name__)
 
-# A user's retry of a job that went out sends it again from part 1; a retry of a
-# failed one resumes after the parts that were confirmed.
+# A user's retry of a job that went out, or of one with a part reported not
+# delivered, sends it again from part 1; a retry of another failed one resumes
+# after the parts that were confirmed.
+_FROM_START = (
+    "(state IN ('sent','delivered') OR EXISTS (SELECT 1 FROM job_parts f"
+    " WHERE f.job_id=jobs.id AND f.status='failed' AND f.seq<=jobs.parts_sent))"
+)
 _RESEND_IF_SENT = (
-    "parts_sent=CASE WHEN state IN ('sent','delivered') THEN 0 ELSE parts_sent END,"
-    " refs=CASE WHEN state IN ('sent','delivered') THEN '[]' ELSE refs END,"
+    f"parts_sent=CASE WHEN {_FROM_START} THEN 0 ELSE parts_sent END,"
+    f" refs=CASE WHEN {_FROM_START} THEN '[]' ELSE refs END,"
     " delivered_refs='[]',"
-    " concat_ref=CASE WHEN state IN ('sent','delivered') THEN NULL ELSE concat_ref END"
+    f" concat_ref=CASE WHEN {_FROM_START} THEN NULL ELSE concat_ref END"
 )
 
 

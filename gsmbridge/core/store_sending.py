@@ -24,7 +24,8 @@ class SendingStore(StoreBase):
         def fn(conn: sqlite3.Connection) -> Job | None:
             at = self.clock() if now is None else now
             row = conn.execute(
-                f"UPDATE jobs SET state='sending', modem=?, updated_at=? WHERE id = ("
+                "UPDATE jobs SET state='sending', modem=?, updated_at=?, planned_at=NULL"
+                " WHERE id = ("
                 " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
                 " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1)"
                 f" RETURNING {JOB_COLUMNS}",
@@ -47,7 +48,8 @@ class SendingStore(StoreBase):
     def record_part(
         self, job_id: int, seq: int, reference: int, concat_ref: int, *, wait: bool = True
     ) -> None:
-        """Persist one sent part, so a retry resumes after it instead of resending it.
+        """Persist one sent part, so a retry resumes after it instead of resending it,
+        and its delivery report finds it (the modem is the one that claimed the job).
 
         ``wait=False`` saves a commit on the sending path: the record is queued
         ahead of every later write (the next part's, the job's "sent"), so only a
@@ -55,12 +57,20 @@ class SendingStore(StoreBase):
         """
 
         def fn(conn: sqlite3.Connection) -> None:
-            row = conn.execute("SELECT refs FROM jobs WHERE id=?", (job_id,)).fetchone()
-            refs = json.loads(row[0]) if row else []
+            row = conn.execute("SELECT refs, modem FROM jobs WHERE id=?", (job_id,)).fetchone()
+            if row is None:
+                return
+            refs = json.loads(row[0])
             refs.append(reference)
+            now = self.clock()
             conn.execute(
                 "UPDATE jobs SET parts_sent=?, refs=?, concat_ref=?, updated_at=? WHERE id=?",
-                (seq, json.dumps(refs), concat_ref, self.clock(), job_id),
+                (seq, json.dumps(refs), concat_ref, now, job_id),
+            )
+            conn.execute(
+                "INSERT OR REPLACE INTO job_parts(job_id, seq, modem, reference, sent_at)"
+                " VALUES (?, ?, ?, ?, ?)",
+                (job_id, seq, row[1], reference, now),
             )
             self._event(conn, job_id, "part-sent", f"part {seq}, reference {reference}")
 
@@ -69,8 +79,11 @@ class SendingStore(StoreBase):
         else:
             self._write_soon(fn)
 
-    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> None:
-        def fn(conn: sqlite3.Connection) -> None:
+    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> str:
+        """The last part went out; return the job's state.  Reports that arrived while
+        it was sending count: "delivered" if every part was, "failed" if one was not."""
+
+        def fn(conn: sqlite3.Connection) -> str:
             now = self.clock()
             conn.execute(
                 "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
@@ -78,9 +91,55 @@ class SendingStore(StoreBase):
                 (now, now, parts_total, job_id),
             )
             self._event(conn, job_id, "sent", detail)
+            state = self._settle(conn, job_id, now)
             self._follow(conn, job_id)
+            return state
 
-        self._write(fn)
+        return self._write(fn)
+
+    def _settle(self, conn: sqlite3.Connection, job_id: int, now: float) -> str:
+        """A sent (or waiting) job whose parts have reports: failed as soon as one part
+        was not delivered, delivered once all were (only a sent job knows "all")."""
+        row = conn.execute(
+            "SELECT j.state, j.parts_total, COALESCE(SUM(p.status='delivered'), 0),"
+            " (SELECT detail FROM job_parts f WHERE f.job_id=j.id AND f.status='failed'"
+            "  AND f.seq<=j.parts_sent ORDER BY f.seq LIMIT 1)"
+            " FROM jobs j LEFT JOIN job_parts p ON p.job_id=j.id AND p.seq<=j.parts_sent"
+            " WHERE j.id=? GROUP BY j.id",
+            (job_id,),
+        ).fetchone()
+        if row is None:
+            return State.FAILED.value  # deleted meanwhile: nothing left to send
+        state, total, delivered, failure = row
+        if state not in (State.SENT.value, State.QUEUED.value):
+            return str(state)
+        if failure is not None:
+            conn.execute(
+                "UPDATE jobs SET state='failed', last_error=?, note='', planned_at=NULL,"
+                " updated_at=? WHERE id=?",
+                (f"not delivered: {failure}", now, job_id),
+            )
+            return State.FAILED.value
+        if state == State.SENT.value and total and delivered >= total:
+            conn.execute(
+                "UPDATE jobs SET state='delivered', delivered_at=?, updated_at=? WHERE id=?",
+                (now, now, job_id),
+            )
+            return State.DELIVERED.value
+        return str(state)
+
+    def last_send(self, modem: str) -> tuple[float, int] | None:
+        """(sent_at, parts) of the last message a modem sent (for the rate limit)."""
+        row = (
+            self._reader()
+            .execute(
+                "SELECT sent_at, parts_total FROM jobs WHERE modem=? AND sent_at IS NOT NULL"
+                " AND parts_total>0 ORDER BY sent_at DESC LIMIT 1",
+                (modem,),
+            )
+            .fetchone()
+        )
+        return (float(row[0]), int(row[1])) if row else None
 
     def hold(self, job_id: int, until: float, note: str) -> None:
         """Back to ``queued`` until ``until`` without using an attempt (a rate limit)."""
@@ -95,13 +154,31 @@ class SendingStore(StoreBase):
 
         self._write(fn)
 
-    def annotate_waiting(self, note: str, *, prefix: str = "waiting:") -> int:
+    def annotate_waiting(
+        self,
+        note: str,
+        *,
+        prefix: str = "waiting:",
+        until: float | None = None,
+        spacing_s: float = 0.0,
+    ) -> int:
         """Set (or, with "", clear) a note on due queued jobs: why they are not going out.
 
-        Merged jobs keep their "merged into job N" note: their carrier shows the wait.
+        ``until``: when the first may go; the others follow ``spacing_s`` apart in
+        claim order (planned_at, shown as their next attempt; one part each assumed,
+        so it is the earliest they can go).  Merged jobs keep their "merged into job N"
+        note: their carrier shows the wait.
         """
 
         def fn(conn: sqlite3.Connection) -> int:
+            if note and until is not None:
+                return conn.execute(
+                    "UPDATE jobs SET note=?, planned_at=? + held.k * ? FROM (SELECT id,"
+                    " ROW_NUMBER() OVER (ORDER BY next_attempt_at, id) - 1 AS k FROM jobs"
+                    " WHERE state='queued' AND next_attempt_at<=? AND merged_into IS NULL) AS held"
+                    " WHERE jobs.id=held.id AND (note!=? OR planned_at IS NOT ? + held.k * ?)",
+                    (note, until, spacing_s, self.clock(), note, until, spacing_s),
+                ).rowcount
             if note:
                 return conn.execute(
                     "UPDATE jobs SET note=? WHERE state='queued' AND next_attempt_at<=?"
@@ -109,7 +186,9 @@ class SendingStore(StoreBase):
                     (note, self.clock(), note),
                 ).rowcount
             return conn.execute(
-                "UPDATE jobs SET note='' WHERE state='queued' AND note LIKE ?", (prefix + "%",)
+                "UPDATE jobs SET note=CASE WHEN note LIKE ? THEN '' ELSE note END,"
+                " planned_at=NULL WHERE state='queued' AND (note LIKE ? OR planned_at IS NOT NULL)",
+                (prefix + "%", prefix + "%"),
             ).rowcount
 
         return self._write(fn)
@@ -154,78 +233,63 @@ class SendingStore(StoreBase):
         within_s: float = 3 * 86400,
         status_at: float | None = None,
     ) -> tuple[int, str] | None:
-        """Apply a delivery report to the job sent last with that part reference.
+        """Apply a delivery report to the part the modem sent last with that reference.
 
-        A job becomes ``delivered`` when every part is reported delivered, and
-        ``failed`` as soon as one part finally fails.  Returns (job id, new state)
-        or None when no job matches (reports for unknown references are logged).
-        Jobs sent through the reporting modem come first; a job finished on
-        another modem after a failover can still own the reference of a part
-        the reporting modem sent earlier.
+        Parts are matched per modem (two modems' counters are unrelated) and whatever
+        the job's state: the report for part 1 of a long message often arrives while
+        part 2 is still going out.  A job becomes ``delivered`` when every part is
+        reported delivered, and ``failed`` as soon as one part is not (a job still
+        sending settles when its last part is out, see mark_sent).  Returns (job id,
+        its state now) or None when no part matches (the caller logs it).
 
-        ``status_at`` (the report's discharge time) rules out jobs sent after it:
+        ``status_at`` (the report's discharge time) rules out parts sent after it:
         an old report (read from the modem's memory days later) must not land on
-        a newer job that got the same 8-bit reference after a wrap.
+        a newer part that got the same 8-bit reference after a wrap.
         """
 
         def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
             now = self.clock()
             latest = now if status_at is None else status_at + REPORT_CLOCK_SLACK_S
             rows = conn.execute(
-                "SELECT id, refs, delivered_refs, number FROM jobs WHERE state='sent'"
-                " AND sent_at>=? AND sent_at<=? ORDER BY modem=? DESC, sent_at DESC, id DESC",
-                (now - within_s, latest, modem),
+                "SELECT p.job_id, p.seq, j.number FROM job_parts p JOIN jobs j ON j.id=p.job_id"
+                " WHERE p.reference=? AND p.modem=? AND p.sent_at>=? AND p.sent_at<=?"
+                " AND p.seq<=j.parts_sent ORDER BY p.sent_at DESC, p.job_id DESC",
+                (reference, modem, now - within_s, latest),
             ).fetchall()
-            for job_id, refs_json, delivered_json, number in rows:
-                refs = json.loads(refs_json)
-                digits = (number or "").lstrip("+")
-                if reference not in refs or (recipient_digits and digits != recipient_digits):
+            for job_id, seq, number in rows:
+                if recipient_digits and (number or "").lstrip("+") != recipient_digits:
                     continue
-                if not delivered:
-                    conn.execute(
-                        "UPDATE jobs SET state='failed', last_error=?, updated_at=? WHERE id=?",
-                        (f"not delivered: {detail}", now, job_id),
-                    )
-                    self._event(conn, job_id, "report", f"part {reference}: {detail}")
-                    self._follow(conn, job_id)
-                    return job_id, State.FAILED.value
-                done = json.loads(delivered_json)
-                if reference not in done:
-                    done.append(reference)
-                complete = all(r in done for r in refs)
                 conn.execute(
-                    "UPDATE jobs SET delivered_refs=?, state=?, delivered_at=?, updated_at=?"
-                    " WHERE id=?",
-                    (
-                        json.dumps(done),
-                        State.DELIVERED.value if complete else State.SENT.value,
-                        now if complete else None,
-                        now,
-                        job_id,
-                    ),
+                    "UPDATE job_parts SET status=?, detail=? WHERE job_id=? AND seq=?",
+                    ("delivered" if delivered else "failed", detail, job_id, seq),
                 )
-                self._event(conn, job_id, "report", f"reference {reference}: {detail}")
+                self._event(conn, job_id, "report", f"part {seq} (reference {reference}): {detail}")
+                state = self._settle(conn, job_id, now)
                 self._follow(conn, job_id)
-                return job_id, State.DELIVERED.value if complete else State.SENT.value
+                return job_id, state
             return None
 
         return self._write(fn)
 
     def schedule_retry(
         self, job_id: int, error: str, next_attempt_at: float, *, count_attempt: bool = True
-    ) -> None:
-        """Back to ``queued`` for a later try; ``count_attempt=False`` when the modem was down."""
+    ) -> str:
+        """Back to ``queued`` for a later try; ``count_attempt=False`` when the modem was down.
+        Returns the state: "failed" when a part sent earlier was reported not delivered."""
 
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: sqlite3.Connection) -> str:
             conn.execute(
                 "UPDATE jobs SET state='queued', attempts=attempts+?, next_attempt_at=?,"
                 " last_error=?, updated_at=? WHERE id=?",
                 (1 if count_attempt else 0, next_attempt_at, error, self.clock(), job_id),
             )
             self._event(conn, job_id, "retry" if count_attempt else "paused", error)
+            # A part already reported not delivered: sending the rest is no use.
+            state = self._settle(conn, job_id, self.clock())
             self._follow(conn, job_id)
+            return state
 
-        self._write(fn)
+        return self._write(fn)
 
     def mark_failed(self, job_id: int, error: str, *, count_attempt: bool = True) -> None:
         def fn(conn: sqlite3.Connection) -> None:
