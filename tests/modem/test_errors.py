@@ -115,3 +115,56 @@ def test_hierarchy_and_attributes():
 def test_tables_have_names():
     assert all(name for name, _ in CMS_ERRORS.values())
     assert all(name for name, _ in CME_ERRORS.values())
+
+
+# -- texts for the user (issue 12 item 10) -------------------------------------------------
+
+from gsmbridge.modem.errors import describe_open_error, no_answer_text  # noqa: E402
+
+
+def test_open_error_names_the_port_once_and_says_what_to_do():
+    import serial
+
+    exc = serial.SerialException(
+        2, "could not open port /dev/ttyUSB9: [Errno 2] No such file or directory: '/dev/ttyUSB9'"
+    )
+    text = describe_open_error("/dev/ttyUSB9", exc)
+    assert text.count("/dev/ttyUSB9") == 1 and "unplugged" in text
+    assert "Errno" not in text
+    refused = serial.SerialException(
+        "Could not open port socket://h:1: [Errno 111] Connection refused"
+    )
+    assert describe_open_error("socket://h:1", refused).endswith(
+        "connection refused (nothing listens there)"
+    )
+
+
+def test_permission_and_busy_hints_differ_on_windows(monkeypatch):
+    import serial
+
+    denied = serial.SerialException(
+        13, "could not open port /dev/ttyUSB0: [Errno 13] Permission denied"
+    )
+    monkeypatch.setattr("sys.platform", "linux")
+    assert "dialout" in describe_open_error("/dev/ttyUSB0", denied)
+    assert "ModemManager" in describe_open_error(
+        "/dev/ttyUSB0", OSError(16, "Device or resource busy")
+    )
+    assert "ModemManager" in no_answer_text(noise=False)
+    monkeypatch.setattr("sys.platform", "win32")
+    windows = serial.SerialException(
+        "could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)"
+    )
+    text = describe_open_error("COM3", windows)
+    assert "another program" in text and "dialout" not in text
+    assert "ModemManager" not in no_answer_text(noise=False)
+    assert "baud rate" in no_answer_text(noise=True)
+
+
+def test_a_modem_answering_garbage_gets_the_baud_rate_hint(peer_factory, modem_factory):
+    # Wrong baud rate: bytes arrive, none of them an answer.
+    peer = peer_factory(lambda command: b"\r\n\xf0\x9f\xff\xfe\x80\r\n")
+    modem = modem_factory(peer.url, command_timeout_s=0.3)
+    from tests.modem.conftest import wait_until
+
+    assert wait_until(lambda: "baud rate" in modem.status.last_error, 10), modem.status
