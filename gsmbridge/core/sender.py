@@ -192,6 +192,8 @@ class _Worker:
         self._noted_at = 0.0
         self._refresh_note = False
         self._note_lock = threading.Lock()  # a wake-up's read-and-set vs the worker's reset
+        self._away = ""  # why the modem is not ready, once logged ("" while it is ready)
+        self.claims = 0  # jobs claimed (a worker waiting for its modem claims none)
         self._noted_until = 0.0  # the hold's end the held jobs' planned times start from
         # (start, parts) of this modem's last send: the per-minute limit spaces sends
         # from it (None: not sent since start, the database knows the last one).
@@ -283,7 +285,12 @@ class _Worker:
             return None
         status = self.modem.status
         if not status.ready:
+            # Claim nothing: one log line for the outage, and the waiting jobs say why.
+            self._modem_away(status.last_error or status.state)
             return NOT_READY_WAIT_S
+        if self._away:
+            self._away = ""
+            log.info("Modem %s is ready again; sending resumes", self.modem.url)
         now = sender.clock()
         delay, reason = self._limit_delay(now)
         if delay > 0:
@@ -296,9 +303,21 @@ class _Worker:
         if job is None:
             due = sender.store.next_due_at()
             return None if due is None else max(due - now, 0.05)
+        self.claims += 1
         sender.listener.job_changed(job.id, "sending")
         self._send(job)
-        return 0
+        # The modem went away under the send: wait for it (no claim-and-release loop).
+        return NOT_READY_WAIT_S if self._away else 0
+
+    def _modem_away(self, reason: str) -> None:
+        url = self.modem.url
+        if not self._away:
+            log.info("Modem %s not ready (%s); jobs wait for it", url, reason)
+        self._away = reason
+        # With another modem ready the jobs go there: nothing to explain on them.
+        others = [m for m in self.sender.modems if m is not self.modem]
+        if not any(m.status.ready for m in others):
+            self._note_waiting(f"waiting: modem {url} not ready ({reason})")
 
     def _recipient_hold(self, job: Job, now: float) -> bool:
         limit = self.sender.settings.limits.per_recipient_per_hour
@@ -352,7 +371,8 @@ class _Worker:
             if exc.maybe_sent:
                 note += " (the last part may have gone out; it will be sent again)"
             state = store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
-            log.warning("Job %d waits: modem %s unavailable (%s)", job.id, self.modem.url, exc)
+            log.debug("Job %d back in the queue: %s", job.id, note)
+            self._modem_away(exc.name or str(exc))
             sender.listener.job_changed(job.id, state)
             return
         except ModemError as exc:
