@@ -86,6 +86,10 @@ def main() -> int:
     parser.add_argument("--fake-no-log-url", action="store_true", help="no ASCII box")
     parser.add_argument("--fake-ignore-sigterm", action="store_true")
     parser.add_argument("--fake-record", default="", help="write argv and TUNNEL_TOKEN here")
+    parser.add_argument("--fake-pid-file", default="", help="append our pid to this file")
+    parser.add_argument(
+        "--fake-exit-on-stdin-eof", action="store_true", help="end when stdin closes"
+    )
     parser.add_argument("--url", default="")
     parser.add_argument("--metrics", default="")
     fake, rest = parser.parse_known_args()
@@ -100,6 +104,16 @@ def main() -> int:
         sys.exit(0)
 
     signal.signal(signal.SIGTERM, on_term)
+    if fake.fake_pid_file:
+        with open(fake.fake_pid_file, "a", encoding="utf-8") as f:
+            f.write(f"{os.getpid()}\n")
+    if fake.fake_exit_on_stdin_eof:
+
+        def watch_stdin() -> None:
+            sys.stdin.buffer.read()  # returns at end-of-file: whoever held the pipe is gone
+            os._exit(3)
+
+        threading.Thread(target=watch_stdin, daemon=True).start()
     if rest[:1] != ["tunnel"]:
         say("ERR", f"unexpected arguments {rest}")
         return 2
