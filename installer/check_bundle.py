@@ -228,6 +228,43 @@ def check_headless(bundle: Path, tmp: Path) -> dict[str, Any]:
     return {"listening_s": round(app.listening_after or 0, 3), "job_state": state}
 
 
+def check_ngrok(bundle: Path, tmp: Path) -> dict[str, Any]:
+    """--tunnel ngrok in the frozen app: the SDK's native module imports (no program).
+
+    Without an authtoken nothing goes on the network: the tunnel must stop at "needs an
+    authtoken", reported as the built-in SDK, not "not installed".
+    """
+    cli = str(bundle / f"gsmbridge-cli{EXE}")
+    home = tmp / "home"  # no ngrok.yml of this machine's user
+    home.mkdir()
+    env = clean_env({"HOME": str(home), "XDG_CONFIG_HOME": str(home), "LOCALAPPDATA": str(home)})
+    env.pop("NGROK_AUTHTOKEN", None)
+    app = Running([cli, "--headless", *app_args(tmp), "--tunnel", "ngrok"], env)
+    tunnel: dict[str, Any] = {}
+    try:
+        port = app.wait_listening(60)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            status, answer = request(port, "GET", "/api/status")
+            expect(status == 200, f"GET /api/status answered {status}: {answer}")
+            tunnel = answer.get("tunnel") or {}
+            if tunnel.get("state") in ("failed", "missing", "up", "restarting"):
+                break
+            time.sleep(0.2)
+    finally:
+        app.terminate()
+    expect(
+        str(tunnel.get("executable", "")).startswith("ngrok SDK"),
+        f"the frozen app did not load the ngrok SDK: {tunnel}; log:\n{app.output}",
+    )
+    expect(
+        tunnel.get("state") == "failed" and "authtoken" in str(tunnel.get("last_error")),
+        f"ngrok without an authtoken should fail asking for one: {tunnel}",
+    )
+    expect("Traceback" not in app.output, f"a traceback in the log:\n{app.output}")
+    return {"ngrok_sdk": tunnel["executable"]}
+
+
 def check_gui(bundle: Path, tmp: Path) -> dict[str, Any]:
     gui = str(bundle / f"gsmbridge{EXE}")
     env = clean_env({"QT_QPA_PLATFORM": "offscreen"})
@@ -264,6 +301,9 @@ def main(argv: list[str] | None = None) -> int:
             f"headless ok: listening after {results['listening_s']:.2f} s, job "
             f"{results['job_state']}, clean exit on SIGTERM"
         )
+        with tempfile.TemporaryDirectory(prefix="gsmbridge-check-ngrok-") as tmp:
+            results.update(check_ngrok(bundle, Path(tmp)))
+        print(f"ngrok ok: {results['ngrok_sdk']} in-process, asks for an authtoken")
         if args.gui:
             with tempfile.TemporaryDirectory(prefix="gsmbridge-check-gui-") as tmp:
                 results.update(check_gui(bundle, Path(tmp)))

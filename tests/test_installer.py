@@ -167,6 +167,15 @@ def test_spec_bundles_the_pyserial_url_handlers() -> None:
         assert f'"{name}"' in SPEC
 
 
+def test_spec_bundles_the_ngrok_sdk() -> None:
+    # Imported lazily by the tunnel; its native module must be in the frozen app.
+    assert '"ngrok", "ngrok.ngrok"' in SPEC and 'copy_metadata("ngrok")' in SPEC
+    source = (ROOT / "gsmbridge" / "tunnel" / "ngrok_sdk.py").read_text(encoding="utf-8")
+    assert "import ngrok\n" in source  # the module the spec names is the one imported
+    check = (INSTALLER / "check_bundle.py").read_text(encoding="utf-8")
+    assert "check_ngrok(bundle" in check
+
+
 # -- Windows: Inno Setup -------------------------------------------------------------
 
 

@@ -45,6 +45,7 @@ def test_bundle_runs_headless_and_gui(bundle: Path, tmp_path: Path) -> None:
     assert results["job_state"] in ("sent", "delivered")
     assert results["bundle_mib"] < 300  # QML/WebEngine creeping in would double it
     assert results["version_s"] < 5 and results["listening_s"] < 10
+    assert results["ngrok_sdk"].startswith("ngrok SDK 1.")  # the native module was bundled
 
 
 def test_inno_setup_compiles(bundle: Path) -> None:
