@@ -481,7 +481,10 @@ class SimulatedModem:
 
             self.schedule(opts.report_delay_s + 0.5, answer)
         if reboot:
-            self.schedule(0.02, self._reboot)
+            # At once, not through the scheduler, which holds timers while the client
+            # types: back-to-back sends would put a reset off until the next pause.
+            self._stop.wait(0.02)
+            self._reboot()
 
 
 Handler = Callable[[SimulatedModem, str, "str | None"], "tuple[str, ...] | None"]
