@@ -93,7 +93,7 @@ def test_settings_say_whether_the_tunnel_program_is_on_path(gui, tmp_path, monke
     combo.setCurrentIndex(combo.findData("cloudflared"))
     assert dialog.tunnel_path.placeholderText() == f"empty: {program} (found on PATH)"
     combo.setCurrentIndex(combo.findData("ngrok"))
-    assert "ngrok is not on PATH" in dialog.tunnel_path.placeholderText()
+    assert "ngrok runs inside gsmbridge" in dialog.tunnel_path.placeholderText()  # no program
     dialog.close()
 
 

@@ -265,4 +265,5 @@ def test_tunnel_page_names_the_program_found_on_path(
     tunnel.radios["cloudflared"].setChecked(True)
     assert tunnel.path.placeholderText() == f"empty: {program} (found on PATH)"
     tunnel.radios["ngrok"].setChecked(True)
-    assert "ngrok is not on PATH" in tunnel.path.placeholderText()
+    assert "ngrok runs inside gsmbridge" in tunnel.path.placeholderText()  # the SDK: no program
+    assert not tunnel.form.isRowVisible(tunnel.path_row)  # nothing to install or choose

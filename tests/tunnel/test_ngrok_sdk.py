@@ -395,3 +395,15 @@ def test_the_real_sdk_without_a_network_ends_in_a_clear_state(token: str, tmp_pa
             assert "internet connection" in status["error"]
     else:
         assert status["state"] == "failed" and status["error"] == programs.NGROK_NO_TOKEN
+
+
+# -- the window no longer asks for an ngrok program ------------------------------------------
+
+
+def test_no_program_file_asked_for_ngrok(monkeypatch: pytest.MonkeyPatch) -> None:
+    from gsmbridge.gui.views.tunnel_panel import path_placeholder
+
+    assert path_placeholder("ngrok") == "not needed: ngrok runs inside gsmbridge"
+    monkeypatch.setitem(sys.modules, "ngrok", None)  # a platform without the SDK's wheel
+    monkeypatch.setenv("PATH", "")
+    assert "install it" in path_placeholder("ngrok")

@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
+from gsmbridge.tunnel import ngrok_sdk
 from gsmbridge.tunnel.programs import find_program
 
 PROGRAM_CHOICES = (("cloudflared", "cloudflared"), ("ngrok", "ngrok"))
@@ -49,6 +50,8 @@ _URL = re.compile(r"https?://[^\s)]+[^\s).,]")
 
 def path_placeholder(program: str) -> str:
     """What an empty "Program file" field means: where the program was found, or not."""
+    if program == "ngrok" and ngrok_sdk.available():
+        return "not needed: ngrok runs inside gsmbridge"
     found = find_program(program) if program else None
     if found:
         return f"empty: {found} (found on PATH)"

@@ -32,6 +32,7 @@ from gsmbridge.gui.views.tunnel_panel import (
     registration_text,
 )
 from gsmbridge.gui.views.wizard_pages import APPLIED, CopyRow, Page, say, wrapped
+from gsmbridge.tunnel import ngrok_sdk
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard import SetupWizard
@@ -194,7 +195,7 @@ class TunnelPage(Page):
         self.path_row = path_row
         self.token = QLineEdit(tunnel.token)
         self.token.setEchoMode(QLineEdit.EchoMode.Password)
-        self.token.setPlaceholderText("not needed after “ngrok config add-authtoken”")
+        self.token.setPlaceholderText("from dashboard.ngrok.com (or “ngrok config add-authtoken”)")
         self.start_button = QPushButton("Start tunnel")
         self.start_button.clicked.connect(self.start)
         self.state = wrapped()
@@ -227,7 +228,9 @@ class TunnelPage(Page):
     @Slot()
     def _choice_changed(self) -> None:
         program = self.program()
-        self.form.setRowVisible(self.path_row, bool(program))
+        # ngrok runs in-process where its SDK loads: no program file to ask for.
+        builtin = program == "ngrok" and ngrok_sdk.available()
+        self.form.setRowVisible(self.path_row, bool(program) and not builtin)
         self.form.setRowVisible(self.token, program == "ngrok")
         self.start_button.setText("Start tunnel" if program else "Apply")
         if program:
