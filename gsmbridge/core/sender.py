@@ -48,6 +48,7 @@ class ModemLike(Protocol):
         concat_ref: int | None = None,
         first_part: int = 1,
         on_part_sent: Callable[[int, int], None] | None = None,
+        on_parts_planned: Callable[[int], None] | None = None,
         more_to_come: bool = False,
     ) -> Any: ...
 
@@ -363,6 +364,7 @@ class _Worker:
                 concat_ref=concat_ref,
                 first_part=first_part,
                 on_part_sent=on_part_sent,
+                on_parts_planned=lambda total: store.plan_parts(job.id, total),
                 more_to_come=due is not None and due <= sender.clock(),
             )
         except ModemUnavailable as exc:

@@ -79,6 +79,16 @@ class SendingStore(StoreBase):
         else:
             self._write_soon(fn)
 
+    def plan_parts(self, job_id: int, total: int) -> None:
+        """How many parts the message being sent has, known before the first goes out,
+        so a job that fails half-way shows "1 of 6 sent", not "1 of 0".  Queued like
+        ``record_part(wait=False)``: ahead of the parts' own writes."""
+
+        def fn(conn: sqlite3.Connection) -> None:
+            conn.execute("UPDATE jobs SET parts_total=? WHERE id=?", (total, job_id))
+
+        self._write_soon(fn)
+
     def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> str:
         """The last part went out; return the job's state.  Reports that arrived while
         it was sending count: "delivered" if every part was, "failed" if one was not."""

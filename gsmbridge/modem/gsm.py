@@ -170,12 +170,15 @@ class Modem:
         concat_ref: int | None = None,
         first_part: int = 1,
         on_part_sent: Callable[[int, int], None] | None = None,
+        on_parts_planned: Callable[[int], None] | None = None,
         more_to_come: bool = False,
     ) -> SendResult:
         """Send ``text`` to ``number``; see the class docs of SendResult.
 
         ``first_part > 1`` resumes a message whose earlier parts were sent (same
-        ``concat_ref`` required).  ``on_part_sent(seq, mr)`` runs after each +CMGS.
+        ``concat_ref`` required).  ``on_part_sent(seq, mr)`` runs after each +CMGS;
+        ``on_parts_planned(total)`` once before the first, so a send that fails
+        half-way still tells how many parts the message has.
         """
         if first_part < 1:
             raise ValueError("first_part starts at 1")
@@ -186,6 +189,8 @@ class Modem:
         message = encode_message(number, text, ref, self.options, reports=reports)
         todo = message.parts[first_part - 1 :]
         references: list[int] = []
+        if todo and on_parts_planned is not None:
+            on_parts_planned(len(message.parts))
         if todo:
             with self._send_lock:
                 references = self._send_parts(number, message, todo, on_part_sent, more_to_come)

@@ -225,3 +225,16 @@ def test_a_report_for_a_send_already_over_is_not_held(tmp_path, rig_factory, cap
     assert "unknown reference 99" in caplog.text
     assert not rig.sender._workers[0].parked_reports
     assert rig.store.get(job_id).state is State.SENT
+
+
+def test_a_long_sms_failing_half_way_says_how_many_parts_it_has(tmp_path, rig_factory) -> None:
+    # The 2nd AT+CMGS fails for good (CMS 304, invalid PDU parameter): part 1 of 6
+    # went out, and the job must say "1 of 6", not "1 of 0" as it did.
+    rig = rig_factory(
+        tmp_path, fast_settings(), fast_options(cms_error_every=2, cms_error_code=304)
+    )
+    job_id = rig.add("long", text="x" * 900)  # 6 parts of 153 characters
+    rig.wait_states([job_id], {"failed"})
+    job = rig.store.get(job_id)
+    assert (job.parts_sent, job.parts_total) == (1, 6)
+    assert job.to_dict()["parts"] == {"total": 6, "sent": 1}
