@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import QRect, Qt
+
 from gsmbridge.core.models import State
 from gsmbridge.gui.problems import modem_problem
 from gsmbridge.modem.simulator import fast_options
@@ -133,3 +135,26 @@ def test_connect_while_the_service_starts_names_the_real_menu(gui, qtbot):
     # The menu it names exists, with that action in it.
     menus = {a.text().replace("&", ""): a.menu() for a in gui.window.menuBar().actions()}
     assert gui.window.act_restart in menus["gsmbridge"].actions()
+
+
+def test_a_long_last_error_wraps_inside_the_modem_box(gui_factory, gui_settings, qtbot, tmp_path):
+    # "cannot open <a long path>: no such port (…advice…)" was cut off at the box's edge.
+    gui_settings.modem.port = [str(tmp_path / ("ttyUSB-" + "not-there-" * 6))]
+    app = gui_factory(gui_settings)
+    window = app.window
+    window.resize(1150, 750)
+    window.show()
+    window.tabs.setCurrentWidget(window.modem_panel)
+    panel = window.modem_panel
+    label = panel.info["last_error"]
+    qtbot.waitUntil(lambda: "cannot open" in label.text(), timeout=10000)
+    qtbot.waitUntil(lambda: label.height() > 2 * label.fontMetrics().height(), timeout=3000)
+    # The whole text, wrapped at the label's width, fits inside the label: no word
+    # runs past its right edge and every line has room.
+    wrapped = label.fontMetrics().boundingRect(
+        QRect(0, 0, label.width(), 10_000), Qt.TextFlag.TextWordWrap, label.text()
+    )
+    assert wrapped.width() <= label.width()
+    assert wrapped.height() <= label.height()
+    assert label.mapTo(panel.info_box, label.rect().topRight()).x() < panel.info_box.width()
+    assert label.toolTip() == label.text()

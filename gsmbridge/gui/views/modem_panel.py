@@ -35,7 +35,7 @@ from gsmbridge.gui.list_models import OutboxModel
 from gsmbridge.gui.views.header import MODEM_STATE_TEXT
 from gsmbridge.gui.views.signal_chart import SignalChart
 from gsmbridge.gui.views.sms_test_box import SmsTestBox
-from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars
+from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
 
 log = logging.getLogger(__name__)
 
@@ -124,9 +124,8 @@ class ModemPanel(QWidget):
         self.info_form = form
         self.bars = SignalBars()
         for key, label in INFO_FIELDS:
-            value = QLabel("—")
+            value = WrappingLabel("—")
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-            value.setWordWrap(True)
             self.info[key] = value
             if key == "signal":
                 row = QHBoxLayout()
@@ -303,6 +302,7 @@ class ModemPanel(QWidget):
         for key, label in self.info.items():
             label.setText(values.get(key) or "—")
         self.info["last_error"].setStyleSheet(ERROR_STYLE if status.last_error else "")
+        self.info["last_error"].setToolTip(status.last_error or "")
         ready = status.state == "ready"
         self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
         self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)

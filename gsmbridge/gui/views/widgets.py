@@ -244,3 +244,29 @@ class EmptyHint(QLabel):
         if event.type() == QEvent.Type.Resize:
             self.setGeometry(self._view.viewport().rect())
         return False
+
+
+class WrappingLabel(QLabel):
+    """A word-wrapped label that takes the height its text needs at its width.
+
+    Qt's tab widget and main window do not pass height-for-width down, so a wrapped
+    QLabel in a form gets one line's height and the rest of a long text (an error
+    with advice) is cut off; asking for the wrapped height as the minimum fixes that.
+    """
+
+    def __init__(self, text: str = "", parent: QWidget | None = None) -> None:
+        super().__init__(text, parent)
+        self.setWordWrap(True)
+
+    def setText(self, text: str) -> None:  # noqa: N802 - Qt override
+        super().setText(text)
+        self._fit()
+
+    def resizeEvent(self, event: QEvent) -> None:  # type: ignore[override]  # noqa: N802
+        super().resizeEvent(event)  # type: ignore[arg-type]
+        self._fit()
+
+    def _fit(self) -> None:
+        needed = self.heightForWidth(max(self.width(), 1))
+        if needed > 0 and needed != self.minimumHeight():
+            self.setMinimumHeight(needed)
