@@ -7,9 +7,11 @@ the network are kept apart at the bottom.
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import re
-import shutil
+import sys
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -30,8 +32,10 @@ NGROK_DEFAULT_API = "127.0.0.1:4040"
 # -- finding the program -------------------------------------------------------------
 
 
-def executable_names(program: str) -> tuple[str, str]:
-    return program, program + ".exe"
+def executable_names(program: str) -> tuple[str, ...]:
+    # cloudflared's direct download keeps its release name on Windows.
+    extra = (f"{program}-windows-amd64.exe", f"{program}-windows-386.exe")
+    return (program, program + ".exe", *(extra if program == "cloudflared" else ()))
 
 
 def guess_program(path: str) -> str:
@@ -39,12 +43,67 @@ def guess_program(path: str) -> str:
     return "ngrok" if "ngrok" in Path(path).name.lower() else "cloudflared"
 
 
+_REG_ENVIRONMENTS = (
+    ("HKEY_CURRENT_USER", r"Environment"),
+    ("HKEY_LOCAL_MACHINE", r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment"),
+)
+
+
+def _registry_path_dirs() -> list[str]:
+    """PATH as the registry holds it now (user, then machine): an installer that ran
+    while gsmbridge was open changed it there, not in this process's environment."""
+    try:
+        winreg = importlib.import_module("winreg")
+    except ImportError:
+        return []
+    dirs: list[str] = []
+    for hive, subkey in _REG_ENVIRONMENTS:
+        try:
+            with winreg.OpenKey(getattr(winreg, hive), subkey) as key:
+                value, kind = winreg.QueryValueEx(key, "Path")
+        except OSError:
+            continue
+        if not isinstance(value, str):
+            continue
+        if kind == getattr(winreg, "REG_EXPAND_SZ", 2):
+            value = winreg.ExpandEnvironmentStrings(value)
+        dirs += [d.strip().strip('"') for d in value.split(";") if d.strip()]
+    return dirs
+
+
+def _windows_install_dirs() -> list[str]:
+    """Where the installers people use put cloudflared or ngrok (and their shims)."""
+    env = os.environ
+    dirs = [
+        str(Path(base) / "cloudflared")
+        for base in (env.get("ProgramFiles", ""), env.get("ProgramFiles(x86)", ""))
+        if base
+    ]
+    if env.get("LOCALAPPDATA"):
+        dirs.append(str(Path(env["LOCALAPPDATA"]) / "Microsoft" / "WinGet" / "Links"))
+    if env.get("ProgramData"):
+        dirs.append(str(Path(env["ProgramData"]) / "chocolatey" / "bin"))
+    home = env.get("USERPROFILE") or str(Path.home())
+    dirs.append(str(Path(home) / "scoop" / "shims"))
+    return dirs
+
+
+def search_dirs() -> list[str]:
+    """PATH read afresh, and on Windows the registry's PATH and the usual folders."""
+    dirs = [d for d in os.environ.get("PATH", "").split(os.pathsep) if d]
+    if sys.platform == "win32":
+        dirs += _registry_path_dirs() + _windows_install_dirs()
+    return list(dict.fromkeys(dirs))
+
+
 def find_program(
     program: str, configured_path: str = "", *, search_path: str | None = None
 ) -> str | None:
-    """The configured file (or a directory holding it), else the first match on PATH.
+    """The configured file (or a directory holding it), else the first match on PATH
+    (on Windows also the registry's PATH and the usual install folders), looked up
+    again at each call so that a program installed while gsmbridge runs is found.
 
-    ``search_path`` replaces the PATH variable (tests pass "" for "nothing installed").
+    ``search_path`` replaces all of that (tests pass "" for "nothing installed").
     """
     names = executable_names(program)
     if configured_path:
@@ -52,10 +111,14 @@ def find_program(
         if path.is_dir():
             return next((str(path / n) for n in names if (path / n).is_file()), None)
         return str(path) if path.is_file() else None
+    dirs = search_dirs() if search_path is None else search_path.split(os.pathsep)
     for name in names:
-        found = shutil.which(name, path=search_path)
-        if found:
-            return found
+        for folder in filter(None, dirs):
+            candidate = Path(folder) / name
+            # Not shutil.which: it would add PATHEXT names and, on Windows, the
+            # current directory; a plain file test is all "is it there" needs.
+            if candidate.is_file() and (os.name == "nt" or os.access(candidate, os.X_OK)):
+                return str(candidate)
     return None
 
 
@@ -364,14 +427,20 @@ def normalise_public_url(url: str) -> str:
 # -- asking the local endpoints ------------------------------------------------------------
 
 
+# The local endpoints are on 127.0.0.1: never through HTTP_PROXY or the system's
+# proxy (urllib reads the Windows registry's proxy settings), which cannot reach them.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def fetch_json(url: str, timeout: float = 2.0) -> Any:
-    """GET a small JSON document; an HTTP error status still yields its JSON body.
+    """GET a small JSON document from a local endpoint, without any proxy; an HTTP
+    error status still yields its JSON body.
 
     Raises OSError (unreachable, timeout) or ValueError (not JSON).
     """
     request = urllib.request.Request(url, headers={"Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as response:
+        with _DIRECT.open(request, timeout=timeout) as response:
             body = response.read(256 * 1024)
     except urllib.error.HTTPError as exc:  # /ready answers 503 with JSON
         body = exc.read(256 * 1024)

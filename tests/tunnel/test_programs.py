@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from gsmbridge.tunnel import programs as p
+
+from .conftest import HttpStub
 
 # -- cloudflared -----------------------------------------------------------------------
 
@@ -177,6 +181,125 @@ def test_find_program_on_path_and_configured(tmp_path: Path) -> None:
     assert p.find_program("ngrok", str(tmp_path)) == str(tmp_path / "ngrok.exe")
     assert p.guess_program(r"C:\Tools\ngrok.exe") == "ngrok"
     assert p.guess_program("/usr/local/bin/cloudflared") == "cloudflared"
+
+
+class FakeWinreg:
+    """The few winreg calls find_program makes, over a dict of (hive, subkey) -> Path."""
+
+    HKEY_CURRENT_USER = "HKCU"
+    HKEY_LOCAL_MACHINE = "HKLM"
+    REG_SZ, REG_EXPAND_SZ = 1, 2
+
+    def __init__(self) -> None:
+        self.values: dict[tuple[str, str], tuple[str, int]] = {}
+        self.env: dict[str, str] = {}
+
+    def OpenKey(self, hive: str, subkey: str) -> contextlib.AbstractContextManager[tuple[str, str]]:  # noqa: N802
+        if (hive, subkey) not in self.values:
+            raise FileNotFoundError(subkey)
+        return contextlib.nullcontext((hive, subkey))
+
+    def QueryValueEx(self, key: tuple[str, str], name: str) -> tuple[str, int]:  # noqa: N802
+        assert name == "Path"
+        return self.values[key]
+
+    def ExpandEnvironmentStrings(self, text: str) -> str:  # noqa: N802
+        for name, value in self.env.items():
+            text = text.replace(f"%{name}%", value)
+        return text
+
+
+def _exe(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> FakeWinreg:
+    """sys.platform win32, an empty process PATH, the usual folders under tmp_path."""
+    fake = FakeWinreg()
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "winreg", fake)
+    monkeypatch.setenv("PATH", "")
+    for name in ("ProgramFiles", "ProgramFiles(x86)", "LOCALAPPDATA", "ProgramData"):
+        monkeypatch.setenv(name, str(tmp_path / name))
+    monkeypatch.setenv("USERPROFILE", str(tmp_path / "home"))
+    return fake
+
+
+def test_windows_finds_a_program_added_to_the_registry_path_while_running(
+    windows: FakeWinreg, tmp_path: Path
+) -> None:
+    assert p.find_program("cloudflared") is None
+    # An installer ran: it changed PATH in the registry, not in this process.
+    exe = _exe(tmp_path / "Tools" / "cloudflared.exe")
+    windows.env["TOOLS"] = str(tmp_path / "Tools")
+    hklm = (
+        windows.HKEY_LOCAL_MACHINE,
+        r"SYSTEM\CurrentControlSet\Control\Session Manager\Environment",
+    )
+    windows.values[hklm] = (r"C:\Windows;%TOOLS%", windows.REG_EXPAND_SZ)
+    assert p.find_program("cloudflared") == str(exe)
+    user = _exe(tmp_path / "mine" / "ngrok.exe")
+    windows.values[(windows.HKEY_CURRENT_USER, "Environment")] = (
+        f'"{user.parent}"',
+        windows.REG_SZ,
+    )
+    assert p.find_program("ngrok") == str(user)
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "ProgramFiles/cloudflared/cloudflared.exe",
+        "ProgramFiles(x86)/cloudflared/cloudflared.exe",
+        "LOCALAPPDATA/Microsoft/WinGet/Links/cloudflared.exe",
+        "ProgramData/chocolatey/bin/cloudflared.exe",
+        "home/scoop/shims/cloudflared.exe",
+        "ProgramData/chocolatey/bin/cloudflared-windows-amd64.exe",
+        "home/scoop/shims/cloudflared-windows-386.exe",
+    ],
+)
+def test_windows_looks_in_the_usual_install_folders(
+    windows: FakeWinreg, tmp_path: Path, where: str
+) -> None:
+    assert p.find_program("cloudflared") is None
+    exe = _exe(tmp_path / where)
+    assert p.find_program("cloudflared") == str(exe)
+
+
+def test_the_download_name_is_accepted_in_a_configured_folder(tmp_path: Path) -> None:
+    exe = _exe(tmp_path / "cloudflared-windows-amd64.exe")
+    assert p.find_program("cloudflared", str(tmp_path)) == str(exe)
+
+
+def test_other_platforms_read_only_path(
+    windows: FakeWinreg, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _exe(tmp_path / "ProgramData" / "chocolatey" / "bin" / "cloudflared.exe")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert p.find_program("cloudflared") is None
+    monkeypatch.setenv("PATH", str(tmp_path / "ProgramData" / "chocolatey" / "bin"))
+    assert p.find_program("cloudflared") is not None  # PATH read again at each call
+
+
+def test_local_endpoints_bypass_the_proxy(stub: HttpStub, monkeypatch: pytest.MonkeyPatch) -> None:
+    proxy = HttpStub()  # records what would have gone through a proxy
+    try:
+        for name in ("no_proxy", "NO_PROXY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.setenv("http_proxy", proxy.url)
+        stub.routes[("GET", "/ready")] = (200, {"readyConnections": 3})
+        stub.routes[("GET", "/quicktunnel")] = (200, {"hostname": "a-b.trycloudflare.com"})
+        addr = f"127.0.0.1:{stub.port}"
+        assert p.read_ready(addr) == 3
+        assert p.read_quicktunnel(addr) == "https://a-b.trycloudflare.com"
+        assert proxy.seen == []
+    finally:
+        proxy.close()
 
 
 def test_missing_message_says_where_to_get_it() -> None:
