@@ -311,6 +311,28 @@ def _windows() -> bool:
     return sys.platform == "win32"
 
 
+# Windows opens COM ports exclusively: "access denied" means someone else has it.
+_WINDOWS_HELD = (
+    "another program holds the port (vendor connection managers are the usual culprit: "
+    'close the modem\'s own connection software, e.g. its "Mobile Partner" or dashboard, '
+    "in the tray too; or a terminal program, or another gsmbridge)"
+)
+
+
+def no_ports_text() -> str:
+    """What to check when the OS lists no serial port at all."""
+    if _windows():
+        return (
+            "No serial ports found. Is the modem plugged in? Install the modem's driver "
+            "(from its maker's site); in Device Manager the modem's AT port then appears "
+            "under Ports (COM & LPT), not under Other devices with a warning sign."
+        )
+    return (
+        "No serial ports found. Is the modem plugged in? On Linux your user needs the "
+        "dialout group, and ModemManager may hold the port."
+    )
+
+
 def describe_open_error(port: str, exc: BaseException) -> str:
     """``cannot open <port>: <reason and what to do>``, the port named once.
 
@@ -324,18 +346,18 @@ def describe_open_error(port: str, exc: BaseException) -> str:
         reason = "no such port (unplugged, or renamed: choose it again under Port)"
     elif errno == 13 or "permission denied" in low or "access is denied" in low:
         if _windows():
-            reason = (
-                "access denied: another program has the port open (the modem's own "
-                "connection manager, a terminal, another gsmbridge)"
-            )
+            reason = _WINDOWS_HELD
         else:
             reason = (
                 "permission denied: add your user to the dialout group "
                 "(sudo usermod -aG dialout $USER), then log in again"
             )
     elif errno == 16 or "busy" in low:
-        reason = "the port is busy: another program has it open" + (
-            "" if _windows() else " (ModemManager takes modems: sudo systemctl stop ModemManager)"
+        reason = (
+            _WINDOWS_HELD
+            if _windows()
+            else "the port is busy: another program has it open "
+            "(ModemManager takes modems: sudo systemctl stop ModemManager)"
         )
     elif "refused" in low:
         reason = "connection refused (nothing listens there)"

@@ -16,6 +16,7 @@ import contextlib
 import logging
 import re
 import socket
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -37,10 +38,43 @@ class PortInfo:
     product: str = ""
     description: str = ""
     serial_number: str = ""
+    hwid: str = ""
 
     @property
     def vid_pid(self) -> str:
         return f"{self.vid:04x}:{self.pid:04x}" if self.vid is not None and self.pid else ""
+
+    @property
+    def label(self) -> str:
+        """What tells this port from its siblings: on Windows pyserial fills only
+        ``description`` ("Quectel USB AT Port (COM5)" vs "... NMEA Port"), not ``product``."""
+        detail = self.description if self.description != self.device else ""
+        detail = detail or self.product
+        if self.manufacturer and self.manufacturer.lower() not in detail.lower():
+            detail = f"{self.manufacturer} {detail}".strip()
+        return detail
+
+    @property
+    def is_bluetooth(self) -> bool:
+        """A Bluetooth serial port: opening one may block for seconds and page a phone."""
+        text = f"{self.description} {self.hwid} {self.product}".lower()
+        return "bluetooth" in text or "bthenum" in text
+
+
+_NUMBER = re.compile(r"(\d+)")
+
+
+def device_sort_key(device: str) -> tuple[tuple[int, str, int], ...]:
+    """Natural, case-insensitive order: COM2 before COM10, ttyUSB2 before ttyUSB10."""
+    parts = _NUMBER.split(device.lower())
+    return tuple((1, "", int(p)) if p.isdigit() else (0, p, 0) for p in parts if p)
+
+
+def same_device(a: str, b: str) -> bool:
+    """Do two names mean one port?  Windows device names ignore case (com3 is COM3)."""
+    if a == b:
+        return True
+    return a.lower() == b.lower() and (sys.platform == "win32" or a.upper().startswith("COM"))
 
 
 @dataclass(frozen=True)
@@ -66,9 +100,10 @@ def list_ports() -> list[PortInfo]:
                 product=port.product or "",
                 description=port.description if port.description not in (None, "n/a") else "",
                 serial_number=port.serial_number or "",
+                hwid=port.hwid if port.hwid not in (None, "n/a") else "",
             )
         )
-    return sorted(infos, key=lambda p: p.device)
+    return sorted(infos, key=lambda p: device_sort_key(p.device))
 
 
 def open_port(
@@ -181,7 +216,15 @@ def probe_all(urls: list[str], timeout: float = 1.5) -> list[ProbeResult]:
 def find_by_imei(imei: str, *, ports: list[str] | None = None, timeout: float = 1.5) -> str | None:
     """The port whose modem reports ``imei`` (a pinned modem found again after the OS
     renamed its port), or None."""
-    candidates = ports if ports is not None else [p.device for p in list_ports()]
+    if ports is None:
+        # Probing a Bluetooth COM port can block and page a paired phone; no modem there.
+        listed = list_ports()
+        skipped = [p.device for p in listed if p.is_bluetooth]
+        if skipped:
+            log.debug("IMEI search skips Bluetooth ports %s", ", ".join(skipped))
+        candidates = [p.device for p in listed if not p.is_bluetooth]
+    else:
+        candidates = ports
     for result in probe_all(candidates, timeout):
         if result.answers and result.imei == imei:
             return result.url

@@ -5,13 +5,100 @@ from __future__ import annotations
 import socket
 import time
 
-from gsmbridge.modem.ports import PortInfo, find_by_imei, list_ports, open_port, probe, probe_all
+import pytest
+import serial
+import serial.tools.list_ports
+from serial.tools.list_ports_common import ListPortInfo
+
+from gsmbridge.modem.errors import describe_open_error, no_ports_text
+from gsmbridge.modem.ports import (
+    PortInfo,
+    device_sort_key,
+    find_by_imei,
+    list_ports,
+    open_port,
+    probe,
+    probe_all,
+    same_device,
+)
 
 
 def test_list_ports_returns_port_infos():
     ports = list_ports()
     assert all(isinstance(p, PortInfo) and p.device for p in ports)
-    assert [p.device for p in ports] == sorted(p.device for p in ports)
+    assert [p.device for p in ports] == sorted((p.device for p in ports), key=device_sort_key)
+
+
+def windows_port(
+    device: str, description: str, hwid: str = "", manufacturer: str = ""
+) -> ListPortInfo:
+    """What pyserial's list_ports_windows yields: description and hwid, no product."""
+    info = ListPortInfo(device, skip_link_detection=True)
+    info.description = description
+    info.hwid = hwid
+    info.manufacturer = manufacturer or None
+    return info
+
+
+@pytest.fixture
+def comports(monkeypatch: pytest.MonkeyPatch) -> list[ListPortInfo]:
+    listed: list[ListPortInfo] = []
+    monkeypatch.setattr(serial.tools.list_ports, "comports", lambda *a, **k: list(listed))
+    return listed
+
+
+def test_windows_ports_sort_naturally_and_show_their_description(comports, monkeypatch):
+    monkeypatch.setattr("sys.platform", "win32")
+    comports += [
+        windows_port("COM10", "Quectel USB NMEA Port (COM10)", "USB VID:PID=2C7C:0125", "Quectel"),
+        windows_port("COM2", "Quectel USB AT Port (COM2)", "USB VID:PID=2C7C:0125", "Quectel"),
+        windows_port("com3", "Communications Port (COM3)", "ACPI\\PNP0501\\1"),
+        windows_port("COM1", "Communications Port (COM1)", "ACPI\\PNP0501\\0"),
+    ]
+    ports = list_ports()
+    assert [p.device for p in ports] == ["COM1", "COM2", "com3", "COM10"]
+    assert ports[1].label == "Quectel USB AT Port (COM2)"  # maker named once
+    assert ports[3].label == "Quectel USB NMEA Port (COM10)"
+    assert ports[0].label == "Communications Port (COM1)"
+    assert PortInfo("/dev/ttyUSB2", manufacturer="Huawei", product="Mobile").label == (
+        "Huawei Mobile"
+    )
+    assert same_device("com3", "COM3") and not same_device("COM3", "COM30")
+    monkeypatch.setattr("sys.platform", "linux")
+    assert not same_device("/dev/ttyusb0", "/dev/ttyUSB0")
+
+
+def test_windows_busy_port_and_no_ports_texts(monkeypatch):
+    monkeypatch.setattr("sys.platform", "win32")
+    held = serial.SerialException(
+        "could not open port 'COM3': PermissionError(13, 'Access is denied.', None, 5)"
+    )
+    text = describe_open_error("COM3", held)
+    assert text.startswith("cannot open COM3: another program holds the port")
+    assert "connection manager" in text and "dialout" not in text and "ModemManager" not in text
+    assert "ModemManager" not in describe_open_error("COM3", OSError(16, "busy"))
+    assert "Device Manager" in no_ports_text() and "driver" in no_ports_text()
+    assert "dialout" not in no_ports_text()
+    monkeypatch.setattr("sys.platform", "linux")
+    assert "dialout" in no_ports_text() and "Device Manager" not in no_ports_text()
+
+
+def test_imei_search_skips_bluetooth_ports(sim_factory, comports, monkeypatch):
+    monkeypatch.setattr("sys.platform", "win32")
+    phone = sim_factory("pty", imei="490154203237518")
+    modem = sim_factory("pty", imei="356938035643809")
+    comports += [
+        windows_port(
+            phone.url,
+            "Standard Serial over Bluetooth link (COM4)",
+            "BTHENUM\\{00001101-0000-1000-8000-00805F9B34FB}_LOCALMFG&0000\\7&1",
+        ),
+        windows_port(modem.url, "Quectel USB AT Port (COM5)", "USB VID:PID=2C7C:0125"),
+    ]
+    assert find_by_imei("356938035643809") == modem.url
+    assert find_by_imei("490154203237518") is None  # never probed
+    # A Bluetooth port the user named is still probed.
+    assert find_by_imei("490154203237518", ports=[phone.url]) == phone.url
 
 
 def test_vid_pid_format():
