@@ -13,6 +13,7 @@ import sys
 import time
 from collections.abc import Callable
 
+from gsmbridge.modem.errors import no_ports_text
 from gsmbridge.modem.ports import list_ports, probe_all
 from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions
 
@@ -189,7 +190,7 @@ def cmd_list(args: argparse.Namespace) -> int:
     for port in ports:
         result = probes.get(port.device)
         answers = "-" if result is None else ("yes" if result.answers else "no")
-        maker = " / ".join(x for x in (port.manufacturer, port.product or port.description) if x)
+        maker = port.label
         rows.append(
             (
                 port.device,
@@ -206,7 +207,7 @@ def cmd_list(args: argparse.Namespace) -> int:
             "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip()
         )
     if not ports:
-        print("(no serial ports found)")
+        print(f"({no_ports_text()})")
     return 0
 
 

@@ -145,3 +145,17 @@ def test_open_port_accepts_urls():
         assert port.read(3) == b"AT\r"
     finally:
         port.close()
+
+
+def test_wizard_lists_windows_ports_by_their_description(comports, monkeypatch):
+    from gsmbridge.gui.views.wizard_pages import probe_ports
+
+    monkeypatch.setattr("sys.platform", "win32")
+    comports += [
+        windows_port("COM9", "Quectel USB AT Port (COM9)", "USB VID:PID=2C7C:0125", "Quectel"),
+        windows_port("COM7", "Quectel USB Modem (COM7)", "USB VID:PID=2C7C:0125", "Quectel"),
+    ]
+    found = {device: (text, answers) for device, text, answers in probe_ports(["com7"])}
+    assert found["COM7"] == ("in use by gsmbridge now", True)  # com7 is COM7
+    text, answers = found["COM9"]  # no such port here: the probe fails, the label stays
+    assert text.startswith("Quectel USB AT Port (COM9) · ") and not answers

@@ -81,8 +81,7 @@ def list_port_names() -> list[tuple[str, str]]:
 
     out = []
     for p in list_ports():
-        label = " ".join(x for x in (p.manufacturer, p.product or p.description) if x)
-        out.append((p.device, label))
+        out.append((p.device, p.label))
     return out
 
 
@@ -350,10 +349,9 @@ class ModemPanel(QWidget):
         if ports:
             self.port_note.setText(f"Found {len(ports)} serial port(s).")
         else:
-            self.port_note.setText(
-                "No serial ports found. Is the modem plugged in? On Linux, your user needs "
-                "the dialout group, and ModemManager may hold the port."
-            )
+            from gsmbridge.modem.errors import no_ports_text
+
+            self.port_note.setText(no_ports_text())
 
     def _ports_failed(self, exc: BaseException) -> None:
         self.refresh_ports.setEnabled(True)

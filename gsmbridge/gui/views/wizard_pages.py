@@ -56,12 +56,12 @@ APPLIED = "Applied."
 
 def probe_ports(in_use: list[str]) -> list[tuple[str, str, bool]]:
     """(device, description, answers AT) for each serial port; runs on the pool."""
-    from gsmbridge.modem.ports import list_ports, probe
+    from gsmbridge.modem.ports import list_ports, probe, same_device
 
     found = []
     for port in list_ports():
-        described = " ".join(x for x in (port.manufacturer, port.product) if x)
-        if port.device in in_use:
+        described = port.label
+        if any(same_device(port.device, used) for used in in_use):
             found.append((port.device, "in use by gsmbridge now", True))
             continue
         result = probe(port.device, timeout=1.5)
@@ -329,12 +329,9 @@ class ModemPage(Page):
         if ports:
             say(self.feedback, f"{len(ports)} serial port(s), {modems} answer AT.", None)
         else:
-            say(
-                self.feedback,
-                "No serial ports found. Is the modem plugged in? On Linux your user needs "
-                "the dialout group.",
-                None,
-            )
+            from gsmbridge.modem.errors import no_ports_text
+
+            say(self.feedback, no_ports_text(), None)
 
     def _detect_failed(self, exc: BaseException) -> None:
         self.detect_button.setEnabled(True)
