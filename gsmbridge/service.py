@@ -307,6 +307,10 @@ class Bridge:
     def url(self) -> str:
         return self.web.url if self.web else ""
 
+    @property
+    def urls(self) -> list[str]:
+        return self.web.urls if self.web else []
+
     # -- the web backend ------------------------------------------------------------
 
     def wake_sender(self) -> None:
@@ -340,6 +344,8 @@ class Bridge:
             ],
             "sending_paused": self.sending_paused,
             "auth": self.settings.auth.enabled,
+            # Every address the webhook listens on (localhost may be 127.0.0.1 and ::1).
+            "listening": self.web.urls if self.web is not None else [],
             "tunnel": self.tunnel.status.to_dict() if self.tunnel is not None else None,
         }
 

@@ -14,6 +14,7 @@ import ipaddress
 import json
 import logging
 import socket
+import sys
 import threading
 import time
 from typing import Any
@@ -63,6 +64,101 @@ def check_exposure(host: str, auth_enabled: bool, missing: str = "") -> None:
         why,
         host,
     )
+
+
+# Windows' codes (winerror) and the POSIX errno values for the same failures.
+_IN_USE = {98, 48, 10048}  # EADDRINUSE on Linux, macOS; WSAEADDRINUSE
+_ACCESS = {13, 10013}  # EACCES; WSAEACCES
+_NO_ADDRESS = {99, 49, 10049}  # EADDRNOTAVAIL; WSAEADDRNOTAVAIL
+# SO_EXCLUSIVEADDRUSE is ~SO_REUSEADDR in winsock2.h; CPython only defines it on Windows.
+_SO_EXCLUSIVEADDRUSE = -5
+
+
+def _url(host: str, port: int) -> str:
+    if host in ("0.0.0.0", "::", ""):
+        host = "127.0.0.1"
+    return f"http://{f'[{host}]' if ':' in host else host}:{port}"
+
+
+def _socket_map(server: Any) -> dict[int, Any]:
+    # A MultiSocketServer has ``map``; a single TcpWSGIServer is a dispatcher with ``_map``.
+    found = getattr(server, "map", None)
+    return found if isinstance(found, dict) else server._map
+
+
+def _bind_error(exc: OSError, host: str, port: int) -> ServerError:
+    code = getattr(exc, "winerror", None) or exc.errno
+    if code in _IN_USE:
+        return ServerError(
+            f"port {port} on {host} is already in use: another program (or another "
+            "gsmbridge) is listening there. Choose another port with --port or stop the "
+            "other program."
+        )
+    if code == 10013:
+        return ServerError(
+            f"Windows refused port {port} on {host} (access denied): the port is in a range "
+            "Windows reserves (Hyper-V, WSL or Docker reserve ranges; see them with "
+            "'netsh interface ipv4 show excludedportrange protocol=tcp'), or security "
+            "software blocks it. Choose a port outside those ranges with --port."
+        )
+    if code in _ACCESS:
+        return ServerError(
+            f"not allowed to listen on port {port} on {host}: ports below 1024 need "
+            "administrator rights. Choose a port such as 8080 with --port."
+        )
+    if isinstance(exc, socket.gaierror) or code in _NO_ADDRESS:
+        return ServerError(f"cannot listen on {host}: {exc.strerror or exc}")
+    return ServerError(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+
+
+def bind_sockets(host: str, port: int) -> list[socket.socket]:
+    """Bound sockets for every address ``host`` resolves to (``localhost``: maybe two).
+
+    Bound here rather than by waitress, which sets SO_REUSEADDR: on Windows that
+    lets a second program bind a port someone already listens on, silently.  On
+    Windows each socket gets SO_EXCLUSIVEADDRUSE instead, so a used port fails.
+    With port 0 every address gets the port the first one was given.
+    """
+    try:
+        infos = socket.getaddrinfo(
+            host or None,
+            port,
+            socket.AF_UNSPEC,
+            socket.SOCK_STREAM,
+            socket.IPPROTO_TCP,
+            socket.AI_PASSIVE,
+        )
+    except OSError as exc:
+        raise _bind_error(exc, host, port) from exc
+    windows = sys.platform == "win32"
+    bound: list[socket.socket] = []
+    seen: set[tuple[int, str]] = set()
+    try:
+        for family, socktype, proto, _name, sockaddr in infos:
+            address = str(sockaddr[0]).split("%", 1)[0]
+            if (family, address) in seen:  # getaddrinfo may repeat an address
+                continue
+            seen.add((family, address))
+            sock = socket.socket(family, socktype, proto)
+            bound.append(sock)
+            if windows:
+                option = getattr(socket, "SO_EXCLUSIVEADDRUSE", _SO_EXCLUSIVEADDRUSE)
+                sock.setsockopt(socket.SOL_SOCKET, option, 1)
+            else:  # what waitress does: a restart binds despite TIME_WAIT connections
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            if bound[1:] and sockaddr[1] == 0:  # port 0: the same port on every address
+                sockaddr = (sockaddr[0], bound[0].getsockname()[1], *sockaddr[2:])
+            try:
+                sock.bind(sockaddr)
+            except OSError as exc:
+                raise _bind_error(exc, address, port) from exc
+    except BaseException:
+        for sock in bound:
+            sock.close()
+        raise
+    return bound
 
 
 class _QueueDepthFilter(logging.Filter):
@@ -134,27 +230,33 @@ class WebServer:
         self._threads = threads
         self._max_body = max_body
         self._server: Any = None
+        self._listeners: list[BaseWSGIServer] = []
+        self.addresses: list[tuple[str, int]] = []  # (host, port) of each listening socket
         self._thread: threading.Thread | None = None
 
     @property
     def port(self) -> int:
-        if self._server is None:
+        if not self.addresses:
             return self.requested_port
-        return int(self._server.effective_port)
+        return self.addresses[0][1]
+
+    @property
+    def urls(self) -> list[str]:
+        """Every address listened on (``localhost`` may be both 127.0.0.1 and ::1)."""
+        if not self.addresses:
+            return [_url(self.host, self.requested_port)]
+        return [_url(host, port) for host, port in self.addresses]
 
     @property
     def url(self) -> str:
-        host = self.host if ":" not in self.host else f"[{self.host}]"
-        if self.host in ("0.0.0.0", "::"):
-            host = "127.0.0.1"
-        return f"http://{host}:{self.port}"
+        return self.urls[0]
 
     def start(self) -> None:
+        sockets = bind_sockets(self.host, self.requested_port)
         try:
             self._server = create_server(
                 self.app,
-                host=self.host,
-                port=self.requested_port,
+                sockets=sockets,
                 threads=self._threads,
                 # waitress reads a whole body before the app runs, so it enforces the
                 # limit itself (in JSON, see _json_errors_channel); the slack lets a
@@ -164,24 +266,30 @@ class WebServer:
                 connection_limit=200,
                 ident="gsmbridge",
             )
-        except OSError as exc:
-            if exc.errno in (98, 48, 10048):  # EADDRINUSE on Linux, macOS, Windows
-                raise ServerError(
-                    f"port {self.requested_port} on {self.host} is already in use: another "
-                    "program (or another gsmbridge) is listening there. Choose another port "
-                    "with --port or stop the other program."
-                ) from exc
-            if isinstance(exc, socket.gaierror) or exc.errno in (99, 49, 10049):
-                raise ServerError(f"cannot listen on {self.host}: {exc.strerror or exc}") from exc
+        except (OSError, ValueError) as exc:
+            for sock in sockets:
+                sock.close()
             raise ServerError(f"cannot listen on {self.host}:{self.requested_port}: {exc}") from exc
         channel = _json_errors_channel(self._max_body)
-        listeners = getattr(self._server, "map", None) or self._server._map
-        for listener in list(listeners.values()):
-            if isinstance(listener, BaseWSGIServer):  # each listening socket, before any accept
-                listener.channel_class = channel
+        # One listener per socket; several make waitress return a MultiSocketServer,
+        # which has neither ``effective_port`` nor ``trigger``: use the listeners'.
+        self._listeners = [
+            listener
+            for listener in list(_socket_map(self._server).values())
+            if isinstance(listener, BaseWSGIServer)
+        ]
+        for listener in self._listeners:  # each listening socket, before any accept
+            listener.channel_class = channel
+        self.addresses = [
+            (str(listener.effective_host), int(listener.effective_port))
+            for listener in self._listeners
+        ]
         self._thread = threading.Thread(target=self._run, name="web-server", daemon=True)
         self._thread.start()
-        log.info("Webhook listening on %s/webhook", self.url)
+        log.info(
+            "Webhook listening on %s",
+            " and ".join(f"{url}/webhook" for url in self.urls),
+        )
 
     def _run(self) -> None:
         try:
@@ -200,16 +308,19 @@ class WebServer:
 
         def close_all() -> None:
             # Runs inside the event loop's thread, so nothing races the loop.
-            for channel in list(server._map.values()):
+            for channel in list(_socket_map(server).values()):
                 try:
-                    # The listening socket has no handle_close; channels clean up in theirs.
-                    channel.close() if channel is server else channel.handle_close()
+                    # A listening socket has no handle_close; channels clean up in theirs.
+                    if isinstance(channel, BaseWSGIServer):
+                        channel.close()
+                    else:
+                        channel.handle_close()
                 except Exception:  # noqa: BLE001 - closing anyway
                     channel.close()
             closed.set()
 
         try:
-            server.trigger.pull_trigger(close_all)
+            self._listeners[0].trigger.pull_trigger(close_all)
         except OSError:
             log.warning("web server's wake-up pipe was already closed", exc_info=True)
         if not closed.wait(timeout):
@@ -217,4 +328,6 @@ class WebServer:
         thread.join(timeout)
         self._server = None
         self._thread = None
+        self._listeners = []
+        self.addresses = []
         log.info("Web server stopped")

@@ -244,7 +244,7 @@ class MainWindow(QMainWindow):
         self.header.set_counts(self.counts)
         self._update_title()
         self._update_tray()
-        self.post(f"Running: webhook at {bridge.url}/webhook")
+        self.post("Running: webhook at " + " and ".join(f"{u}/webhook" for u in bridge.urls))
 
     def _replace_modems(self, statuses: list[Any]) -> None:
         """The (re)started Bridge's modems; those of a port no longer used go."""
