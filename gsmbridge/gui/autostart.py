@@ -1,5 +1,12 @@
 """Start at login: an XDG autostart entry on Linux, an HKCU Run value on Windows,
-a LaunchAgent on macOS.  No Qt here; the settings dialog calls ``set_enabled``."""
+a LaunchAgent on macOS.  No Qt here; the settings dialog calls ``set_enabled``.
+
+On Windows the installer's "Start at login" task writes the same Run value (RunValue
+in installer/gsmbridge.iss), so one switch turns off either; and Windows' own
+Startup-apps switch (Task Manager, Settings > Apps > Startup) keeps the Run value but
+marks it off in StartupApproved: that counts as off, and turning it on here turns it
+back on there.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +17,10 @@ from pathlib import Path
 
 APP_ID = "gsmbridge"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
+APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
+# StartupApproved values: 12 bytes, the first even (0x02) for on, odd (0x03) for off
+# followed by when it was turned off.
+_APPROVED_ON = b"\x02" + bytes(11)
 
 
 def command() -> list[str]:
@@ -57,16 +68,31 @@ def _plist(argv: list[str]) -> str:
     )
 
 
+def disabled_by_windows() -> bool:
+    """Windows' Startup-apps switch has gsmbridge off (Windows only, else False)."""
+    if sys.platform != "win32":
+        return False
+    import winreg
+
+    try:
+        with winreg.OpenKey(winreg.HKEY_CURRENT_USER, APPROVED_KEY) as key:
+            data, _kind = winreg.QueryValueEx(key, APP_ID)
+    except OSError:
+        return False  # no entry: Windows has never switched it
+    return isinstance(data, bytes) and len(data) > 0 and data[0] & 1 == 1
+
+
 def is_enabled() -> bool:
+    """Will gsmbridge start at the next login?"""
     if sys.platform == "win32":
         import winreg
 
         try:
             with winreg.OpenKey(winreg.HKEY_CURRENT_USER, RUN_KEY) as key:
                 winreg.QueryValueEx(key, APP_ID)
-            return True
         except OSError:
             return False
+        return not disabled_by_windows()
     if sys.platform == "darwin":
         return _mac_path().exists()
     return _xdg_path().exists()
@@ -87,6 +113,10 @@ def set_enabled(enabled: bool, argv: list[str] | None = None) -> Path | str:
                     winreg.DeleteValue(key, APP_ID)
                 except FileNotFoundError:
                     pass
+        if enabled and disabled_by_windows():
+            # Ticking the box means "start at login": switch Windows' own switch back on.
+            with winreg.CreateKey(winreg.HKEY_CURRENT_USER, APPROVED_KEY) as key:
+                winreg.SetValueEx(key, APP_ID, 0, winreg.REG_BINARY, _APPROVED_ON)
         return f"HKCU\\{RUN_KEY}\\{APP_ID}"
     path = _mac_path() if sys.platform == "darwin" else _xdg_path()
     if enabled:

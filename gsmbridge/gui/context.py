@@ -145,7 +145,9 @@ class AppContext(QObject):
         if password:
             # Kept in memory for this run, so self-registration can send it.
             new.auth.password = password
-        if "gui.start_at_login" in keys:
+        # Against the real entry, not the old setting: the installer (or Windows'
+        # Startup-apps switch) may have changed it without the config knowing.
+        if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
             autostart.set_enabled(new.gui.start_at_login)
         restart = self.bridge.apply_settings(copy.deepcopy(new))
         for key in RESTART_KEYS:  # keys not applied live stay wanted until a restart

@@ -148,8 +148,13 @@ class SettingsDialog(QDialog):
             form,
             "gui.start_at_login",
             "Start gsmbridge at login",
-            autostart.is_enabled() or s.gui.start_at_login,
+            autostart.is_enabled(),  # the real entry: the installer may have made it
         )
+        if autostart.disabled_by_windows():
+            self.start_at_login.setToolTip(
+                "Windows' Startup apps settings have gsmbridge turned off; ticking this "
+                "turns it back on there."
+            )
         self.close_to_tray = self._check(
             form,
             "gui.close_to_tray",

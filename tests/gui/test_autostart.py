@@ -1,0 +1,136 @@
+"""Start at login on Windows, through a stand-in winreg: the installer's Run value,
+Windows' own Startup-apps switch (StartupApproved), and the Settings checkbox."""
+
+from __future__ import annotations
+
+import sys
+from types import TracebackType
+
+import pytest
+
+from gsmbridge.gui import autostart
+
+INSTALLER_COMMAND = r'"C:\Users\ana\AppData\Local\Programs\gsmbridge\gsmbridge.exe" --minimized'
+WINDOWS_OFF = b"\x03\x00\x00\x00" + bytes(8)
+
+
+class FakeKey:
+    def __init__(self, values: dict[str, tuple[object, int]]) -> None:
+        self.values = values
+
+    def __enter__(self) -> FakeKey:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        pass
+
+
+class FakeWinreg:
+    """HKCU as a dict of subkey -> {value name: (data, type)}."""
+
+    HKEY_CURRENT_USER, HKEY_LOCAL_MACHINE = "HKCU", "HKLM"
+    REG_SZ, REG_EXPAND_SZ, REG_BINARY = 1, 2, 3
+
+    def __init__(self) -> None:
+        self.keys: dict[str, dict[str, tuple[object, int]]] = {}
+
+    def OpenKey(self, hive: str, subkey: str) -> FakeKey:  # noqa: N802 - winreg's names
+        if hive != "HKCU" or subkey not in self.keys:
+            raise FileNotFoundError(subkey)
+        return FakeKey(self.keys[subkey])
+
+    def CreateKey(self, hive: str, subkey: str) -> FakeKey:  # noqa: N802
+        assert hive == "HKCU"
+        return FakeKey(self.keys.setdefault(subkey, {}))
+
+    def QueryValueEx(self, key: FakeKey, name: str) -> tuple[object, int]:  # noqa: N802
+        if name not in key.values:
+            raise FileNotFoundError(name)
+        return key.values[name]
+
+    def SetValueEx(self, key: FakeKey, name: str, reserved: int, kind: int, data: object) -> None:  # noqa: N802
+        key.values[name] = (data, kind)
+
+    def DeleteValue(self, key: FakeKey, name: str) -> None:  # noqa: N802
+        if name not in key.values:
+            raise FileNotFoundError(name)
+        del key.values[name]
+
+    def run_value(self) -> object | None:
+        entry = self.keys.get(autostart.RUN_KEY, {}).get(autostart.APP_ID)
+        return entry[0] if entry else None
+
+    def approved(self) -> object | None:
+        entry = self.keys.get(autostart.APPROVED_KEY, {}).get(autostart.APP_ID)
+        return entry[0] if entry else None
+
+
+@pytest.fixture
+def winreg(monkeypatch: pytest.MonkeyPatch) -> FakeWinreg:
+    fake = FakeWinreg()
+    monkeypatch.setattr(sys, "platform", "win32")
+    monkeypatch.setitem(sys.modules, "winreg", fake)
+    return fake
+
+
+def installer_turned_it_on(winreg: FakeWinreg) -> None:
+    """What installer/gsmbridge.iss's [Registry] line writes for the startatlogin task."""
+    winreg.keys.setdefault(autostart.RUN_KEY, {})[autostart.APP_ID] = (
+        INSTALLER_COMMAND,
+        winreg.REG_SZ,
+    )
+
+
+def test_the_installers_entry_is_on_and_unticking_removes_it(winreg: FakeWinreg) -> None:
+    installer_turned_it_on(winreg)
+    assert autostart.is_enabled()
+    autostart.set_enabled(False)
+    assert winreg.run_value() is None and not autostart.is_enabled()
+    autostart.set_enabled(False)  # already off: no error
+
+
+def test_windows_startup_switch_off_counts_as_off_and_ticking_turns_it_on(
+    winreg: FakeWinreg,
+) -> None:
+    installer_turned_it_on(winreg)
+    winreg.keys[autostart.APPROVED_KEY] = {autostart.APP_ID: (WINDOWS_OFF, winreg.REG_BINARY)}
+    assert autostart.disabled_by_windows() and not autostart.is_enabled()
+    autostart.set_enabled(True, [r"C:\gsmbridge\gsmbridge.exe", "--minimized"])
+    assert winreg.run_value() == r"C:\gsmbridge\gsmbridge.exe --minimized"
+    approved = winreg.approved()
+    assert isinstance(approved, bytes) and approved[0] == 0x02 and len(approved) == 12
+    assert autostart.is_enabled() and not autostart.disabled_by_windows()
+
+
+def test_windows_switch_on_or_absent_leaves_the_run_value_in_charge(winreg: FakeWinreg) -> None:
+    assert not autostart.is_enabled() and not autostart.disabled_by_windows()
+    winreg.keys[autostart.APPROVED_KEY] = {
+        autostart.APP_ID: (b"\x02" + bytes(11), winreg.REG_BINARY)
+    }
+    assert not autostart.is_enabled()  # no Run value
+    installer_turned_it_on(winreg)
+    assert autostart.is_enabled()
+
+
+def test_settings_box_shows_the_installers_entry_and_unticking_removes_it(
+    gui, qtbot, winreg: FakeWinreg
+) -> None:
+    installer_turned_it_on(winreg)
+    assert not gui.ctx.settings.gui.start_at_login  # the config never heard of it
+    dialog = gui.window.open_settings()
+    assert dialog.start_at_login.isChecked()
+    dialog.start_at_login.setChecked(False)
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    assert winreg.run_value() is None
+
+
+def test_settings_box_is_off_when_windows_switched_it_off(gui, winreg: FakeWinreg) -> None:
+    installer_turned_it_on(winreg)
+    winreg.keys[autostart.APPROVED_KEY] = {autostart.APP_ID: (WINDOWS_OFF, winreg.REG_BINARY)}
+    dialog = gui.window.open_settings()
+    assert not dialog.start_at_login.isChecked()
+    assert "Startup apps" in dialog.start_at_login.toolTip()
+    dialog.reject()
