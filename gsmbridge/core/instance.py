@@ -1,14 +1,42 @@
-"""One running gsmbridge per data directory: two would fight over the modem and the port."""
+"""One running gsmbridge per data directory: two would fight over the modem and the port.
+
+Also how ``gsmbridge-cli stop`` asks that instance to quit: a request file next to
+the lock, which the running instance looks for (headless every second, the
+window on a timer) and removes.  Whoever may write the data directory may stop
+the gateway anyway (it holds the database), so the file is its own credential;
+it needs no port, no password (only its hash is stored) and works for the
+window and headless alike.
+"""
 
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 from typing import IO
 
+# On Windows the lock is mandatory: a locked byte cannot be read by anyone else.  So
+# the lock sits far past the pid (locking beyond the end of a file is allowed there).
+LOCK_OFFSET = 1 << 20
+STOP_FILE = "gsmbridge.stop"
+
 
 class AlreadyRunning(RuntimeError):
-    pass
+    def __init__(self, message: str, pid: int | None = None) -> None:
+        super().__init__(message)
+        self.pid = pid
+
+
+def read_pid(path: Path) -> int | None:
+    """The pid the running instance wrote; None if it cannot be read for any reason
+    (locked, being written, removed, garbage): then the pid is simply unknown."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(32)
+        return int(head.decode("ascii").strip())
+    except (OSError, ValueError):
+        return None
 
 
 class InstanceLock:
@@ -16,36 +44,93 @@ class InstanceLock:
 
     def __init__(self, data_dir: Path) -> None:
         self.path = data_dir / "gsmbridge.lock"
-        self._file: IO[str] | None = None
+        self._file: IO[bytes] | None = None
 
     def acquire(self) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path, "a+", encoding="utf-8")  # noqa: SIM115 - held open while running
+        handle = open(self.path, "a+b")  # noqa: SIM115 - held open while running
         try:
-            if os.name == "nt":
+            if sys.platform == "win32":
                 import msvcrt
 
-                handle.seek(0)
-                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)  # type: ignore[attr-defined]
+                handle.seek(LOCK_OFFSET)
+                msvcrt.locking(handle.fileno(), msvcrt.LK_NBLCK, 1)
             else:
                 import fcntl
 
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
-            handle.seek(0)
-            pid = handle.read().strip()
             handle.close()
+            pid = read_pid(self.path)
             raise AlreadyRunning(
                 f"gsmbridge is already running with data directory {self.path.parent}"
-                + (f" (process {pid})" if pid else "")
+                + (f" (process {pid})" if pid else ""),
+                pid,
             ) from exc
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
+        try:
+            handle.seek(0)
+            handle.truncate(0)
+            handle.write(str(os.getpid()).encode("ascii"))
+            handle.flush()
+        except OSError:
+            pass  # the pid is only informative; the lock is what counts
         self._file = handle
 
     def release(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+
+    def held_elsewhere(self) -> bool:
+        """Whether another process holds the lock (a running instance); never keeps it."""
+        if self._file is not None:
+            return False
+        try:
+            self.acquire()
+        except AlreadyRunning:
+            return True
+        self.release()
+        return False
+
+
+class StopRequest:
+    """The request file ``gsmbridge-cli stop`` leaves for the running instance."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / STOP_FILE
+
+    def request(self) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(f"{os.getpid()}\n", encoding="ascii")
+
+    def pending(self) -> bool:
+        return self.path.exists()
+
+    def clear(self) -> None:
+        """Called by the instance holding the lock: at start (a leftover request must
+        not stop the next run) and when it acts on one."""
+        try:
+            self.path.unlink()
+        except FileNotFoundError:
+            pass
+        except OSError:
+            pass  # a busy file on Windows: it is looked at again, and cleared at start
+
+
+def request_stop(data_dir: Path, timeout: float = 30.0, poll: float = 0.2) -> bool | None:
+    """Ask the instance running on ``data_dir`` to quit and wait until it has.
+
+    None: none was running; True: it stopped; False: still running after ``timeout``.
+    """
+    lock = InstanceLock(data_dir)
+    if not lock.held_elsewhere():
+        return None
+    stop = StopRequest(data_dir)
+    stop.request()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        time.sleep(poll)
+        if not lock.held_elsewhere():
+            stop.clear()
+            return True
+    return False

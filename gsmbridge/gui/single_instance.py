@@ -12,6 +12,8 @@ from __future__ import annotations
 import getpass
 import hashlib
 import logging
+import sys
+import time
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal, Slot
@@ -33,11 +35,40 @@ def server_name(data_dir: Path) -> str:
     return f"gsmbridge-{digest[:20]}"
 
 
-def activate_running(name: str, timeout_ms: int = 1000) -> bool:
+ASFW_ANY = -1  # AllowSetForegroundWindow: any process may take the foreground
+
+
+def allow_foreground() -> None:
+    """On Windows only the foreground process (this launch, just clicked) may bring a
+    window forward; it hands that right on, or the first window only flashes in the
+    taskbar."""
+    if sys.platform != "win32":
+        return
+    try:
+        import ctypes
+
+        ctypes.windll.user32.AllowSetForegroundWindow(ASFW_ANY)
+    except (AttributeError, OSError):
+        log.debug("AllowSetForegroundWindow unavailable", exc_info=True)
+
+
+def activate_running(name: str, timeout_ms: int = 1000, *, wait_s: float = 3.0) -> bool:
     """Ask a running instance to show itself; False if none answers.
 
-    Blocks for up to ``timeout_ms`` (it runs before the event loop starts).
+    A first instance still starting holds the lock before it listens: try again for
+    up to ``wait_s``.  Blocks (it runs before the event loop starts).
     """
+    allow_foreground()
+    deadline = time.monotonic() + wait_s
+    while True:
+        if _activate_once(name, timeout_ms):
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.2)
+
+
+def _activate_once(name: str, timeout_ms: int) -> bool:
     socket = QLocalSocket()
     socket.connectToServer(name)
     if not socket.waitForConnected(timeout_ms):
