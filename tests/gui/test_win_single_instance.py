@@ -15,7 +15,10 @@ from gsmbridge.core.instance import LOCK_OFFSET, InstanceLock
 from gsmbridge.gui import app as gui_app
 from gsmbridge.gui import single_instance
 from gsmbridge.gui.single_instance import ASFW_ANY, SingleInstance, server_name
-from tests.core.test_instance_win import _Windows, windows  # noqa: F401 - the fixture
+from tests.core.test_instance_win import _Windows
+from tests.core.test_instance_win import windows as windows_lock
+
+windows = windows_lock  # the fixture, under the name the test asks for
 
 
 def test_second_launch_on_windows_raises_the_first_window(
