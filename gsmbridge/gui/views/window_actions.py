@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QUrl
@@ -14,6 +15,15 @@ if TYPE_CHECKING:
     from gsmbridge.gui.views.main_window import MainWindow
 
 
+def _keys(standard: QKeySequence.StandardKey, explicit: str) -> list[QKeySequence]:
+    """Qt's standard Quit and Preferences keys are empty on Windows (no convention
+    there): give the explicit ones, which Windows users also expect from other apps."""
+    keys = QKeySequence.keyBindings(standard)
+    if sys.platform == "win32" or not keys:
+        return [QKeySequence(explicit)]
+    return list(keys)
+
+
 def add_actions(window: MainWindow) -> None:
     """Create ``window.act_*`` and put them in the toolbar and the menus."""
     window.act_pause = QAction("Pause sending", window)
@@ -21,7 +31,7 @@ def add_actions(window: MainWindow) -> None:
     window.act_pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
     window.act_pause.toggled.connect(window.set_paused)
     window.act_settings = QAction("Settings…", window)
-    window.act_settings.setShortcut(QKeySequence.StandardKey.Preferences)
+    window.act_settings.setShortcuts(_keys(QKeySequence.StandardKey.Preferences, "Ctrl+,"))
     window.act_settings.triggered.connect(window.open_settings)
     window.act_wizard = QAction("Setup wizard…", window)
     window.act_wizard.setToolTip("Credentials, modem, test SMS, tunnel and CometChat, step by step")
@@ -29,7 +39,7 @@ def add_actions(window: MainWindow) -> None:
     window.act_restart = QAction("Restart service", window)
     window.act_restart.triggered.connect(window.restart_service)
     window.act_quit = QAction("Quit", window)
-    window.act_quit.setShortcut(QKeySequence.StandardKey.Quit)
+    window.act_quit.setShortcuts(_keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
     window.act_quit.triggered.connect(window.request_quit)
     window.act_data = QAction("Open data folder", window)
     window.act_data.triggered.connect(
