@@ -74,6 +74,8 @@ class ServerSettings:
     port: int = 8080
     max_body_bytes: int = 1024 * 1024
     threads: int = 16
+    # Windows: keep the PC from sleeping while gsmbridge runs (webhooks fail in sleep).
+    keep_awake: bool = True
 
 
 @dataclass

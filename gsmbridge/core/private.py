@@ -14,7 +14,7 @@ import logging
 import os
 import stat
 import sys
-from pathlib import Path
+from pathlib import Path, PureWindowsPath
 
 log = logging.getLogger(__name__)
 
@@ -96,3 +96,37 @@ def log_tightened(changed: list[str]) -> None:
             "Made private (other users could read phone numbers and messages): %s",
             ", ".join(changed),
         )
+
+
+_CONFIG_HOLDS = "the webhook password hash, the CometChat API key, the tunnel token"
+
+
+def config_exposure(path: Path) -> str:
+    """A warning when other users of this computer may read the config file, else "".
+
+    POSIX: group- or other-readable.  Windows: chmod means nothing there; a file
+    under the user's profile is private by the profile's ACLs, one elsewhere
+    (``C:\\gsmbridge\\config.toml``) usually inherits "Users: read" from the drive.
+    """
+    if sys.platform == "win32":
+        profile = os.environ.get("USERPROFILE", "")
+        inside = bool(profile) and PureWindowsPath(str(path).lower()).is_relative_to(
+            PureWindowsPath(profile.lower())
+        )
+        if inside:
+            return ""
+        return (
+            f"Config {path} is outside your user profile, where other users of this PC "
+            f"can usually read it ({_CONFIG_HOLDS}): keep it under {profile or 'your profile'} "
+            "(the default) or remove other users from the folder's permissions"
+        )
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return ""
+    if not mode & 0o044:
+        return ""
+    return (
+        f"Config {path} is readable by other users (mode {mode:o}) and holds {_CONFIG_HOLDS}: "
+        f"chmod 600 {path}"
+    )
