@@ -134,3 +134,16 @@ def test_settings_box_is_off_when_windows_switched_it_off(gui, winreg: FakeWinre
     assert not dialog.start_at_login.isChecked()
     assert "Startup apps" in dialog.start_at_login.toolTip()
     dialog.reject()
+
+
+def test_keep_awake_box_on_by_default_and_saved(gui, qtbot, tmp_path) -> None:
+    import tomllib
+
+    dialog = gui.window.open_settings()
+    assert dialog.keep_awake.isChecked()
+    dialog.keep_awake.setChecked(False)
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    data = tomllib.loads((tmp_path / "config.toml").read_text())
+    assert data["server"]["keep_awake"] is False
+    assert gui.ctx.bridge.settings.server.keep_awake is False  # applied live

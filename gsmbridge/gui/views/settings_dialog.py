@@ -155,6 +155,15 @@ class SettingsDialog(QDialog):
                 "Windows' Startup apps settings have gsmbridge turned off; ticking this "
                 "turns it back on there."
             )
+        self.keep_awake = self._check(
+            form,
+            "server.keep_awake",
+            "Keep this PC awake while gsmbridge runs (Windows; the screen may still turn off)",
+            s.server.keep_awake,
+        )
+        self.keep_awake.setToolTip(
+            "A sleeping PC misses webhooks, and CometChat does not send them again."
+        )
         self.close_to_tray = self._check(
             form,
             "gui.close_to_tray",
