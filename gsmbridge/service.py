@@ -16,6 +16,7 @@ from typing import Any
 
 from gsmbridge import __version__
 from gsmbridge.config import AuthSettings, Settings
+from gsmbridge.core import power, private
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
@@ -120,6 +121,8 @@ class Bridge:
             lambda: self.store, lambda: self.settings.history.keep_days, self.events.jobs_changed
         )
         self._config_watch: ConfigWatch | None = None
+        self._keep_awake = power.KeepAwake()
+        self.power_note = ""  # Windows: would the power plan sleep, does gsmbridge stop it
         self.started = False
         self.stopping = False
 
@@ -142,6 +145,10 @@ class Bridge:
     def start(self) -> None:
         """Open the queue, recover interrupted jobs, start serving; raise on failure."""
         server = self.settings.server
+        if self.settings.loaded_from is not None:
+            exposed = private.config_exposure(self.settings.loaded_from)
+            if exposed:
+                log.warning("%s", exposed)
         check_exposure(server.host, self.settings.auth.enabled, self.settings.auth.missing)
         store = self.open_store()
         recovered = store.recover_interrupted(self.settings.sending.crash_policy)
@@ -165,11 +172,30 @@ class Bridge:
             max_body=server.max_body_bytes,
         )
         self.web.start()
+        self._update_power()
         self._watch_config()
         self._start_tunnel()
         self._start_sending()
         self.started = True
         self.events.jobs_changed()
+
+    def _update_power(self) -> None:
+        """Windows: hold the PC awake as server.keep_awake says; say what the plan does."""
+        if not power.running_on_windows():
+            return
+        if self.settings.server.keep_awake:
+            self._keep_awake.start()
+        else:
+            self._keep_awake.stop()
+        note = self._keep_awake.error or power.power_note(
+            self._keep_awake.active, power.sleep_after_s()
+        )
+        if note and note != self.power_note:
+            if self._keep_awake.active:
+                log.info("%s", note)
+            else:
+                log.warning("%s", note)
+        self.power_note = note
 
     def _watch_config(self) -> None:
         """Credentials changed in the config file (set-password) apply at once."""
@@ -294,6 +320,7 @@ class Bridge:
         for modem in self.modems:
             modem.stop()
         self.modems = []
+        self._keep_awake.stop()  # after the last send: sleeping mid-CMGS loses it
         self.lookup.stop()
         self._housekeeping.stop()
         self._counts.stop()
@@ -347,6 +374,7 @@ class Bridge:
             # Every address the webhook listens on (localhost may be 127.0.0.1 and ::1).
             "listening": self.web.urls if self.web is not None else [],
             "tunnel": self.tunnel.status.to_dict() if self.tunnel is not None else None,
+            "power": self.power_note,
         }
 
     # -- sending and modems (GUI and API) -------------------------------------------------
@@ -456,6 +484,8 @@ class Bridge:
         if self.web is not None:
             self.web.app.extensions["gsmbridge.auth"].update(old.auth)
         logging.getLogger().setLevel(old.logging.level.upper())
+        if self.started:
+            self._update_power()
         if tunnel_changed:
             if self.tunnel is not None:
                 self.tunnel.stop()
