@@ -43,9 +43,55 @@ def version() -> str:
     return match.group(1)
 
 
-def run(cmd: list[str | Path], **kwargs: object) -> None:
-    print("+", " ".join(map(str, cmd)), flush=True)
+def run(cmd: list[str | Path], *, secret: str = "", **kwargs: object) -> None:
+    shown = " ".join(map(str, cmd))
+    print("+", shown.replace(secret, "***") if secret else shown, flush=True)
     subprocess.run([str(c) for c in cmd], check=True, **kwargs)  # type: ignore[call-overload]
+
+
+# Code signing: with a certificate (a .pfx and its password in these variables) the
+# executables and the installer are signed; without, the build says so and goes on.
+SIGN_PFX = "GSMBRIDGE_SIGN_PFX"
+SIGN_PASSWORD = "GSMBRIDGE_SIGN_PASSWORD"
+SIGN_TIMESTAMP = "GSMBRIDGE_SIGN_TIMESTAMP"
+DEFAULT_TIMESTAMP = "http://timestamp.digicert.com"
+UNSIGNED_NOTE = (
+    f"not signed ({SIGN_PFX} and {SIGN_PASSWORD} not set): Windows SmartScreen will say "
+    '"Windows protected your PC" (More info > Run anyway), and antivirus heuristics may '
+    "flag the PyInstaller bootloader"
+)
+
+
+def signtool() -> str | None:
+    """signtool.exe: SIGNTOOL, PATH, or the newest Windows SDK's x64 one."""
+    found = os.environ.get("SIGNTOOL") or shutil.which("signtool")
+    if found:
+        return found
+    kits = Path(os.environ.get("ProgramFiles(x86)", r"C:\Program Files (x86)"))
+    tools = sorted((kits / "Windows Kits" / "10" / "bin").glob("10.*/x64/signtool.exe"))
+    return str(tools[-1]) if tools else None
+
+
+def sign(files: list[Path]) -> bool:
+    """Sign ``files`` (SHA-256, RFC 3161 timestamp) when a certificate is configured."""
+    pfx, password = os.environ.get(SIGN_PFX, ""), os.environ.get(SIGN_PASSWORD, "")
+    if not pfx or not password:
+        print(UNSIGNED_NOTE, flush=True)
+        return False
+    tool = signtool()
+    if tool is None:
+        sys.exit(
+            f"{SIGN_PFX} is set but signtool.exe was not found: install the Windows "
+            "SDK's signing tools, or set SIGNTOOL"
+        )
+    timestamp = os.environ.get(SIGN_TIMESTAMP) or DEFAULT_TIMESTAMP
+    cmd: list[str | Path] = [tool, "sign", "/fd", "SHA256", "/tr", timestamp, "/td", "SHA256"]
+    run([*cmd, "/f", pfx, "/p", password, *files], secret=password)
+    return True
+
+
+def executables() -> list[Path]:
+    return sorted(BUNDLE.glob("*.exe"))
 
 
 def venv_python(venv: Path) -> Path:
@@ -137,12 +183,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         python = prepare_python(args.current_env)
     build(python, args.clean)
+    if executables():  # Windows builds: sign before the check runs and Inno packs them
+        sign(executables())
     if args.check:
         run([python, ROOT / "installer" / "check_bundle.py", BUNDLE])
     if args.archive:
         archive()
     if args.installer:
-        installer()
+        sign([installer()])
     return 0
 
 

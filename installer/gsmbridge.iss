@@ -22,6 +22,8 @@
 ; Created by installer\entry.py while gsmbridge runs (MUTEX_NAME there).
 #define AppMutexName "gsmbridge-running"
 #define FirewallRule "gsmbridge webhook"
+; The scheduled task of "Start at boot" (runs gsmbridge-cli --headless as SYSTEM).
+#define BootTask "gsmbridge at boot"
 ; The value gsmbridge\gui\autostart.py writes for "Start at login": the installer's task
 ; and the app's setting are the same switch.
 #define RunKey "Software\Microsoft\Windows\CurrentVersion\Run"
@@ -75,6 +77,10 @@ Name: "english"; MessagesFile: "compiler:Default.isl"
 [Tasks]
 Name: "desktopicon"; Description: "{cm:CreateDesktopIcon}"; GroupDescription: "{cm:AdditionalIcons}"; Flags: unchecked
 Name: "startatlogin"; Description: "Start gsmbridge when I log in (it waits in the notification area)"; GroupDescription: "Start-up:"; Flags: unchecked
+; Before anyone logs on, for PCs that reboot for updates unattended: a scheduled task as
+; SYSTEM (no password to store) with this user's data folder and config. Needs "Install
+; for all users" (creating a SYSTEM task needs administrator rights).
+Name: "startatboot"; Description: "Start gsmbridge at boot, before anyone logs on (in the background, no window; instead of starting at login)"; GroupDescription: "Start-up:"; Flags: unchecked; Check: IsAdminInstallMode
 
 [InstallDelete]
 ; An upgrade replaces the libraries wholesale: a DLL left over from the previous version
@@ -98,11 +104,15 @@ Root: HKCU; Subkey: "{#RunKey}"; ValueType: string; ValueName: "{#RunValue}"; Va
 Filename: "{sys}\netsh.exe"; Parameters: "advfirewall firewall delete rule name=""{#FirewallRule}"""; Flags: runhidden; StatusMsg: "Updating the firewall rule..."; Check: IsAdminInstallMode
 Filename: "{sys}\netsh.exe"; Parameters: "advfirewall firewall add rule name=""{#FirewallRule}"" dir=in action=allow protocol=TCP localport={code:ListenPort} profile=private,domain program=""{app}\{#AppExeName}"""; Flags: runhidden; StatusMsg: "Adding the firewall rule..."; Check: WantFirewallRule
 Filename: "{sys}\netsh.exe"; Parameters: "advfirewall firewall add rule name=""{#FirewallRule}"" dir=in action=allow protocol=TCP localport={code:ListenPort} profile=private,domain program=""{app}\{#CliExeName}"""; Flags: runhidden; Check: WantFirewallRule
+; The boot task: the old one goes first (an upgrade without the task removes it).
+Filename: "{sys}\schtasks.exe"; Parameters: "/Delete /F /TN ""{#BootTask}"""; Flags: runhidden; StatusMsg: "Updating the start-at-boot task..."; Check: IsAdminInstallMode
+Filename: "{sys}\schtasks.exe"; Parameters: "/Create /F /TN ""{#BootTask}"" /SC ONSTART /RU SYSTEM /RL HIGHEST /TR ""\""{app}\{#CliExeName}\"" --headless --data-dir \""{localappdata}\{#AppName}\"" --config \""{localappdata}\{#AppName}\config.toml\"""""; Flags: runhidden; StatusMsg: "Adding the start-at-boot task..."; Tasks: startatboot
 Filename: "{app}\{#AppExeName}"; Description: "{cm:LaunchProgram,{#AppName}}"; Flags: nowait postinstall skipifsilent runasoriginaluser
 
 [UninstallRun]
 ; Same condition as adding it: a per-user install never had the rights to add one.
 Filename: "{sys}\netsh.exe"; Parameters: "advfirewall firewall delete rule name=""{#FirewallRule}"""; Flags: runhidden; RunOnceId: "DeleteFirewallRule"; Check: IsAdminInstallMode
+Filename: "{sys}\schtasks.exe"; Parameters: "/Delete /F /TN ""{#BootTask}"""; Flags: runhidden; RunOnceId: "DeleteBootTask"; Check: IsAdminInstallMode
 
 [Code]
 var

@@ -460,3 +460,89 @@ def test_install_sh_system_service_under_a_root(tmp_path: Path) -> None:
 def test_readme_has_the_section_before_development() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert readme.index("## Installing and building") < readme.index("## Development")
+
+
+# -- Windows: start at boot, firewall profiles, code signing (issue 14.5, 14.19, 14.20) ----
+
+
+def test_iss_start_at_boot_task_creates_and_removes_the_scheduled_task() -> None:
+    task = next(e for e in iss_entries("Tasks") if e["Name"] == "startatboot")
+    assert "unchecked" in task["Flags"] and task["Check"] == "IsAdminInstallMode"
+    assert iss_define("BootTask") == "gsmbridge at boot"
+    name = "{#BootTask}"
+    run = [e for e in iss_entries("Run") if "schtasks" in e["Filename"]]
+    delete, create = run
+    assert delete["Parameters"] == f'/Delete /F /TN "{name}"'  # the old one first
+    assert delete["Check"] == "IsAdminInstallMode"
+    params = create["Parameters"]
+    assert create["Tasks"] == "startatboot"
+    assert params.startswith(f'/Create /F /TN "{name}" /SC ONSTART /RU SYSTEM ')
+    # /TR is one quoted argument whose inner quotes are \" (schtasks' escaping).
+    tr = re.search(r'/TR "(.*)"$', params)
+    assert tr, params
+    inner = tr.group(1).replace('\\"', '"')
+    assert inner == (
+        '"{app}\\{#CliExeName}" --headless --data-dir "{localappdata}\\{#AppName}" '
+        '--config "{localappdata}\\{#AppName}\\config.toml"'
+    )
+    options = {opt for action in build_parser()._actions for opt in action.option_strings}
+    assert {"--headless", "--data-dir", "--config"} <= options
+    (uninstall,) = [e for e in iss_entries("UninstallRun") if "schtasks" in e["Filename"]]
+    assert uninstall["Parameters"] == f'/Delete /F /TN "{name}"'
+    assert uninstall["RunOnceId"] == "DeleteBootTask"
+
+
+def test_iss_firewall_rule_follows_the_port_and_names_its_profiles() -> None:
+    adds = [e for e in iss_entries("Run") if " add rule" in e.get("Parameters", "")]
+    for entry in adds:
+        assert "localport={code:ListenPort} " in entry["Parameters"]
+        assert "profile=private,domain " in entry["Parameters"]
+    listen = re.search(r"function ListenPort\(Param: String\): String;.*?end;", ISS, re.S)
+    assert listen and "PortPage.Values[0]" in listen.group(0)
+    assert "GetPreviousData('ListenPort', DefaultPort)" in ISS  # an upgrade keeps the port
+    assert "on private and domain networks" in ISS  # the page says which profiles
+
+
+def test_build_signs_executables_and_installer_with_a_certificate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build = load(INSTALLER / "build.py")
+    bundle = tmp_path / "gsmbridge"
+    bundle.mkdir()
+    for name in ("gsmbridge.exe", "gsmbridge-cli.exe"):
+        (bundle / name).write_bytes(b"MZ")
+    setup = tmp_path / "gsmbridge-0.1.0-setup.exe"
+    ran: list[list[str]] = []
+    monkeypatch.setattr(build, "BUNDLE", bundle)
+    monkeypatch.setattr(build, "build", lambda python, clean: None)
+    monkeypatch.setattr(build, "installer", lambda: setup)
+    monkeypatch.setattr(build.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    monkeypatch.setenv("SIGNTOOL", r"C:\Kits\signtool.exe")
+    monkeypatch.setenv("GSMBRIDGE_SIGN_PFX", r"C:\certs\code.pfx")
+    monkeypatch.setenv("GSMBRIDGE_SIGN_PASSWORD", "pfx-secret")
+    monkeypatch.delenv("GSMBRIDGE_SIGN_TIMESTAMP", raising=False)
+    assert build.main(["--no-deps", "--current-env", "--installer"]) == 0
+    head = [r"C:\Kits\signtool.exe", "sign", "/fd", "SHA256", "/tr", build.DEFAULT_TIMESTAMP]
+    head += ["/td", "SHA256", "/f", r"C:\certs\code.pfx", "/p", "pfx-secret"]
+    assert ran == [
+        [*head, str(bundle / "gsmbridge-cli.exe"), str(bundle / "gsmbridge.exe")],
+        [*head, str(setup)],
+    ]
+    out = capsys.readouterr().out
+    assert "pfx-secret" not in out and "/p ***" in out
+
+
+def test_build_without_a_certificate_says_what_unsigned_means(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    build = load(INSTALLER / "build.py")
+    (tmp_path / "gsmbridge.exe").write_bytes(b"MZ")
+    ran: list[list[str]] = []
+    monkeypatch.setattr(build, "BUNDLE", tmp_path)
+    monkeypatch.setattr(build, "build", lambda python, clean: None)
+    monkeypatch.setattr(build.subprocess, "run", lambda cmd, **kw: ran.append(cmd))
+    monkeypatch.delenv("GSMBRIDGE_SIGN_PFX", raising=False)
+    assert build.main(["--no-deps", "--current-env"]) == 0
+    assert ran == []
+    out = capsys.readouterr().out
+    assert "not signed" in out and "SmartScreen" in out and "Run anyway" in out
