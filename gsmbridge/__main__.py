@@ -53,6 +53,7 @@ COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
     "contacts": ("--config", "--data-dir"),
     "set-password": ("--config",),
     "send": ("--config", "--data-dir", "--modem", "--log-level"),
+    "stop": ("--data-dir",),
 }
 SETTINGS_OPTIONS = ("--config", "--data-dir")
 
@@ -140,6 +141,16 @@ def build_parser() -> argparse.ArgumentParser:
     pw.add_argument("--username", help="user name (default: keep, or 'cometchat')")
     pw.add_argument("--generate", action="store_true", help="generate a strong password")
     pw.set_defaults(func=cmd_set_password, writes_config=True)
+
+    stop = sub.add_parser(
+        "stop",
+        help="ask the running gsmbridge (window or headless) to quit, and wait for it",
+        description="Asks the gsmbridge running on this data directory to quit cleanly "
+        "(SMS in flight finished, tunnel ended) and waits until it has: exit 0 when it "
+        "stopped or none was running, 1 when it is still running after --timeout.",
+    )
+    stop.add_argument("--timeout", type=float, default=30.0, help="seconds to wait (default 30)")
+    stop.set_defaults(func=cmd_stop)
 
     try:
         from gsmbridge.cli import send
@@ -318,6 +329,27 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def cmd_stop(args: argparse.Namespace) -> int:
+    from gsmbridge.core.instance import request_stop
+
+    data_dir = data_dir_from_args(args)
+    try:
+        stopped = request_stop(data_dir, timeout=max(0.0, args.timeout))
+    except OSError as exc:
+        return fail(f"cannot ask gsmbridge to stop: {describe_os_error(exc)}", 1)
+    if stopped is None:
+        print(f"gsmbridge is not running (data directory {data_dir})")
+        return 0
+    if stopped:
+        print("gsmbridge stopped")
+        return 0
+    return fail(
+        f"gsmbridge is still running after {args.timeout:g} s; it stops when it has "
+        "finished the SMS it is sending (or end it in Task Manager)",
+        1,
+    )
+
+
 def _gui_runner() -> Any:
     """The desktop app's entry point, or None where Qt cannot load (a bare server)."""
     from gsmbridge.gui import preflight  # Qt-free: Qt aborts the process if xcb libs lack
@@ -376,7 +408,26 @@ def _settings_despite(exc: ConfigError, args: argparse.Namespace) -> tuple[Setti
     return settings, ConfigError(str(exc), tuple(loaded.problems) or exc.problems)
 
 
+def _replace_unencodable_output() -> None:
+    """Output redirected to a file (or a console) in a legacy code page (cp1252 on
+    Windows) cannot take every contact's name: print a ``?`` for what it cannot
+    hold instead of a UnicodeEncodeError traceback.  The frozen app runs in UTF-8
+    mode (installer/gsmbridge.spec), so this is for the other installs."""
+    import codecs
+
+    stream = sys.stdout
+    encoding = getattr(stream, "encoding", None)
+    if stream is None or not encoding or getattr(stream, "errors", "") != "strict":
+        return
+    try:
+        if codecs.lookup(encoding).name != "utf-8":
+            stream.reconfigure(errors="replace")  # type: ignore[union-attr]
+    except (LookupError, ValueError, OSError, AttributeError):
+        pass  # not a text stream we can change: leave it as it is
+
+
 def main(argv: list[str] | None = None) -> int:
+    _replace_unencodable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
     try:

@@ -1,4 +1,6 @@
-"""Headless mode: the same Bridge, no Qt, stopped cleanly by SIGINT or SIGTERM."""
+"""Headless mode: the same Bridge, no Qt, stopped cleanly by SIGINT or SIGTERM, on
+Windows by the console's events (Ctrl+Break, the console closing, logoff, shutdown),
+and everywhere by ``gsmbridge-cli stop`` (a request file in the data directory)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import threading
 from pathlib import Path
 
 from gsmbridge.config import Settings
-from gsmbridge.core.instance import InstanceLock
+from gsmbridge.core.instance import InstanceLock, StopRequest
+from gsmbridge.core.winconsole import ConsoleStop
 from gsmbridge.logs import setup_logging
 from gsmbridge.service import Bridge
 
@@ -21,6 +24,9 @@ def run(settings: Settings, data_dir: Path, *, stop_event: threading.Event | Non
     lock = InstanceLock(data_dir)
     lock.acquire()  # AlreadyRunning propagates to main(), which prints it
     stop = stop_event or threading.Event()
+    stop_request = StopRequest(data_dir)
+    stop_request.clear()  # a request left from an earlier run is not for this one
+    console = ConsoleStop(stop.set)
 
     def on_signal(signum: int, _frame: object) -> None:
         log.info("Received %s, stopping", signal.Signals(signum).name)
@@ -29,14 +35,21 @@ def run(settings: Settings, data_dir: Path, *, stop_event: threading.Event | Non
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+    console.install()
     bridge = Bridge(settings, data_dir)
     try:
         bridge.start()
         log.info("gsmbridge running headless; data in %s. Press Ctrl-C to stop.", data_dir)
         # Event.wait with a timeout keeps the main thread responsive to signals on Windows.
         while not stop.wait(1.0):
-            pass
+            if stop_request.pending():
+                log.info("Asked to stop (gsmbridge-cli stop), stopping")
+                stop.set()
     finally:
-        bridge.stop()
-        lock.release()
+        try:
+            bridge.stop()
+        finally:
+            stop_request.clear()
+            lock.release()
+            console.stopped.set()  # the console handler may now let Windows end us
     return 0

@@ -122,6 +122,31 @@ var
 const
   DefaultPort = '8080';
 
+// Before the AppMutex check: ask a running gsmbridge of an earlier install to quit
+// cleanly (gsmbridge-cli stop: the SMS in flight finished, the tunnel ended), so a
+// silent upgrade does not stall on "close the application".  Best effort: if it is
+// still running, the AppMutex question and the Restart Manager follow as before.
+function PreviousAppDir: String;
+var
+  Key: String;
+begin
+  Key := 'Software\Microsoft\Windows\CurrentVersion\Uninstall\{552F959A-3CD3-46C7-8333-C62007EF81DC}_is1';
+  if not RegQueryStringValue(HKCU, Key, 'Inno Setup: App Path', Result) then
+    if not RegQueryStringValue(HKLM, Key, 'Inno Setup: App Path', Result) then
+      Result := '';
+end;
+
+function InitializeSetup: Boolean;
+var
+  Cli: String;
+  ResultCode: Integer;
+begin
+  Result := True;
+  Cli := AddBackslash(PreviousAppDir) + '{#CliExeName}';
+  if (PreviousAppDir <> '') and FileExists(Cli) then
+    Exec(Cli, 'stop --timeout 30', '', SW_HIDE, ewWaitUntilTerminated, ResultCode);
+end;
+
 procedure InitializeWizard;
 var
   NetworkCaption: String;

@@ -28,7 +28,12 @@ from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler, install_qt_message_handler
 from gsmbridge.gui.problems import explain_start_error
-from gsmbridge.gui.single_instance import SingleInstance, activate_running, server_name
+from gsmbridge.gui.single_instance import (
+    SingleInstance,
+    StopWatcher,
+    activate_running,
+    server_name,
+)
 from gsmbridge.gui.tray import Tray
 from gsmbridge.gui.views.main_window import MainWindow
 from gsmbridge.logs import setup_logging
@@ -74,6 +79,8 @@ class GuiApp(QObject):
         self.window.quit_requested.connect(self.quit)
         self.single = SingleInstance(server_name(self.data_dir), self)
         self.single.activated.connect(self.window.bring_to_front)
+        self.stop_watcher = StopWatcher(self.data_dir, self)  # gsmbridge-cli stop
+        self.stop_watcher.stop_requested.connect(self.window.request_quit)
         app = QApplication.instance()
         if isinstance(app, QApplication):
             # With a tray, closing the window hides it; Quit is explicit.  Without one,
@@ -81,10 +88,14 @@ class GuiApp(QObject):
             app.setQuitOnLastWindowClosed(self.tray is None)
             # Logging out closes the windows after this signal: no question, no hiding.
             app.commitDataRequest.connect(self.session_ending)
+            # On Windows the process is ended right after aboutToQuit at the end of the
+            # session (WM_ENDSESSION): the event loop never returns, so stop here.
+            app.aboutToQuit.connect(self.shutdown)
         self._shut_down = False
 
     def start(self, *, show: bool = True) -> None:
         self.single.listen()
+        self.stop_watcher.start()
         if show:
             self.window.show()
         if self.tray is not None:
@@ -140,6 +151,7 @@ class GuiApp(QObject):
         if self.tray is not None:
             self.tray.hide()
         self.single.close()
+        self.stop_watcher.timer.stop()
         self.ctx.stop_now()
         logging.getLogger().removeHandler(self.log_handler)
         if self._routed_qt:

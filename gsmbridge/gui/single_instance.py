@@ -16,9 +16,10 @@ import sys
 import time
 from pathlib import Path
 
-from PySide6.QtCore import QObject, Signal, Slot
+from PySide6.QtCore import QObject, QTimer, Signal, Slot
 from PySide6.QtNetwork import QLocalServer, QLocalSocket
 
+from gsmbridge.core.instance import StopRequest
 from gsmbridge.gui.compat import emit
 
 log = logging.getLogger(__name__)
@@ -134,3 +135,32 @@ class SingleInstance(QObject):
         if MESSAGE.strip() in data:
             log.info("Another launch asked for this window")
             emit(self.activated)
+
+
+class StopWatcher(QObject):
+    """Looks for ``gsmbridge-cli stop``'s request file (core.instance.StopRequest).
+
+    Signals:
+        stop_requested(): the request was seen (and removed); quit without asking.
+    """
+
+    stop_requested = Signal()
+
+    def __init__(self, data_dir: Path, parent: QObject | None = None, interval_ms: int = 500):
+        super().__init__(parent)
+        self.request = StopRequest(data_dir)
+        self.timer = QTimer(self)
+        self.timer.setInterval(interval_ms)
+        self.timer.timeout.connect(self._check)
+
+    def start(self) -> None:
+        self.request.clear()  # one left from an earlier run is not for this one
+        self.timer.start()
+
+    @Slot()
+    def _check(self) -> None:
+        if self.request.pending():
+            self.timer.stop()
+            self.request.clear()
+            log.info("Asked to stop (gsmbridge-cli stop), quitting")
+            emit(self.stop_requested)
