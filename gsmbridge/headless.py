@@ -12,7 +12,7 @@ from pathlib import Path
 from gsmbridge.config import Settings
 from gsmbridge.core.instance import InstanceLock, StopRequest
 from gsmbridge.core.winconsole import ConsoleStop
-from gsmbridge.logs import setup_logging
+from gsmbridge.logs import setup_logging, stop_logging
 from gsmbridge.service import Bridge
 
 log = logging.getLogger(__name__)
@@ -20,9 +20,10 @@ log = logging.getLogger(__name__)
 
 def run(settings: Settings, data_dir: Path, *, stop_event: threading.Event | None = None) -> int:
     """Run until a signal (or ``stop_event``); return the process exit code."""
-    setup_logging(data_dir, settings.logging.level)
+    # The lock before the log: a second launch must not open the first one's log file.
     lock = InstanceLock(data_dir)
     lock.acquire()  # AlreadyRunning propagates to main(), which prints it
+    setup_logging(data_dir, settings.logging.level)
     stop = stop_event or threading.Event()
     stop_request = StopRequest(data_dir)
     stop_request.clear()  # a request left from an earlier run is not for this one
@@ -51,5 +52,6 @@ def run(settings: Settings, data_dir: Path, *, stop_event: threading.Event | Non
         finally:
             stop_request.clear()
             lock.release()
+            stop_logging()  # every line on disk before the process ends
             console.stopped.set()  # the console handler may now let Windows end us
     return 0

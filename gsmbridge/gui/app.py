@@ -36,7 +36,7 @@ from gsmbridge.gui.single_instance import (
 )
 from gsmbridge.gui.tray import Tray
 from gsmbridge.gui.views.main_window import MainWindow
-from gsmbridge.logs import setup_logging
+from gsmbridge.logs import attach, detach, setup_logging, stop_logging
 from gsmbridge.service import Bridge
 
 log = logging.getLogger(__name__)
@@ -66,7 +66,7 @@ class GuiApp(QObject):
         self.data_dir = Path(data_dir)
         self.config_error = config_error
         self.log_handler = QtLogHandler()
-        logging.getLogger().addHandler(self.log_handler)
+        attach(self.log_handler)  # fed by the log thread: request threads never emit to Qt
         self._previous_qt_handler: Any = None
         self._routed_qt = route_qt_messages
         if route_qt_messages:
@@ -153,7 +153,7 @@ class GuiApp(QObject):
         self.single.close()
         self.stop_watcher.timer.stop()
         self.ctx.stop_now()
-        logging.getLogger().removeHandler(self.log_handler)
+        detach(self.log_handler)
         if self._routed_qt:
             from PySide6.QtCore import qInstallMessageHandler
 
@@ -202,7 +202,6 @@ def run(
 ) -> int:
     """Run the desktop app until Quit; return the process exit code."""
     data_dir = Path(data_dir)
-    setup_logging(data_dir, settings.logging.level)
     config_path = Path(getattr(args, "config", None) or default_config_path())
     app = QApplication.instance()
     if not isinstance(app, QApplication):
@@ -212,6 +211,8 @@ def run(
     app.setDesktopFileName("gsmbridge")
     app.setWindowIcon(app_icon())
 
+    # The lock before the log: a second launch must not open (and try to rotate) the
+    # log file the first one writes.
     lock = InstanceLock(data_dir)
     try:
         lock.acquire()
@@ -228,6 +229,7 @@ def run(
             "this one with another --data-dir.",
         )
         return 1
+    setup_logging(data_dir, settings.logging.level)
     gui = GuiApp(
         settings,
         data_dir,
@@ -245,4 +247,5 @@ def run(
     finally:
         gui.shutdown()
         lock.release()
+        stop_logging()  # every line on disk before the process ends
     return int(code)
