@@ -6,6 +6,7 @@ Run by bench_webhook.py as ``python bare_app.py PORT THREADS``.
 from __future__ import annotations
 
 import json
+import logging
 import sys
 
 from flask import Flask, jsonify, request
@@ -30,4 +31,5 @@ def webhook():
 
 
 if __name__ == "__main__":
+    logging.getLogger("waitress.queue").setLevel(logging.ERROR)  # a line per queued task
     serve(app, host="127.0.0.1", port=int(sys.argv[1]), threads=int(sys.argv[2]), _quiet=True)
