@@ -389,7 +389,11 @@ def _at(origin: str, line: int | None) -> str:
 _LOCATED = re.compile(r"\(at line (\d+), column \d+\)")
 _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$")
 # A non-empty password or hash written in the file: its credentials must not be lost.
-_CREDENTIAL = re.compile(r"""^\s*(?:auth\.)?password(?:_hash)?\s*=\s*(?!""|'')\S""", re.M)
+# Written any way TOML allows: bare or quoted key, dotted (auth.password_hash), or in
+# an inline table (auth = { username = "…", password_hash = "…" }).
+_CREDENTIAL = re.compile(
+    r"""(?:^|[{,.])\s*["']?password(?:_hash)?["']?\s*=\s*(?!""|'')\S""", re.M
+)
 _CONTROL = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\b": "a backspace"}
 
 

@@ -101,6 +101,19 @@ class ConfigWatch:
         new = loaded.settings.auth
         if _identity(new) == _identity(self.auth) and not self.auth.unreadable:
             return False
+        if self.auth.enabled and not new.enabled:
+            # An edit that drops [auth], or an editor's empty file for a moment: never
+            # open a running webhook; turning Basic Auth off takes a restart, where
+            # the start-up check refuses it on anything but loopback.
+            if self._warned != stamp:
+                self._warned = stamp
+                log.warning(
+                    "%s no longer holds complete credentials (%s); the webhook keeps "
+                    "the previous ones until gsmbridge restarts",
+                    self.path,
+                    new.missing,
+                )
+            return False
         self.auth.username = new.username
         self.auth.password_hash = new.password_hash
         self.auth.password = new.password

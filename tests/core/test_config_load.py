@@ -83,6 +83,25 @@ def test_credentials_lost_in_a_broken_file_lock_the_webhook(tmp_path: Path) -> N
     assert read_settings(path, environ={}).settings.auth.unreadable
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        # an inline table with a trailing comma (invalid TOML)
+        'auth = {{ username = "cometchat", password_hash = "{h}", }}\n[server]\nport = 1\n',
+        # quoted keys, a broken value above them
+        '[auth]\n"username" = "cometchat\n"password_hash" = "{h}"\n',
+        # a dotted key whose own value is broken (unterminated)
+        'auth.username = "cc"\nauth.password_hash = "{h}\n[server]\nport = 1\n',
+    ],
+    ids=["inline-table", "quoted-keys", "dotted-keys"],
+)
+def test_credentials_written_any_toml_way_lock_when_lost(tmp_path: Path, text: str) -> None:
+    path = write(tmp_path, text.format(h="scrypt$16384$8$1$c2FsdA==$aGFzaA=="))
+    auth = read_settings(path, environ={}).settings.auth
+    assert "cannot be read" in auth.unreadable
+    assert auth.enabled  # the webhook refuses everyone rather than run open
+
+
 def test_no_lock_when_the_file_had_no_credentials_or_the_environment_has_them(
     tmp_path: Path,
 ) -> None:

@@ -77,6 +77,24 @@ def test_a_broken_file_keeps_the_old_credentials_and_warns_once(
     assert status(port, "cc", "old-pass") == 200
 
 
+@pytest.mark.parametrize("edit", ["auth-dropped", "emptied"])
+def test_credentials_removed_from_the_file_never_open_the_running_webhook(
+    running: Bridge, config_file: Path, caplog: pytest.LogCaptureFixture, edit: str
+) -> None:
+    # An edit that drops [auth], or an editor that empties the file before writing it:
+    # the running webhook keeps its credentials (it answered 200 to anybody before).
+    port = running.web.port
+    watch = running._config_watch
+    assert watch is not None
+    watch.stop()  # polled by hand below
+    config_file.write_text("[server]\nport = 0\n" if edit == "auth-dropped" else "")
+    with caplog.at_level(logging.WARNING, logger="gsmbridge.core.config_watch"):
+        assert watch.check() is False
+    assert status(port, "", "") == 401
+    assert status(port, "cc", "old-pass") == 200
+    assert "keeps the previous ones until gsmbridge restarts" in caplog.text
+
+
 def test_credentials_from_the_environment_still_win(config_file: Path, tmp_path: Path) -> None:
     env = {"GSMBRIDGE_AUTH_USERNAME": "env", "GSMBRIDGE_AUTH_PASSWORD": "env-pass"}
     bridge = Bridge(load_settings(config_file, environ=env), tmp_path / "data")
