@@ -140,23 +140,45 @@ def describe_running(
             "server.port is 0 (chosen at start), so whether a running gsmbridge uses the "
             "new credentials cannot be checked; it does within seconds if one runs."
         )
-    header = "Basic " + base64.b64encode(f"{username}:{password}".encode()).decode()
+
+    def ask(user: str, secret: str) -> int:
+        header = "Basic " + base64.b64encode(f"{user}:{secret}".encode()).decode()
+        connection = http.client.HTTPConnection(host, port, timeout=2)
+        try:
+            connection.request("GET", "/api/status", headers={"Authorization": header})
+            return connection.getresponse().status
+        finally:
+            connection.close()
+
     deadline = time.monotonic() + timeout_s
     code: int | None = None
     while True:
         try:
-            connection = http.client.HTTPConnection(host, port, timeout=2)
-            connection.request("GET", "/api/status", headers={"Authorization": header})
-            code = connection.getresponse().status
-            connection.close()
+            code = ask(username, password)
         except ConnectionRefusedError:
-            return f"No gsmbridge is running at {url}; it uses the new credentials when it starts."
+            return (
+                f"Nothing answers at {url} (server.host and server.port in this file): if "
+                "a gsmbridge reads this file elsewhere (another --port) it uses the new "
+                "credentials within seconds; otherwise when it starts."
+            )
         except OSError as exc:
             return f"Could not ask {url} whether a gsmbridge runs there: {exc}."
         if code != 401 or time.monotonic() >= deadline:
             break
         time.sleep(0.25)
     if code == 200:
+        # 200 also comes from a gsmbridge that checks no credentials at all (one that
+        # reads another config file): a wrong password tells the two apart.
+        try:
+            wrong = ask(username, password + "-not-it")
+        except OSError:
+            wrong = 401
+        if wrong == 200:
+            return (
+                f"The gsmbridge at {url} answers without checking any password: it does "
+                "not read this file (started with another --config?). Restart it with "
+                "this file to use the new credentials."
+            )
         return f"The running gsmbridge at {url} uses the new credentials now."
     if code == 401:
         return (

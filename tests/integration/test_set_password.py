@@ -98,11 +98,30 @@ def test_without_a_running_app_it_says_so(tmp_path: Path) -> None:
     config = write_config(tmp_path, port)
     out = set_password(config, "--generate", "--username", "chat")
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-1] == (
-        f"No gsmbridge is running at http://127.0.0.1:{port}; "
-        "it uses the new credentials when it starts."
+    assert out.stdout.splitlines()[-1].startswith(
+        f"Nothing answers at http://127.0.0.1:{port} (server.host and server.port in this file)"
     )
     assert 'username = "chat"' in config.read_text(encoding="utf-8")
+
+
+def test_an_app_that_checks_no_password_is_not_said_to_use_the_new_one(
+    tmp_path: Path,
+) -> None:
+    # A gsmbridge on the same port that reads another file and has no credentials
+    # answers 200 to anybody: that is not "uses the new credentials now".
+    port = free_port()
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "config.toml").write_text(f"[server]\nport = {port}\n", encoding="utf-8")
+    app = Headless(other, "--port", str(port), env=NO_ENV_AUTH)
+    try:
+        assert app.port() == port
+        config = write_config(tmp_path / "mine", port)
+        out = set_password(config, "--generate")
+        assert out.returncode == 0, out.stderr
+        assert "answers without checking any password" in out.stdout.splitlines()[-1]
+    finally:
+        app.stop()
 
 
 def test_no_input_is_a_message_not_a_traceback(tmp_path: Path) -> None:
