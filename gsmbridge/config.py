@@ -391,9 +391,7 @@ _HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_-]+)\s*\]\s*(#.*)?$")
 # A non-empty password or hash written in the file: its credentials must not be lost.
 # Written any way TOML allows: bare or quoted key, dotted (auth.password_hash), or in
 # an inline table (auth = { username = "…", password_hash = "…" }).
-_CREDENTIAL = re.compile(
-    r"""(?:^|[{,.])\s*["']?password(?:_hash)?["']?\s*=\s*(?!""|'')\S""", re.M
-)
+_CREDENTIAL = re.compile(r"""(?:^|[{,.])\s*["']?password(?:_hash)?["']?\s*=\s*(?!""|'')\S""", re.M)
 _CONTROL = {"\t": "a tab", "\n": "a line break", "\r": "a line break", "\b": "a backspace"}
 
 
@@ -572,6 +570,18 @@ def _read_text(path: Path) -> tuple[str | None, ConfigProblem | None]:
         return None, _problem("", message, origin)
 
 
+def _first_breaking_line(lines: list[str]) -> int | None:
+    """The first line after which the text no longer parses, for an error the parser
+    places "at end of document" (an unterminated multi-line string): skipping that
+    line keeps the values after it, as for any other broken line."""
+    for k in range(1, len(lines) + 1):
+        try:
+            tomllib.loads("\n".join(lines[:k]))
+        except tomllib.TOMLDecodeError:
+            return k
+    return None
+
+
 def _parse(text: str, origin: str) -> tuple[dict[str, Any], list[ConfigProblem]]:
     """Parse TOML; a line that breaks it is reported and skipped, so the rest still loads."""
     lines = text.split("\n")
@@ -581,10 +591,13 @@ def _parse(text: str, origin: str) -> tuple[dict[str, Any], list[ConfigProblem]]
             return tomllib.loads("\n".join(lines)), problems
         except tomllib.TOMLDecodeError as exc:
             located = _LOCATED.search(str(exc))
-            line = int(located.group(1)) if located else None
+            line = int(located.group(1)) if located else _first_breaking_line(lines)
             reason = _LOCATED.sub("", str(exc)).strip()
             hint = ""
-            if "escape" in reason.lower() or "\\" in reason or "hex value" in reason.lower():
+            # The hint only where a backslash is written on that line: the reason itself
+            # holds one for "Illegal character '\\n'" (an unterminated string).
+            written = lines[line - 1] if line and line <= len(lines) else ""
+            if "\\" in written and ("escape" in reason.lower() or "hex value" in reason.lower()):
                 hint = (
                     ": a Windows path in double quotes needs every backslash doubled; "
                     "write it in single quotes instead, as in path = 'D:\\bin\\ngrok.exe'"

@@ -157,6 +157,25 @@ def test_a_windows_path_in_double_quotes_is_explained(tmp_path: Path) -> None:
     assert "\n" not in message
 
 
+def test_an_unterminated_string_is_not_blamed_on_windows_paths(tmp_path: Path) -> None:
+    path = write(tmp_path, '[auth]\nusername = "cometchat\n[limits]\nper_minute = 3\n')
+    loaded = read_settings(path, environ={})
+    [problem] = [p for p in loaded.problems if not p.warning]
+    assert "line 2" in problem.message and "backslash" not in problem.message
+    assert loaded.settings.limits.per_minute == 3
+
+
+def test_an_error_placed_at_the_end_of_the_document_still_keeps_the_other_values(
+    tmp_path: Path,
+) -> None:
+    # An unterminated multi-line string: the parser names no line ("at end of
+    # document"); the line that opened it is found and skipped, the rest kept.
+    path = write(tmp_path, '[auth]\nusername = """cometchat\n[limits]\nper_minute = 3\n')
+    loaded = read_settings(path, environ={})
+    assert loaded.settings.limits.per_minute == 3
+    assert any("line 2" in p.message for p in loaded.problems)
+
+
 def test_a_path_that_turned_into_a_tab_is_warned_about(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
