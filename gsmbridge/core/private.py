@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import stat
 import sys
 from pathlib import Path, PureWindowsPath
@@ -98,16 +99,43 @@ def log_tightened(changed: list[str]) -> None:
         )
 
 
-_CONFIG_HOLDS = "the webhook password hash, the CometChat API key, the tunnel token"
+# What a config file may hold that other users must not read, by the key it is under
+# (bare, quoted or dotted; a non-empty value).
+_SECRETS = (
+    ("password_hash", "the webhook password hash"),
+    ("password", "the webhook password"),
+    ("api_key", "the CometChat API key"),
+    ("token", "the tunnel token"),
+)
 
 
-def config_exposure(path: Path) -> str:
-    """A warning when other users of this computer may read the config file, else "".
+def secrets_in(text: str) -> list[str]:
+    """The secrets ``text`` (a config file) holds, in words; [] when it holds none."""
+    found = []
+    for key, words in _SECRETS:
+        pattern = rf"""(?:^|[{{,.\s])["']?{key}["']?\s*=\s*(?!""|'')["'\w]"""
+        if re.search(pattern, text, re.M):
+            found.append(words)
+    return found
+
+
+def config_exposure(path: Path, text: str | None = None) -> str:
+    """A warning when other users of this computer may read the config file and it
+    holds a secret, else "" (``text``: the file's, read here when not given).
 
     POSIX: group- or other-readable.  Windows: chmod means nothing there; a file
     under the user's profile is private by the profile's ACLs, one elsewhere
     (``C:\\gsmbridge\\config.toml``) usually inherits "Users: read" from the drive.
     """
+    if text is None:
+        try:
+            text = path.read_text(encoding="utf-8-sig", errors="replace")
+        except OSError:
+            return ""
+    secrets = secrets_in(text)
+    if not secrets:
+        return ""  # nothing in it to protect (a file of limits, /dev/null)
+    holds = ", ".join(secrets)
     if sys.platform == "win32":
         profile = os.environ.get("USERPROFILE", "")
         inside = bool(profile) and PureWindowsPath(str(path).lower()).is_relative_to(
@@ -117,7 +145,7 @@ def config_exposure(path: Path) -> str:
             return ""
         return (
             f"Config {path} is outside your user profile, where other users of this PC "
-            f"can usually read it ({_CONFIG_HOLDS}): keep it under {profile or 'your profile'} "
+            f"can usually read it ({holds}): keep it under {profile or 'your profile'} "
             "(the default) or remove other users from the folder's permissions"
         )
     try:
@@ -127,6 +155,6 @@ def config_exposure(path: Path) -> str:
     if not mode & 0o044:
         return ""
     return (
-        f"Config {path} is readable by other users (mode {mode:o}) and holds {_CONFIG_HOLDS}: "
+        f"Config {path} is readable by other users (mode {mode:o}) and holds {holds}: "
         f"chmod 600 {path}"
     )

@@ -13,16 +13,21 @@ from gsmbridge.config import Settings
 from gsmbridge.core.private import config_exposure
 from gsmbridge.service import Bridge
 
+SECRETS = '[auth]\npassword_hash = "scrypt$1"\n[cometchat]\napi_key = "k"\n'
+HOLDS = "the webhook password hash, the CometChat API key"
+
 
 def test_windows_config_outside_the_profile_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "platform", "win32")
     monkeypatch.setenv("USERPROFILE", r"C:\Users\Ana")
     inside = Path(r"C:\users\ana\AppData\Local\gsmbridge\config.toml")  # case differs
-    assert config_exposure(inside) == ""
-    text = config_exposure(Path(r"C:\gsmbridge\config.toml"))
+    assert config_exposure(inside, SECRETS) == ""
+    text = config_exposure(Path(r"C:\gsmbridge\config.toml"), SECRETS)
     assert text.startswith(r"Config C:\gsmbridge\config.toml is outside your user profile")
     assert "API key" in text and r"C:\Users\Ana" in text
-    assert config_exposure(Path(r"C:\Users\Anabel\config.toml")) != ""  # not a prefix match
+    assert config_exposure(Path(r"C:\Users\Anabel\config.toml"), SECRETS) != ""  # not a prefix
+    # A file with nothing secret in it is not worth a warning.
+    assert config_exposure(Path(r"C:\gsmbridge\config.toml"), "[limits]\nper_minute = 3\n") == ""
 
 
 def test_posix_config_readable_by_others_is_reported(
@@ -30,14 +35,16 @@ def test_posix_config_readable_by_others_is_reported(
 ) -> None:
     monkeypatch.setattr(sys, "platform", "linux")
     path = tmp_path / "config.toml"
-    path.write_text("")
+    path.write_text(SECRETS)
     path.chmod(0o600)
     assert config_exposure(path) == ""
     path.chmod(0o644)
-    assert config_exposure(path) == f"Config {path} is readable by other users (mode 644) " + (
-        "and holds the webhook password hash, the CometChat API key, the tunnel token: "
-        f"chmod 600 {path}"
+    assert config_exposure(path) == (
+        f"Config {path} is readable by other users (mode 644) and holds {HOLDS}: chmod 600 {path}"
     )
+    path.write_text('[auth]\npassword_hash = ""\n[limits]\nper_minute = 3\n')
+    assert config_exposure(path) == ""  # no secret in it
+    assert config_exposure(Path("/dev/null")) == ""
     assert config_exposure(tmp_path / "missing.toml") == ""
 
 
@@ -45,7 +52,7 @@ def test_bridge_start_warns_once(
     settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     path = tmp_path / "config.toml"
-    path.write_text("")
+    path.write_text(SECRETS)
     path.chmod(0o640)
     settings.loaded_from = path
     bridge = Bridge(settings, tmp_path / "data")
@@ -54,9 +61,5 @@ def test_bridge_start_warns_once(
         bridge.stop()
     lines = [r.getMessage() for r in caplog.records if "readable by other users" in r.getMessage()]
     assert lines == [
-        f"Config {path} is readable by other users (mode 640) "
-        + (
-            "and holds the webhook password hash, the CometChat API key, the tunnel token: "
-            f"chmod 600 {path}"
-        )
+        f"Config {path} is readable by other users (mode 640) and holds {HOLDS}: chmod 600 {path}"
     ]
