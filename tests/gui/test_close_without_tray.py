@@ -85,6 +85,9 @@ def test_keep_running_minimises_and_the_app_does_not_quit(no_tray_app):
         served.append(webhook_status(no_tray_app))
         QApplication.instance().exit(7)
 
+    # exit() emits aboutToQuit, where the app stops for good (Windows' session end):
+    # this loop is the test's harness, not a quit.
+    QApplication.instance().aboutToQuit.disconnect(no_tray_app.shutdown)
     code = run_event_loop(steps)
     assert code == 7  # ended by the test, not by a quit (0)
     assert "no system tray" in answerer.texts[0] and "webhook stops" in answerer.texts[0]
