@@ -136,7 +136,7 @@ end
 function request()
   counter = counter + 1
   local uid = "bench-" .. tag .. "-" .. id .. "-" .. counter
-  local body = string.format(template, uid, counter %% 10000)
+  local body = string.format(template, uid, counter %% 1000)
   return wrk.format("POST", "/webhook", headers, body)
 end
 function done(summary, latency, requests)
@@ -199,7 +199,7 @@ def run_python(
 ) -> tuple[float, float, float, int, int]:
     bodies = [
         json.dumps(
-            payload(data__to__uid=f"bench-{tag}-{i}", data__to__phno=f"+1212555{i % 10000:04d}")
+            payload(data__to__uid=f"bench-{tag}-{i}", data__to__phno=f"+1212555{i % 1000:04d}")
         ).encode()
         for i in range(args.requests)
     ]
