@@ -239,6 +239,8 @@ def cmd_contacts_remove(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
     from gsmbridge.core.contacts import ContactsFileError, import_csv
 
+    if args.file.is_dir():
+        return fail(f"{args.file} is a folder: give the CSV file in it")
     if not args.file.is_file():
         return fail(f"no such file: {args.file}")
     store = _open_store(args)
@@ -426,10 +428,39 @@ def _replace_unencodable_output() -> None:
         pass  # not a text stream we can change: leave it as it is
 
 
+def _tell_to_use_cli(command: list[str]) -> None:
+    """A command run from the windowed gsmbridge.exe, which has no console to print on
+    (``set-password --generate`` would show its password to nobody): say so in a box."""
+    text = (
+        f"'gsmbridge {' '.join(command)}' prints its answer in a console window, and "
+        "gsmbridge.exe (the desktop app) has none; nothing was done.\n\n"
+        "Run it in Command Prompt or PowerShell with gsmbridge-cli.exe, which is in the "
+        f"same folder:\n\n    gsmbridge-cli {' '.join(command)}"
+    )
+    if sys.platform == "win32":
+        import ctypes
+
+        mb_iconinformation, mb_setforeground = 0x40, 0x10000
+        ctypes.windll.user32.MessageBoxW(  # type: ignore[attr-defined]
+            None, text, "gsmbridge: use gsmbridge-cli.exe", mb_iconinformation | mb_setforeground
+        )
+        return
+    try:  # no console elsewhere either (started from a menu with its output closed)
+        from PySide6.QtWidgets import QApplication, QMessageBox
+
+        _app = QApplication.instance() or QApplication(sys.argv[:1])
+        QMessageBox.information(None, "gsmbridge: use a terminal", text)
+    except Exception:  # noqa: BLE001 - no desktop either: the exit code is all that is left
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     _replace_unencodable_output()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if getattr(args, "func", None) is not None and sys.stdout is None:
+        _tell_to_use_cli(list(sys.argv[1:] if argv is None else argv))
+        return 2
     try:
         settings = settings_from_args(args)
     except ConfigError as exc:
