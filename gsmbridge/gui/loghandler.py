@@ -1,6 +1,7 @@
 """``logging`` into the GUI: a handler that only keeps records and emits a signal.
 
-The handler runs on whichever thread logs.  It appends to a bounded deque
+The handler runs on the log thread (``gsmbridge.logs.attach``; on whichever
+thread logs where no log thread runs, as in some tests).  It appends to a bounded deque
 (so a log view opened later still shows the recent past) and wakes its
 relay with a queued signal; the relay, on the GUI thread, hands the batch to
 the view.  The handler never touches a widget.  Qt's own warnings are routed into ``logging`` too.
