@@ -199,3 +199,8 @@ def test_the_installed_command_prints_one_line_not_a_traceback(home: Path) -> No
         "gsmbridge: cannot write /nonexistent/dir/x.csv: "
         "the folder /nonexistent/dir does not exist\n"
     )
+
+
+def test_contacts_import_of_a_folder_says_it_is_a_folder(home: Path, capsys) -> None:
+    assert main(["contacts", "import", str(home)]) == 2
+    assert f"{home} is a folder" in capsys.readouterr().err

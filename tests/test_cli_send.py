@@ -93,6 +93,21 @@ def test_an_impossible_number_is_refused_before_the_modem(home: Path, capsys) ->
     assert "sending.default_region" in err
 
 
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        (["+14155550123", ""], "the message is empty"),
+        (["+14155550123", "  "], "is empty"),
+        (["+14155550123", "hi", "--wait", "-1"], "--wait must be 0 or more"),
+    ],
+)
+def test_an_empty_message_or_a_negative_wait_is_refused(
+    home: Path, capsys, argv: list[str], says: str
+) -> None:
+    assert main(["send", "--modem", "sim", *argv]) == 2
+    assert says in capsys.readouterr().err
+
+
 def test_the_simulator_says_nothing_is_sent(home: Path, capsys) -> None:
     path = config(home, '[modem]\nport = ["sim"]\n')
     assert main(["send", "--config", str(path), "+31612345678", "Hello ☃ " * 10]) == 0

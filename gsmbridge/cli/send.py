@@ -158,6 +158,10 @@ def _resolve_url(settings: Settings) -> tuple[str | None, str]:
 
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     region = settings.sending.default_region
+    if not args.text.strip():
+        return fail("the message is empty: give the text to send")
+    if args.wait < 0:
+        return fail("--wait must be 0 or more seconds")
     try:
         number = normalise(args.number, region)
         options = modem_options(settings, args)
