@@ -111,7 +111,9 @@ def test_random_bytes(server: Client, raw: bytes) -> None:
         "[" * 50_000 + "]" * 50_000,
         '{"a":' * 20_000 + "1" + "}" * 20_000,
         json.dumps({**ONE_TO_ONE, "deep": json.loads("[" * 500 + "]" * 500)}),
-        json.dumps({**ONE_TO_ONE, "data": {**ONE_TO_ONE["data"], "smsContent": "é" * 100_000}}),
+        # Under max_body_bytes (\u00e9 is 6 bytes escaped): an oversized body is answered
+        # 413 before it is all sent and the connection closed (test_server_limits).
+        json.dumps({**ONE_TO_ONE, "data": {**ONE_TO_ONE["data"], "smsContent": "é" * 40_000}}),
         b'{"trigger": "\xc3\x28"}',
         b"\xef\xbb\xbf" + json.dumps(ONE_TO_ONE).encode(),
         json.dumps(ONE_TO_ONE).encode("utf-16"),
