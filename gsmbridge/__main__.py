@@ -153,8 +153,8 @@ def build_parser() -> argparse.ArgumentParser:
     stop.set_defaults(func=cmd_stop)
 
     try:
+        from gsmbridge.cli import modem as modem_cli
         from gsmbridge.cli import send
-        from gsmbridge.modem import cli as modem_cli
     except ImportError:  # the modem layer is optional for this parser to build
         pass
     else:

@@ -27,6 +27,8 @@ from typing import Any
 import platformdirs
 import tomli_w
 
+from gsmbridge.modem import parsing
+
 log = logging.getLogger(__name__)
 
 APP_NAME = "gsmbridge"
@@ -312,9 +314,8 @@ def verify_password(password: str, stored_hash: str) -> bool:
     return hmac.compare_digest(digest, expected)
 
 
-def valid_pin(pin: str) -> bool:
-    """A SIM PIN is 4 to 8 digits (3GPP TS 22.030); anything else is never sent."""
-    return pin.isdigit() and 4 <= len(pin) <= 8 and pin.isascii()
+# A SIM PIN is 4 to 8 digits (3GPP TS 22.030): a modem fact, kept with the modem.
+valid_pin = parsing.valid_pin
 
 
 # Letters and digits that cannot be mistaken for one another when read or typed:

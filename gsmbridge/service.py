@@ -31,8 +31,8 @@ from gsmbridge.core.store import Store
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.masking import mask
-from gsmbridge.modem.sim_state import SimulatorOptions
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
 from gsmbridge.tunnel import TunnelManager
 from gsmbridge.web.app import create_app
 from gsmbridge.web.server import WebServer, check_exposure
@@ -108,6 +108,8 @@ class Bridge:
         self.intake: Intake | Any = None
         self.web: WebServer | None = None
         self.modems: list[Modem] = []
+        # port "sim": the built-in simulators, by modem name (the driver only gets a URL)
+        self.simulators: dict[str, ModemSimulator] = {}
         self.sender: Sender | None = None
         self.tunnel: TunnelManager | None = None
         self._simulator_options = simulator_options
@@ -232,7 +234,6 @@ class Bridge:
             register_timeout_s=m.register_timeout_s,
             send_timeout_s=m.send_timeout_s,
             poll_interval_s=m.poll_interval_s,
-            simulator=self._simulator_options,
         )
         return dataclasses.replace(options, **self._modem_overrides)
 
@@ -252,6 +253,11 @@ class Bridge:
             if port.startswith("imei:"):
                 configured = [p for p in self.settings.modem.port if p != "sim"]
                 options.candidate_ports = configured or None
+            port_url = None
+            if port == "sim":  # each "sim" (also "sim#2") gets a simulator of its own
+                simulator = start_builtin(self._simulator_options)
+                self.simulators[name] = simulator
+                port_url = simulator.url
             options.simulated = port == "sim"
             modem = Modem(
                 name,
@@ -259,9 +265,8 @@ class Bridge:
                 listener=self._modem_events,
                 on_status_report=functools.partial(self._on_report, name),
                 on_incoming=functools.partial(self._on_incoming, name),
+                port_url=port_url,
             )
-            if port != name:  # a second "sim": still a simulator
-                modem.options.simulated = True
             self.modems.append(modem)
         self.sender = Sender(self.store, self.modems, self.settings, self.events)
         for modem in self.modems:
@@ -320,6 +325,9 @@ class Bridge:
         for modem in self.modems:
             modem.stop()
         self.modems = []
+        for simulator in self.simulators.values():
+            simulator.stop()
+        self.simulators = {}
         self._keep_awake.stop()  # after the last send: sleeping mid-CMGS loses it
         self.lookup.stop()
         self._housekeeping.stop()
@@ -417,9 +425,8 @@ class Bridge:
     def simulator_outbox(self) -> list[Any]:
         """What the simulated modems "sent" (nothing for real modems)."""
         out: list[Any] = []
-        for modem in self.modems:
-            if modem.simulator is not None:
-                out.extend(modem.simulator.sent)
+        for simulator in self.simulators.values():
+            out.extend(simulator.sent)
         return out
 
     def send_test(self, number: str, text: str) -> int:

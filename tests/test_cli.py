@@ -186,8 +186,9 @@ def test_modem_commands_run_with_a_broken_config(home: Path, capsys) -> None:
 def test_the_installed_command_prints_one_line_not_a_traceback(home: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
     env.update(XDG_CONFIG_HOME=str(home / "config-home"), GSMBRIDGE_DATA_DIR=str(home / "d"))
+    target = home / "no-such-folder" / "x.csv"  # (a fixed path such as /nonexistent may exist)
     proc = subprocess.run(
-        [sys.executable, "-m", "gsmbridge", "contacts", "export", "/nonexistent/dir/x.csv"],
+        [sys.executable, "-m", "gsmbridge", "contacts", "export", str(target)],
         capture_output=True,
         text=True,
         timeout=60,
@@ -196,9 +197,33 @@ def test_the_installed_command_prints_one_line_not_a_traceback(home: Path) -> No
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr == (
-        "gsmbridge: cannot write /nonexistent/dir/x.csv: "
-        "the folder /nonexistent/dir does not exist\n"
+        f"gsmbridge: cannot write {target}: the folder {target.parent} does not exist\n"
     )
+
+
+@pytest.mark.parametrize(
+    ("listen", "says"),
+    [("127.0.0.1:99999", "not 0..65535"), (":-1", "not 0..65535"), ("garbage", "not HOST:PORT")],
+)
+def test_simulate_modem_bad_listen_address_is_one_line(listen: str, says: str, capsys) -> None:
+    with pytest.raises(SystemExit) as done:
+        main(["simulate-modem", "--listen", listen])
+    assert done.value.code == 2
+    err = capsys.readouterr().err
+    assert says in err and "Traceback" not in err
+
+
+def test_simulate_modem_that_cannot_listen_does_not_say_it_stopped(capsys) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        assert main(["simulate-modem", "--listen", f"127.0.0.1:{port}"]) == 2
+    out, err = capsys.readouterr()
+    assert f"cannot listen on 127.0.0.1:{port}" in err
+    assert "stopped" not in out
 
 
 def test_contacts_import_of_a_folder_says_it_is_a_folder(home: Path, capsys) -> None:

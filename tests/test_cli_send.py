@@ -14,7 +14,7 @@ import pytest
 
 from gsmbridge.__main__ import main
 from gsmbridge.core.instance import InstanceLock
-from gsmbridge.modem.simulator import ModemSimulator
+from gsmbridge.simulator import ModemSimulator
 from tests.modem import conftest as modem_fixtures
 
 sim_factory = modem_fixtures.sim_factory  # the fixture, shared with the modem tests

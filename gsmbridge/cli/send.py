@@ -26,6 +26,7 @@ from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.ports import find_by_imei
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.simulator import start_builtin
 
 SIM_NOTICE = "(simulated modem: nothing is really sent)"
 PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
@@ -184,7 +185,9 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     missing = _missing_device(url)
     if missing is not None:
         return fail(missing, 1)
-    modem = Modem(url, options)
+    # "sim": this command starts the simulator and hands the driver its URL.
+    simulator = start_builtin() if simulated else None
+    modem = Modem(url, options, port_url=simulator.url if simulator else None)
     quiet = _quiet_modem_log(args)
     modem.start()
     try:
@@ -213,6 +216,8 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     finally:
         modem.stop()
+        if simulator is not None:
+            simulator.stop()
         if quiet is not None:
             logging.getLogger("gsmbridge").removeHandler(quiet)
 

@@ -6,6 +6,8 @@ import functools
 
 import phonenumbers
 
+from gsmbridge.modem.masking import mask_number
+
 MAX_RAW_LENGTH = 64
 
 # phonenumbers' reasons in plain words (its own text carries a "(1)" error code).
@@ -51,10 +53,5 @@ def _normalise_text(text: str, default_region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-def mask(number: str | None) -> str:
-    """Hide all but the last four digits, for logs and screenshots."""
-    if not number:
-        return ""
-    prefix = "+" if number.startswith("+") else ""
-    hidden = max(len(number) - len(prefix) - 4, 0)
-    return prefix + "*" * hidden + number[len(prefix) + hidden :]
+# Hide all but the last four digits (one home: the modem logs numbers too).
+mask = mask_number

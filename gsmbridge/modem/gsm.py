@@ -21,8 +21,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gsmbridge.config import valid_pin
-from gsmbridge.core.events import Listener
 from gsmbridge.modem import pdu
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.deliver import Deliver
@@ -34,10 +32,10 @@ from gsmbridge.modem.errors import (
 )
 from gsmbridge.modem.masking import mask
 from gsmbridge.modem.options import ModemOptions, SendResult, encode_message
+from gsmbridge.modem.parsing import valid_pin
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, ModemRestarted, Reconnect, ReconnectNow
-from gsmbridge.modem.sim_state import SimulatorOptions
-from gsmbridge.modem.status import ModemStatus
+from gsmbridge.modem.status import ModemStatus, StatusListener
 from gsmbridge.modem.urcs import BootWatch, UrcHandler, boot_rank
 
 __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
@@ -53,9 +51,11 @@ _UNAVAILABLE_CODES = {("cms", c) for c in (310, 311, 313, 316, 331)} | {
 class Modem:
     """One GSM modem; see the module docstring.  Thread-safe.
 
-    ``url``: a device (``COM3``, ``/dev/ttyUSB2``), a pyserial URL, ``sim`` for an
-    in-process simulator, or ``imei:<digits>`` to find the modem by IMEI on every
-    (re)connect, so it is found again after the OS renames its port.
+    ``url``: a device (``COM3``, ``/dev/ttyUSB2``), a pyserial URL, or
+    ``imei:<digits>`` to find the modem by IMEI on every (re)connect, so it is found
+    again after the OS renames its port.  ``port_url``, when given, is what is opened
+    instead and ``url`` only names the modem (``sim``: the caller started a simulator
+    and passes its ``socket://`` URL; the driver does not know simulators).
     """
 
     def __init__(
@@ -63,18 +63,19 @@ class Modem:
         url: str,
         options: ModemOptions,
         *,
-        listener: Listener | None = None,
+        listener: StatusListener | None = None,
         on_status_report: Callable[[pdu.StatusReport], None] | None = None,
         on_incoming: Callable[[Deliver], None] | None = None,
+        port_url: str | None = None,
     ) -> None:
         self.url = url
+        self.port_url = port_url
         self.options = options
         self._listener = listener
         self._on_status_report = on_status_report
         self._on_incoming = on_incoming
         self.incoming_swept = threading.Event()  # the connect sweep of received SMS is over
-        simulated = options.simulated or url == "sim"
-        self._status = ModemStatus(port=url, simulated=simulated)
+        self._status = ModemStatus(port=url, simulated=options.simulated)
         self._status_lock = threading.RLock()
         self._stop = threading.Event()
         self._events: queue.Queue[tuple[str, Any]] = queue.Queue()
@@ -82,7 +83,6 @@ class Modem:
         self._send_lock = threading.Lock()
         self._channel: AtChannel | None = None
         self._thread: threading.Thread | None = None
-        self._simulator: Any = None
         self._ref_lock = threading.Lock()
         self._concat_ref = random.randrange(256)
         self._last_send_end = 0.0
@@ -105,13 +105,6 @@ class Modem:
     def start(self) -> None:
         if self._thread is not None:
             return
-        if self._status.simulated:
-            from gsmbridge.modem.simulator import ModemSimulator
-
-            # The built-in demo modem: every 4th recipient "replies", to show the inbox.
-            options = self.options.simulator or SimulatorOptions(reply_every=4)
-            self._simulator = ModemSimulator(options)
-            self._simulator.serve_tcp()
         self._thread = threading.Thread(
             target=self._supervise, name=f"modem {self.url}", daemon=True
         )
@@ -126,19 +119,12 @@ class Modem:
         self._close_channel()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        if self._simulator is not None:
-            self._simulator.stop()
         self.set_status(state="disconnected")
 
     @property
     def status(self) -> ModemStatus:
         with self._status_lock:
             return self._status
-
-    @property
-    def simulator(self) -> Any:
-        """The in-process ModemSimulator when simulated, else None."""
-        return self._simulator
 
     def wait_ready(self, timeout: float) -> bool:
         return self._ready.wait(timeout)
@@ -430,9 +416,9 @@ class Modem:
                 return
 
     def _resolve(self) -> str:
-        """The port to open: the simulator's, an ``imei:<digits>`` lookup, or the URL."""
-        if self._simulator is not None:
-            return str(self._simulator.url)
+        """The port to open: ``port_url``, an ``imei:<digits>`` lookup, or the URL."""
+        if self.port_url is not None:
+            return self.port_url
         if self.url.lower().startswith("imei:"):
             imei = self.url[5:].strip()
             found = find_by_imei(imei, ports=self.options.candidate_ports)

@@ -1,14 +1,25 @@
-"""Phone numbers in the modem's logs: masked unless DEBUG logging is on."""
+"""Phone numbers in the modem's logs: masked unless DEBUG logging is on.
+
+``mask_number`` lives here (not in core) because the modem is a leaf that logs
+numbers too; ``gsmbridge.core.phones.mask`` is this same function.
+"""
 
 from __future__ import annotations
 
 import logging
 
-from gsmbridge.core.phones import mask as mask_number
-
-__all__ = ["mask"]
+__all__ = ["mask", "mask_number"]
 
 _log = logging.getLogger("gsmbridge.modem")
+
+
+def mask_number(number: str | None) -> str:
+    """Hide all but the last four digits, for logs and screenshots."""
+    if not number:
+        return ""
+    prefix = "+" if number.startswith("+") else ""
+    hidden = max(len(number) - len(prefix) - 4, 0)
+    return prefix + "*" * hidden + number[len(prefix) + hidden :]
 
 
 def mask(number: str) -> str:

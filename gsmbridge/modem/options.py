@@ -7,7 +7,6 @@ from dataclasses import dataclass
 
 from gsmbridge.modem import pdu
 from gsmbridge.modem.errors import ModemError
-from gsmbridge.modem.sim_state import SimulatorOptions
 
 
 @dataclass
@@ -24,10 +23,9 @@ class ModemOptions:
     poll_interval_s: float = 30.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
-    simulated: bool = False
+    simulated: bool = False  # shown as SIMULATED (the caller opened a simulator)
     prompt_timeout_s: float = 20.0  # AT+CMGS -> '>'
     max_timeouts: int = 3  # consecutive timeouts before the port is reopened
-    simulator: SimulatorOptions | None = None  # for simulated=True / url "sim"
     candidate_ports: list[str] | None = None  # where "imei:<digits>" looks; None = all ports
 
 

@@ -25,6 +25,11 @@ REGISTRATION = {
 REGISTERED = frozenset({1, 5, 6, 7, 9, 10})
 
 
+def valid_pin(pin: str) -> bool:
+    """A SIM PIN is 4 to 8 digits (3GPP TS 22.030); anything else is never sent."""
+    return pin.isdigit() and 4 <= len(pin) <= 8 and pin.isascii()
+
+
 def _fields(line: str) -> list[str]:
     return [f.strip() for f in line.split(":", 1)[1].split(",")] if ":" in line else []
 

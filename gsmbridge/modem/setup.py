@@ -12,7 +12,6 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from gsmbridge.config import valid_pin
 from gsmbridge.modem import parsing
 from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable, no_answer_text
@@ -288,7 +287,7 @@ class Initialiser:
         pin = (self.options.pin or "").strip()
         if not pin or pin == modem.rejected_pin:
             return None
-        if not valid_pin(pin):
+        if not parsing.valid_pin(pin):
             # Never put an arbitrary string into an AT command; treat it as rejected.
             modem.rejected_pin = pin
             modem.pin_error = "the configured SIM PIN is not 4 to 8 digits; not used"

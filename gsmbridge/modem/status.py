@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,10 @@ class ModemStatus:
     @property
     def ready(self) -> bool:
         return self.state == "ready"
+
+
+class StatusListener(Protocol):
+    """Who hears a modem's status changes (core's ``Listener`` is one); called on the
+    modem's threads."""
+
+    def modem_status_changed(self, status: ModemStatus) -> None: ...

@@ -10,7 +10,7 @@ from gsmbridge.core.events import Listener
 from gsmbridge.core.models import State
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
-from gsmbridge.modem.simulator import fast_options
+from gsmbridge.simulator import fast_options
 from tests.core.test_reports_long import rig_factory  # noqa: F401 - a fixture
 from tests.core.test_sender import Rig, fast_settings
 from tests.helpers import FakeClock

@@ -13,7 +13,7 @@ from gsmbridge.core.models import State
 from gsmbridge.core.schema import MIGRATIONS
 from gsmbridge.core.store import Store
 from gsmbridge.modem.pdu import StatusReport
-from gsmbridge.modem.simulator import fast_options
+from gsmbridge.simulator import fast_options
 from tests.core.test_sender import Rig, fast_settings
 from tests.helpers import NUMBER, FakeClock
 from tests.helpers import add_job as add

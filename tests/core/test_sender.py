@@ -13,7 +13,7 @@ from gsmbridge.core.models import NewJob, State
 from gsmbridge.core.sender import Sender, backoff_delay
 from gsmbridge.core.store import Store
 from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.modem.simulator import ModemSimulator, fast_options
+from gsmbridge.simulator import ModemSimulator, fast_options
 
 
 def new_job_for(uid: str, number: str) -> NewJob:

@@ -60,7 +60,7 @@ FAST_MODEM = dict(
 
 def fast_bridge(settings: Settings, data_dir) -> Bridge:
     """A real Bridge whose simulated modem answers at once."""
-    from gsmbridge.modem.simulator import fast_options
+    from gsmbridge.simulator import fast_options
 
     return Bridge(settings, data_dir, simulator_options=fast_options(), modem_options=FAST_MODEM)
 

@@ -152,7 +152,7 @@ def main(out: Path = OUT) -> None:
     window.contacts.grab().save(str(out / "contacts.png"))
 
     # Replies: what the recipients sent back to the SIM.
-    sim = bridge.modems[0]._simulator
+    sim = bridge.simulators[bridge.modems[0].url]
     sim.receive_sms("+12125550123", "Yes! Saturday at 10, I'll bring the maps.")
     sim.receive_sms("+12125550125", "Thanks, reviewed it. All good, paying today.")
     sim.receive_sms("+12125550199", "Who is this? Please stop texting me.")

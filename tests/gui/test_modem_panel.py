@@ -6,8 +6,8 @@ from PySide6.QtCore import QRect, Qt
 
 from gsmbridge.core.models import State
 from gsmbridge.gui.problems import modem_problem
-from gsmbridge.modem.simulator import fast_options
 from gsmbridge.service import Bridge
+from gsmbridge.simulator import fast_options
 from tests.gui.conftest import FAST_MODEM
 
 
@@ -92,7 +92,7 @@ def test_connect_saves_the_new_port_and_restarts_with_it_only(gui, qtbot, tmp_pa
     simulated modem leaves the panel, the header and the status bar."""
     import tomllib
 
-    from gsmbridge.modem.simulator import ModemSimulator
+    from gsmbridge.simulator import ModemSimulator
 
     sim = ModemSimulator(fast_options())
     sim.serve_tcp()

@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from gsmbridge.modem.simulator import ModemSimulator, fast_options
+from gsmbridge.simulator import ModemSimulator, fast_options
 from tests.helpers import Client, payload
 from tests.integration.headless import Headless
 

@@ -3,7 +3,7 @@ gsmbridge was stopped."""
 
 from __future__ import annotations
 
-from gsmbridge.modem.simulator import ModemSimulator, fast_options
+from gsmbridge.simulator import ModemSimulator, fast_options
 from tests.helpers import Client, payload
 from tests.integration.headless import Headless
 from tests.integration.test_end_to_end import FAST, wait_all

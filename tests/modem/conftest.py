@@ -15,8 +15,8 @@ from gsmbridge.core.events import Listener
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.ports import open_port
-from gsmbridge.modem.simulator import ModemSimulator, fast_options
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.simulator import ModemSimulator, fast_options
 
 TRANSPORTS = ["tcp", "pty"] if sys.platform != "win32" else ["tcp"]
 

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from gsmbridge.modem.cli import main
+from gsmbridge.cli.modem import main
 
 
 def test_modem_list_prints_a_header(capsys):
@@ -21,7 +21,7 @@ def test_simulate_modem_runs_and_stops():
         [
             sys.executable,
             "-m",
-            "gsmbridge.modem.cli",
+            "gsmbridge.cli.modem",
             "simulate-modem",
             "--listen",
             "127.0.0.1:0",
@@ -59,7 +59,7 @@ def test_simulate_modem_stops_on_ctrl_c_with_only_short_waits(capsys, monkeypatc
     import threading
     import time
 
-    from gsmbridge.modem import cli
+    from gsmbridge.cli import modem as cli
 
     waits: list[float | None] = []
     real_sleep = time.sleep

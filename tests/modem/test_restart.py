@@ -136,7 +136,7 @@ def test_a_reset_every_6_messages_costs_one_recovery_each(run_resets, caplog, tr
         r.getMessage()
         for r in caplog.records
         if r.name.startswith("gsmbridge")
-        and not r.name.startswith("gsmbridge.modem.simulator")
+        and not r.name.startswith("gsmbridge.simulator")
         and not r.getMessage().startswith(_PER_MESSAGE)
     ]
     assert len(about_resets) <= 12 * (1 + resets), about_resets

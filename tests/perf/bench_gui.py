@@ -132,8 +132,8 @@ def main() -> None:
     from gsmbridge.config import Settings
     from gsmbridge.gui.app import GuiApp
     from gsmbridge.logs import setup_logging
-    from gsmbridge.modem.simulator import fast_options
     from gsmbridge.service import DB_NAME, Bridge
+    from gsmbridge.simulator import fast_options
 
     tmp = Path(tempfile.mkdtemp(prefix="gsmbridge-bench-"))
     data_dir = tmp / "data"

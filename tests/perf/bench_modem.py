@@ -16,7 +16,7 @@ import sys
 import time
 
 from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.modem.simulator import ModemSimulator, fast_options
+from gsmbridge.simulator import ModemSimulator, fast_options
 
 
 def bench(transport: str, sends: int, latency: float, text: str) -> list[float]:

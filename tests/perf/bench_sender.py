@@ -25,7 +25,7 @@ from gsmbridge.core.models import NewJob, State  # noqa: E402
 from gsmbridge.core.sender import Sender  # noqa: E402
 from gsmbridge.core.store import Store  # noqa: E402
 from gsmbridge.modem.gsm import Modem, ModemOptions  # noqa: E402
-from gsmbridge.modem.simulator import ModemSimulator, fast_options  # noqa: E402
+from gsmbridge.simulator import ModemSimulator, fast_options  # noqa: E402
 
 
 def run(modem_count: int, messages: int, latency: float) -> float:

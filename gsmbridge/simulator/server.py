@@ -1,7 +1,7 @@
 """The built-in modem simulator, reached through a real pyserial path.
 
 ``--modem sim`` and ``gsmbridge simulate-modem`` use it; so do the tests.  The
-AT protocol lives in :mod:`sim_modem`; this module only moves bytes:
+AT protocol lives in :mod:`gsmbridge.simulator.modem`; this module only moves bytes:
 
 * ``serve_tcp()``: clients open ``socket://127.0.0.1:PORT``.  One client at a
   time; a new connection replaces the old one (a reconnecting client), and the
@@ -27,9 +27,9 @@ import socket
 import threading
 from collections.abc import Callable
 
-from gsmbridge.modem import sim_memory
-from gsmbridge.modem.sim_modem import SimulatedModem
-from gsmbridge.modem.sim_state import (
+from gsmbridge.simulator import memory as sim_memory
+from gsmbridge.simulator.modem import SimulatedModem
+from gsmbridge.simulator.state import (
     SimulatedMessage,
     SimulatedPart,
     SimulatorOptions,
@@ -45,7 +45,7 @@ __all__ = [
     "fast_options",
 ]
 
-log = logging.getLogger("gsmbridge.modem.simulator")
+log = logging.getLogger("gsmbridge.simulator")
 
 
 def fast_options(**overrides: object) -> SimulatorOptions:

@@ -4,7 +4,7 @@ With AT+CNMI ds=1 a report arrives inline as ``+CDS: <length>`` and its PDU.  A 
 that stores reports (ds=2) keeps each in its "SR" memory and announces it with
 ``+CDSI: "SR",<index>``; the host selects that memory (AT+CPMS), reads the report
 (AT+CMGR, PDU mode) and deletes it (AT+CMGD), or the memory fills up (the memories
-are in sim_memory).
+are in memory.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from gsmbridge.modem import pdu
 
 if TYPE_CHECKING:
-    from gsmbridge.modem.sim_modem import SimulatedModem
+    from gsmbridge.simulator.modem import SimulatedModem
 
 
 def report(modem: SimulatedModem, mr: int, number: str) -> None:

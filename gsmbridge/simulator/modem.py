@@ -1,8 +1,8 @@
-"""The simulated modem's AT command handlers (the transport lives in simulator.py).
+"""The simulated modem's AT command handlers (the transport lives in server.py).
 
 ``SimulatedModem`` is fed the bytes a client writes and answers through a writer
 callback, like a real modem would over its serial line: echo, V.250 framing,
-PDU-mode AT+CMGS with a ``> `` prompt, status reports (sim_reports), and the faults
+PDU-mode AT+CMGS with a ``> `` prompt, status reports (reports.py), and the faults
 the tests need (PIN, late registration, CMS errors, dropped connections, garbage,
 URC spam, reboots).  State survives a client reconnecting, as on a real modem.
 """
@@ -19,11 +19,13 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from gsmbridge.modem import pdu, sim_memory, sim_reports
+from gsmbridge.modem import pdu
 from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
-from gsmbridge.modem.sim_state import Outbox, Scheduler, SimulatorOptions
+from gsmbridge.simulator import memory as sim_memory
+from gsmbridge.simulator import reports as sim_reports
+from gsmbridge.simulator.state import Outbox, Scheduler, SimulatorOptions
 
-log = logging.getLogger("gsmbridge.modem.simulator")
+log = logging.getLogger("gsmbridge.simulator")
 
 
 # Boot lines after a reset, in the order the firmware prints them, at fractions of

@@ -1,6 +1,6 @@
 """The simulator's data: options, what it "sent", and a tiny timer thread.
 
-Kept apart from the AT handlers (sim_modem.py) and the transports (simulator.py)
+Kept apart from the AT handlers (modem.py) and the transports (server.py)
 so each stays readable.
 """
 
@@ -15,10 +15,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from gsmbridge.core.phones import mask as mask_number
 from gsmbridge.modem import pdu
+from gsmbridge.modem.masking import mask_number
 
-log = logging.getLogger("gsmbridge.modem.simulator")
+log = logging.getLogger("gsmbridge.simulator")
 
 
 @dataclass

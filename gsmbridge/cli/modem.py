@@ -1,8 +1,8 @@
 """Modem subcommands for the ``gsmbridge`` CLI: ``modem list`` and ``simulate-modem``.
 
 ``register(subparsers)`` adds them; each parser's ``func(args)`` returns an exit code.
-Thin on purpose: the work is in ports.py and simulator.py.  ``gsmbridge send`` needs
-the app's settings and phone numbers, so it lives above core, in ``gsmbridge/cli/``.
+Thin on purpose: the work is in ``gsmbridge.modem.ports`` and ``gsmbridge.simulator``
+(kept out of ``modem/``, which is a leaf that never imports the simulator).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 from gsmbridge.modem.errors import no_ports_text
 from gsmbridge.modem.ports import list_ports, probe_all
-from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions
+from gsmbridge.simulator import ModemSimulator, SimulatorOptions
 
 SLICE_S = 0.25  # how soon Ctrl-C stops simulate-modem on Windows
 
@@ -43,7 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     where = sim.add_mutually_exclusive_group()
     where.add_argument(
         "--listen",
-        default="127.0.0.1:0",
+        type=listen_address,
+        default=("127.0.0.1", 0),
         metavar="HOST:PORT",
         help="TCP address; clients use socket://HOST:PORT (default port: any)",
     )
@@ -211,6 +212,20 @@ def cmd_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def listen_address(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (or ``:PORT``, or ``PORT``) for --listen; argparse says what is wrong."""
+    host, _, port = text.rpartition(":")
+    try:
+        number = int(port or 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not HOST:PORT (for example 127.0.0.1:7001)"
+        ) from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is not 0..65535 (0: any free port)")
+    return host.strip("[]") or "127.0.0.1", number
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     options = SimulatorOptions(
         pin=args.sim_pin,
@@ -238,16 +253,18 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         )
         return 2
     simulator = ModemSimulator(options)
+    started = True
     try:
         if args.pty:
             path = simulator.serve_pty()
             print(f"Simulated modem on {path}", flush=True)
         else:
-            host, _, port = args.listen.rpartition(":")
+            host, port = args.listen
             try:
-                simulator.serve_tcp(host or "127.0.0.1", int(port or 0))
-            except (OSError, ValueError) as exc:
-                _error(f"cannot listen on {args.listen}: {exc}")
+                simulator.serve_tcp(host, port)
+            except OSError as exc:
+                _error(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+                started = False
                 return 2
             print(f"Simulated modem at {simulator.url}", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
@@ -258,7 +275,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         return 0
     finally:
         simulator.stop()
-        print(f"Simulated modem stopped; {len(simulator.sent)} SMS received.", flush=True)
+        if started:
+            print(f"Simulated modem stopped; {len(simulator.sent)} SMS received.", flush=True)
 
 
 def _run_until_interrupted(duration: float | None) -> None:
@@ -273,7 +291,7 @@ def _run_until_interrupted(duration: float | None) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Standalone entry point (``python -m gsmbridge.modem.cli``) for these commands."""
+    """Standalone entry point (``python -m gsmbridge.cli.modem``) for these commands."""
     parser = argparse.ArgumentParser(prog="gsmbridge")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)

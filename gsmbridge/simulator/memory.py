@@ -17,9 +17,9 @@ from typing import TYPE_CHECKING
 from gsmbridge.modem.deliver import encode_deliver
 
 if TYPE_CHECKING:
-    from gsmbridge.modem.sim_modem import SimulatedModem
+    from gsmbridge.simulator.modem import SimulatedModem
 
-log = logging.getLogger("gsmbridge.modem.simulator")
+log = logging.getLogger("gsmbridge.simulator")
 
 MEMORIES = ("SM", "ME", "MT", "SR")
 CAPACITY = 20

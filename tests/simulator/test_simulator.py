@@ -8,10 +8,11 @@ import time
 import pytest
 import serial
 
-from gsmbridge.modem import pdu, sim_modem
+from gsmbridge.modem import pdu
 from gsmbridge.modem.ports import close_port
-from gsmbridge.modem.sim_state import Scheduler
-from gsmbridge.modem.simulator import ModemSimulator, SimulatorOptions, fast_options
+from gsmbridge.simulator import ModemSimulator, SimulatorOptions, fast_options
+from gsmbridge.simulator import modem as sim_modem
+from gsmbridge.simulator.state import Scheduler
 from tests.modem.conftest import TRANSPORTS, wait_until
 
 FINAL = re.compile(rb"\r\n(OK|ERROR|\+CM[ES] ERROR: [^\r]*)\r\n")
