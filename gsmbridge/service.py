@@ -199,6 +199,11 @@ class Bridge:
                 log.warning("%s", note)
         self.power_note = note
 
+    @property
+    def keeping_awake(self) -> bool:
+        """Windows: gsmbridge holds the PC awake (``power_note`` then says from what)."""
+        return self._keep_awake.active
+
     def _watch_config(self) -> None:
         """Credentials changed in the config file (set-password) apply at once."""
         path = self.settings.loaded_from

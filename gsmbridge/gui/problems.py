@@ -139,3 +139,16 @@ def modem_problem(status: Any) -> Problem | None:
             (("modem", "Modem tab"), ("reconnect", "Reconnect")),
         )
     return None
+
+
+def power_problem(note: str, kept_awake: bool) -> Problem | None:
+    """The banner for a PC that may fall asleep (Windows' power plan), or None."""
+    if not note or kept_awake:
+        return None
+    return Problem(
+        "This PC may fall asleep and miss notifications",
+        note,
+        "Turn on Settings → Desktop → Keep this PC awake, or set Windows' power plan to "
+        "never sleep on mains power.",
+        (("settings", "Settings…"),),
+    )

@@ -30,7 +30,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler
-from gsmbridge.gui.problems import Problem, modem_problem
+from gsmbridge.gui.problems import Problem, modem_problem, power_problem
 from gsmbridge.gui.tray import Tray, tray_state
 from gsmbridge.gui.views.contacts_view import ContactsView
 from gsmbridge.gui.views.header import HeaderBar
@@ -121,6 +121,8 @@ class MainWindow(QMainWindow):
         self.modem_banner.action_triggered.connect(self._banner_action)
         self.notice = Banner()
         self.notice.action_triggered.connect(self._banner_action)
+        self.power_banner = Banner()
+        self.power_banner.action_triggered.connect(self._banner_action)
         self.header = HeaderBar()
         self.header.url_copied.connect(lambda url: self.post(f"Copied {url}"))
         self.queue = QueueView(ctx)
@@ -158,6 +160,7 @@ class MainWindow(QMainWindow):
         banners.addWidget(self.banner)
         banners.addWidget(self.modem_banner)
         banners.addWidget(self.notice)
+        banners.addWidget(self.power_banner)
         layout.addLayout(banners)
         layout.addWidget(self.header)
         layout.addWidget(self.tabs, 1)
@@ -173,6 +176,9 @@ class MainWindow(QMainWindow):
         self.paused_label.setStyleSheet(SIM_STYLE.replace("#d98c1f", "#d64541"))
         self.paused_label.hide()
         self.modem_label = QLabel("Modem: —")
+        self.awake_label = QLabel("Keeping this PC awake")  # Windows, server.keep_awake
+        self.awake_label.hide()
+        self.statusBar().addPermanentWidget(self.awake_label)
         self.statusBar().addPermanentWidget(self.paused_label)
         self.statusBar().addPermanentWidget(self.modem_label)
         self.statusBar().addPermanentWidget(self.sim_label)
@@ -244,6 +250,7 @@ class MainWindow(QMainWindow):
         self.header.set_counts(self.counts)
         self._update_title()
         self._update_tray()
+        self._show_power()
         self.post("Running: webhook at " + " and ".join(f"{u}/webhook" for u in bridge.urls))
 
     def _replace_modems(self, statuses: list[Any]) -> None:
@@ -354,6 +361,24 @@ class MainWindow(QMainWindow):
             )
         else:
             self.modem_banner.clear()
+
+    def _show_power(self) -> None:
+        """Windows: whether the power plan would put the PC to sleep, and who stops it."""
+        bridge = self.ctx.bridge
+        note, kept = bridge.power_note, bridge.keeping_awake
+        self.awake_label.setVisible(bool(note) and kept)
+        self.awake_label.setToolTip(note)
+        problem = power_problem(note, kept)
+        if problem is None:
+            self.power_banner.clear()
+        else:
+            self.power_banner.show_message(
+                problem.title,
+                problem.message,
+                problem.advice,
+                level="warning",
+                actions=list(problem.actions),
+            )
 
     def _update_title(self) -> None:
         title = "gsmbridge"
@@ -466,6 +491,8 @@ class MainWindow(QMainWindow):
         self.log_view.mask.setChecked(s.gui.mask_numbers)
         self.contacts.set_region(s.sending.default_region)
         self.modem_panel.test_sms.update_counter()
+        if self.ctx.running:
+            self._show_power()
         if restart:
             self.notice.show_message(
                 "Some settings apply after a restart of the service",

@@ -164,6 +164,10 @@ class SettingsDialog(QDialog):
         self.keep_awake.setToolTip(
             "A sleeping PC misses webhooks, and CometChat does not send them again."
         )
+        # What Windows' power plan does now (empty elsewhere, or before the first start).
+        self.power_note = self._note(getattr(ctx.bridge, "power_note", ""))
+        self.power_note.setVisible(bool(self.power_note.text()))
+        form.addRow(self.power_note)
         self.close_to_tray = self._check(
             form,
             "gui.close_to_tray",
