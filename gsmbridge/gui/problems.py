@@ -145,10 +145,9 @@ def power_problem(note: str, kept_awake: bool) -> Problem | None:
     """The banner for a PC that may fall asleep (Windows' power plan), or None."""
     if not note or kept_awake:
         return None
+    # The plan's note already says what to do; a refused keep-awake does not.
+    refused = note.startswith("cannot keep")
+    advice = "Set Sleep to Never in Windows' power settings (on mains power)." if refused else ""
     return Problem(
-        "This PC may fall asleep and miss notifications",
-        note,
-        "Turn on Settings → Desktop → Keep this PC awake, or set Windows' power plan to "
-        "never sleep on mains power.",
-        (("settings", "Settings…"),),
+        "This PC may fall asleep and miss notifications", note, advice, (("settings", "Settings…"),)
     )
