@@ -47,7 +47,9 @@ class InstanceLock:
         self._file: IO[bytes] | None = None
 
     def acquire(self) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        # The lock is the first thing in a new data directory: made private here, or the
+        # first start "tightens" a directory gsmbridge itself just made, with a warning.
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
         handle = open(self.path, "a+b")  # noqa: SIM115 - held open while running
         try:
             if sys.platform == "win32":

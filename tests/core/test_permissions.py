@@ -151,3 +151,21 @@ def test_windows_leaves_modes_alone(
     assert chmods == []
     if sys.platform != "win32":  # on Linux the usual umask shows nothing was made private
         assert mode(data) == 0o755 and mode(data / "gsmbridge.db") == 0o644
+
+
+@posix_only
+def test_first_start_makes_the_directory_private_without_a_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The instance lock comes first in a new data directory; the directory it makes is
+    already private, so nothing is "tightened" (and no warning) on a first start."""
+    from gsmbridge.core.instance import InstanceLock
+
+    data = tmp_path / "new" / "data"
+    lock = InstanceLock(data)
+    lock.acquire()
+    try:
+        assert mode(data) == 0o700
+        assert private.private_dir(data) == []
+    finally:
+        lock.release()
