@@ -1,0 +1,291 @@
+"""Read-only figures over the queue: the Statistics tab, ``/api/stats`` and ``/metrics``.
+
+Every query here is portable SQL (SQLite and PostgreSQL: no date functions, no
+JSON functions, no two-argument MAX) and runs through ``_rows``, the one place
+that reaches the store's read connection.  Times in the database are epoch
+seconds; days are cut in Python, at local midnights (a DST day is 23 or 25
+hours long), so the SQL only ever compares times.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import time
+from bisect import bisect_right
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+DAY_CHOICES = (7, 30, 90)
+MAX_DAYS = 366
+TOP_FAILURES = 10
+LIMIT_WINDOW_S = 86400.0  # the daily limit is a rolling 24 hours (see sender.py)
+
+
+class StatsStore(Protocol):
+    """What the figures need from the store: its read connection and the daily-limit count."""
+
+    def _reader(self) -> Any: ...
+
+    def sent_parts(self, *, since: float, modem: str | None = None) -> int: ...
+
+
+def _rows(store: StatsStore, sql: str, params: Sequence[object] = ()) -> list[tuple[Any, ...]]:
+    """Run one read query; the single seam to adapt for another backend."""
+    return list(store._reader().execute(sql, tuple(params)).fetchall())
+
+
+# -- days ------------------------------------------------------------------------------
+
+
+def local_midnight(day: dt.date) -> float:
+    """The epoch time of a day's first instant in the local time zone (mktime: DST-aware)."""
+    return dt.datetime(day.year, day.month, day.day).timestamp()
+
+
+def day_bounds(days: int, now: float) -> list[tuple[dt.date, float, float]]:
+    """(day, start, end) for the last ``days`` local days, today last."""
+    today = dt.datetime.fromtimestamp(now).date()
+    out = []
+    for back in range(days - 1, -1, -1):
+        day = today - dt.timedelta(days=back)
+        out.append((day, local_midnight(day), local_midnight(day + dt.timedelta(days=1))))
+    return out
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float | None:
+    """The nearest-rank percentile (q in 0..1) of sorted values; None when empty."""
+    if not sorted_values:
+        return None
+    rank = max(1, math.ceil(q * len(sorted_values)))
+    return float(sorted_values[rank - 1])
+
+
+# -- the figures -------------------------------------------------------------------------
+
+
+@dataclass
+class DayStats:
+    """One local day: what happened to jobs that day, and how long they took."""
+
+    day: dt.date
+    start: float
+    sent: int = 0
+    delivered: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    # seconds from the webhook to the last part sent / to the last delivery report
+    to_sent_p50: float | None = None
+    to_sent_p90: float | None = None
+    to_delivered_p50: float | None = None
+    to_delivered_p90: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.day.isoformat(),
+            "start": self.start,
+            "sent": self.sent,
+            "delivered": self.delivered,
+            "failed": self.failed,
+            "cancelled": self.cancelled,
+            "to_sent_s": {"p50": self.to_sent_p50, "p90": self.to_sent_p90},
+            "to_delivered_s": {"p50": self.to_delivered_p50, "p90": self.to_delivered_p90},
+        }
+
+
+@dataclass(frozen=True)
+class ModemToday:
+    """SMS parts a modem sent in the daily limit's window (the last 24 hours)."""
+
+    modem: str
+    parts: int
+    limit: int  # limits.per_day; 0 = no limit
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"modem": self.modem, "parts": self.parts, "limit": self.limit}
+
+
+@dataclass
+class Stats:
+    days: list[DayStats]
+    failures: list[tuple[str, int]]  # (reason, jobs) over the whole period, most first
+    modems: list[ModemToday]
+    computed_at: float
+    totals: dict[str, int] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "days": len(self.days),
+            "from": self.days[0].start if self.days else None,
+            "computed_at": self.computed_at,
+            "totals": self.totals,
+            "per_day": [d.to_dict() for d in self.days],
+            "failure_reasons": [{"reason": r, "count": n} for r, n in self.failures],
+            "modems_today": [m.to_dict() for m in self.modems],
+        }
+
+
+def _modems_that_sent(store: StatsStore) -> list[str]:
+    # The partial index jobs_sent_modem (modem, sent_at) holds only jobs that went out.
+    return [r[0] for r in _rows(store, "SELECT DISTINCT modem FROM jobs WHERE sent_at IS NOT NULL")]
+
+
+def collect(
+    store: StatsStore,
+    days: int = 30,
+    *,
+    clock: Callable[[], float] = time.time,
+    per_day_limit: int = 0,
+    modems: Iterable[str] = (),
+) -> Stats:
+    """The figures for the last ``days`` local days (today included).
+
+    A job counts as sent on the day its last part went out, delivered on the day
+    its last report came, failed or cancelled on the day it last changed in that
+    state.  ``modems`` are listed under "today" even when they sent nothing.
+    """
+    if not 1 <= days <= MAX_DAYS:
+        raise ValueError(f"days must be 1..{MAX_DAYS}, got {days}")
+    now = clock()
+    bounds = day_bounds(days, now)
+    starts = [b[1] for b in bounds]
+    begin, end = bounds[0][1], bounds[-1][2]
+    out = [DayStats(day, start) for day, start, _ in bounds]
+
+    def bucket(t: float) -> int:
+        return bisect_right(starts, t) - 1
+
+    to_sent: list[list[float]] = [[] for _ in bounds]
+    to_delivered: list[list[float]] = [[] for _ in bounds]
+    names = _modems_that_sent(store)
+    for name in names:  # by the (modem, sent_at) index, one range per modem
+        for created, sent in _rows(
+            store,
+            "SELECT created_at, sent_at FROM jobs WHERE modem = ? AND sent_at >= ? AND sent_at < ?",
+            (name, begin, end),
+        ):
+            i = bucket(sent)
+            out[i].sent += 1
+            to_sent[i].append(sent - created)
+    for created, delivered in _rows(
+        store,
+        "SELECT created_at, delivered_at FROM jobs"
+        " WHERE state = 'delivered' AND delivered_at >= ? AND delivered_at < ?",
+        (begin, end),
+    ):
+        i = bucket(delivered)
+        out[i].delivered += 1
+        to_delivered[i].append(delivered - created)
+    for state, updated in _rows(
+        store,
+        "SELECT state, updated_at FROM jobs"
+        " WHERE state IN ('failed', 'cancelled') AND updated_at >= ? AND updated_at < ?",
+        (begin, end),
+    ):
+        day = out[bucket(updated)]
+        if state == "failed":
+            day.failed += 1
+        else:
+            day.cancelled += 1
+    for day, sent_s, delivered_s in zip(out, to_sent, to_delivered, strict=True):
+        sent_s.sort()
+        delivered_s.sort()
+        day.to_sent_p50, day.to_sent_p90 = percentile(sent_s, 0.5), percentile(sent_s, 0.9)
+        day.to_delivered_p50 = percentile(delivered_s, 0.5)
+        day.to_delivered_p90 = percentile(delivered_s, 0.9)
+    failures = [
+        (str(reason) or "(no reason recorded)", int(n))
+        for reason, n in _rows(
+            store,
+            "SELECT last_error, COUNT(*) FROM jobs"
+            " WHERE state = 'failed' AND updated_at >= ? AND updated_at < ?"
+            " GROUP BY last_error ORDER BY COUNT(*) DESC, last_error LIMIT ?",
+            (begin, end, TOP_FAILURES),
+        )
+    ]
+    today = modems_today(store, now, per_day_limit=per_day_limit, modems=[*modems, *names])
+    totals = {k: sum(getattr(d, k) for d in out) for k in ("sent", "delivered", "failed")}
+    totals["cancelled"] = sum(d.cancelled for d in out)
+    return Stats(out, failures, today, now, totals)
+
+
+def modems_today(
+    store: StatsStore, now: float, *, per_day_limit: int, modems: Iterable[str]
+) -> list[ModemToday]:
+    """Parts each modem sent in the last 24 hours, counted as the sender's daily limit
+    counts them (``store.sent_parts``), so the figure is the one the limit acts on."""
+    seen: list[str] = []
+    for name in modems:
+        if name and name not in seen:
+            seen.append(name)
+    since = now - LIMIT_WINDOW_S
+    return [ModemToday(m, store.sent_parts(since=since, modem=m), per_day_limit) for m in seen]
+
+
+# -- for /metrics ---------------------------------------------------------------------------
+
+
+@dataclass
+class WentOut:
+    """Per modem, what happened between two times (the metrics' increments)."""
+
+    sent: dict[str, int] = field(default_factory=dict)
+    parts: dict[str, int] = field(default_factory=dict)
+    delivered: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    replies: int = 0
+
+
+def changes_between(store: StatsStore, start: float, end: float) -> WentOut:
+    """Jobs sent, delivered and failed, and replies received, in [start, end).
+
+    The metrics add these up scrape after scrape: rows removed by the history
+    clean-up (old ones) then never make a counter go down.
+    """
+    out = WentOut()
+    for modem in _modems_that_sent(store):
+        row = _rows(
+            store,
+            "SELECT COUNT(*), COALESCE(SUM(parts_total), 0) FROM jobs"
+            " WHERE modem = ? AND sent_at >= ? AND sent_at < ?",
+            (modem, start, end),
+        )[0]
+        if row[0]:
+            out.sent[modem], out.parts[modem] = int(row[0]), int(row[1])
+    for modem, n in _rows(
+        store,
+        "SELECT modem, COUNT(*) FROM jobs WHERE state = 'delivered'"
+        " AND delivered_at >= ? AND delivered_at < ? GROUP BY modem",
+        (start, end),
+    ):
+        out.delivered[str(modem)] = int(n)
+    for modem, n in _rows(
+        store,
+        "SELECT modem, COUNT(*) FROM jobs WHERE state = 'failed'"
+        " AND updated_at >= ? AND updated_at < ? GROUP BY modem",
+        (start, end),
+    ):
+        out.failed[str(modem)] = int(n)
+    out.replies = int(
+        _rows(
+            store,
+            "SELECT COUNT(*) FROM inbox WHERE received_at >= ? AND received_at < ?",
+            (start, end),
+        )[0][0]
+    )
+    return out
+
+
+def oldest_due_age(store: StatsStore, now: float) -> float:
+    """Seconds since the webhook of the oldest job that is due to go now (0: none).
+
+    By the (state, next_attempt_at) index.  Jobs a rate limit holds count: they
+    are waiting, and a growing wait is what a dashboard should show.
+    """
+    row = _rows(
+        store,
+        "SELECT MIN(created_at) FROM jobs WHERE state = 'queued' AND next_attempt_at <= ?",
+        (now,),
+    )[0]
+    return max(0.0, now - float(row[0])) if row[0] is not None else 0.0

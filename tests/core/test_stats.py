@@ -1,0 +1,192 @@
+"""Per-day figures over a real SQLite store on a fake clock, in a chosen time zone."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from gsmbridge.core import store_stats
+from gsmbridge.core.store import Store
+from tests.core.conftest import new_job
+from tests.helpers import FakeClock
+
+
+@pytest.fixture
+def tz() -> Iterator[None]:
+    """New York time (a DST zone) for the test, the process's zone restored after."""
+    before = os.environ.get("TZ")
+    os.environ["TZ"] = "America/New_York"
+    time.tzset()
+    yield
+    if before is None:
+        os.environ.pop("TZ", None)
+    else:
+        os.environ["TZ"] = before
+    time.tzset()
+
+
+def at(y: int, mo: int, d: int, h: int = 12, mi: int = 0, s: int = 0) -> float:
+    """A local (New York) wall-clock time as epoch seconds."""
+    return dt.datetime(y, mo, d, h, mi, s).timestamp()
+
+
+_refs = iter(range(1, 10_000))
+
+
+def went_out(
+    store: Store,
+    clock: FakeClock,
+    created: float,
+    sent: float,
+    *,
+    delivered: float | None = None,
+    modem: str = "m1",
+    parts: int = 1,
+) -> int:
+    """A job through the store's own sending path: queued, claimed, its parts sent, reported."""
+    clock.now = created
+    job_id, _, _ = store.enqueue(new_job(f"u{created}"))
+    clock.now = sent
+    job = store.claim_next(modem=modem)
+    assert job is not None and job.id == job_id
+    refs = [next(_refs) % 256 for _ in range(parts)]
+    for seq, ref in enumerate(refs, 1):
+        store.record_part(job_id, seq, ref, 0)
+    store.mark_sent(job_id, parts_total=parts)
+    if delivered is not None:
+        clock.now = delivered
+        for ref in refs:
+            store.record_report(modem, ref, "", delivered=True, detail="delivered")
+    return job_id
+
+
+def failed(store: Store, clock: FakeClock, when: float, reason: str) -> int:
+    clock.now = when
+    job_id, _, _ = store.enqueue(new_job(f"f{when}{reason}"))
+    store.mark_failed(job_id, reason)
+    return job_id
+
+
+def test_days_without_traffic_are_zero_and_have_no_times(
+    store: Store, clock: FakeClock, tz
+) -> None:
+    went_out(
+        store, clock, at(2026, 5, 4, 9), at(2026, 5, 4, 9, 0, 20), delivered=at(2026, 5, 4, 9, 1)
+    )
+    went_out(store, clock, at(2026, 5, 7, 9), at(2026, 5, 7, 9, 0, 10))
+    clock.now = at(2026, 5, 10, 15)
+    stats = store_stats.collect(store, 7, clock=clock)
+    assert [d.day for d in stats.days] == [dt.date(2026, 5, n) for n in range(4, 11)]
+    assert [d.sent for d in stats.days] == [1, 0, 0, 1, 0, 0, 0]
+    assert [d.delivered for d in stats.days] == [1, 0, 0, 0, 0, 0, 0]
+    quiet = stats.days[1]
+    assert (quiet.sent, quiet.failed, quiet.cancelled) == (0, 0, 0)
+    assert quiet.to_sent_p50 is None and quiet.to_delivered_p90 is None
+    assert stats.days[0].to_sent_p50 == pytest.approx(20)
+    assert stats.days[0].to_delivered_p50 == pytest.approx(60)
+    assert stats.days[3].to_sent_p90 == pytest.approx(10)
+    assert stats.totals == {"sent": 2, "delivered": 1, "failed": 0, "cancelled": 0}
+    # A job sent before the window is not counted.
+    assert sum(d.sent for d in store_stats.collect(store, 3, clock=clock).days) == 0
+
+
+def test_local_midnight_splits_the_days(store: Store, clock: FakeClock, tz) -> None:
+    went_out(store, clock, at(2026, 5, 9, 23, 50), at(2026, 5, 9, 23, 59, 59))
+    went_out(store, clock, at(2026, 5, 9, 23, 55), at(2026, 5, 10, 0, 0, 0))
+    went_out(store, clock, at(2026, 5, 10, 0, 0, 1), at(2026, 5, 10, 0, 0, 2))
+    clock.now = at(2026, 5, 10, 0, 30)
+    stats = store_stats.collect(store, 2, clock=clock)
+    assert [(d.day.day, d.sent) for d in stats.days] == [(9, 1), (10, 2)]
+    # 23:59:59 New York is 03:59:59 UTC the next day: the local day decides.
+    assert stats.days[1].start == at(2026, 5, 10, 0, 0)
+
+
+def test_a_daylight_saving_day_has_23_hours(store: Store, clock: FakeClock, tz) -> None:
+    # 8 March 2026: New York's clocks jump from 02:00 to 03:00.
+    went_out(store, clock, at(2026, 3, 8, 23, 0), at(2026, 3, 8, 23, 30))
+    went_out(store, clock, at(2026, 3, 9, 0, 10), at(2026, 3, 9, 0, 20))
+    clock.now = at(2026, 3, 9, 12)
+    stats = store_stats.collect(store, 3, clock=clock)
+    days = stats.days
+    assert [(d.day.day, d.sent) for d in days] == [(7, 0), (8, 1), (9, 1)]
+    assert days[2].start - days[1].start == 23 * 3600
+    assert days[1].start - days[0].start == 24 * 3600
+    assert days[1].to_sent_p50 == pytest.approx(30 * 60)
+
+
+def test_percentiles_are_nearest_rank(store: Store, clock: FakeClock, tz) -> None:
+    base = at(2026, 5, 10, 8)
+    for i, delay in enumerate([1, 2, 3, 4, 5, 6, 7, 8, 9, 100]):
+        went_out(store, clock, base + i * 200, base + i * 200 + delay)
+    clock.now = at(2026, 5, 10, 20)
+    day = store_stats.collect(store, 1, clock=clock).days[0]
+    assert (day.sent, day.to_sent_p50, day.to_sent_p90) == (10, 5, 9)
+    assert store_stats.percentile([], 0.5) is None
+    assert store_stats.percentile([7.0], 0.9) == 7.0
+
+
+def test_failures_cancellations_and_top_reasons(store: Store, clock: FakeClock, tz) -> None:
+    for _ in range(3):
+        failed(store, clock, at(2026, 5, 9, 10), "CMS ERROR 38: network out of order")
+    failed(store, clock, at(2026, 5, 10, 10), "not delivered: absent subscriber")
+    failed(store, clock, at(2026, 5, 10, 11), "")
+    clock.now = at(2026, 5, 10, 12)
+    job_id, _, _ = store.enqueue(new_job("to-cancel"))
+    assert store.cancel([job_id]) == [job_id]
+    stats = store_stats.collect(store, 7, clock=clock)
+    assert [(d.day.day, d.failed, d.cancelled) for d in stats.days[-2:]] == [(9, 3, 0), (10, 2, 1)]
+    assert stats.failures[0] == ("CMS ERROR 38: network out of order", 3)
+    assert sorted(stats.failures[1:]) == [
+        ("(no reason recorded)", 1),
+        ("not delivered: absent subscriber", 1),
+    ]
+    as_json = stats.to_dict()
+    assert as_json["failure_reasons"][0] == {
+        "reason": "CMS ERROR 38: network out of order",
+        "count": 3,
+    }
+    assert as_json["per_day"][-1]["date"] == "2026-05-10"
+    assert as_json["totals"]["cancelled"] == 1
+
+
+def test_modems_today_count_parts_in_the_limits_window(store: Store, clock: FakeClock, tz) -> None:
+    now = at(2026, 5, 10, 12)
+    went_out(store, clock, now - 90000, now - 89990, modem="m1", parts=2)  # over 24 h ago
+    went_out(store, clock, now - 3600, now - 3590, modem="m1", parts=3)
+    went_out(store, clock, now - 60, now - 50, modem="m2")
+    clock.now = now
+    stats = store_stats.collect(store, 7, clock=clock, per_day_limit=100, modems=["m3", "m1"])
+    assert [m.to_dict() for m in stats.modems] == [
+        {"modem": "m3", "parts": 0, "limit": 100},
+        {"modem": "m1", "parts": 3, "limit": 100},
+        {"modem": "m2", "parts": 1, "limit": 100},
+    ]
+
+
+def test_days_out_of_range_are_refused(store: Store) -> None:
+    for days in (0, -1, store_stats.MAX_DAYS + 1):
+        with pytest.raises(ValueError, match="days must be"):
+            store_stats.collect(store, days)
+
+
+def test_changes_between_and_the_oldest_due_job(store: Store, clock: FakeClock, tz) -> None:
+    t0 = at(2026, 5, 10, 9)
+    went_out(store, clock, t0, t0 + 5, modem="m1", parts=2, delivered=t0 + 30)
+    failed(store, clock, t0 + 40, "boom")
+    clock.now = t0 + 50
+    store.add_incoming("+12125550123", "thanks", sent_at=None, concat=None, modem="m1")
+    changes = store_stats.changes_between(store, t0, t0 + 60)
+    assert changes.sent == {"m1": 1} and changes.parts == {"m1": 2}
+    assert changes.delivered == {"m1": 1}
+    assert changes.failed == {"": 1}  # never claimed: no modem
+    assert changes.replies == 1
+    later = store_stats.changes_between(store, t0 + 60, t0 + 120)
+    assert (later.sent, later.delivered, later.replies) == ({}, {}, 0)
+    assert store_stats.oldest_due_age(store, t0 + 100) == 0.0
+    clock.now = t0 + 200
+    store.enqueue(new_job("waiting"))
+    assert store_stats.oldest_due_age(store, t0 + 260) == pytest.approx(60)
