@@ -78,6 +78,11 @@ class ServerSettings:
     threads: int = 16
     # Windows: keep the PC from sleeping while gsmbridge runs (webhooks fail in sleep).
     keep_awake: bool = True
+    # GET /metrics without credentials (for a Prometheus on the same machine).  Only
+    # while host is a loopback address (127.0.0.1, ::1, localhost) and no tunnel is
+    # configured (a tunnel forwards the internet to loopback), and only for requests
+    # that no proxy forwarded; otherwise /metrics asks for the webhook's Basic Auth.
+    metrics_public: bool = False
 
 
 @dataclass
