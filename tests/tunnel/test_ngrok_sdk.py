@@ -401,7 +401,7 @@ def test_the_real_sdk_without_a_network_ends_in_a_clear_state(token: str, tmp_pa
 
 
 def test_no_program_file_asked_for_ngrok(monkeypatch: pytest.MonkeyPatch) -> None:
-    from gsmbridge.gui.views.tunnel_panel import path_placeholder
+    from gsmbridge.gui.texts import path_placeholder
 
     assert path_placeholder("ngrok") == "not needed: ngrok runs inside gsmbridge"
     monkeypatch.setitem(sys.modules, "ngrok", None)  # a platform without the SDK's wheel

@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import STATE_COLOURS
+from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.widgets import SignalBars
 
 # Order and labels of the count chips (jobs by their current state).
@@ -52,17 +53,6 @@ PRIVATE_TIP = (
     "servers are. Start a tunnel (Tunnel tab), or forward a port with HTTPS in front."
 )
 
-MODEM_STATE_TEXT = {
-    "disconnected": "not connected",
-    "connecting": "connecting…",
-    "pin-required": "SIM needs its PIN",
-    "puk-required": "SIM locked (PUK needed)",
-    "searching": "searching for network",
-    "denied": "network registration denied",
-    "ready": "ready",
-    "error": "error",
-}
-
 
 def url_reach(url: str) -> tuple[str, str]:
     """(short label, tooltip) saying who can reach a local webhook URL."""
@@ -70,19 +60,6 @@ def url_reach(url: str) -> tuple[str, str]:
     if host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
         return "local only: CometChat cannot reach it", LOCAL_ONLY_TIP.format(host=host)
     return "not public: CometChat cannot reach it", PRIVATE_TIP.format(host=host)
-
-
-def modem_summary(status: Any) -> str:
-    """One line about a modem: state, operator, registration."""
-    state = MODEM_STATE_TEXT.get(status.state, status.state)
-    parts = [state]
-    if status.operator:
-        parts.append(status.operator)
-    if status.registration and status.registration not in ("home", "unknown", ""):
-        parts.append(status.registration)
-    if status.state == "error" and status.last_error:
-        parts.append(status.last_error)
-    return " · ".join(parts)
 
 
 class HeaderBar(QFrame):

@@ -32,7 +32,7 @@ from gsmbridge.config import valid_pin
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.list_models import OutboxModel
-from gsmbridge.gui.views.header import MODEM_STATE_TEXT
+from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
 from gsmbridge.gui.views.signal_chart import SignalChart
 from gsmbridge.gui.views.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
@@ -68,11 +68,6 @@ RECEIVED_TEXT = {
     "announced": "announced (+CMTI), stored, deleted from the SIM",
     "polled": "checked at every status poll, stored, deleted from the SIM",
 }
-
-PIN_WARNING = (
-    "The SIM asks for its PIN. Careful: three wrong PINs lock the SIM, and then only "
-    "the PUK from the SIM's card unlocks it."
-)
 
 
 def list_port_names() -> list[tuple[str, str]]:

@@ -7,13 +7,13 @@ from typing import TYPE_CHECKING
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QLineEdit, QPushButton
 
 from gsmbridge.core.cometchat import REGIONS
+from gsmbridge.gui.texts import path_placeholder
 from gsmbridge.gui.views.settings_fields import (
     parse_app_id,
     parse_float,
     parse_program_path,
     parse_public_url,
 )
-from gsmbridge.gui.views.tunnel_panel import path_placeholder
 from gsmbridge.tunnel.programs import guess_program
 
 if TYPE_CHECKING:

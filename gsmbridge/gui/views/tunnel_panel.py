@@ -11,9 +11,6 @@ the task pool, like the Settings dialog.
 from __future__ import annotations
 
 import copy
-import datetime
-import html
-import re
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -32,66 +29,15 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.texts import (
+    TUNNEL_STATE_TEXT,
+    check_text,
+    linkify,
+    registration_text,
+)
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
-from gsmbridge.tunnel import ngrok_sdk
-from gsmbridge.tunnel.programs import find_program
 
 PROGRAM_CHOICES = (("cloudflared", "cloudflared"), ("ngrok", "ngrok"))
-STATE_TEXT = {
-    "off": "off",
-    "starting": "starting…",
-    "up": "up",
-    "restarting": "restarting…",
-    "failed": "failed",
-    "missing": "not installed",
-}
-_URL = re.compile(r"https?://[^\s)]+[^\s).,]")
-
-
-def path_placeholder(program: str) -> str:
-    """What an empty "Program file" field means: where the program was found, or not."""
-    if program == "ngrok" and ngrok_sdk.available():
-        return "not needed: ngrok runs inside gsmbridge"
-    found = find_program(program) if program else None
-    if found:
-        return f"empty: {found} (found on PATH)"
-    if not program:
-        return "empty: the program found on PATH"
-    return f"{program} is not on PATH: choose its file, or install it"
-
-
-def linkify(text: str) -> str:
-    """Plain text with its URLs as clickable links (for rich-text labels)."""
-    out, last = [], 0
-    for match in _URL.finditer(text):
-        out.append(html.escape(text[last : match.start()]))
-        url = html.escape(match.group(0))
-        out.append(f"<a href='{url}'>{url}</a>")
-        last = match.end()
-    out.append(html.escape(text[last:]))
-    return "".join(out)
-
-
-def clock(epoch: float) -> str:
-    return datetime.datetime.fromtimestamp(epoch).strftime("%H:%M:%S")
-
-
-def check_text(check: Any) -> tuple[str, bool | None]:
-    """(one line about the last self-check, ok?)."""
-    if check is None:
-        return "not checked yet", None
-    when = clock(check.time)
-    if check.ok:
-        latency = f" in {check.latency_ms:.0f} ms" if check.latency_ms is not None else ""
-        return f"OK{latency} (HTTP {check.status}) at {when}", True
-    why = check.error or (f"HTTP {check.status}" if check.status else "no answer")
-    return f"failed at {when}: {why}", False
-
-
-def registration_text(result: Any) -> tuple[str, bool | None]:
-    if result is None:
-        return "not registered by gsmbridge", None
-    return f"{result.message} ({clock(result.time)})", bool(result.ok)
 
 
 def _styled(label: QLabel, text: str, ok: bool | None) -> None:
@@ -210,7 +156,7 @@ class TunnelPanel(QWidget):
         self.url.setText(webhook)
         self.url.setCursorPosition(0)
         self.copy_button.setEnabled(bool(webhook))
-        text = STATE_TEXT.get(state, state)
+        text = TUNNEL_STATE_TEXT.get(state, state)
         if state == "off":
             program = ""  # no tunnel now: "cloudflared: off" would say one is configured
         _styled(self.state, f"{program}: {text}" if program else text, True if webhook else None)

@@ -24,13 +24,13 @@ from gsmbridge.config import Settings
 from gsmbridge.core.cometchat import REGIONS
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.views.number_dialog import check_number
-from gsmbridge.gui.views.tunnel_panel import (
-    STATE_TEXT,
+from gsmbridge.gui.texts import (
+    TUNNEL_STATE_TEXT,
     linkify,
     path_placeholder,
     registration_text,
 )
+from gsmbridge.gui.views.number_dialog import check_number
 from gsmbridge.gui.views.wizard_pages import APPLIED, CopyRow, Page, say, wrapped
 from gsmbridge.tunnel import ngrok_sdk
 
@@ -279,7 +279,7 @@ class TunnelPage(Page):
     def set_status(self, status: Any) -> None:
         state = getattr(status, "state", "off") or "off"
         program = getattr(status, "program", "") or ""
-        text = STATE_TEXT.get(state, state)
+        text = TUNNEL_STATE_TEXT.get(state, state)
         if state == "off":
             program = ""  # no tunnel now; an error of the one before no longer applies
         say(self.state, f"{program}: {text}" if program else text, True if state == "up" else None)

@@ -29,8 +29,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.config import Settings, valid_pin
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.views.header import modem_summary
-from gsmbridge.gui.views.modem_panel import PIN_WARNING
+from gsmbridge.gui.texts import PIN_WARNING, modem_summary
 from gsmbridge.gui.views.settings_fields import PasswordField, parse_username
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
 
