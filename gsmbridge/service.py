@@ -16,7 +16,7 @@ from typing import Any
 
 from gsmbridge import __version__
 from gsmbridge.config import AuthSettings, Settings
-from gsmbridge.core import power, private
+from gsmbridge.core import power, private, store_stats
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
@@ -28,6 +28,7 @@ from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
+from gsmbridge.core.store_stats import Stats
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.masking import mask
@@ -410,6 +411,19 @@ class Bridge:
 
     def modem_statuses(self) -> list[ModemStatus]:
         return [m.status for m in self.modems]
+
+    def tunnel_up(self) -> bool | None:
+        """Whether the tunnel is up; None when none is configured (for /metrics)."""
+        return self.tunnel.status.up if self.tunnel is not None else None
+
+    def stats(self, days: int = 30) -> Stats:
+        """The Statistics tab's and /api/stats' figures; this node's modems always listed."""
+        return store_stats.collect(
+            self.store,
+            days,
+            per_day_limit=self.settings.limits.per_day,
+            modems=[m.url for m in self.modems],
+        )
 
     def _modems(self, port: str | None) -> list[Modem]:
         chosen = [m for m in self.modems if port is None or m.url == port]

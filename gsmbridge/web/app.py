@@ -10,10 +10,12 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import time
 from collections.abc import Callable
 from typing import Any, Protocol
 
-from flask import Flask, Response, jsonify, request
+from flask import Flask, Response, g, jsonify, request
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from gsmbridge.config import Settings
@@ -22,7 +24,10 @@ from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
 from gsmbridge.core.notification import PayloadError
 from gsmbridge.core.store import Store
+from gsmbridge.core.store_stats import MAX_DAYS, Stats
+from gsmbridge.modem.status import ModemStatus
 from gsmbridge.web.auth import BasicAuth
+from gsmbridge.web.metrics import make_registry, metrics_open, public_refusal
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +61,12 @@ class WebBackend(Protocol):
 
     def cancel(self, ids: list[int]) -> list[int]: ...
 
+    def stats(self, days: int = 30) -> Stats: ...
+
+    def modem_statuses(self) -> list[ModemStatus]: ...
+
+    def tunnel_up(self) -> bool | None: ...
+
 
 def _error(status: int, message: str, **headers: str) -> Response:
     response = jsonify(error=message)
@@ -83,10 +94,29 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     app.json.sort_keys = False  # type: ignore[attr-defined]
     auth = BasicAuth(settings.auth)
     app.extensions["gsmbridge.auth"] = auth  # replaced credentials apply at once
+    registry, webhook_metrics = make_registry(backend)
+    app.extensions["gsmbridge.metrics"] = registry
+    if settings.server.metrics_public and public_refusal(settings):
+        log.warning(
+            "server.metrics_public is set but /metrics still needs credentials: %s",
+            public_refusal(settings),
+        )
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def count_webhook(response: Response) -> Response:
+        if request.path == "/webhook":
+            webhook_metrics.observe(response.status_code, time.perf_counter() - g.started)
+        return response
 
     @app.before_request
     def require_auth() -> Response | None:
         if request.path == "/health":
+            return None
+        if request.path == "/metrics" and metrics_open(settings, request.headers.keys()):
             return None
         if not auth.check(request.headers.get("Authorization")):
             return _error(
@@ -154,6 +184,25 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     @app.get("/api/status")
     def status() -> Response:
         return jsonify(backend.status())
+
+    @app.get("/api/stats")
+    def stats() -> Response:
+        try:
+            days = int(request.args.get("days", 30))
+        except ValueError:
+            return _error(400, "days must be an integer")
+        if not 1 <= days <= MAX_DAYS:
+            return _error(400, f"days must be 1..{MAX_DAYS}")
+        return jsonify(backend.stats(days).to_dict())
+
+    @app.get("/metrics")
+    def metrics() -> Response:
+        try:
+            body = generate_latest(registry)
+        except (StoreClosed, sqlite3.Error) as exc:
+            log.warning("/metrics: the queue database cannot be read: %s", exc)
+            return _error(503, f"the queue database cannot be read: {exc}")
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
 
     @app.get("/api/jobs")
     def jobs() -> Response:
