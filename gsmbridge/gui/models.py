@@ -21,7 +21,6 @@ from PySide6.QtCore import (
     QObject,
     QPersistentModelIndex,
     Qt,
-    QTimer,
     Signal,
     Slot,
 )
@@ -32,6 +31,7 @@ from gsmbridge.core.store import StoreClosed
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
 from gsmbridge.gui.icons import state_colour, state_icon
+from gsmbridge.gui.throttle import Throttle
 
 log = logging.getLogger(__name__)
 
@@ -141,10 +141,7 @@ class JobTableModel(RowTableModel):
         self._masked = True
         self._pending: set[int] = set()
         self._reload_pending = False
-        self._timer = QTimer(self)
-        self._timer.setSingleShot(True)
-        self._timer.setInterval(throttle_ms)
-        self._timer.timeout.connect(self.flush)
+        self._throttle = Throttle(throttle_ms, self.flush, self)
         if store is not None:
             self.reload()
 
@@ -218,7 +215,7 @@ class JobTableModel(RowTableModel):
     def reload(self, keep_loaded: bool = False, *, sync: bool = False) -> None:
         """Re-read from the store: the first page, or as many rows as were loaded."""
         self._reload_pending = False
-        self._timer.stop()
+        self._throttle.cancel()
         want = self.page_size
         if keep_loaded:
             want = max(self.page_size, min(len(self._rows), MAX_RELOAD_ROWS))
@@ -259,8 +256,8 @@ class JobTableModel(RowTableModel):
         self.endResetModel()
         emit(self.reloaded)
         emit(self.total_changed, self._total)
-        if self._pending and not self._timer.isActive():
-            self._timer.start()
+        if self._pending:
+            self._throttle.trigger()
 
     def canFetchMore(self, parent: Index = QModelIndex()) -> bool:  # noqa: B008
         if parent.isValid() or self._store is None or self.loading:
@@ -299,21 +296,18 @@ class JobTableModel(RowTableModel):
     @Slot(int, str)
     def note_job_changed(self, job_id: int, state: str = "") -> None:
         self._pending.add(job_id)
-        if not self._timer.isActive():
-            self._timer.start()
+        self._throttle.trigger()
 
     @Slot(object)
     def note_jobs_updated(self, batch: dict[int, str]) -> None:
         """A batch of job changes ({id: state}), as ``CoreEvents.jobs_updated`` sends."""
         self._pending.update(batch)
-        if not self._timer.isActive():
-            self._timer.start()
+        self._throttle.trigger()
 
     @Slot()
     def note_jobs_changed(self) -> None:
         self._reload_pending = True
-        if not self._timer.isActive():
-            self._timer.start()
+        self._throttle.trigger()
 
     def matches(self, job: Job) -> bool:
         if self._states and job.state.value not in self._states:
@@ -327,7 +321,7 @@ class JobTableModel(RowTableModel):
     @Slot()
     def flush(self) -> None:
         """Apply the changes noted since the last flush."""
-        self._timer.stop()
+        self._throttle.cancel()
         if self._store is None:
             self._pending.clear()
             return

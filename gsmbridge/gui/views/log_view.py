@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal, Slot
+from PySide6.QtCore import Signal, Slot
 from PySide6.QtGui import QColor, QFontDatabase, QGuiApplication, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import mask_numbers
 from gsmbridge.gui.loghandler import QtLogHandler
+from gsmbridge.gui.throttle import Throttle
 
 LEVELS = (
     ("Debug", logging.DEBUG),
@@ -60,11 +61,8 @@ class LogView(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Filter lines…")
         self.search.setClearButtonEnabled(True)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(250)
-        self._search_timer.timeout.connect(self.rebuild)
-        self.search.textChanged.connect(self._search_timer.start)
+        self._search_throttle = Throttle(250, self.rebuild, self, restart=True)
+        self.search.textChanged.connect(self._search_throttle.trigger)
         self.pause = QCheckBox("Pause auto-scroll")
         self.mask = QCheckBox("Mask numbers")
         self.mask.setChecked(masked)
@@ -98,10 +96,7 @@ class LogView(QWidget):
         self._cleared_at = 0  # the serial of the last record cleared away
         self._shown_upto = 0  # records up to this serial came from the handler's memory
         # Appending per record would repaint per record; a 100 ms batch is still "live".
-        self._flush_timer = QTimer(self)
-        self._flush_timer.setSingleShot(True)
-        self._flush_timer.setInterval(100)
-        self._flush_timer.timeout.connect(self.flush)
+        self._flush_throttle = Throttle(100, self.flush, self)
         handler.relay.records_logged.connect(self.add_records)  # emitted on this thread
         self.rebuild()
 
@@ -111,8 +106,8 @@ class LogView(QWidget):
     def add_records(self, records: list[tuple[int, int, str]]) -> None:
         # Records up to _shown_upto were already shown by a rebuild from memory.
         self._pending.extend((lv, t) for serial, lv, t in records if serial > self._shown_upto)
-        if self._pending and not self._flush_timer.isActive():
-            self._flush_timer.start()
+        if self._pending:
+            self._flush_throttle.trigger()
 
     def _wanted(self, levelno: int, text: str) -> bool:
         if levelno < int(self.level.currentData()):

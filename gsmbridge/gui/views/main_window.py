@@ -11,7 +11,7 @@ import enum
 import logging
 from typing import Any
 
-from PySide6.QtCore import QThread, QTimer, Signal, Slot
+from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -31,6 +31,7 @@ from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler
 from gsmbridge.gui.problems import Problem, modem_problem, power_problem
+from gsmbridge.gui.throttle import Throttle
 from gsmbridge.gui.tray import Tray, tray_state
 from gsmbridge.gui.views.contacts_view import ContactsView
 from gsmbridge.gui.views.header import HeaderBar
@@ -184,14 +185,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.sim_label)
 
         # -- timers
-        self._today_timer = QTimer(self)
-        self._today_timer.setSingleShot(True)
-        self._today_timer.setInterval(TODAY_REFRESH_MS)  # a full scan: not on every change
-        self._today_timer.timeout.connect(self.refresh_today)
-        self._failed_timer = QTimer(self)
-        self._failed_timer.setSingleShot(True)
-        self._failed_timer.setInterval(1000)  # one notification for a burst of failures
-        self._failed_timer.timeout.connect(self._notify_failed)
+        # Today's totals are a full scan: not on every change.
+        self._today_throttle = Throttle(TODAY_REFRESH_MS, self.refresh_today, self)
+        # One desktop notification for a burst of failures.
+        self._failed_throttle = Throttle(1000, self._notify_failed, self)
 
         # -- wiring: the context and the core's events (queued, to slots of GUI objects)
         ctx.store_opened.connect(self.on_store_opened)
@@ -232,8 +229,8 @@ class MainWindow(QMainWindow):
         self.queue.set_store(None)
         self.contacts.set_store(None)
         self.inbox.set_store(None)
-        self._today_timer.stop()
-        self._failed_timer.stop()
+        self._today_throttle.cancel()
+        self._failed_throttle.cancel()
         self._failed_pending.clear()
 
     @Slot()
@@ -314,8 +311,7 @@ class MainWindow(QMainWindow):
         failed = [job_id for job_id, state in batch.items() if state == "failed"]
         if failed:
             self._failed_pending.extend(failed)
-            if not self._failed_timer.isActive():
-                self._failed_timer.start()
+            self._failed_throttle.trigger()
 
     @Slot(object)
     def on_counts_changed(self, counts: dict[str, int]) -> None:
@@ -323,8 +319,7 @@ class MainWindow(QMainWindow):
         self.counts = counts
         self.header.set_counts(counts)
         self._update_tray()
-        if not self._today_timer.isActive():
-            self._today_timer.start()
+        self._today_throttle.trigger()
 
     @Slot(object)
     def on_modem_status_changed(self, status: Any) -> None:

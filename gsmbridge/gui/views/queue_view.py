@@ -7,7 +7,7 @@ import json
 import logging
 from typing import Any
 
-from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, QTimer, Signal, Slot
+from PySide6.QtCore import QItemSelection, QModelIndex, QPoint, Qt, Signal, Slot
 from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -27,6 +27,7 @@ from gsmbridge.core.models import CANCELLABLE, RETRYABLE, WENT_OUT, Job, State
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
+from gsmbridge.gui.throttle import Throttle
 from gsmbridge.gui.views.job_details import JobDetails
 from gsmbridge.gui.views.number_dialog import NumberDialog
 from gsmbridge.gui.views.widgets import EmptyHint, list_table
@@ -77,11 +78,9 @@ class QueueView(QWidget):
         self.search = QLineEdit()
         self.search.setPlaceholderText("Search text, user, number, error…")
         self.search.setClearButtonEnabled(True)
-        self._search_timer = QTimer(self)
-        self._search_timer.setSingleShot(True)
-        self._search_timer.setInterval(300)  # one query per pause in typing
-        self._search_timer.timeout.connect(self._apply_filter)
-        self.search.textChanged.connect(self._search_timer.start)
+        # One query per pause in typing.
+        self._search_throttle = Throttle(300, self._apply_filter, self, restart=True)
+        self.search.textChanged.connect(self._search_throttle.trigger)
         self.show_numbers = QCheckBox("Show numbers")
         self.show_numbers.setChecked(not ctx.settings.gui.mask_numbers)
         self.show_numbers.toggled.connect(self._set_show_numbers)
@@ -187,7 +186,7 @@ class QueueView(QWidget):
         self.search.blockSignals(True)  # one reload, not one per control
         self.search.clear()
         self.search.blockSignals(False)
-        self._search_timer.stop()
+        self._search_throttle.cancel()
         if self.state_filter.currentIndex() != 0:
             self.state_filter.setCurrentIndex(0)  # applies the filter
         else:
