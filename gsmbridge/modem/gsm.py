@@ -23,6 +23,7 @@ from typing import Any
 
 from gsmbridge.modem import pdu
 from gsmbridge.modem.at import AtChannel, Urc
+from gsmbridge.modem.connection import ConnectionState, PinMemory
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.errors import (
     ConnectionLost,
@@ -86,16 +87,10 @@ class Modem:
         self._ref_lock = threading.Lock()
         self._concat_ref = random.randrange(256)
         self._last_send_end = 0.0
-        self._send_timeouts = 0  # consecutive sends without a +CMGS answer
-        self._cmms_on = False
-        self.cmms_supported = True
-        self.cnma_required = False
-        self.rejected_pin: str | None = None  # never tried again automatically
-        self.pin_error = ""  # why the SIM is still locked, shown while waiting for a PIN
-        self.user_pin: str | None = None
-        self.cpin_ready_grace_until = 0.0
-        self.initialised = False  # init sequence done on the current connection
-        self.init_started = 0.0
+        # The current connection's facts (made by the Initialiser, dropped with the
+        # connection); None while there is none.
+        self.connection: ConnectionState | None = None
+        self.pin = PinMemory()  # outlives connections: a rejected PIN stays rejected
         self.boot = BootWatch()  # the firmware's boot lines, across reconnects
         self.connects = 0  # ports opened (for the Modem tab and tests)
         self.initialisations = 0  # init sequences completed
@@ -133,7 +128,7 @@ class Modem:
         """A PIN typed by the user; tried once, on the supervisor thread."""
         if not valid_pin(pin or ""):
             raise ValueError("a PIN is 4 to 8 digits")
-        self.user_pin = pin
+        self.pin.entered = pin
         self._events.put(("pin", pin))
 
     def reconnect(self) -> None:
@@ -171,7 +166,8 @@ class Modem:
         if first_part > 1 and concat_ref is None:
             raise ValueError("resuming a message needs its original concat_ref")
         ref = self.next_concat_ref() if concat_ref is None else concat_ref & 0xFF
-        reports = self._status.extra.get("status_reports") != "unsupported"
+        state = self.connection
+        reports = state is None or state.reports_possible
         message = encode_message(number, text, ref, self.options, reports=reports)
         todo = message.parts[first_part - 1 :]
         references: list[int] = []
@@ -199,8 +195,8 @@ class Modem:
         on_part_sent: Callable[[int, int], None] | None,
         more_to_come: bool,
     ) -> list[int]:
-        channel = self._channel
-        if channel is None or not self._ready.is_set() or not channel.alive:
+        channel, state = self._channel, self.connection
+        if channel is None or state is None or not self._ready.is_set() or not channel.alive:
             status = self.status
             raise ModemUnavailable(
                 f"modem not ready ({status.state}"
@@ -222,7 +218,7 @@ class Modem:
         try:
             with channel.lock:
                 for index, part in enumerate(todo):
-                    self._set_cmms(channel, index < len(todo) - 1 or more_to_come)
+                    self._set_cmms(channel, state, index < len(todo) - 1 or more_to_come)
                     mr = channel.send_pdu(
                         part.tpdu_length,
                         part.pdu,
@@ -234,7 +230,7 @@ class Modem:
                     if on_part_sent is not None:
                         on_part_sent(part.seq, mr)
                 if not more_to_come:
-                    self._set_cmms(channel, False)
+                    self._set_cmms(channel, state, False)
         except ConnectionLost as exc:
             log.info("Send to %s failed: connection lost", mask(number))
             raise ModemUnavailable(
@@ -254,7 +250,7 @@ class Modem:
                 ) from exc
             log.warning("Send to %s failed: %s", mask(number), exc.name)
             if exc.kind == "timeout":
-                self._send_timeouts += 1
+                state.send_timeouts += 1
                 self._events.put(("check", channel))
             if (exc.kind, exc.code) in _UNAVAILABLE_CODES:
                 self._events.put(("check", channel))
@@ -264,23 +260,23 @@ class Modem:
             raise
         finally:
             self._last_send_end = time.monotonic()
-        self._send_timeouts = 0
+        state.send_timeouts = 0
         log.info("SMS to %s sent (TP-MR %s)", mask(number), ",".join(map(str, references)))
         return references
 
-    def _set_cmms(self, channel: AtChannel, on: bool) -> None:
+    def _set_cmms(self, channel: AtChannel, state: ConnectionState, on: bool) -> None:
         """AT+CMMS=2 keeps the radio link up between parts/messages; best effort."""
-        if on == self._cmms_on or not self.cmms_supported:
+        if on == state.cmms_on or not state.cmms_supported:
             return
         try:
             channel.command(f"AT+CMMS={2 if on else 0}", timeout=self.options.command_timeout_s)
-            self._cmms_on = on
+            state.cmms_on = on
         except ConnectionLost:
             raise
         except ModemError as exc:
             if exc.kind != "timeout":
                 log.info("AT+CMMS not supported (%s); sending without it", exc.name)
-                self.cmms_supported = False
+                state.cmms_supported = False
 
     # -- status --------------------------------------------------------------------------
     def set_status(self, **changes: Any) -> None:
@@ -382,9 +378,9 @@ class Modem:
         """The firmware restarted (or the SIM changed): no sending until it has booted;
         the rest of that boot's lines are part of this one restart."""
         self.boot.restarts += 1
-        self._send_timeouts = 0
-        self.initialised = False
-        self._cmms_on = False  # the restart reset AT+CMMS
+        # The firmware forgot its settings (AT+CNMI, AT+CMMS...): this connection's
+        # facts go; the next initialisation finds them again.
+        self.connection = None
         log.warning(
             "Modem %s: %s; initialising it again once it has booted%s",
             self.url,
@@ -466,7 +462,7 @@ class Modem:
 
     def _close_channel(self) -> None:
         channel, self._channel = self._channel, None
-        self._cmms_on = False
+        self.connection = None
         if channel is not None:
             channel.close()
 
@@ -501,9 +497,12 @@ class Modem:
                 continue
             if kind == "check":
                 # A modem that answers AT but never +CMGS is as stuck as a silent one.
-                worst = max(channel.consecutive_timeouts, self._send_timeouts)
+                state = self.connection
+                sends = state.send_timeouts if state is not None else 0
+                worst = max(channel.consecutive_timeouts, sends)
                 if payload is channel and worst >= self.options.max_timeouts:
-                    self._send_timeouts = 0
+                    if state is not None:
+                        state.send_timeouts = 0
                     raise Reconnect(f"modem stopped answering ({worst} timeouts in a row)")
                 continue
             return kind, payload

@@ -21,31 +21,15 @@ from typing import TYPE_CHECKING
 from gsmbridge.modem import deliver, pdu
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.masking import mask
+from gsmbridge.modem.memory import SmsMemory, StoredEntry
 from gsmbridge.modem.pdu_fields import MTI_STATUS_REPORT, MTI_SUBMIT, tpdu_reader
 
 if TYPE_CHECKING:
-    from gsmbridge.modem.at import AtChannel
     from gsmbridge.modem.gsm import Modem
 
 log = logging.getLogger("gsmbridge.modem")
 
 CMTI = re.compile(r'\+CMTI:\s*"([A-Za-z]{2})"\s*,\s*(\d{1,5})')
-_CPMS_MEMORIES = re.compile(r'"([A-Za-z]{2})"')
-_CPMS_USED = re.compile(r"\+CPMS:\s*(\d{1,5})\s*,")
-# "+CMGL: <index>,<stat>,[<alpha>],<length>" in PDU mode; only well-formed lines count.
-_CMGL = re.compile(r"\+CMGL:\s*(\d{1,5})\s*,\s*(\d)\s*,[^,]*,\s*(\d{1,3})")
-_LIST_S_PER_ENTRY = 0.25  # a slow modem lists a full SIM in seconds
-
-
-def listing(lines: list[str]) -> list[tuple[int, int, str, str]]:
-    """(index, stat, length, pdu) of each well-formed entry in an AT+CMGL answer."""
-    out = []
-    for n, line in enumerate(lines[:-1]):
-        match = _CMGL.fullmatch(line.strip())
-        if match and not lines[n + 1].startswith("+CMGL:"):
-            index, stat, length = match.groups()
-            out.append((int(index), int(stat), length, lines[n + 1].strip()))
-    return out
 
 
 def message_type(hex_pdu: str, length_text: str) -> int | None:
@@ -57,19 +41,17 @@ def message_type(hex_pdu: str, length_text: str) -> int | None:
 
 
 class ReceivedSms:
-    """Reads, hands on and deletes received SMS over one channel, for its Modem."""
+    """Reads, hands on and deletes received SMS through one channel's memories."""
 
     def __init__(
         self,
         modem: Modem,
-        channel: AtChannel,
+        memory: SmsMemory,
         deliver_report: Callable[[str, str], object],
-        delete: Callable[[str, int, str], None],
     ) -> None:
         self.modem = modem
-        self.channel = channel
+        self.memory = memory
         self._deliver_report = deliver_report  # (pdu, length): decode and hand on
-        self._delete = delete
 
     @property
     def listening(self) -> bool:
@@ -85,36 +67,27 @@ class ReceivedSms:
         if not self.listening:
             return
         memory, index = match.group(1).upper(), int(match.group(2))
-        timeout = self.modem.options.command_timeout_s
         try:
-            self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
+            entry = self.memory.read(memory, index)
         except ModemError as exc:
             if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
                 log.debug("Received SMS %s/%d already taken", memory, index)
             else:
                 log.warning("Received SMS %s/%d not read: %s", memory, index, exc.name)
             return
-        header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
-        if header is None or header + 1 >= len(lines):
-            log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
-            return
-        length = lines[header].rsplit(",", 1)[-1].strip()
-        if self.take(lines[header + 1].strip(), length, memory, index):
-            self._delete(memory, index, "Received SMS")
+        if entry is not None and self.take(entry):
+            self.memory.delete(memory, index, "Received SMS")
 
     def sweep(self) -> None:
         """Read, store and delete what waits in the memory new SMS go to, so the SIM
         never fills up.  Only received entries (stat 0/1) are touched."""
         if not self.listening:
             return
-        timeout = self.modem.options.command_timeout_s
         try:
-            answer = self.channel.command("AT+CPMS?", timeout=timeout)
+            names = self.memory.names()
         except ModemError as exc:
             log.info("Received SMS not swept: %s", exc.name)
             return
-        names = next((_CPMS_MEMORIES.findall(t) for t in answer if t.startswith("+CPMS:")), [])
         # The third memory is where new SMS are stored (mem3; older modems name fewer).
         # SIM-class SMS land in "SM" whatever mem3 says, so it is always looked at.
         mem3 = (names[2] if len(names) >= 3 else "SM").upper()
@@ -123,23 +96,22 @@ class ReceivedSms:
             self._sweep_memory(memory)
 
     def _sweep_memory(self, memory: str) -> None:
-        timeout = self.modem.options.command_timeout_s
         try:
-            selected = self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            used = next((m for t in selected if (m := _CPMS_USED.match(t))), None)
-            entries = int(used.group(1)) if used else 50
+            used = self.memory.select(memory)
+            entries = used if used is not None else 50
             if entries == 0:
                 return
-            lines = self.channel.command("AT+CMGL=4", timeout=timeout + entries * _LIST_S_PER_ENTRY)
+            listed = self.memory.list_all(memory, entries)
         except ModemError as exc:
             log.info("Received SMS in %s not swept: %s", memory, exc.name)
             return
-        for index, stat, length, hex_pdu in listing(lines):
-            if stat in (0, 1) and self.take(hex_pdu, length, memory, index):
-                self._delete(memory, index, "Received SMS")
+        for entry in listed:
+            if entry.stat in (0, 1) and self.take(entry):
+                self.memory.delete(memory, entry.index, "Received SMS")
 
-    def take(self, hex_pdu: str, length_text: str, memory: str, index: int) -> bool:
+    def take(self, entry: StoredEntry) -> bool:
         """Hand on one stored entry; True when it may be deleted from the modem."""
+        hex_pdu, length_text = entry.pdu, entry.length
         kind = message_type(hex_pdu, length_text)
         if kind == MTI_STATUS_REPORT:  # a modem that keeps reports with the SMS
             # Deleted even when undecodable (then logged), as on +CDSI: not a person's words.
@@ -151,7 +123,7 @@ class ReceivedSms:
             sms = deliver.decode_deliver(hex_pdu, tpdu_length=int(length_text))
         except (ValueError, pdu.PduError) as exc:
             # Stored as what it is, so nothing is lost and the slot is freed.
-            log.warning("Undecodable SMS in %s/%d: %s", memory, index, exc)
+            log.warning("Undecodable SMS in %s/%d: %s", entry.memory, entry.index, exc)
             sms = deliver.Deliver(
                 sender="(unreadable)",
                 text=f"[an SMS gsmbridge could not decode ({exc}); PDU {hex_pdu}]",

@@ -14,7 +14,9 @@ from typing import TYPE_CHECKING
 
 from gsmbridge.modem import parsing
 from gsmbridge.modem.at import AtChannel
+from gsmbridge.modem.connection import ConnectionState, ReceivedMode, ReportsMode
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable, no_answer_text
+from gsmbridge.modem.quirks import quirks_for
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
@@ -54,12 +56,24 @@ class ModemRestarted(Exception):
 
 
 class Initialiser:
-    """Init and polling steps for one connection of ``modem``."""
+    """Init and polling steps for one connection of ``modem``.
+
+    ``run()`` makes the connection's :class:`ConnectionState` and publishes it as
+    ``modem.connection`` at once (URCs during the init read it); the other steps use
+    the one published.
+    """
 
     def __init__(self, modem: Modem, channel: AtChannel) -> None:
         self.modem = modem
         self.channel = channel
         self.options = modem.options
+
+    @property
+    def state(self) -> ConnectionState:
+        state = self.modem.connection
+        if state is None:  # a step outside run()'s connection: a programming error
+            raise RuntimeError("no connection state: run() first")
+        return state
 
     # -- helpers -------------------------------------------------------------------------
     def cmd(self, command: str, ok_optional_after: str | None = None) -> list[str]:
@@ -113,10 +127,10 @@ class Initialiser:
             self.modem.next_event(left, self.channel)
 
     # -- init ----------------------------------------------------------------------------
-    def run(self) -> None:
+    def run(self) -> ConnectionState:
         modem = self.modem
-        modem.initialised = False
-        modem.init_started = time.monotonic()
+        state = ConnectionState()
+        modem.connection = state
         log.info("Initialising modem on %s", modem.url)
         self.channel.escape()  # ESC+CR: leave a stuck '>' prompt without sending; then resync
         try:
@@ -137,11 +151,11 @@ class Initialiser:
         self.pdu_mode()
         self.check_smsc()
         service = parsing.parse_csms_service(self.optional("AT+CSMS?") or [])
-        modem.cnma_required = service == 1  # phase 2+: +CDS must be acknowledged
+        state.cnma_required = service == 1  # phase 2+: +CDS must be acknowledged
         self.route_status_reports()
         self.read_sim_identity()
         self.optional("AT+CREG=1", busy_retry=False)  # +CREG URCs: faster status updates
-        modem.initialised = True
+        state.initialised = True
         self.poll()
         status = modem.status
         log.info(
@@ -154,6 +168,7 @@ class Initialiser:
             status.smsc or "?",
             status.state,
         )
+        return state
 
     def pdu_mode(self) -> None:
         """AT+CMGF=0, retried while the SMS side may still be starting: SIM800 refuses
@@ -185,6 +200,10 @@ class Initialiser:
             values[field] = parsing.parse_identity(self.optional(command) or [], command)
         values["imei"] = parsing.parse_digits(self.optional("AT+CGSN") or [], "AT+CGSN", 14, 17)
         self.modem.set_status(**values)
+        quirks = quirks_for(values["manufacturer"], values["model"])
+        self.state.quirks = quirks
+        if quirks.name:
+            log.info("Modem %s is a %s: using its quirks (%s)", self.modem.url, quirks.name, quirks)
 
     def read_sim_identity(self) -> None:
         imsi = parsing.parse_digits(self.optional("AT+CIMI") or [], "AT+CIMI", 6, 15)
@@ -216,28 +235,37 @@ class Initialiser:
     def route_status_reports(self) -> None:
         """Choose AT+CNMI: delivery reports first, new-SMS announcements (mt=1) when the
         modem allows both; without announcements received SMS are polled (swept)."""
+        state = self.state
         if not self.options.status_reports:
+            state.reports = ReportsMode.OFF
             ok = self.optional("AT+CNMI=2,1,0,0,0", busy_retry=False) is not None
             self._new_sms(ok)
             return
-        for form in _CNMI_STORED_FORMS:
+        # A model known to reject ds=2 (the quirks table) is not asked.
+        stored = _CNMI_STORED_FORMS if state.quirks.stored_reports else ()
+        for form in stored:
             if self.optional(form, busy_retry=False) is not None:
                 log.debug("The modem stores delivery reports (+CDSI); each is read, then deleted")
-                self.modem.set_extra(status_reports="stored", cnmi=form[8:])
-                self._new_sms(form[10] != "0")
+                self._reports(ReportsMode.STORED, form)
                 return
         for form in _CNMI_FORMS:
             if self.optional(form, busy_retry=False) is not None:
-                self.modem.set_extra(status_reports="inline", cnmi=form[8:])
-                self._new_sms(form[10] != "0")
+                self._reports(ReportsMode.INLINE, form)
                 return
         log.warning("The modem rejects AT+CNMI with ds=1 and ds=2: no delivery reports")
-        self.modem.set_extra(status_reports="unsupported")
-        self._new_sms(False)
+        self._reports(ReportsMode.UNSUPPORTED, None)
+
+    def _reports(self, mode: ReportsMode, form: str | None) -> None:
+        self.state.reports = mode
+        shown = {"status_reports": mode.value} | ({"cnmi": form[8:]} if form else {})
+        self.modem.set_extra(**shown)  # for the Modem tab and /api/status only
+        self._new_sms(form is not None and form[10] != "0")
 
     def _new_sms(self, announced: bool) -> None:
         # "polled": the modem says nothing of new SMS; every status poll sweeps instead.
-        self.modem.set_extra(received_sms="announced" if announced else "polled")
+        mode = ReceivedMode.ANNOUNCED if announced else ReceivedMode.POLLED
+        self.state.received = mode
+        self.modem.set_extra(received_sms=mode.value)
 
     # -- SIM -----------------------------------------------------------------------------
     def unlock_sim(self) -> None:
@@ -280,25 +308,25 @@ class Initialiser:
             raise ModemUnavailable(f"unsupported SIM state {sim}", name="SIM state")
 
     def choose_pin(self) -> str | None:
-        modem = self.modem
-        if modem.user_pin:
-            pin, modem.user_pin = modem.user_pin, None
+        memory = self.modem.pin
+        if memory.entered:
+            pin, memory.entered = memory.entered, None
             return pin  # a deliberate user entry, even if equal to a rejected one
         pin = (self.options.pin or "").strip()
-        if not pin or pin == modem.rejected_pin:
+        if not pin or pin == memory.rejected:
             return None
         if not parsing.valid_pin(pin):
             # Never put an arbitrary string into an AT command; treat it as rejected.
-            modem.rejected_pin = pin
-            modem.pin_error = "the configured SIM PIN is not 4 to 8 digits; not used"
-            log.error("SIM PIN: %s", modem.pin_error)
+            memory.rejected = pin
+            memory.error = "the configured SIM PIN is not 4 to 8 digits; not used"
+            log.error("SIM PIN: %s", memory.error)
             return None
         return pin
 
     def enter(self, pin: str) -> None:
-        modem = self.modem
+        modem, memory = self.modem, self.modem.pin
         log.info("Entering the SIM PIN")
-        modem.cpin_ready_grace_until = time.monotonic() + 30
+        self.state.cpin_ready_grace_until = time.monotonic() + 30
         modem.boot.expect(rank=2)  # the SMS side now starts: "SMS Ready" may follow
         for attempt in range(3):
             try:
@@ -306,9 +334,9 @@ class Initialiser:
                     f'AT+CPIN="{pin}"', timeout=max(10.0, self.options.command_timeout_s)
                 )
                 log.info("SIM PIN accepted")
-                if modem.rejected_pin == pin:
-                    modem.rejected_pin = None
-                modem.pin_error = ""
+                if memory.rejected == pin:
+                    memory.rejected = None
+                memory.error = ""
                 return
             except ConnectionLost:
                 raise
@@ -316,13 +344,13 @@ class Initialiser:
                 if (exc.kind, exc.code) in _BUSY and attempt < 2:
                     self.sleep(0.5)  # not processed: the SIM was busy, no attempt used
                     continue
-                modem.rejected_pin = pin
+                memory.rejected = pin
                 if (exc.kind, exc.code) in _WRONG_PIN or exc.kind in ("cme", "cms"):
                     message = PIN_REJECTED
                 else:
                     message = f"PIN entry failed ({exc.name}); not retried automatically"
                 log.error("SIM PIN: %s (%s)", message, exc.name)
-                modem.pin_error = message
+                memory.error = message
                 modem.set_status(state="pin-required", last_error=message)
                 return
 
@@ -331,7 +359,7 @@ class Initialiser:
         if not puk:
             modem.set_status(
                 state="pin-required",
-                last_error=modem.pin_error or "SIM PIN required: enter the PIN",
+                last_error=modem.pin.error or "SIM PIN required: enter the PIN",
             )
         while True:
             event = modem.next_event(3600.0, self.channel)
@@ -365,9 +393,9 @@ class Initialiser:
         self.apply_registration(stat)
 
     def apply_registration(self, stat: int | None, *, from_urc: bool = False) -> None:
-        modem = self.modem
+        modem, connection = self.modem, self.modem.connection
         name = parsing.REGISTRATION.get(stat, "unknown") if stat is not None else "unknown"
-        if not modem.initialised:
+        if connection is None or not connection.initialised:
             modem.set_status(registration=name)
             return
         if stat in parsing.REGISTERED:
@@ -377,7 +405,7 @@ class Initialiser:
                     modem.request_poll()  # fresh signal/operator right away
             modem.set_status(registration=name, state="ready", last_error="")
             return
-        waited = time.monotonic() - modem.init_started
+        waited = time.monotonic() - connection.init_started
         if stat == 3:
             state, error = "denied", "network registration denied (SIM barred or no roaming)"
         else:

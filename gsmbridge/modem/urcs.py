@@ -19,10 +19,12 @@ from typing import TYPE_CHECKING
 
 from gsmbridge.modem import parsing, pdu
 from gsmbridge.modem.at import AtChannel, Urc
+from gsmbridge.modem.connection import ReceivedMode, ReportsMode
 from gsmbridge.modem.errors import ConnectionLost, ModemError
 from gsmbridge.modem.masking import mask
+from gsmbridge.modem.memory import SmsMemory, StoredEntry
 from gsmbridge.modem.pdu_fields import MTI_DELIVER, MTI_SUBMIT
-from gsmbridge.modem.received import ReceivedSms, listing, message_type
+from gsmbridge.modem.received import ReceivedSms, message_type
 from gsmbridge.modem.setup import Initialiser, ModemRestarted
 
 if TYPE_CHECKING:
@@ -119,9 +121,16 @@ class UrcHandler:
     def __init__(self, modem: Modem, channel: AtChannel) -> None:
         self.modem = modem
         self.channel = channel
+        self.memory = SmsMemory(channel, modem.options.command_timeout_s)
+
+    @property
+    def initialised(self) -> bool:
+        state = self.modem.connection
+        return state is not None and state.initialised
 
     def handle(self, urc: Urc) -> None:
         modem = self.modem
+        state = modem.connection
         line = urc.line.upper()
         if urc.name == "+CDS":
             self._status_report(urc)
@@ -141,9 +150,10 @@ class UrcHandler:
                     signal_dbm=parsing.rssi_to_dbm(rssi), signal_bars=parsing.signal_bars(rssi)
                 )
         elif (rank := boot_rank(line)) is not None:
-            if line == "+CPIN: READY" and time.monotonic() < modem.cpin_ready_grace_until:
+            grace = state.cpin_ready_grace_until if state is not None else 0.0
+            if line == "+CPIN: READY" and time.monotonic() < grace:
                 return  # expected after we entered the PIN
-            if modem.boot.line(rank, initialised=modem.initialised):
+            if modem.boot.line(rank, initialised=self.initialised):
                 log.debug("Boot line %r starts a new boot", urc.line)
                 raise ModemRestarted(urc.line)
             log.debug("Boot line %r: the same boot", urc.line)
@@ -162,16 +172,14 @@ class UrcHandler:
             return
         if not self.modem.takes_reports:
             return  # ``gsmbridge send``: left in the modem for the app
-        if not self.modem.initialised:
+        if not self.initialised:
             # Mid-(re)initialisation (PDU mode may not be set yet): the sweep that
             # follows every initialisation reads it.
             log.debug("%s during initialisation: left for the sweep", line)
             return
         memory, index = match.group(1).upper(), int(match.group(2))
-        timeout = self.modem.options.command_timeout_s
         try:
-            self.channel.command(f'AT+CPMS="{memory}"', timeout=timeout)
-            lines = self.channel.command(f"AT+CMGR={index}", timeout=timeout)
+            entry = self.memory.read(memory, index)
         except ConnectionLost:
             return  # it stays in the memory for the sweep after the reconnect
         except ModemError as exc:
@@ -179,41 +187,38 @@ class UrcHandler:
                 log.debug("Stored status report %s/%d already taken", memory, index)
                 return
             log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
-            lines = []
-        else:
-            header = next((i for i, text in enumerate(lines) if text.startswith("+CMGR:")), None)
-            if header is None or header + 1 >= len(lines):
-                log.warning("AT+CMGR=%d answered without a PDU: %r", index, lines)
-            else:
-                length = lines[header].rsplit(",", 1)[-1].strip()
-                self._stored_entry(memory, index, length, lines[header + 1].strip())
-                return
+            entry = None
+        if entry is not None:
+            self._stored_entry(entry)
+            return
         # Deleted even when unread: a full memory would stop the reports.
         self._delete(memory, index)
 
-    def _stored_entry(self, memory: str, index: int, length: str, hex_pdu: str) -> None:
+    def _stored_entry(self, entry: StoredEntry) -> None:
         """One entry of a report memory: handed on, then deleted (also when it decodes
         to nothing, or matches no job: logged once, never left to fill the memory)."""
-        if message_type(hex_pdu, length) in (MTI_DELIVER, MTI_SUBMIT):
+        if message_type(entry.pdu, entry.length) in (MTI_DELIVER, MTI_SUBMIT):
             # A memory shared with SMS, whose slot was reused: not a report.
-            if self.received().take(hex_pdu, length, memory, index):
-                self._delete(memory, index, "Received SMS")
+            if self.received().take(entry):
+                self._delete(entry.memory, entry.index, "Received SMS")
             return
-        self._decode_and_deliver(hex_pdu, length)
-        self._delete(memory, index)
+        self._decode_and_deliver(entry.pdu, entry.length)
+        self._delete(entry.memory, entry.index)
 
     def sweep_at_connect(self) -> None:
         """What waits in the modem's memories after every (re)initialisation: stored
         reports (also on a modem reporting inline, which keeps those that came while
         AT+CNMI was reset by a restart), received SMS."""
-        mode = self.modem.status.extra.get("status_reports")
-        if mode in ("stored", "inline") and self.modem.takes_reports:
-            self.sweep_stored_reports(quiet=mode == "inline")
+        state = self.modem.connection
+        mode = state.reports if state is not None else None
+        if mode in (ReportsMode.STORED, ReportsMode.INLINE) and self.modem.takes_reports:
+            self.sweep_stored_reports(quiet=mode is ReportsMode.INLINE)
         self.received().sweep()
 
     def sweep_at_poll(self) -> None:
         """A modem that does not announce new SMS (+CMTI) is swept at every poll."""
-        if self.modem.status.extra.get("received_sms") == "polled":
+        state = self.modem.connection
+        if state is not None and state.received is ReceivedMode.POLLED:
             self.received().sweep()
 
     def sweep_stored_reports(self, *, quiet: bool = False) -> None:
@@ -222,32 +227,25 @@ class UrcHandler:
 
         ``quiet``: a modem reporting inline may have no "SR" memory at all.
         """
-        timeout = self.modem.options.command_timeout_s
         try:
-            self.channel.command('AT+CPMS="SR"', timeout=timeout)
-            lines = self.channel.command("AT+CMGL=4", timeout=timeout)
+            self.memory.select("SR")
+            entries = self.memory.list_all("SR", 0)
         except ConnectionLost:
             raise
         except ModemError as exc:
             (log.debug if quiet else log.info)("Stored status reports not swept: %s", exc.name)
             return
-        for index, _stat, length, hex_pdu in listing(lines):
-            self._stored_entry("SR", index, length, hex_pdu)
+        for entry in entries:
+            self._stored_entry(entry)
 
     def _delete(self, memory: str, index: int, what: str = "Stored status report") -> None:
-        try:
-            self.channel.command(f"AT+CMGD={index}", timeout=self.modem.options.command_timeout_s)
-        except ConnectionLost:
-            log.debug("%s %s/%d not deleted: port lost (swept again later)", what, memory, index)
-        except ModemError as exc:
-            log.warning("%s %s/%d not deleted: %s", what, memory, index, exc.name)
+        self.memory.delete(memory, index, what)
 
     def received(self) -> ReceivedSms:
         return ReceivedSms(
             self.modem,
-            self.channel,
+            self.memory,
             lambda hex_pdu, length: self._decode_and_deliver(hex_pdu, length),
-            self._delete,
         )
 
     def _status_report(self, urc: Urc) -> None:
@@ -258,7 +256,8 @@ class UrcHandler:
         try:
             self._decode_and_deliver(urc.pdu, urc.line.split(":", 1)[1])
         finally:
-            if modem.cnma_required:
+            state = modem.connection
+            if state is not None and state.cnma_required:
                 try:
                     self.channel.command("AT+CNMA", timeout=modem.options.command_timeout_s)
                 except ModemError as exc:

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from gsmbridge.modem.deliver import Deliver, encode_deliver
-from gsmbridge.modem.received import listing
+from gsmbridge.modem.memory import listing
 from tests.modem.conftest import wait_until
 
 SENDER = "+4915112345678"
