@@ -40,6 +40,7 @@ from gsmbridge.gui.views.log_view import LogView
 from gsmbridge.gui.views.modem_panel import ModemPanel
 from gsmbridge.gui.views.queue_view import QueueView
 from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.stats_view import StatsView
 from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
 from gsmbridge.gui.views.window_actions import add_actions
@@ -132,6 +133,7 @@ class MainWindow(QMainWindow):
         self.contacts = ContactsView(ctx)
         self.inbox = InboxView(ctx)
         self.tunnel_panel = TunnelPanel(ctx)
+        self.stats_view = StatsView(ctx)
         self.wizard: SetupWizard | None = None
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
@@ -141,6 +143,7 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.contacts, "Contacts")
         self.tabs.addTab(self.inbox, "Inbox")
         self.tabs.addTab(self.tunnel_panel, "Tunnel")
+        self.tabs.addTab(self.stats_view, "Statistics")
         self.inbox_badge = UnreadBadge(self.tabs, self.inbox, "Inbox")
         self.inbox.message_received.connect(self.inbox_badge.note)
         self.inbox.message_received.connect(self._notify_reply)
@@ -148,7 +151,7 @@ class MainWindow(QMainWindow):
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
         self.modem_panel.restart_requested.connect(self.restart_service)
         views = (self.queue, self.log_view, self.modem_panel, self.contacts, self.inbox)
-        for view in (*views, self.tunnel_panel):
+        for view in (*views, self.tunnel_panel, self.stats_view):
             view.message_posted.connect(self.post)
 
         central = QWidget()
@@ -200,6 +203,8 @@ class MainWindow(QMainWindow):
         # jobs_updated is batched and emitted on this thread (see gui.bridge): a plain connect.
         events.jobs_updated.connect(self.queue.model.note_jobs_updated)
         events.jobs_updated.connect(self.on_jobs_updated)
+        events.jobs_updated.connect(self.stats_view.note_changed)
+        connect_queued(events.jobs_changed, self.stats_view.note_changed)
         connect_queued(events.jobs_changed, self.queue.model.note_jobs_changed)
         connect_queued(events.counts_changed, self.on_counts_changed)
         connect_queued(events.modem_status_changed, self.on_modem_status_changed)
@@ -222,6 +227,7 @@ class MainWindow(QMainWindow):
         self.queue.set_store(store)
         self.contacts.set_store(store)
         self.inbox.set_store(store)
+        self.stats_view.set_store(store)
         self.refresh_today()
 
     @Slot()
@@ -229,6 +235,7 @@ class MainWindow(QMainWindow):
         self.queue.set_store(None)
         self.contacts.set_store(None)
         self.inbox.set_store(None)
+        self.stats_view.set_store(None)
         self._today_throttle.cancel()
         self._failed_throttle.cancel()
         self._failed_pending.clear()
