@@ -105,7 +105,7 @@ def main(out: Path = OUT) -> None:
             data__smsContent="New message from Susan Marie",
         ),
     )
-    window.act_pause.setChecked(True)
+    window.act.pause.setChecked(True)
     wait(lambda: bridge.sending_paused)
     for uid, number, name, text in PEOPLE[:3]:
         client.post(

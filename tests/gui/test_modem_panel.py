@@ -134,7 +134,7 @@ def test_connect_while_the_service_starts_names_the_real_menu(gui, qtbot):
     assert "gsmbridge → Restart service" in note and "File" not in note
     # The menu it names exists, with that action in it.
     menus = {a.text().replace("&", ""): a.menu() for a in gui.window.menuBar().actions()}
-    assert gui.window.act_restart in menus["gsmbridge"].actions()
+    assert gui.window.act.restart in menus["gsmbridge"].actions()
 
 
 def test_a_long_last_error_wraps_inside_the_modem_box(gui_factory, gui_settings, qtbot, tmp_path):

@@ -19,8 +19,8 @@ def test_windows_gets_explicit_quit_and_settings_keys(
     # What Qt's Windows theme answers for these two standard keys: nothing.
     monkeypatch.setattr(window_actions.QKeySequence, "keyBindings", lambda _key: [])
     window = gui_factory(wait=False).window
-    assert _texts(window.act_quit) == ["Ctrl+Q"]
-    assert _texts(window.act_settings) == ["Ctrl+,"]
+    assert _texts(window.act.quit) == ["Ctrl+Q"]
+    assert _texts(window.act.settings) == ["Ctrl+,"]
 
 
 def test_elsewhere_the_platform_keys_stay(gui_factory, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -31,5 +31,5 @@ def test_elsewhere_the_platform_keys_stay(gui_factory, monkeypatch: pytest.Monke
     }
     monkeypatch.setattr(window_actions.QKeySequence, "keyBindings", lambda key: standard[key])
     window = gui_factory(wait=False).window
-    assert _texts(window.act_quit) == ["Ctrl+Q"]
-    assert _texts(window.act_settings) == ["Ctrl+,"]
+    assert _texts(window.act.quit) == ["Ctrl+Q"]
+    assert _texts(window.act.settings) == ["Ctrl+,"]

@@ -93,8 +93,8 @@ def test_port_in_use_shows_banner(gui_factory, gui_settings, qtbot):
 @pytest.mark.parametrize("paused", [True])
 def test_pause_and_resume(gui, qtbot, paused):
     window = gui.window
-    window.act_pause.setChecked(paused)
+    window.act.pause.setChecked(paused)
     qtbot.waitUntil(lambda: gui.ctx.bridge.sending_paused, timeout=5000)
     assert "paused" in window.windowTitle()
-    window.act_pause.setChecked(False)
+    window.act.pause.setChecked(False)
     qtbot.waitUntil(lambda: not gui.ctx.bridge.sending_paused, timeout=5000)

@@ -144,7 +144,7 @@ def test_first_run_opens_the_wizard(gui_factory, qtbot):
     app = gui_factory(first_run=True)
     qtbot.waitUntil(lambda: app.window.wizard is not None, timeout=3000)
     assert app.window.wizard.isVisible()
-    assert app.window.act_wizard.text() == "Setup wizard…"
+    assert app.window.act.wizard.text() == "Setup wizard…"
 
 
 def walk_to_cometchat(wizard: SetupWizard, qtbot) -> None:

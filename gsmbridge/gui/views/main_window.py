@@ -43,7 +43,7 @@ from gsmbridge.gui.views.settings_dialog import SettingsDialog
 from gsmbridge.gui.views.stats_view import StatsView
 from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
-from gsmbridge.gui.views.window_actions import add_actions
+from gsmbridge.gui.views.window_actions import WindowActions
 from gsmbridge.gui.views.wizard import SetupWizard
 
 log = logging.getLogger(__name__)
@@ -171,7 +171,8 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         # -- actions, toolbar, menu
-        add_actions(self)
+        self.act = WindowActions(self, self, ctx.data_dir)
+        self.act.install(self.queue.act_retry_failed)
 
         # -- status bar
         self.sim_label = QLabel("SIMULATED MODEM — no real SMS are sent")
@@ -214,7 +215,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.jobs_changed, self.inbox.on_history_changed)
         if tray is not None:
             tray.show_requested.connect(self.bring_to_front)
-            tray.pause_toggled.connect(self.act_pause.setChecked)
+            tray.pause_toggled.connect(self.act.pause.setChecked)
             tray.quit_requested.connect(self.request_quit)
         self.header.set_auth(ctx.settings.auth.enabled, ctx.settings.auth.username)
         self._update_title()
@@ -248,7 +249,7 @@ class MainWindow(QMainWindow):
         self.header.set_auth(self.ctx.settings.auth.enabled, self.ctx.settings.auth.username)
         self.modem_panel.set_simulated(self.ctx.simulated)
         self._replace_modems(bridge.modem_statuses())
-        self.act_pause.setChecked(bridge.sending_paused)
+        self.act.pause.setChecked(bridge.sending_paused)
         self.tunnel_panel.refresh()
         self.counts = bridge.store.counts()
         self.header.set_counts(self.counts)
@@ -283,7 +284,7 @@ class MainWindow(QMainWindow):
 
     @Slot(bool)
     def on_busy_changed(self, busy: bool) -> None:
-        self.act_restart.setEnabled(not busy)
+        self.act.restart.setEnabled(not busy)
         for button in self.banner.buttons().values():
             button.setEnabled(not busy)
         if busy:
@@ -386,7 +387,7 @@ class MainWindow(QMainWindow):
         title = "gsmbridge"
         if self.ctx.simulated:
             title += " — Simulated modem"
-        if self.act_pause.isChecked():
+        if self.act.pause.isChecked():
             title += " — sending paused"
         self.setWindowTitle(title)
         self.sim_label.setVisible(self.ctx.simulated)
@@ -398,7 +399,7 @@ class MainWindow(QMainWindow):
             self.counts,
             list(self.modems.values()),
             problem=self.banner.isVisibleTo(self) or self.ctx.problem is not None,
-            paused=self.act_pause.isChecked(),
+            paused=self.act.pause.isChecked(),
         )
         detail = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n and s != "delivered")
         self.tray.set_state(state, detail)
@@ -457,7 +458,7 @@ class MainWindow(QMainWindow):
         fn = bridge.pause_sending if paused else bridge.resume_sending
         self.ctx.tasks.run("Pause" if paused else "Resume", fn)
         self.paused_label.setVisible(paused)
-        self.act_pause.setText("Resume sending" if paused else "Pause sending")
+        self.act.pause.setText("Resume sending" if paused else "Pause sending")
         if self.tray is not None:
             self.tray.set_paused(paused)
         self._update_title()

@@ -1,18 +1,31 @@
-"""The main window's actions, toolbar and menus (kept apart: the window is long)."""
+"""The main window's actions, and where they appear: the toolbar and the menus.
+
+``WindowActions`` is a typed set of ``QAction``s wired to the window's slots; the
+window owns one (``window.act``) and the tests and the tray reach the actions there.
+"""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol
 
-from PySide6.QtCore import QUrl
+from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
-from PySide6.QtWidgets import QToolBar
+from PySide6.QtWidgets import QMainWindow, QToolBar
 
 from gsmbridge.gui.views.user_guide import open_log_folder, show_user_guide
 
-if TYPE_CHECKING:
-    from gsmbridge.gui.views.main_window import MainWindow
+
+class ActionTarget(Protocol):
+    """What the actions drive: the main window's slots."""
+
+    def set_paused(self, paused: bool) -> None: ...
+    def open_settings(self) -> object: ...
+    def open_wizard(self) -> object: ...
+    def restart_service(self) -> None: ...
+    def request_quit(self) -> None: ...
+    def about(self) -> None: ...
 
 
 def _keys(standard: QKeySequence.StandardKey, explicit: str) -> list[QKeySequence]:
@@ -24,46 +37,66 @@ def _keys(standard: QKeySequence.StandardKey, explicit: str) -> list[QKeySequenc
     return list(keys)
 
 
-def add_actions(window: MainWindow) -> None:
-    """Create ``window.act_*`` and put them in the toolbar and the menus."""
-    window.act_pause = QAction("Pause sending", window)
-    window.act_pause.setCheckable(True)
-    window.act_pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
-    window.act_pause.toggled.connect(window.set_paused)
-    window.act_settings = QAction("Settings…", window)
-    window.act_settings.setShortcuts(_keys(QKeySequence.StandardKey.Preferences, "Ctrl+,"))
-    window.act_settings.triggered.connect(window.open_settings)
-    window.act_wizard = QAction("Setup wizard…", window)
-    window.act_wizard.setToolTip("Credentials, modem, test SMS, tunnel and CometChat, step by step")
-    window.act_wizard.triggered.connect(window.open_wizard)
-    window.act_restart = QAction("Restart service", window)
-    window.act_restart.triggered.connect(window.restart_service)
-    window.act_quit = QAction("Quit", window)
-    window.act_quit.setShortcuts(_keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
-    window.act_quit.triggered.connect(window.request_quit)
-    window.act_data = QAction("Open data folder", window)
-    window.act_data.triggered.connect(
-        lambda: QDesktopServices.openUrl(QUrl.fromLocalFile(str(window.ctx.data_dir)))
-    )
-    toolbar = QToolBar("Main")
-    toolbar.setObjectName("main-toolbar")
-    toolbar.setMovable(False)
-    toolbar.addAction(window.act_pause)
-    toolbar.addAction(window.queue.act_retry_failed)
-    toolbar.addSeparator()
-    toolbar.addAction(window.act_settings)
-    window.addToolBar(toolbar)
-    menu = window.menuBar().addMenu("&gsmbridge")
-    menu.addAction(window.act_settings)
-    menu.addAction(window.act_wizard)
-    menu.addAction(window.act_restart)
-    menu.addAction(window.act_data)
-    menu.addSeparator()
-    menu.addAction(window.act_quit)
-    help_menu = window.menuBar().addMenu("&Help")
-    window.act_guide = help_menu.addAction("User guide", lambda: show_user_guide(window))
-    window.act_logs = help_menu.addAction(
-        "Open log folder", lambda: open_log_folder(window, window.ctx.data_dir)
-    )
-    help_menu.addSeparator()
-    help_menu.addAction("About gsmbridge", window.about)
+class WindowActions(QObject):
+    """The window's actions: pause, settings, wizard, restart, quit, folders, help."""
+
+    def __init__(self, window: QMainWindow, target: ActionTarget, data_dir: Path) -> None:
+        super().__init__(window)
+        self._window = window
+        self._data_dir = data_dir
+        self.pause = QAction("Pause sending", window)
+        self.pause.setCheckable(True)
+        self.pause.setToolTip("Stop sending SMS; webhooks are still accepted and queued")
+        self.pause.toggled.connect(target.set_paused)
+        self.settings = QAction("Settings…", window)
+        self.settings.setShortcuts(_keys(QKeySequence.StandardKey.Preferences, "Ctrl+,"))
+        self.settings.triggered.connect(target.open_settings)
+        self.wizard = QAction("Setup wizard…", window)
+        self.wizard.setToolTip("Credentials, modem, test SMS, tunnel and CometChat, step by step")
+        self.wizard.triggered.connect(target.open_wizard)
+        self.restart = QAction("Restart service", window)
+        self.restart.triggered.connect(target.restart_service)
+        self.quit = QAction("Quit", window)
+        self.quit.setShortcuts(_keys(QKeySequence.StandardKey.Quit, "Ctrl+Q"))
+        self.quit.triggered.connect(target.request_quit)
+        self.data = QAction("Open data folder", window)
+        self.data.triggered.connect(self.open_data_folder)
+        self.guide = QAction("User guide", window)
+        self.guide.triggered.connect(self.show_guide)
+        self.logs = QAction("Open log folder", window)
+        self.logs.triggered.connect(self.open_logs)
+        self.about = QAction("About gsmbridge", window)
+        self.about.triggered.connect(target.about)
+
+    def install(self, *toolbar_extra: QAction) -> None:
+        """Put the actions in the window's toolbar (with ``toolbar_extra`` after Pause)
+        and menus."""
+        window = self._window
+        toolbar = QToolBar("Main")
+        toolbar.setObjectName("main-toolbar")
+        toolbar.setMovable(False)
+        toolbar.addAction(self.pause)
+        for action in toolbar_extra:
+            toolbar.addAction(action)
+        toolbar.addSeparator()
+        toolbar.addAction(self.settings)
+        window.addToolBar(toolbar)
+        menu = window.menuBar().addMenu("&gsmbridge")
+        for action in (self.settings, self.wizard, self.restart, self.data):
+            menu.addAction(action)
+        menu.addSeparator()
+        menu.addAction(self.quit)
+        help_menu = window.menuBar().addMenu("&Help")
+        help_menu.addAction(self.guide)
+        help_menu.addAction(self.logs)
+        help_menu.addSeparator()
+        help_menu.addAction(self.about)
+
+    def open_data_folder(self) -> None:
+        QDesktopServices.openUrl(QUrl.fromLocalFile(str(self._data_dir)))
+
+    def show_guide(self) -> None:
+        show_user_guide(self._window)
+
+    def open_logs(self) -> None:
+        open_log_folder(self._window, self._data_dir)
