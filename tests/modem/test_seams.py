@@ -1,0 +1,69 @@
+"""The driver's seams (issue 13.5): connection state, quirks table, SMS memory parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from gsmbridge.modem.connection import ReceivedMode, ReportsMode
+from gsmbridge.modem.memory import StoredEntry, listing, parse_cmgr
+from gsmbridge.modem.quirks import DEFAULT, quirks_for
+from tests.modem.conftest import wait_until
+
+
+@pytest.mark.parametrize(
+    ("manufacturer", "model", "stored", "packed"),
+    [
+        ("SIMCOM_Ltd", "SIMCOM_SIM800L", False, False),
+        ("SIMCOM_Ltd", "SIM800 R14.18", False, False),
+        ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H", True, False),
+        ("huawei", "E173", True, True),
+        ("Huawei Technologies", "E1550", True, True),
+        ("huawei", "E3372", True, False),
+        ("Quectel", "EC25", True, False),
+        ("", "", True, False),
+    ],
+)
+def test_quirks_table(manufacturer, model, stored, packed):
+    quirks = quirks_for(manufacturer, model)
+    assert (quirks.stored_reports, quirks.ussd_packed) == (stored, packed)
+    assert (quirks is DEFAULT) == (stored and not packed)
+
+
+def test_cmgr_is_parsed_in_one_place():
+    lines = ["+CMGR: 0,,24", "0791AABB", "OK"]
+    assert parse_cmgr(lines, "SR", 3) == StoredEntry("SR", 3, "24", "0791AABB")
+    assert parse_cmgr(["+CMGR: 0,,24"], "SM", 1) is None  # no PDU line
+    assert parse_cmgr([], "SM", 1) is None
+
+
+def test_cmgl_listing_skips_malformed_entries():
+    lines = ["+CMGL: 1,0,,24", "00AA", "+CMGL: 2,1,,x", "00BB", "+CMGL: 3,1,,20", "+CMGL: 4,1,,9"]
+    assert listing(lines) == [(1, 0, "24", "00AA")]
+
+
+def test_a_sim800_is_not_asked_for_stored_reports(sim_factory, modem_factory):
+    # The quirks table knows SIM800 rejects ds=2: no wasted probe, inline reports.
+    sim = sim_factory(manufacturer="SIMCOM_Ltd", model="SIMCOM_SIM800L", reports_inline_only=True)
+    modem = modem_factory(sim.url, on_status_report=lambda _r: None)
+    assert modem.wait_ready(5)
+    state = modem.connection
+    assert state is not None and state.quirks.name == "SIMCom SIM800 family"
+    assert state.reports is ReportsMode.INLINE and state.received is ReceivedMode.ANNOUNCED
+    assert not any(c.startswith("AT+CNMI=") and c.endswith(",2,0") for c in sim.commands)
+    assert modem.status.extra["status_reports"] == "inline"
+
+
+def test_connection_state_is_made_per_initialisation(sim_factory, modem_factory):
+    # A restart makes the firmware forget its settings: the facts are found again, in
+    # a new state object; the one of the old connection is not reused.
+    sim = sim_factory(reboot_downtime_s=0.0, boot_trail_s=0.2)
+    modem = modem_factory(sim.url)
+    assert modem.wait_ready(5)
+    first = modem.connection
+    assert first is not None and first.initialised and first.reports is ReportsMode.STORED
+    sim.modem._reboot()
+    assert wait_until(lambda: modem.initialisations == 2 and modem.status.ready, 10)
+    second = modem.connection
+    assert second is not None and second is not first and second.initialised
+    modem.stop()
+    assert modem.connection is None
