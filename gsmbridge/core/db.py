@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from gsmbridge.core.private import log_tightened, private_dir, private_file, tighten_existing
+from gsmbridge.core.store_backend import SQLITE, Dialect, Row, row_type
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -26,6 +27,11 @@ T = TypeVar("T")
 
 class StoreClosed(RuntimeError):
     pass
+
+
+def _row(cursor: sqlite3.Cursor, values: tuple[object, ...]) -> Row:
+    """Rows read by column name as well as by position (see store_backend.Row)."""
+    return row_type(tuple(d[0] for d in cursor.description))(values)
 
 
 class _Write:
@@ -55,7 +61,10 @@ class _Write:
 
 
 class Database:
-    """One SQLite file: durable writes by group commit, a connection per reader thread."""
+    """The SQLite backend: one file, durable writes by group commit, a connection per
+    reader thread."""
+
+    dialect: Dialect = SQLITE
 
     def __init__(
         self,
@@ -101,7 +110,16 @@ class Database:
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
+        conn.row_factory = _row
         return conn
+
+    def schema_version(self) -> int:
+        return int(self._reader().execute("PRAGMA user_version").fetchone()[0])
+
+    @property
+    def location(self) -> str:
+        """Where the queue is, for messages."""
+        return str(self.path)
 
     def _migrate(self, conn: sqlite3.Connection) -> None:
         version = conn.execute("PRAGMA user_version").fetchone()[0]

@@ -1,16 +1,16 @@
-"""The durable queue and the contacts directory (see db.py for how writes are made durable)."""
+"""The durable queue and the contacts directory, over SQLite (db.py: one PC, group
+commit) or PostgreSQL (store_pg.py: the queue several PCs share)."""
 
 from __future__ import annotations
 
 import json
 import logging
-import sqlite3
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gsmbridge.core.db import StoreClosed
+from gsmbridge.core.db import Database, StoreClosed
 from gsmbridge.core.models import (
     CANCELLABLE,
     RETRYABLE,
@@ -22,6 +22,7 @@ from gsmbridge.core.models import (
     State,
 )
 from gsmbridge.core.schema import JOB_COLUMNS, MIGRATIONS, job_from_row
+from gsmbridge.core.store_backend import Backend, Conn, SqlValue
 from gsmbridge.core.store_inbox import InboxStore
 from gsmbridge.core.store_sending import SendingStore
 
@@ -48,26 +49,55 @@ _JOB_FIELDS = (
     "created_at, updated_at, state, uid, name, number, raw_number, text, payload, dedup_key,"
     " last_error, next_attempt_at, app_id, conversation"
 )
-_INSERT = f"INSERT INTO jobs({_JOB_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT = (
+    f"INSERT INTO jobs({_JOB_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " RETURNING id"
+)
 _INSERT_IF_NEW = (
     f"INSERT INTO jobs({_JOB_FIELDS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
-    " WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE dedup_key=? AND created_at>=?)"
+    " WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE dedup_key=? AND created_at>=?) RETURNING id"
 )
 
 _FIRST_OF_KEY = "SELECT id, state FROM jobs WHERE dedup_key=? AND created_at>=? ORDER BY id LIMIT 1"
 
 
+def is_shared_url(location: Path | str) -> bool:
+    """A PostgreSQL URL (the shared store), not a SQLite file."""
+    return str(location).startswith(("postgresql://", "postgres://"))
+
+
 class Store(SendingStore, InboxStore):
-    """Jobs, their history, contacts and received SMS.  Thread-safe; one instance per file."""
+    """Jobs, their history, contacts and received SMS.  Thread-safe.
+
+    ``location``: a SQLite file (one PC) or a ``postgresql://`` URL (the store
+    several PCs share; ``node`` names this PC in it, ``lease_s`` is how long its
+    claims hold unrenewed).
+    """
 
     def __init__(
         self,
-        path: Path | str,
+        location: Path | str,
         *,
         clock: Callable[[], float] = time.time,
         max_batch: int = 256,
+        node: str = "",
+        lease_s: float = 60.0,
     ) -> None:
-        super().__init__(path, MIGRATIONS, clock=clock, max_batch=max_batch)
+        backend: Backend
+        if is_shared_url(location):
+            from gsmbridge.core.store_pg import PgDatabase  # psycopg only when used
+
+            backend = PgDatabase(str(location), clock=clock)
+            self.path: Path | None = None
+        else:
+            backend = Database(location, MIGRATIONS, clock=clock, max_batch=max_batch)
+            self.path = backend.path
+        super().__init__(backend, node=node, lease_s=lease_s)
+
+    @property
+    def location(self) -> str:
+        """The SQLite file or the PostgreSQL URL without its password (for messages)."""
+        return self.backend.location
 
     # -- intake ---------------------------------------------------------------
 
@@ -79,7 +109,7 @@ class Store(SendingStore, InboxStore):
         """
 
         now = self.clock()
-        values: tuple[Any, ...] = (
+        values: tuple[SqlValue, ...] = (
             now,
             now,
             new.state.value,
@@ -105,11 +135,15 @@ class Store(SendingStore, InboxStore):
         if check:
             sql, params = _INSERT_IF_NEW, (*values, new.dedup_key, now - dedup_window_s)
 
-        def fn(conn: sqlite3.Connection) -> tuple[int, State, bool]:
-            cur = conn.execute(sql, params)
-            if cur.rowcount == 1:
+        key_lock = self.dialect.key_lock if check else ""
+
+        def fn(conn: Conn) -> tuple[int, State, bool]:
+            if key_lock:  # another node taking the same notification waits for this one
+                conn.execute(key_lock, (new.dedup_key,))
+            inserted = conn.execute(sql, params).fetchone()
+            if inserted is not None:
                 # No "received" event row: events() derives it from created_at.
-                return int(cur.lastrowid or 0), new.state, False
+                return int(inserted[0]), new.state, False
             row = conn.execute(_FIRST_OF_KEY, (new.dedup_key, now - dedup_window_s)).fetchone()
             self._event(conn, row[0], "duplicate", "the same notification arrived again")
             return row[0], State(row[1]), True
@@ -146,7 +180,7 @@ class Store(SendingStore, InboxStore):
     def delete(self, ids: Iterable[int]) -> int:
         ids = list(ids)
 
-        def fn(conn: sqlite3.Connection) -> int:
+        def fn(conn: Conn) -> int:
             n = 0
             for job_id in ids:
                 row = conn.execute(
@@ -206,8 +240,9 @@ class Store(SendingStore, InboxStore):
         )
         return job_from_row(row) if row else None
 
-    @staticmethod
-    def _where(states: Sequence[State | str] | None, search: str | None) -> tuple[str, list[Any]]:
+    def _where(
+        self, states: Sequence[State | str] | None, search: str | None
+    ) -> tuple[str, list[Any]]:
         clauses: list[str] = []
         params: list[Any] = []
         if states:
@@ -215,8 +250,10 @@ class Store(SendingStore, InboxStore):
             params.extend(State(s).value for s in states)
         if search:
             pattern = f"%{search}%"
+            like = self.dialect.ilike
             clauses.append(
-                "(text LIKE ? OR uid LIKE ? OR name LIKE ? OR number LIKE ? OR last_error LIKE ?)"
+                f"(text {like} ? OR uid {like} ? OR name {like} ? OR number {like} ?"
+                f" OR last_error {like} ?)"
             )
             params.extend([pattern] * 5)
         return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
@@ -250,20 +287,21 @@ class Store(SendingStore, InboxStore):
             self._reader()
             .execute(
                 "SELECT"
-                " COALESCE(SUM(sent_at >= ?), 0),"
-                " COALESCE(SUM(state='delivered' AND delivered_at >= ?), 0),"
-                " COALESCE(SUM(state='failed' AND updated_at >= ?), 0)"
+                " COALESCE(SUM(CASE WHEN sent_at >= ? THEN 1 ELSE 0 END), 0),"
+                " COALESCE(SUM(CASE WHEN state='delivered' AND delivered_at >= ? THEN 1 ELSE 0"
+                " END), 0),"
+                " COALESCE(SUM(CASE WHEN state='failed' AND updated_at >= ? THEN 1 ELSE 0 END), 0)"
                 " FROM jobs WHERE updated_at >= ?",
                 (since, since, since, since),
             )
             .fetchone()
         )
-        return {"sent": row[0], "delivered": row[1], "failed": row[2]}
+        return {"sent": int(row[0]), "delivered": int(row[1]), "failed": int(row[2])}
 
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in State}
         for state, n in self._reader().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
-            out[state] = n
+            out[state] = int(n)
         return out
 
     def events(self, job_id: int) -> list[JobEvent]:
@@ -286,7 +324,7 @@ class Store(SendingStore, InboxStore):
         Returns the ids of the released jobs.
         """
 
-        def fn(conn: sqlite3.Connection) -> list[int]:
+        def fn(conn: Conn) -> list[int]:
             now = self.clock()
             conn.execute(
                 "INSERT INTO contacts(uid, number, name, updated_at) VALUES (?, ?, ?, ?)"
@@ -315,7 +353,7 @@ class Store(SendingStore, InboxStore):
     def explain_needs_number(self, uid: str, reason: str) -> list[int]:
         """Record why a uid's waiting jobs still have no number."""
 
-        def fn(conn: sqlite3.Connection) -> list[int]:
+        def fn(conn: Conn) -> list[int]:
             ids = [
                 r[0]
                 for r in conn.execute(

@@ -1,19 +1,53 @@
-"""What every part of the store shares: job history and merged-job bookkeeping."""
+"""What every repository of the store shares: its backend, job history and
+merged-job bookkeeping."""
 
 from __future__ import annotations
 
-import sqlite3
-from collections.abc import Iterable, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, TypeVar
 
-from gsmbridge.core.db import Database
 from gsmbridge.core.models import State
+from gsmbridge.core.store_backend import Backend, Conn, Dialect, SqlValue
+
+T = TypeVar("T")
 
 
-class StoreBase(Database):
-    """Helpers used inside write functions."""
+class StoreBase:
+    """A repository over a backend (SQLite or PostgreSQL), with the helpers used
+    inside write functions.  ``node``: this PC's name in a shared store; ``lease_s``:
+    how long a claim holds without being renewed."""
 
-    def _delete_in_batches(self, sql: str, params: tuple[Any, ...], batch: int) -> int:
+    def __init__(self, backend: Backend, *, node: str = "", lease_s: float = 60.0) -> None:
+        self.backend = backend
+        self.node = node
+        self.lease_s = lease_s
+
+    @property
+    def dialect(self) -> Dialect:
+        return self.backend.dialect
+
+    @property
+    def clock(self) -> Callable[[], float]:
+        return self.backend.clock
+
+    def _write(self, fn: Callable[[Conn], T]) -> T:
+        """Run fn in a write transaction; return after it has committed."""
+        return self.backend._write(fn)
+
+    def _write_soon(self, fn: Callable[[Conn], object]) -> None:
+        """Queue fn to commit before any later write, without waiting if the backend can."""
+        self.backend._write_soon(fn)
+
+    def _reader(self) -> Conn:
+        return self.backend._reader()
+
+    def schema_version(self) -> int:
+        return self.backend.schema_version()
+
+    def close(self, timeout: float = 10.0) -> None:
+        self.backend.close(timeout)
+
+    def _delete_in_batches(self, sql: str, params: tuple[SqlValue, ...], batch: int) -> int:
         """Run a DELETE whose last parameter is a LIMIT, one transaction per batch, until
         fewer than ``batch`` rows go: webhooks never wait long behind a big clean-up."""
         total = 0
@@ -23,13 +57,13 @@ class StoreBase(Database):
             if n < batch:
                 return total
 
-    def _event(self, conn: sqlite3.Connection, job_id: int, kind: str, detail: str = "") -> None:
+    def _event(self, conn: Conn, job_id: int, kind: str, detail: str = "") -> None:
         conn.execute(
             "INSERT INTO job_events(job_id, at, kind, detail) VALUES (?, ?, ?, ?)",
             (job_id, self.clock(), kind, detail),
         )
 
-    def _follow(self, conn: sqlite3.Connection, primary_id: int) -> None:
+    def _follow(self, conn: Conn, primary_id: int) -> None:
         """Jobs merged into another (coalescing) take its state, times and error."""
         conn.execute(
             "UPDATE jobs SET (state, last_error, sent_at, delivered_at, updated_at, modem,"
@@ -39,7 +73,7 @@ class StoreBase(Database):
             (primary_id, primary_id),
         )
 
-    def _restart_carrier(self, conn: sqlite3.Connection, primary_id: int) -> None:
+    def _restart_carrier(self, conn: Conn, primary_id: int) -> None:
         """A job left its carrier's group, so the carrier's text changed: a partly
         sent carrier starts again at part 1 (its parts would not join up)."""
         conn.execute(
@@ -67,7 +101,7 @@ class StoreBase(Database):
         ids = list(ids)
         allowed_values = [s.value for s in allowed]
 
-        def fn(conn: sqlite3.Connection) -> list[int]:
+        def fn(conn: Conn) -> list[int]:
             changed = []
             marks = ",".join("?" * len(allowed_values))
             for job_id in ids:

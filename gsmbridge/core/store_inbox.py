@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import json
-import sqlite3
-from typing import Any
+from typing import cast
 
 from gsmbridge.core.models import IncomingSms
+from gsmbridge.core.store_backend import Conn, Row, SqlValue
 from gsmbridge.core.store_base import StoreBase
 
 # The parts of one long message arrive within minutes; an 8-bit reference from the
@@ -30,20 +30,21 @@ def _joined(parts: dict[str, str], total: int) -> str:
     return _clean("".join(parts.get(str(seq), MISSING) for seq in range(1, total + 1)))
 
 
-def _from_row(row: Any) -> IncomingSms:
-    parts = json.loads(row[7])
+def _from_row(row: Row) -> IncomingSms:
+    parts = json.loads(row["parts_json"])
+    total = row["parts_total"]
     return IncomingSms(
-        id=row[0],
-        received_at=row[1],
-        updated_at=row[2],
-        sender=row[3],
-        sent_at=row[4],
-        text=row[5],
-        parts_total=row[6],
-        parts_received=len(parts) if row[6] > 1 else 1,
-        uid=row[8],
-        name=row[9],
-        modem=row[10],
+        id=row["id"],
+        received_at=row["received_at"],
+        updated_at=row["updated_at"],
+        sender=row["sender"],
+        sent_at=row["sent_at"],
+        text=row["text"],
+        parts_total=total,
+        parts_received=len(parts) if total > 1 else 1,
+        uid=row["uid"],
+        name=row["name"],
+        modem=row["modem"],
     )
 
 
@@ -64,17 +65,20 @@ class InboxStore(StoreBase):
         from the contacts or the jobs sent."""
         now = self.clock()
 
-        def fn(conn: sqlite3.Connection) -> int:
+        def fn(conn: Conn) -> int:
             values: tuple[str, int | None, int, str]
             if concat is not None and concat[1] > 1:
                 ref, total, seq = concat
                 # The SMS centre stamps the parts of one message within moments of each
                 # other: a reference reused later by the same sender is another message.
+                stamp, stamp_params = "", cast(tuple[SqlValue, ...], ())
+                if sent_at is not None:
+                    stamp = " AND (sent_at IS NULL OR abs(sent_at - ?) <= ?)"
+                    stamp_params = (sent_at, PART_STAMP_S)
                 row = conn.execute(
                     "SELECT id, parts_json FROM inbox WHERE sender=? AND concat_ref=?"
-                    " AND parts_total=? AND received_at>=? AND (? IS NULL OR sent_at IS NULL"
-                    " OR abs(sent_at - ?) <= ?) ORDER BY id DESC LIMIT 1",
-                    (sender, ref, total, now - PART_WINDOW_S, sent_at, sent_at, PART_STAMP_S),
+                    f" AND parts_total=? AND received_at>=?{stamp} ORDER BY id DESC LIMIT 1",
+                    (sender, ref, total, now - PART_WINDOW_S, *stamp_params),
                 ).fetchone()
                 parts = json.loads(row[1]) if row else {}
                 if row is not None and parts.get(str(seq)) == text:
@@ -94,21 +98,23 @@ class InboxStore(StoreBase):
                 # a time stamp, the same text from the same sender within the window.
                 text_clean = _clean(text)
                 since = 0.0 if sent_at is not None else now - PART_WINDOW_S
+                same_stamp = "sent_at IS NULL" if sent_at is None else "sent_at=?"
                 row = conn.execute(
-                    "SELECT id FROM inbox WHERE sender=? AND sent_at IS ? AND text=?"
+                    f"SELECT id FROM inbox WHERE sender=? AND {same_stamp} AND text=?"
                     " AND parts_total=1 AND received_at>=?",
-                    (sender, sent_at, text_clean, since),
+                    (sender, *(() if sent_at is None else (sent_at,)), text_clean, since),
                 ).fetchone()
                 if row is not None:
                     return int(row[0])
                 values = (text_clean, None, 1, "{}")
             uid, name = self._who(conn, lookup_number or sender)
-            cur = conn.execute(
+            row = conn.execute(
                 "INSERT INTO inbox(received_at, updated_at, sender, sent_at, text, concat_ref,"
-                " parts_total, parts_json, uid, name, modem) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                " parts_total, parts_json, uid, name, modem) VALUES (?,?,?,?,?,?,?,?,?,?,?)"
+                " RETURNING id",
                 (now, now, sender, sent_at, *values, uid, name, modem),
-            )
-            return int(cur.lastrowid or 0)
+            ).fetchone()
+            return int(row[0])
 
         message_id = self._write(fn)
         found = self.get_incoming(message_id)
@@ -116,7 +122,7 @@ class InboxStore(StoreBase):
         return found
 
     @staticmethod
-    def _who(conn: sqlite3.Connection, number: str) -> tuple[str, str]:
+    def _who(conn: Conn, number: str) -> tuple[str, str]:
         """The contact with this number, else the user last sent an SMS to it."""
         row = conn.execute(
             "SELECT uid, name FROM contacts WHERE number=? ORDER BY updated_at DESC LIMIT 1",
@@ -148,7 +154,7 @@ class InboxStore(StoreBase):
         return int(self._reader().execute("SELECT COUNT(*) FROM inbox").fetchone()[0])
 
     def delete_incoming(self, ids: list[int]) -> int:
-        def fn(conn: sqlite3.Connection) -> int:
+        def fn(conn: Conn) -> int:
             return sum(conn.execute("DELETE FROM inbox WHERE id=?", (i,)).rowcount for i in ids)
 
         return self._write(fn)

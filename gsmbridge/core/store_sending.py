@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from typing import Any
 
 from gsmbridge.core.models import Job, State
 from gsmbridge.core.schema import JOB_COLUMNS, job_from_row
+from gsmbridge.core.store_backend import Conn, SqlValue
 from gsmbridge.core.store_base import StoreBase
 
 # A report's discharge time comes from the SMS centre's clock, and a long message's
@@ -19,19 +19,41 @@ class SendingStore(StoreBase):
     """Queue operations the sender uses; Store adds intake, user actions and reads."""
 
     def claim_next(self, *, modem: str = "", now: float | None = None) -> Job | None:
-        """Atomically move the next due queued job to ``sending`` and return it."""
+        """Atomically move the next due queued job to ``sending`` and return it.
 
-        def fn(conn: sqlite3.Connection) -> Job | None:
+        The claim carries a lease (this node, until when): in a shared store another
+        node takes the job over once the lease has run out unrenewed (recover_expired).
+        Rows another node is claiming at this moment are skipped, not waited for.
+        """
+
+        def fn(conn: Conn) -> Job | None:
             at = self.clock() if now is None else now
             row = conn.execute(
-                "UPDATE jobs SET state='sending', modem=?, updated_at=?, planned_at=NULL"
-                " WHERE id = ("
+                "UPDATE jobs SET state='sending', modem=?, updated_at=?, planned_at=NULL,"
+                " node=?, lease_until=? WHERE id = ("
                 " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
-                " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1)"
+                " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1"
+                f"{self.dialect.skip_locked})"
                 f" RETURNING {JOB_COLUMNS}",
-                (modem, at, at),
+                (modem, at, self.node, at + self.lease_s, at),
             ).fetchone()
             return job_from_row(row) if row else None
+
+        return self._write(fn)
+
+    def renew_leases(self, job_ids: list[int]) -> int:
+        """Extend the lease of jobs this node is sending (an AT exchange under way);
+        return how many are still ours."""
+        if not job_ids:
+            return 0
+        marks = ",".join("?" * len(job_ids))
+
+        def fn(conn: Conn) -> int:
+            return conn.execute(
+                f"UPDATE jobs SET lease_until=? WHERE id IN ({marks}) AND state='sending'"
+                " AND node=?",
+                (self.clock() + self.lease_s, *job_ids, self.node),
+            ).rowcount
 
         return self._write(fn)
 
@@ -56,7 +78,7 @@ class SendingStore(StoreBase):
         crash in between can lose it, which the crash policy already covers.
         """
 
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: Conn) -> None:
             row = conn.execute("SELECT refs, modem FROM jobs WHERE id=?", (job_id,)).fetchone()
             if row is None:
                 return
@@ -68,8 +90,10 @@ class SendingStore(StoreBase):
                 (seq, json.dumps(refs), concat_ref, now, job_id),
             )
             conn.execute(
-                "INSERT OR REPLACE INTO job_parts(job_id, seq, modem, reference, sent_at)"
-                " VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO job_parts(job_id, seq, modem, reference, sent_at)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (job_id, seq) DO UPDATE SET"
+                " modem=excluded.modem, reference=excluded.reference,"
+                " sent_at=excluded.sent_at, status='', detail=''",
                 (job_id, seq, row[1], reference, now),
             )
             self._event(conn, job_id, "part-sent", f"part {seq}, reference {reference}")
@@ -84,7 +108,7 @@ class SendingStore(StoreBase):
         so a job that fails half-way shows "1 of 6 sent", not "1 of 0".  Queued like
         ``record_part(wait=False)``: ahead of the parts' own writes."""
 
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: Conn) -> None:
             conn.execute("UPDATE jobs SET parts_total=? WHERE id=?", (total, job_id))
 
         self._write_soon(fn)
@@ -93,11 +117,11 @@ class SendingStore(StoreBase):
         """The last part went out; return the job's state.  Reports that arrived while
         it was sending count: "delivered" if every part was, "failed" if one was not."""
 
-        def fn(conn: sqlite3.Connection) -> str:
+        def fn(conn: Conn) -> str:
             now = self.clock()
             conn.execute(
                 "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
-                " parts_total=?, last_error='', note='' WHERE id=?",
+                " parts_total=?, last_error='', note='', lease_until=NULL WHERE id=?",
                 (now, now, parts_total, job_id),
             )
             self._event(conn, job_id, "sent", detail)
@@ -107,11 +131,12 @@ class SendingStore(StoreBase):
 
         return self._write(fn)
 
-    def _settle(self, conn: sqlite3.Connection, job_id: int, now: float) -> str:
+    def _settle(self, conn: Conn, job_id: int, now: float) -> str:
         """A sent (or waiting) job whose parts have reports: failed as soon as one part
         was not delivered, delivered once all were (only a sent job knows "all")."""
         row = conn.execute(
-            "SELECT j.state, j.parts_total, COALESCE(SUM(p.status='delivered'), 0),"
+            "SELECT j.state, j.parts_total,"
+            " COALESCE(SUM(CASE WHEN p.status='delivered' THEN 1 ELSE 0 END), 0),"
             " (SELECT detail FROM job_parts f WHERE f.job_id=j.id AND f.status='failed'"
             "  AND f.seq<=j.parts_sent ORDER BY f.seq LIMIT 1)"
             " FROM jobs j LEFT JOIN job_parts p ON p.job_id=j.id AND p.seq<=j.parts_sent"
@@ -121,6 +146,7 @@ class SendingStore(StoreBase):
         if row is None:
             return State.FAILED.value  # deleted meanwhile: nothing left to send
         state, total, delivered, failure = row
+        delivered = int(delivered)  # PostgreSQL sums to a decimal
         if state not in (State.SENT.value, State.QUEUED.value):
             return str(state)
         if failure is not None:
@@ -154,10 +180,10 @@ class SendingStore(StoreBase):
     def hold(self, job_id: int, until: float, note: str) -> None:
         """Back to ``queued`` until ``until`` without using an attempt (a rate limit)."""
 
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: Conn) -> None:
             conn.execute(
-                "UPDATE jobs SET state='queued', next_attempt_at=?, note=?, updated_at=?"
-                " WHERE id=?",
+                "UPDATE jobs SET state='queued', next_attempt_at=?, note=?, updated_at=?,"
+                " lease_until=NULL WHERE id=?",
                 (until, note, self.clock(), job_id),
             )
             self._follow(conn, job_id)
@@ -180,13 +206,14 @@ class SendingStore(StoreBase):
         note: their carrier shows the wait.
         """
 
-        def fn(conn: sqlite3.Connection) -> int:
+        def fn(conn: Conn) -> int:
             if note and until is not None:
                 return conn.execute(
                     "UPDATE jobs SET note=?, planned_at=? + held.k * ? FROM (SELECT id,"
                     " ROW_NUMBER() OVER (ORDER BY next_attempt_at, id) - 1 AS k FROM jobs"
                     " WHERE state='queued' AND next_attempt_at<=? AND merged_into IS NULL) AS held"
-                    " WHERE jobs.id=held.id AND (note!=? OR planned_at IS NOT ? + held.k * ?)",
+                    " WHERE jobs.id=held.id AND (note!=? OR planned_at"
+                    f" {self.dialect.is_distinct} ? + held.k * ?)",
                     (note, until, spacing_s, self.clock(), note, until, spacing_s),
                 ).rowcount
             if note:
@@ -257,7 +284,7 @@ class SendingStore(StoreBase):
         a newer part that got the same 8-bit reference after a wrap.
         """
 
-        def fn(conn: sqlite3.Connection) -> tuple[int, str] | None:
+        def fn(conn: Conn) -> tuple[int, str] | None:
             now = self.clock()
             latest = now if status_at is None else status_at + REPORT_CLOCK_SLACK_S
             rows = conn.execute(
@@ -287,10 +314,10 @@ class SendingStore(StoreBase):
         """Back to ``queued`` for a later try; ``count_attempt=False`` when the modem was down.
         Returns the state: "failed" when a part sent earlier was reported not delivered."""
 
-        def fn(conn: sqlite3.Connection) -> str:
+        def fn(conn: Conn) -> str:
             conn.execute(
                 "UPDATE jobs SET state='queued', attempts=attempts+?, next_attempt_at=?,"
-                " last_error=?, updated_at=? WHERE id=?",
+                " last_error=?, updated_at=?, lease_until=NULL WHERE id=?",
                 (1 if count_attempt else 0, next_attempt_at, error, self.clock(), job_id),
             )
             self._event(conn, job_id, "retry" if count_attempt else "paused", error)
@@ -302,10 +329,10 @@ class SendingStore(StoreBase):
         return self._write(fn)
 
     def mark_failed(self, job_id: int, error: str, *, count_attempt: bool = True) -> None:
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: Conn) -> None:
             conn.execute(
-                "UPDATE jobs SET state='failed', attempts=attempts+?, last_error=?, updated_at=?"
-                " WHERE id=?",
+                "UPDATE jobs SET state='failed', attempts=attempts+?, last_error=?, updated_at=?,"
+                " lease_until=NULL WHERE id=?",
                 (1 if count_attempt else 0, error, self.clock(), job_id),
             )
             self._event(conn, job_id, "failed", error)
@@ -316,7 +343,7 @@ class SendingStore(StoreBase):
     def set_note(self, job_id: int, note: str) -> None:
         """A visible reason a queued job waits (a rate limit, the modem being down)."""
 
-        def fn(conn: sqlite3.Connection) -> None:
+        def fn(conn: Conn) -> None:
             conn.execute("UPDATE jobs SET note=? WHERE id=?", (note, job_id))
 
         self._write(fn)
@@ -326,31 +353,57 @@ class SendingStore(StoreBase):
 
         ``resend`` queues them again (at-least-once: the recipient may get a
         duplicate); ``fail`` marks them failed for a person to decide.  Parts
-        confirmed before the crash are never resent either way.
+        confirmed before the crash are never resent either way (the job resumes
+        after its recorded parts).  In a shared store: this node's own jobs, and
+        any node's whose lease has run out.
         """
+        if not self.dialect.shared:
+            return self._recover("state='sending'", (), policy, "found sending at start")
+        return self._recover(
+            "state='sending' AND (node=? OR lease_until IS NULL OR lease_until<?)",
+            (self.node, self.clock()),
+            policy,
+            "found sending at start",
+        )
 
-        def fn(conn: sqlite3.Connection) -> list[int]:
-            ids = [
-                r[0]
-                for r in conn.execute(
-                    "SELECT id FROM jobs WHERE state='sending' AND merged_into IS NULL"
-                )
-            ]
+    def recover_expired(self, policy: str = "resend") -> list[int]:
+        """Jobs another node claimed and stopped renewing (it died or lost the store):
+        the crash policy applies to them as to a local crash."""
+        return self._recover(
+            "state='sending' AND lease_until<?", (self.clock(),), policy, "lease expired"
+        )
+
+    def _recover(
+        self, where: str, params: tuple[SqlValue, ...], policy: str, why: str
+    ) -> list[int]:
+        def fn(conn: Conn) -> list[int]:
+            found = conn.execute(
+                f"SELECT id, node FROM jobs WHERE {where} AND merged_into IS NULL ORDER BY id",
+                params,
+            ).fetchall()
             now = self.clock()
-            for job_id in ids:
+            ids = []
+            for job_id, node in found:
+                # Re-checked in the UPDATE: another node recovering the same job at the
+                # same time waits for this row and then finds it no longer sending.
                 if policy == "fail":
-                    conn.execute(
-                        "UPDATE jobs SET state='failed', updated_at=?, last_error=? WHERE id=?",
-                        (now, "interrupted while sending; it may have been sent", job_id),
+                    cur = conn.execute(
+                        "UPDATE jobs SET state='failed', updated_at=?, last_error=?,"
+                        f" lease_until=NULL WHERE id=? AND {where}",
+                        (now, "interrupted while sending; it may have been sent", job_id, *params),
                     )
                 else:
-                    conn.execute(
+                    cur = conn.execute(
                         "UPDATE jobs SET state='queued', next_attempt_at=?, updated_at=?,"
-                        " note=? WHERE id=?",
-                        (now, now, "interrupted while sending; sending again", job_id),
+                        f" note=?, lease_until=NULL WHERE id=? AND {where}",
+                        (now, now, "interrupted while sending; sending again", job_id, *params),
                     )
-                self._event(conn, job_id, "recovered", f"found sending at start ({policy})")
+                if not cur.rowcount:
+                    continue
+                by = f" by {node}" if node and node != self.node else ""
+                self._event(conn, job_id, "recovered", f"{why}{by} ({policy})")
                 self._follow(conn, job_id)
+                ids.append(job_id)
             return ids
 
         return self._write(fn)
@@ -363,7 +416,7 @@ class SendingStore(StoreBase):
         between parts).  Returns the ids that joined.
         """
 
-        def fn(conn: sqlite3.Connection) -> list[int]:
+        def fn(conn: Conn) -> list[int]:
             now = self.clock()
             ids = [
                 r[0]
@@ -374,6 +427,8 @@ class SendingStore(StoreBase):
                     (primary.number, primary.id, now, now - window_s),
                 )
             ]
+            if not ids:
+                return ids
             # A job that joins brings the jobs merged into it (groups stay one level deep).
             for row in conn.execute(
                 f"SELECT id FROM jobs WHERE merged_into IN ({','.join('?' * len(ids))})", ids

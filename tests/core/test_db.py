@@ -14,13 +14,14 @@ from tests.core.conftest import new_job
 
 def _record_batches(store: Store) -> list[int]:
     sizes: list[int] = []
-    run = store._run_batch
+    db = store.backend  # the SQLite backend's group commit
+    run = db._run_batch
 
     def recording(conn, batch):
         sizes.append(len(batch))
         return run(conn, batch)
 
-    store._run_batch = recording  # type: ignore[method-assign]
+    db._run_batch = recording  # type: ignore[method-assign,attr-defined]
     return sizes
 
 
@@ -267,7 +268,7 @@ def test_close_never_pulls_the_connection_from_under_a_write(tmp_path) -> None:
     queued = threading.Thread(target=write, args=("queued", 0.0))
     queued.start()
     deadline = time.monotonic() + 5
-    while not store._pending:  # the second write waits behind the first
+    while not store.backend._pending:  # the second write waits behind the first
         assert time.monotonic() < deadline
         time.sleep(0.01)
     store.close(timeout=0.2)  # gives up waiting long before the slow write ends

@@ -338,7 +338,7 @@ def test_a_full_disk_is_a_clear_503_and_nothing_is_acknowledged(
     # A real SQLITE_FULL: the database may not grow past the pages it has.
     status, _, _ = client.post("/webhook", payload(data__to__uid="before"))
     assert status == 200
-    conn = bridge.store._conn
+    conn = bridge.store.backend._conn  # the SQLite backend's write connection
     pages = conn.execute("PRAGMA page_count").fetchone()[0]
     conn.execute(f"PRAGMA max_page_count={pages}")
     big = payload(data__to__uid="too-big", data__smsContent="x" * 200_000)

@@ -1,0 +1,223 @@
+"""The PostgreSQL backend: the queue several PCs share (psycopg 3 and its pool).
+
+Every write function runs in its own transaction on a pooled connection (PostgreSQL
+commits durably and lets many writers in at once: no group commit of our own);
+reads run in autocommit on whichever connection is free.  The repositories' SQL
+uses ``?`` placeholders, turned into psycopg's ``%s`` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator, Sequence
+from functools import lru_cache
+from typing import Any, TypeVar
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import RowMaker
+from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
+
+from gsmbridge.core.db import StoreClosed
+from gsmbridge.core.schema import PG_MIGRATIONS
+from gsmbridge.core.store_backend import POSTGRESQL, Dialect, Row, SqlValue, row_type
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+# Any constant: one node at a time upgrades the schema.
+_MIGRATION_LOCK = 0x67736D62  # "gsmb"
+# Conflicts PostgreSQL resolves by rolling one transaction back: safe to run it again.
+_RETRY = (errors.DeadlockDetected, errors.SerializationFailure)
+
+
+class StoreUnavailable(RuntimeError):
+    """The shared store cannot be reached now (down, network): may come back."""
+
+
+class StoreConfigError(RuntimeError):
+    """The shared store refuses this node (credentials, database, schema): the node
+    must not start until a person fixes it.  The message is one line naming the problem."""
+
+
+def redact(url: str) -> str:
+    """The URL without its password, for messages and logs."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = f"{parts.username or ''}:***@{host}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+@lru_cache(maxsize=512)
+def _pg_sql(sql: str) -> str:
+    return sql.replace("%", "%%").replace("?", "%s")
+
+
+def _rows(cursor: psycopg.Cursor[Any]) -> RowMaker[Row]:
+    names = tuple(c.name for c in cursor.description or ())
+    return row_type(names)
+
+
+class _Conn:
+    """A psycopg connection speaking the repositories' ``?`` placeholders."""
+
+    __slots__ = ("_conn",)
+
+    def __init__(self, conn: psycopg.Connection[Row]) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[SqlValue] = (), /) -> psycopg.Cursor[Row]:
+        if params:
+            return self._conn.execute(_pg_sql(sql), params)
+        return self._conn.execute(sql)
+
+
+class _Result:
+    """A read's rows, fetched before its connection went back to the pool."""
+
+    __slots__ = ("_rows", "rowcount")
+
+    def __init__(self, rows: list[Row], rowcount: int) -> None:
+        self._rows, self.rowcount = rows, rowcount
+
+    def fetchone(self) -> Row | None:
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list[Row]:
+        return self._rows
+
+    def __iter__(self) -> Iterator[Row]:
+        return iter(self._rows)
+
+
+class _Reader:
+    __slots__ = ("_db",)
+
+    def __init__(self, db: PgDatabase) -> None:
+        self._db = db
+
+    def execute(self, sql: str, params: Sequence[SqlValue] = (), /) -> _Result:
+        with self._db._connection() as conn:
+            cur = _Conn(conn).execute(sql, params)
+            return _Result(cur.fetchall() if cur.description else [], cur.rowcount)
+
+
+def classify(exc: psycopg.Error, location: str) -> RuntimeError:
+    """A connection failure: the user's to fix (StoreConfigError) or passing (StoreUnavailable)."""
+    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    sqlstate = getattr(exc, "sqlstate", None) or ""
+    text = str(exc)
+    if sqlstate in ("28P01", "28000") or "password authentication failed" in text:
+        return StoreConfigError(f"the shared store {location} refused the credentials: {first}")
+    if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
+        return StoreConfigError(f"the shared store {location} has no such database: {first}")
+    return StoreUnavailable(f"the shared store {location} is unreachable: {first}")
+
+
+class PgDatabase:
+    """The PostgreSQL backend; raises StoreConfigError or StoreUnavailable at start."""
+
+    dialect: Dialect = POSTGRESQL
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], float] = time.time,
+        migrations: list[str] = PG_MIGRATIONS,
+        max_size: int = 8,
+        connect_timeout: float = 5.0,
+    ) -> None:
+        self.url = url
+        self.location = redact(url)
+        self.clock = clock
+        self._migrations = migrations
+        self._closed = False
+        try:
+            with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as c:
+                self._migrate(c)
+        except psycopg.Error as exc:
+            raise classify(exc, self.location) from exc
+        self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
+            url,
+            min_size=1,
+            max_size=max_size,
+            kwargs={"autocommit": True, "row_factory": _rows},
+            # A connection broken by a restart of the server is replaced, not handed out.
+            check=ConnectionPool.check_connection,
+            timeout=connect_timeout * 2,
+            open=False,
+            name="gsmbridge-store",
+        )
+        self._pool.open(wait=True, timeout=connect_timeout * 2)
+
+    def _migrate(self, conn: psycopg.Connection[Any]) -> None:
+        with conn.transaction():
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (_MIGRATION_LOCK,))
+            conn.execute("CREATE TABLE IF NOT EXISTS gsmbridge_schema (version INTEGER NOT NULL)")
+            row = conn.execute("SELECT version FROM gsmbridge_schema").fetchone()
+            if row is None:
+                conn.execute("INSERT INTO gsmbridge_schema VALUES (0)")
+            version = int(row[0]) if row else 0
+            if version > len(self._migrations):
+                raise StoreConfigError(
+                    f"the shared store {self.location} is schema version {version}, newer than"
+                    f" this gsmbridge understands ({len(self._migrations)}); upgrade gsmbridge"
+                )
+            for number in range(version, len(self._migrations)):
+                for statement in self._migrations[number].split(";"):
+                    if statement.strip():
+                        conn.execute(statement)
+                conn.execute("UPDATE gsmbridge_schema SET version=%s", (number + 1,))
+                log.info("shared store schema upgraded to version %d", number + 1)
+
+    def _connection(self) -> Any:
+        if self._closed:
+            raise StoreClosed("the queue database is closed")
+        return self._pool.connection()
+
+    def _write(self, fn: Callable[[Any], T]) -> T:
+        """Run fn in one transaction; return after it has committed."""
+        for attempt in range(5):
+            try:
+                with self._connection() as conn, conn.transaction():
+                    return fn(_Conn(conn))
+            except _RETRY:
+                if attempt == 4:
+                    raise
+                time.sleep(0.01 * (attempt + 1))
+            except PoolClosed as exc:
+                raise StoreClosed("the queue database is closed") from exc
+            except PoolTimeout as exc:
+                raise StoreUnavailable(f"the shared store {self.location}: {exc}") from exc
+            except psycopg.OperationalError as exc:
+                raise classify(exc, self.location) from exc
+        raise AssertionError("unreachable")
+
+    def _write_soon(self, fn: Callable[[Any], object]) -> None:
+        """Committed now (before any later write); a failure is logged, as nobody waits."""
+        try:
+            self._write(fn)
+        except Exception as exc:  # noqa: BLE001 - nobody would see it otherwise
+            log.error("A queued database write failed: %r", exc)
+
+    def _reader(self) -> _Reader:
+        if self._closed:
+            raise StoreClosed("the queue database is closed")
+        return _Reader(self)
+
+    def schema_version(self) -> int:
+        row = self._reader().execute("SELECT version FROM gsmbridge_schema").fetchone()
+        return int(row[0]) if row else 0
+
+    def close(self, timeout: float = 10.0) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._pool.close(timeout)
