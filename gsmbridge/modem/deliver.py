@@ -1,8 +1,8 @@
 """SMS-DELIVER decoding and encoding (3GPP TS 23.040 §9.2.2.1): the SMS the SIM receives.
 
 Replies to notifications arrive as SMS-DELIVER PDUs in the modem's memory (``+CMTI``).
-The modem reads them with :func:`decode_deliver`; the simulator builds them with
-:func:`encode_deliver`, which reuses the SMS-SUBMIT encoder's user data (same
+The modem reads them with :func:`decode_deliver`; :func:`encode_deliver` builds them
+(what the network would hand a modem), and reuses the SMS-SUBMIT encoder's user data (same
 alphabets, same splitting and concatenation headers).  Pure functions, stdlib only;
 every malformed input raises :class:`~gsmbridge.modem.pdu_fields.PduError`.
 """
@@ -64,7 +64,7 @@ def decode_deliver(pdu_hex: str, *, tpdu_length: int | None = None) -> Deliver:
 def encode_deliver(
     sender: str, text: str, *, concat_ref: int = 0, when: datetime | None = None
 ) -> list[tuple[str, int]]:
-    """SMS-DELIVER PDUs for the simulator: [("00" + TPDU hex, tpdu_length), ...].
+    """SMS-DELIVER PDUs as a modem stores them: [("00" + TPDU hex, tpdu_length), ...].
 
     The user data (alphabet, splitting, concatenation header) is the SMS-SUBMIT
     encoder's; only the header around it differs.

@@ -55,8 +55,8 @@ class Modem:
     ``url``: a device (``COM3``, ``/dev/ttyUSB2``), a pyserial URL, or
     ``imei:<digits>`` to find the modem by IMEI on every (re)connect, so it is found
     again after the OS renames its port.  ``port_url``, when given, is what is opened
-    instead and ``url`` only names the modem (``sim``: the caller started a simulator
-    and passes its ``socket://`` URL; the driver does not know simulators).
+    instead and ``url`` only names the modem (the caller resolved the name to a URL;
+    the driver opens only what it is given).
     """
 
     def __init__(

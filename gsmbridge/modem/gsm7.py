@@ -1,7 +1,7 @@
 """GSM 7-bit default alphabet (3GPP TS 23.038 §6.2.1), septet packing and smart replacement.
 
 Kept apart from :mod:`gsmbridge.modem.pdu` so the tables (data) do not drown the PDU logic.
-Pure and stdlib-only: the GUI's live counter and the simulator import it too.
+Pure and stdlib-only: the GUI's live counter imports it too.
 """
 
 from __future__ import annotations

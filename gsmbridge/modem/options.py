@@ -23,7 +23,7 @@ class ModemOptions:
     poll_interval_s: float = 30.0
     reconnect_min_s: float = 1.0
     reconnect_max_s: float = 60.0
-    simulated: bool = False  # shown as SIMULATED (the caller opened a simulator)
+    simulated: bool = False  # shown as SIMULATED (the caller says no real SMS leave)
     prompt_timeout_s: float = 20.0  # AT+CMGS -> '>'
     max_timeouts: int = 3  # consecutive timeouts before the port is reopened
     candidate_ports: list[str] | None = None  # where "imei:<digits>" looks; None = all ports

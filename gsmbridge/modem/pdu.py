@@ -1,8 +1,9 @@
 """SMS-SUBMIT encoding and decoding (3GPP TS 23.040, TS 23.038), and the PDU API in one place.
 
 Pure functions, stdlib only, no I/O: the sender uses :func:`encode_submit` to get the hex for
-``AT+CMGS`` and :func:`decode_status_report` for ``+CDS`` URCs; the simulator uses the
-decoders and :func:`encode_status_report`; the GUI uses :func:`count_parts` as a live counter.
+``AT+CMGS`` and :func:`decode_status_report` for ``+CDS`` URCs; the decoders and
+:func:`encode_status_report` serve the other direction (what a modem receives); the GUI
+uses :func:`count_parts` as a live counter.
 Every malformed input raises :class:`PduError` (a ``ValueError``), never ``IndexError`` & co.
 
 Shared fields (addresses, the bounds-checked reader) live in :mod:`.pdu_fields` and
@@ -94,7 +95,7 @@ class EncodedMessage:
 
 @dataclass(frozen=True)
 class DecodedSubmit:
-    """Fields of one SMS-SUBMIT, as the simulator needs them."""
+    """Fields of one SMS-SUBMIT, as the receiving side (a modem) sees them."""
 
     number: str  # "+<digits>" for international, digits otherwise
     text: str  # this part's text
@@ -397,8 +398,8 @@ def read_user_data(
 def decode_submit(pdu_hex: str, *, with_sca: bool = True) -> DecodedSubmit:
     """Decode an SMS-SUBMIT as written after the ``AT+CMGS`` prompt.
 
-    Strict about lengths (TP-UDL must match the user data exactly) so the simulator catches
-    the mistakes a real modem would answer with ``+CMS ERROR: 304``.
+    Strict about lengths (TP-UDL must match the user data exactly), so a decoder on the
+    modem's side catches the mistakes a real modem would answer with ``+CMS ERROR: 304``.
     """
     reader = Reader(from_hex(pdu_hex))
     if with_sca:

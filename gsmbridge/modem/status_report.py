@@ -1,8 +1,8 @@
 """SMS-STATUS-REPORT decoding and encoding (3GPP TS 23.040 §9.2.2.3).
 
-The sender decodes ``+CDS`` URCs with :func:`decode_status_report`; the simulator builds
-them with :func:`encode_status_report`.  Pure functions, stdlib only; every malformed
-input raises :class:`~gsmbridge.modem.pdu_fields.PduError`.
+The sender decodes ``+CDS`` URCs with :func:`decode_status_report`;
+:func:`encode_status_report` builds them (the network's side).  Pure functions, stdlib
+only; every malformed input raises :class:`~gsmbridge.modem.pdu_fields.PduError`.
 """
 
 from __future__ import annotations
@@ -147,7 +147,7 @@ def decode_status_report(pdu_hex: str, *, tpdu_length: int | None = None) -> Sta
 def encode_status_report(
     message_reference: int, recipient: str, status: int = 0, *, when: datetime | None = None
 ) -> tuple[str, int]:
-    """Build a ``+CDS`` PDU for the simulator: ("00" + TPDU hex, tpdu_length).
+    """Build a ``+CDS`` PDU as the network sends it: ("00" + TPDU hex, tpdu_length).
 
     ``when`` (default: now, UTC) is used for both TP-SCTS and TP-DT; a naive datetime is
     taken as UTC.
