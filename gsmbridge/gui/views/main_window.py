@@ -23,13 +23,12 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge import __version__
-from gsmbridge.core.models import IncomingSms
-from gsmbridge.core.phones import mask
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler
+from gsmbridge.gui.notifier import DesktopNotifier
 from gsmbridge.gui.problems import Problem, modem_problem, power_problem
 from gsmbridge.gui.throttle import Throttle
 from gsmbridge.gui.tray import Tray, tray_state
@@ -112,7 +111,6 @@ class MainWindow(QMainWindow):
         self.event_threads: set[QThread] = set()  # where core-event slots ran (tests check)
         self._quitting = False
         self._told_about_tray = False
-        self._failed_pending: list[int] = []
         self.setWindowIcon(app_icon())
         self.resize(1180, 760)
 
@@ -146,8 +144,8 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.stats_view, "Statistics")
         self.inbox_badge = UnreadBadge(self.tabs, self.inbox, "Inbox")
         self.inbox.message_received.connect(self.inbox_badge.note)
-        self.inbox.message_received.connect(self._notify_reply)
-        self._replies_notified: set[int] = set()
+        self.notifier = DesktopNotifier(ctx, self, tray)
+        self.inbox.message_received.connect(self.notifier.reply_received)
         self.header.modem_clicked.connect(lambda: self.tabs.setCurrentWidget(self.modem_panel))
         self.modem_panel.restart_requested.connect(self.restart_service)
         views = (self.queue, self.log_view, self.modem_panel, self.contacts, self.inbox)
@@ -191,8 +189,6 @@ class MainWindow(QMainWindow):
         # -- timers
         # Today's totals are a full scan: not on every change.
         self._today_throttle = Throttle(TODAY_REFRESH_MS, self.refresh_today, self)
-        # One desktop notification for a burst of failures.
-        self._failed_throttle = Throttle(1000, self._notify_failed, self)
 
         # -- wiring: the context and the core's events (queued, to slots of GUI objects)
         ctx.store_opened.connect(self.on_store_opened)
@@ -238,8 +234,7 @@ class MainWindow(QMainWindow):
         self.inbox.set_store(None)
         self.stats_view.set_store(None)
         self._today_throttle.cancel()
-        self._failed_throttle.cancel()
-        self._failed_pending.clear()
+        self.notifier.cancel()
 
     @Slot()
     def on_started(self) -> None:
@@ -279,8 +274,7 @@ class MainWindow(QMainWindow):
         )
         self._update_tray()
         self.post(problem.title)
-        if self.tray is not None:
-            self.tray.notify(problem.title, problem.message)
+        self.notifier.say(problem.title, problem.message)
 
     @Slot(bool)
     def on_busy_changed(self, busy: bool) -> None:
@@ -318,8 +312,7 @@ class MainWindow(QMainWindow):
         self._note_thread()
         failed = [job_id for job_id, state in batch.items() if state == "failed"]
         if failed:
-            self._failed_pending.extend(failed)
-            self._failed_throttle.trigger()
+            self.notifier.jobs_failed(failed)
 
     @Slot(object)
     def on_counts_changed(self, counts: dict[str, int]) -> None:
@@ -332,13 +325,11 @@ class MainWindow(QMainWindow):
     @Slot(object)
     def on_modem_status_changed(self, status: Any) -> None:
         self._note_thread()
-        before = self.modems.get(status.port)
+        self.notifier.modem_changed(self.modems.get(status.port), status)
         self.modems[status.port] = status
         self.modem_panel.update_status(status)
         self._show_modems()
         self._update_tray()
-        if before is not None and before.state == "ready" and status.state != "ready":
-            self._notify(f"Modem {status.port} lost", status.last_error or status.state)
 
     @Slot(object)
     def on_tunnel_changed(self, status: Any) -> None:
@@ -403,36 +394,6 @@ class MainWindow(QMainWindow):
         )
         detail = ", ".join(f"{n} {s}" for s, n in self.counts.items() if n and s != "delivered")
         self.tray.set_state(state, detail)
-
-    def _notify(self, title: str, message: str) -> None:
-        if self.tray is not None:
-            self.tray.notify(title, message)
-
-    @Slot(object)
-    def _notify_reply(self, message: IncomingSms) -> None:
-        """A desktop notification for a reply, once complete, unless the window is in use."""
-        if self.tray is None or not message.complete or self.isActiveWindow():
-            return
-        if message.id in self._replies_notified:  # the same SMS read again
-            return
-        self._replies_notified.add(message.id)
-        sender = mask(message.sender) if self.ctx.settings.gui.mask_numbers else message.sender
-        who = message.name or message.uid or sender
-        text = message.text if len(message.text) <= 120 else message.text[:119] + "…"
-        self.tray.notify(f"Reply from {who}", text, warning=False)
-
-    @Slot()
-    def _notify_failed(self) -> None:
-        ids, self._failed_pending = self._failed_pending, []
-        if not ids:
-            return
-        if len(ids) > 1:
-            self._notify(f"{len(ids)} SMS failed", "They will not be retried; see the Queue tab.")
-            return
-        store = self.ctx.store
-        job = store.get(ids[0]) if store is not None else None
-        who = (job.name or job.uid) if job else f"job {ids[0]}"
-        self._notify(f"SMS to {who} failed", job.last_error if job else "")
 
     @Slot()
     def refresh_today(self) -> None:
@@ -552,7 +513,7 @@ class MainWindow(QMainWindow):
         self.hide()
         if not self._told_about_tray:
             self._told_about_tray = True
-            self.tray.notify(
+            self.notifier.say(
                 "gsmbridge keeps running",
                 "SMS are still sent. Quit from the tray menu to stop.",
                 warning=False,
