@@ -10,9 +10,7 @@ hours long), so the SQL only ever compares times.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import time
-from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -54,12 +52,55 @@ def day_bounds(days: int, now: float) -> list[tuple[dt.date, float, float]]:
     return out
 
 
-def percentile(sorted_values: Sequence[float], q: float) -> float | None:
-    """The nearest-rank percentile (q in 0..1) of sorted values; None when empty."""
-    if not sorted_values:
-        return None
-    rank = max(1, math.ceil(q * len(sorted_values)))
-    return float(sorted_values[rank - 1])
+def _day_case(later_starts: Sequence[float]) -> tuple[str, list[float]]:
+    """A CASE giving a time's day index (0 = the first) from the later days' starts.
+
+    Portable and exact across DST (no date functions, no casts): ``{t}`` stands for
+    the time column, the starts are its parameters in the text's order.  Nested as
+    a binary search: 7 comparisons a row for 90 days, not 45 on average.
+    """
+    params: list[float] = []
+
+    def split(lo: int, hi: int) -> str:  # the day among lo..hi
+        if lo == hi:
+            return str(lo)
+        mid = (lo + hi + 1) // 2
+        params.append(later_starts[mid - 1])  # day ``mid`` starts here
+        return f"CASE WHEN {{t}} < ? THEN {split(lo, mid - 1)} ELSE {split(mid, hi)} END"
+
+    return split(0, len(later_starts)), params
+
+
+# Nearest-rank percentiles: rank r of n sorted values is the q-th when r >= q*n > r-1.
+_RANK_IS = "(rn >= {q} * n AND rn - 1 < {q} * n)"
+
+
+def _per_day_percentiles(
+    store: StatsStore, column: str, case: str, where: str, params: Sequence[object]
+) -> list[tuple[int, int, float | None, float | None]]:
+    """(day, jobs, median, p90) of ``column - created_at`` per day, for days with jobs.
+
+    Sorted and ranked by the database (window functions, in SQLite and PostgreSQL):
+    two rows a day come back, however many jobs there were.
+    """
+    is50, is90 = _RANK_IS.format(q=0.5), _RANK_IS.format(q=0.9)
+    sql = (
+        f"SELECT day, n, CASE WHEN {is50} THEN 1 ELSE 0 END,"
+        f" CASE WHEN {is90} THEN 1 ELSE 0 END, lat FROM ("
+        " SELECT day, lat, ROW_NUMBER() OVER (PARTITION BY day ORDER BY lat) AS rn,"
+        " COUNT(*) OVER (PARTITION BY day) AS n FROM ("
+        f"  SELECT {case} AS day, {column} - created_at AS lat FROM jobs WHERE {where}"
+        " ) AS d) AS w"
+        f" WHERE {is50} OR {is90}"
+    )
+    found: dict[int, list[Any]] = {}
+    for day, n, median, p90, lat in _rows(store, sql, params):
+        entry = found.setdefault(int(day), [int(n), None, None])
+        if median:  # the database's own arithmetic decides (exact in PostgreSQL)
+            entry[1] = float(lat)
+        if p90:
+            entry[2] = float(lat)
+    return [(day, n, p50, p90) for day, (n, p50, p90) in sorted(found.items())]
 
 
 # -- the figures -------------------------------------------------------------------------
@@ -149,51 +190,40 @@ def collect(
         raise ValueError(f"days must be 1..{MAX_DAYS}, got {days}")
     now = clock()
     bounds = day_bounds(days, now)
-    starts = [b[1] for b in bounds]
     begin, end = bounds[0][1], bounds[-1][2]
     out = [DayStats(day, start) for day, start, _ in bounds]
 
-    def bucket(t: float) -> int:
-        return bisect_right(starts, t) - 1
-
-    to_sent: list[list[float]] = [[] for _ in bounds]
-    to_delivered: list[list[float]] = [[] for _ in bounds]
+    case, case_params = _day_case([b[1] for b in bounds[1:]])
     names = _modems_that_sent(store)
-    for name in names:  # by the (modem, sent_at) index, one range per modem
-        for created, sent in _rows(
+    if names:  # by the (modem, sent_at) index: a range per modem
+        marks = ", ".join("?" * len(names))
+        for i, n, p50, p90 in _per_day_percentiles(
             store,
-            "SELECT created_at, sent_at FROM jobs WHERE modem = ? AND sent_at >= ? AND sent_at < ?",
-            (name, begin, end),
+            "sent_at",
+            case.replace("{t}", "sent_at"),
+            f"modem IN ({marks}) AND sent_at >= ? AND sent_at < ?",
+            [*case_params, *names, begin, end],
         ):
-            i = bucket(sent)
-            out[i].sent += 1
-            to_sent[i].append(sent - created)
-    for created, delivered in _rows(
+            out[i].sent, out[i].to_sent_p50, out[i].to_sent_p90 = n, p50, p90
+    for i, n, p50, p90 in _per_day_percentiles(
         store,
-        "SELECT created_at, delivered_at FROM jobs"
-        " WHERE state = 'delivered' AND delivered_at >= ? AND delivered_at < ?",
-        (begin, end),
+        "delivered_at",
+        case.replace("{t}", "delivered_at"),
+        "state = 'delivered' AND delivered_at >= ? AND delivered_at < ?",
+        [*case_params, begin, end],
     ):
-        i = bucket(delivered)
-        out[i].delivered += 1
-        to_delivered[i].append(delivered - created)
-    for state, updated in _rows(
+        out[i].delivered, out[i].to_delivered_p50, out[i].to_delivered_p90 = n, p50, p90
+    for i, state, n in _rows(
         store,
-        "SELECT state, updated_at FROM jobs"
-        " WHERE state IN ('failed', 'cancelled') AND updated_at >= ? AND updated_at < ?",
-        (begin, end),
+        f"SELECT day, state, COUNT(*) FROM (SELECT {case.replace('{t}', 'updated_at')} AS day,"
+        " state FROM jobs WHERE state IN ('failed', 'cancelled')"
+        " AND updated_at >= ? AND updated_at < ?) AS d GROUP BY day, state",
+        [*case_params, begin, end],
     ):
-        day = out[bucket(updated)]
         if state == "failed":
-            day.failed += 1
+            out[int(i)].failed = int(n)
         else:
-            day.cancelled += 1
-    for day, sent_s, delivered_s in zip(out, to_sent, to_delivered, strict=True):
-        sent_s.sort()
-        delivered_s.sort()
-        day.to_sent_p50, day.to_sent_p90 = percentile(sent_s, 0.5), percentile(sent_s, 0.9)
-        day.to_delivered_p50 = percentile(delivered_s, 0.5)
-        day.to_delivered_p90 = percentile(delivered_s, 0.9)
+            out[int(i)].cancelled = int(n)
     failures = [
         (str(reason) or "(no reason recorded)", int(n))
         for reason, n in _rows(

@@ -125,8 +125,11 @@ def test_percentiles_are_nearest_rank(store: Store, clock: FakeClock, tz) -> Non
     clock.now = at(2026, 5, 10, 20)
     day = store_stats.collect(store, 1, clock=clock).days[0]
     assert (day.sent, day.to_sent_p50, day.to_sent_p90) == (10, 5, 9)
-    assert store_stats.percentile([], 0.5) is None
-    assert store_stats.percentile([7.0], 0.9) == 7.0
+    # One job: it is its own median and p90.
+    went_out(store, clock, at(2026, 5, 11, 8), at(2026, 5, 11, 8, 0, 7))
+    clock.now = at(2026, 5, 11, 20)
+    day = store_stats.collect(store, 1, clock=clock).days[0]
+    assert (day.sent, day.to_sent_p50, day.to_sent_p90) == (1, 7, 7)
 
 
 def test_failures_cancellations_and_top_reasons(store: Store, clock: FakeClock, tz) -> None:
@@ -190,3 +193,26 @@ def test_changes_between_and_the_oldest_due_job(store: Store, clock: FakeClock, 
     clock.now = t0 + 200
     store.enqueue(new_job("waiting"))
     assert store_stats.oldest_due_age(store, t0 + 260) == pytest.approx(60)
+
+
+def test_per_day_figures_match_a_plain_computation(store: Store, clock: FakeClock, tz) -> None:
+    """The database ranks the times; the same figures computed naively in Python agree."""
+    import math
+    import random
+
+    rng = random.Random(4)
+    expected: dict[int, list[float]] = {9: [], 10: [], 11: []}
+    for day, count in ((9, 7), (10, 31), (11, 12)):
+        for k in range(count):
+            created = at(2026, 5, day, 6) + k * 600
+            delay = round(rng.uniform(1, 500), 3)
+            went_out(store, clock, created, created + delay, modem=rng.choice(["m1", "m2"]))
+            expected[day].append(delay)
+    clock.now = at(2026, 5, 11, 23)
+    stats = store_stats.collect(store, 3, clock=clock)
+    for day_stats in stats.days:
+        values = sorted(expected[day_stats.day.day])
+        n = len(values)
+        assert day_stats.sent == n
+        assert day_stats.to_sent_p50 == pytest.approx(values[math.ceil(0.5 * n) - 1])
+        assert day_stats.to_sent_p90 == pytest.approx(values[math.ceil(0.9 * n) - 1])
