@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from gsmbridge.modem import pdu
+from gsmbridge.modem import pdu, ussd
 from gsmbridge.modem.at import AtChannel, Urc
 from gsmbridge.modem.connection import ConnectionState, PinMemory
 from gsmbridge.modem.deliver import Deliver
@@ -36,8 +36,9 @@ from gsmbridge.modem.options import ModemOptions, SendResult, encode_message
 from gsmbridge.modem.parsing import valid_pin
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, ModemRestarted, Reconnect, ReconnectNow
-from gsmbridge.modem.status import ModemStatus, StatusListener
+from gsmbridge.modem.status import ModemStatus, StatusListener, UssdAnswer
 from gsmbridge.modem.urcs import BootWatch, UrcHandler, boot_rank
+from gsmbridge.modem.ussd import UssdWaiter, valid_code
 
 __all__ = ["Modem", "ModemOptions", "SendResult", "mask"]
 
@@ -91,6 +92,7 @@ class Modem:
         # connection); None while there is none.
         self.connection: ConnectionState | None = None
         self.pin = PinMemory()  # outlives connections: a rejected PIN stays rejected
+        self._ussd: UssdWaiter | None = None  # a USSD request waiting for its +CUSD
         self.boot = BootWatch()  # the firmware's boot lines, across reconnects
         self.connects = 0  # ports opened (for the Modem tab and tests)
         self.initialisations = 0  # init sequences completed
@@ -185,6 +187,53 @@ class Modem:
             truncated=message.truncated,
             first_part=first_part,
         )
+
+    def ussd(self, code: str, timeout: float = 30.0) -> UssdAnswer:
+        """Send a USSD code (``*100#``) and return the network's answer, also kept in
+        the status (``status.ussd``).
+
+        Never in the middle of an SMS: it takes the send lock (waiting for a message in
+        flight) for the whole exchange.  ValueError for a code that is not digits, *
+        and #; ModemError for no answer within ``timeout`` s, a refusal or an error.
+        """
+        if not valid_code(code):
+            raise ValueError(
+                f"a USSD code is digits, * and # (at most {ussd.MAX_CODE}), like *100#"
+            )
+        if not self._send_lock.acquire(timeout=self.options.send_timeout_s + 5):
+            raise ModemUnavailable("the modem is busy sending; try again", name="modem busy")
+        try:
+            channel, state = self._channel, self.connection
+            if channel is None or state is None or not self._ready.is_set():
+                status = self.status
+                raise ModemUnavailable(
+                    f"modem not ready ({status.state}"
+                    f"{': ' + status.last_error if status.last_error else ''})",
+                    name="modem not ready",
+                )
+            log.info("USSD %s on %s", code, self.url)
+            self._ussd = waiter = UssdWaiter()
+            try:
+                answer = ussd.exchange(
+                    channel,
+                    code,
+                    quirks=state.quirks,
+                    waiter=waiter,
+                    timeout=timeout,
+                    command_timeout=self.options.command_timeout_s,
+                )
+            except ModemError as exc:
+                log.warning("USSD %s failed: %s", code, exc)
+                raise
+            finally:
+                self._ussd = None
+        except ConnectionLost as exc:
+            raise ModemUnavailable(str(exc), name="connection lost") from exc
+        finally:
+            self._send_lock.release()
+        log.info("USSD %s answered: %s", code, answer.text)
+        self.set_status(ussd=answer)
+        return answer
 
     # -- sending -------------------------------------------------------------------------
     def _send_parts(
@@ -452,6 +501,10 @@ class Modem:
         (the supervisor may be waiting for the channel's lock)."""
         if boot_rank(urc.line) is not None:
             self._boot_line_at = time.monotonic()
+        waiter = self._ussd
+        if urc.name == "+CUSD" and waiter is not None and channel is self._channel:
+            waiter.offer(urc.line)  # straight to the request waiting for it
+            return
         self._events.put(("urc", (channel, urc)))
 
     def _lost(self, channel: AtChannel, exc: Exception) -> None:

@@ -7,6 +7,17 @@ from typing import Protocol
 
 
 @dataclass(frozen=True)
+class UssdAnswer:
+    """The network's answer to a USSD code (``*100#``: the prepaid balance)."""
+
+    code: str
+    text: str  # decoded
+    status: int  # +CUSD <m>: 0 done, 1 the network asks for a reply (not given), 2 ended
+    dcs: int | None
+    at: float  # time.time() when it arrived
+
+
+@dataclass(frozen=True)
 class ModemStatus:
     """A snapshot of one modem; a new one is published on every change.
 
@@ -32,6 +43,7 @@ class ModemStatus:
     smsc: str = ""
     last_error: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    ussd: UssdAnswer | None = None  # the last USSD answer (kept across reconnects)
 
     @property
     def ready(self) -> bool:

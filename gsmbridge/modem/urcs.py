@@ -138,6 +138,9 @@ class UrcHandler:
             self._stored_report(urc.line)
         elif urc.name == "+CMTI":
             self.received().announced(urc.line)
+        elif urc.name == "+CUSD":
+            # Nobody waits for it (a request that timed out, or the network's own).
+            log.info("USSD answer nobody waited for: %s", urc.line)
         elif urc.name == "+CREG":
             stat = parsing.parse_registration([urc.line], urc=True)
             if stat is not None:

@@ -23,6 +23,7 @@ from gsmbridge.modem import pdu
 from gsmbridge.modem.errors import CME_ERRORS, CMS_ERRORS
 from gsmbridge.simulator import memory as sim_memory
 from gsmbridge.simulator import reports as sim_reports
+from gsmbridge.simulator import ussd as sim_ussd
 from gsmbridge.simulator.state import Outbox, Scheduler, SimulatorOptions
 
 log = logging.getLogger("gsmbridge.simulator")
@@ -65,6 +66,7 @@ class _Settings:
     csms: int = 0
     cmms: int = 0
     creg_n: int = 0
+    cscs: str = "GSM"
 
 
 @dataclass
@@ -101,6 +103,9 @@ class SimulatedModem:
         self.mem1 = "SM"
         self.commands: collections.deque[str] = collections.deque(maxlen=20000)
         self.pin_attempts: list[str] = []
+        # USSD requests as typed and answers as sent, with their time.monotonic().
+        self.ussd_requests: list[tuple[str, float]] = []
+        self.ussd_answered: list[tuple[str, float]] = []
         self.boots = 0
         # A reboot's port loss: the transport refuses clients until the port is back.
         self.down = False
@@ -417,9 +422,6 @@ class SimulatedModem:
             self.schedule(0.05, self._reboot)
         return ("OK",)
 
-    def _cscs(self, suffix: str, arg: str | None) -> tuple[str, ...]:
-        return ('+CSCS: "GSM"', "OK") if suffix == "?" else ("OK",)
-
     # -- sending -------------------------------------------------------------------------
     def _cmgs(self, suffix: str, arg: str | None) -> tuple[str, ...] | None:
         if suffix == "=?":
@@ -550,8 +552,8 @@ _HANDLERS: dict[str, Handler] = {
     "+COPS": SimulatedModem._cops,
     "+CSQ": SimulatedModem._csq,
     "+CFUN": SimulatedModem._cfun,
-    "+CSCS": SimulatedModem._cscs,
     "+CMGS": SimulatedModem._cmgs,
     **sim_reports.HANDLERS,
     **sim_memory.HANDLERS,
+    **sim_ussd.HANDLERS,
 }

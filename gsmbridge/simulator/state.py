@@ -53,6 +53,11 @@ class SimulatorOptions:
     reboot_downtime_s: float = 3.0
     boot_trail_s: float = 11.0
     boot_style: str = "simcom"  # "simcom" (... Call Ready, SMS Ready) or "quectel" (+QIND)
+    # USSD (AT+CUSD): the answer, its coding (simulator/ussd.py: gsm7, packed, ucs2,
+    # none, error, unsupported) and how long the network takes.
+    ussd_answer: str = "Your balance is 12.50 EUR, valid until 31.12.2026."
+    ussd_coding: str = "gsm7"
+    ussd_delay_s: float = 0.3
     sim_busy_after_pin: int = 0  # answer this many commands with +CME ERROR: 14 after unlocking
     smsc: str = "+31653131313"  # empty -> AT+CSCA? answers +CMS ERROR: 330
     operator: str = "Simulated"
