@@ -9,7 +9,13 @@ from PySide6.QtCore import QRectF
 from gsmbridge.core.models import State
 from gsmbridge.core.store_stats import DayStats, ModemToday, Stats
 from gsmbridge.gui.views import stats_view
-from gsmbridge.gui.views.stats_charts import BARS, DailyBars, TimingLines, nice_ceiling
+from gsmbridge.gui.views.stats_charts import (
+    BARS,
+    DailyBars,
+    TimingLines,
+    grid_steps,
+    nice_ceiling,
+)
 from tests.gui.conftest import make_jobs
 
 
@@ -122,6 +128,8 @@ def test_bars_scale_to_a_round_top(qtbot) -> None:
     assert all(r.height() == 0 for r in chart.bar_rects(0, plot))
     assert [nice_ceiling(v) for v in (0, 1, 3, 10, 11, 240, 999)] == [1, 1, 5, 10, 20, 500, 1000]
     assert len(BARS) == 4
+    # Whole numbers on the axis: 50 in five steps of 10, 20 in five steps of 4.
+    assert [grid_steps(t) for t in (1, 2, 5, 10, 20, 50, 200)] == [1, 2, 5, 5, 5, 5, 5]
     chart.grab()  # paints without error, empty days included
 
 

@@ -42,6 +42,11 @@ def nice_ceiling(value: float) -> int:
     return int(10 * exp)
 
 
+def grid_steps(top: int) -> int:
+    """How many grid intervals divide a 1/2/5 x 10^n top into whole numbers: 50 -> 5."""
+    return next(n for n in (5, 4, 2, 1) if top % n == 0)
+
+
 def date_label(stats: DayStats) -> str:
     return f"{stats.day.day} {stats.day.strftime('%b')}"
 
@@ -77,17 +82,19 @@ class _Chart(QWidget):
         width = plot.width() / max(1, len(self.days))
         return QRectF(plot.left() + index * width, plot.top(), width, plot.height())
 
-    def _legend(self, painter: QPainter, entries: Sequence[tuple[str, QColor, bool]]) -> None:
-        """Swatches across the top right: (label, colour, dashed line rather than a box)."""
+    def _legend(
+        self, painter: QPainter, entries: Sequence[tuple[str, QColor, Qt.PenStyle | None]]
+    ) -> None:
+        """Swatches across the top right: (label, colour, a line's style or None for a box)."""
         metrics = QFontMetricsF(painter.font())
         x = self.width() - RIGHT
-        for label, colour, dashed in reversed(entries):
+        for label, colour, dashed in reversed(entries):  # dashed: the line style
             x -= metrics.horizontalAdvance(label)
             painter.setPen(self.palette().color(QPalette.ColorRole.WindowText))
             painter.drawText(QRectF(x, 2, metrics.horizontalAdvance(label) + 2, 18), label)
             x -= 18
-            if dashed:
-                painter.setPen(QPen(colour, 2, Qt.PenStyle.DashLine))
+            if dashed is not None:
+                painter.setPen(QPen(colour, 2, dashed))
                 painter.drawLine(QPointF(x, 11), QPointF(x + 14, 11))
             else:
                 painter.fillRect(QRectF(x + 2, 5, 10, 10), colour)
@@ -172,12 +179,11 @@ class DailyBars(_Chart):
         painter = QPainter(self)
         plot = self._frame(painter)
         top = self.top_value()
-        steps = 4 if top >= 4 else top
+        steps = grid_steps(top)
         for k in range(steps + 1):
-            value = top * k / steps
-            label = f"{value:,.0f}" if value == int(value) else f"{value:,.1f}"
+            label = f"{top * k // steps:,}"
             self._grid_line(painter, plot, plot.bottom() - plot.height() * k / steps, label)
-        self._legend(painter, [(label, colour, False) for _, label, colour in BARS])
+        self._legend(painter, [(label, colour, None) for _, label, colour in BARS])
         if not self.days or all(getattr(d, f) == 0 for d in self.days for f, _, _ in BARS):
             self._empty(painter, plot, "nothing sent in this period")
         else:
@@ -229,7 +235,13 @@ class TimingLines(_Chart):
         for seconds, label in (*TIME_TICKS, *TIME_TICKS_LONG):
             if seconds <= high:
                 self._grid_line(painter, plot, self.y_of(seconds, plot), label)
-        self._legend(painter, [(label, c, dashed) for _, label, c, dashed in self.SERIES])
+        self._legend(
+            painter,
+            [
+                (label, c, Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine)
+                for _, label, c, dashed in self.SERIES
+            ],
+        )
         drawn = False
         painter.setClipRect(plot.adjusted(-4, -4, 4, 4))
         for field, _, colour, dashed in self.SERIES:
