@@ -32,7 +32,7 @@ from gsmbridge.core.store_stats import Stats
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.masking import mask
-from gsmbridge.modem.status import ModemStatus
+from gsmbridge.modem.status import ModemStatus, UssdAnswer
 from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
 from gsmbridge.tunnel import TunnelManager
 from gsmbridge.web.app import create_app
@@ -63,6 +63,14 @@ def _modem_names(ports: list[str]) -> list[str]:
         seen[port] = seen.get(port, 0) + 1
         names.append(port if seen[port] == 1 else f"{port}#{seen[port]}")
     return names
+
+
+def _ussd_dict(answer: UssdAnswer | None) -> dict[str, Any] | None:
+    """The last USSD answer for /api/status (time as ISO 8601, UTC)."""
+    if answer is None:
+        return None
+    when = datetime.datetime.fromtimestamp(answer.at, datetime.UTC).isoformat(timespec="seconds")
+    return {"code": answer.code, "text": answer.text, "at": when}
 
 
 class _ModemEvents(Listener):
@@ -380,6 +388,7 @@ class Bridge:
                     "signal_dbm": s.signal_dbm,
                     "signal_bars": s.signal_bars,
                     "last_error": s.last_error,
+                    "ussd": _ussd_dict(s.ussd),
                 }
                 for s in self.modem_statuses()
             ],
@@ -434,6 +443,15 @@ class Bridge:
     def reconnect_modem(self, port: str | None = None) -> None:
         for modem in self._modems(port):
             modem.reconnect()
+
+    def ussd(self, code: str, port: str | None = None, timeout: float = 30.0) -> UssdAnswer:
+        """A USSD code (``*100#``: the balance) on one modem (the first by default); the
+        answer is also kept in its status.  Blocks up to ``timeout`` s (and while an SMS
+        is in flight): call it off the GUI thread.  ValueError for a bad code."""
+        modems = self._modems(port)
+        if not modems:
+            raise ValueError("no modem configured")
+        return modems[0].ussd(code, timeout=timeout)
 
     def enter_pin(self, pin: str, port: str | None = None) -> None:
         """A PIN typed by a person; each modem tries it once."""
