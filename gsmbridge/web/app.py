@@ -108,8 +108,9 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
 
     @app.after_request
     def count_webhook(response: Response) -> Response:
-        if request.path == "/webhook":
-            webhook_metrics.observe(response.status_code, time.perf_counter() - g.started)
+        started = g.get("started")
+        if request.path == "/webhook" and started is not None:
+            webhook_metrics.observe(response.status_code, time.perf_counter() - started)
         return response
 
     @app.before_request
