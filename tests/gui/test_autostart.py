@@ -120,8 +120,8 @@ def test_settings_box_shows_the_installers_entry_and_unticking_removes_it(
     installer_turned_it_on(winreg)
     assert not gui.ctx.settings.gui.start_at_login  # the config never heard of it
     dialog = gui.window.open_settings()
-    assert dialog.start_at_login.isChecked()
-    dialog.start_at_login.setChecked(False)
+    assert dialog.desktop.start_at_login.isChecked()
+    dialog.desktop.start_at_login.setChecked(False)
     with qtbot.waitSignal(dialog.saved, timeout=10000):
         dialog.save()
     assert winreg.run_value() is None
@@ -131,8 +131,8 @@ def test_settings_box_is_off_when_windows_switched_it_off(gui, winreg: FakeWinre
     installer_turned_it_on(winreg)
     winreg.keys[autostart.APPROVED_KEY] = {autostart.APP_ID: (WINDOWS_OFF, winreg.REG_BINARY)}
     dialog = gui.window.open_settings()
-    assert not dialog.start_at_login.isChecked()
-    assert "Startup apps" in dialog.start_at_login.toolTip()
+    assert not dialog.desktop.start_at_login.isChecked()
+    assert "Startup apps" in dialog.desktop.start_at_login.toolTip()
     dialog.reject()
 
 
@@ -140,8 +140,8 @@ def test_keep_awake_box_on_by_default_and_saved(gui, qtbot, tmp_path) -> None:
     import tomllib
 
     dialog = gui.window.open_settings()
-    assert dialog.keep_awake.isChecked()
-    dialog.keep_awake.setChecked(False)
+    assert dialog.desktop.keep_awake.isChecked()
+    dialog.desktop.keep_awake.setChecked(False)
     with qtbot.waitSignal(dialog.saved, timeout=10000):
         dialog.save()
     data = tomllib.loads((tmp_path / "config.toml").read_text())

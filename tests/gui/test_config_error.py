@@ -80,8 +80,8 @@ def test_saving_settings_never_writes_over_the_broken_file(gui_factory, qtbot, t
     before = path.read_text(encoding="utf-8")
     app = start_like_main(gui_factory, path)
     dialog = app.window.open_settings()
-    assert dialog.username.text() == "cc"  # the file's values, not defaults
-    dialog.per_recipient.setText("5")
+    assert dialog.server.username.text() == "cc"  # the file's values, not defaults
+    dialog.limits.per_recipient.setText("5")
     dialog.save()
     qtbot.waitUntil(lambda: dialog.general_error.isVisibleTo(dialog), timeout=10000)
     assert "Not saved" in dialog.general_error.text()

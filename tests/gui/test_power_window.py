@@ -44,8 +44,8 @@ def test_kept_awake_shows_in_the_status_bar_and_settings(gui_factory, windows_po
     assert "Windows would sleep after 30 min idle" in window.awake_label.toolTip()
     assert not window.power_banner.isVisibleTo(window)
     dialog = window.open_settings()
-    assert not dialog.power_note.isHidden()  # on the Desktop page
-    assert "gsmbridge keeps it awake" in dialog.power_note.text()
+    assert not dialog.desktop.power_note.isHidden()  # on the Desktop page
+    assert "gsmbridge keeps it awake" in dialog.desktop.power_note.text()
     dialog.reject()
 
 
@@ -55,7 +55,7 @@ def test_turning_keep_awake_off_shows_the_warning_at_once(
     gui = gui_factory()
     window = gui.window
     dialog = window.open_settings()
-    dialog.keep_awake.setChecked(False)
+    dialog.desktop.keep_awake.setChecked(False)
     with qtbot.waitSignal(dialog.saved, timeout=10000):
         dialog.save()
     qtbot.waitUntil(lambda: window.power_banner.isVisibleTo(window), timeout=5000)

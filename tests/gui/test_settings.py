@@ -6,18 +6,18 @@ import tomllib
 
 from gsmbridge.config import verify_password
 from gsmbridge.gui.settings_io import changed_keys
-from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.settings import SettingsDialog
 
 
 def test_bad_values_are_refused_next_to_their_fields(gui, qtbot, tmp_path):
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
-    dialog.port.setText("70000")
-    dialog.pin.setText("12a")
-    dialog.region.setText("Germany")
-    dialog.max_attempts.setText("0")
-    dialog.base_delay.setText("ten")
-    dialog.keep_days.setText("-5")
+    dialog.server.port.setText("70000")
+    dialog.modem.pin.setText("12a")
+    dialog.sending.region.setText("Germany")
+    dialog.limits.max_attempts.setText("0")
+    dialog.limits.base_delay.setText("ten")
+    dialog.desktop.keep_days.setText("-5")
     errors = dialog.validate()
     assert set(errors) == {
         "server.port",
@@ -40,11 +40,11 @@ def test_bad_values_are_refused_next_to_their_fields(gui, qtbot, tmp_path):
 def test_good_values_are_accepted(gui, qtbot):
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
-    dialog.port.setText("8099")
-    dialog.pin.setText("1234")
-    dialog.region.setText("de")
-    dialog.max_delay.setText("600")
-    dialog.keep_days.setText("30")
+    dialog.server.port.setText("8099")
+    dialog.modem.pin.setText("1234")
+    dialog.sending.region.setText("de")
+    dialog.limits.max_delay.setText("600")
+    dialog.desktop.keep_days.setText("30")
     assert dialog.validate() == {}
     new, password, errors = dialog.build()
     assert errors == {} and password == ""
@@ -64,21 +64,21 @@ def test_good_values_are_accepted(gui, qtbot):
 def test_cross_field_checks(gui, qtbot):
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
-    dialog.base_delay.setText("100")
-    dialog.max_delay.setText("50")
+    dialog.limits.base_delay.setText("100")
+    dialog.limits.max_delay.setText("50")
     assert "retry.max_delay_s" in dialog.validate()
-    dialog.max_delay.setText("500")
-    dialog.username.setText("")
-    dialog.password.setText("long-enough-password")
+    dialog.limits.max_delay.setText("500")
+    dialog.server.username.setText("")
+    dialog.server.password.setText("long-enough-password")
     assert "auth.username" in dialog.validate()
 
 
 def test_save_writes_hash_not_password_and_applies(gui, qtbot, tmp_path):
     window = gui.window
     dialog = window.open_settings()
-    dialog.port.setText("8099")  # needs a restart
-    dialog.per_recipient.setText("5")  # applies live
-    dialog.password.setText("correct horse battery")
+    dialog.server.port.setText("8099")  # needs a restart
+    dialog.limits.per_recipient.setText("5")  # applies live
+    dialog.server.password.setText("correct horse battery")
     with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
         dialog.save()
     assert saved.args[0] == ["server.port"]
@@ -104,9 +104,9 @@ def test_save_writes_hash_not_password_and_applies(gui, qtbot, tmp_path):
 def test_generate_password(gui, qtbot):
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
-    dialog.username.setText("")
+    dialog.server.username.setText("")
     dialog.generate_password()
-    assert len(dialog.password.text()) >= 20
-    assert dialog.username.text() == "cometchat"
-    assert dialog.password.echoMode() == dialog.password.EchoMode.Normal
+    assert len(dialog.server.password.text()) >= 20
+    assert dialog.server.username.text() == "cometchat"
+    assert dialog.server.password.echoMode() == dialog.server.password.EchoMode.Normal
     assert dialog.validate() == {}

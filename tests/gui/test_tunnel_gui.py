@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.settings import SettingsDialog
 from tests.gui.test_wizard import fake_cloudflared
 
 
@@ -49,10 +49,10 @@ def test_panel_says_where_to_get_a_missing_program(gui_factory, gui_settings, qt
 def test_settings_validate_the_tunnel_and_cometchat_fields(gui, qtbot, tmp_path):
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
-    dialog.tunnel_path.setText(str(tmp_path / "nowhere" / "cloudflared"))
-    dialog.tunnel_public_url.setText("http://sms.example.com")
-    dialog.self_check.setText("-5")
-    dialog.cc_app_id.setText("app id!")
+    dialog.tunnel.path.setText(str(tmp_path / "nowhere" / "cloudflared"))
+    dialog.tunnel.public_url.setText("http://sms.example.com")
+    dialog.tunnel.self_check.setText("-5")
+    dialog.tunnel.app_id.setText("app id!")
     errors = dialog.validate()
     assert set(errors) == {
         "tunnel.path",
@@ -64,20 +64,20 @@ def test_settings_validate_the_tunnel_and_cometchat_fields(gui, qtbot, tmp_path)
     assert "https" in errors["tunnel.public_url"]
 
     # Cross checks: a named tunnel needs its hostname; an API key needs app ID and region.
-    dialog.tunnel_path.setText("")
-    dialog.tunnel_public_url.setText("")
-    dialog.self_check.setText("0")
-    dialog.cc_app_id.setText("")
-    dialog.tunnel_program.setCurrentIndex(dialog.tunnel_program.findData("cloudflared"))
-    dialog.tunnel_token.setText("eyJ-token")
-    dialog.cc_api_key.setText("rest-key")
+    dialog.tunnel.path.setText("")
+    dialog.tunnel.public_url.setText("")
+    dialog.tunnel.self_check.setText("0")
+    dialog.tunnel.app_id.setText("")
+    dialog.tunnel.program.setCurrentIndex(dialog.tunnel.program.findData("cloudflared"))
+    dialog.tunnel.token.setText("eyJ-token")
+    dialog.tunnel.api_key.setText("rest-key")
     errors = dialog.validate()
     assert set(errors) == {"tunnel.public_url", "cometchat.app_id", "cometchat.region"}
 
-    dialog.tunnel_public_url.setText("sms.example.com")
-    dialog.cc_app_id.setText("app123")
-    dialog.cc_region.setCurrentIndex(dialog.cc_region.findData("eu"))
-    dialog.cc_stored_phno.setChecked(True)
+    dialog.tunnel.public_url.setText("sms.example.com")
+    dialog.tunnel.app_id.setText("app123")
+    dialog.tunnel.region.setCurrentIndex(dialog.tunnel.region.findData("eu"))
+    dialog.tunnel.stored_phno.setChecked(True)
     new, _password, errors = dialog.build()
     assert errors == {}
     assert new.tunnel.program == "cloudflared" and new.tunnel.public_url == "sms.example.com"
@@ -89,11 +89,11 @@ def test_settings_say_whether_the_tunnel_program_is_on_path(gui, tmp_path, monke
     program = fake_cloudflared(tmp_path)
     monkeypatch.setenv("PATH", str(program.parent))
     dialog = SettingsDialog(gui.ctx, gui.window)
-    combo = dialog.tunnel_program
+    combo = dialog.tunnel.program
     combo.setCurrentIndex(combo.findData("cloudflared"))
-    assert dialog.tunnel_path.placeholderText() == f"empty: {program} (found on PATH)"
+    assert dialog.tunnel.path.placeholderText() == f"empty: {program} (found on PATH)"
     combo.setCurrentIndex(combo.findData("ngrok"))
-    assert "ngrok runs inside gsmbridge" in dialog.tunnel_path.placeholderText()  # no program
+    assert "ngrok runs inside gsmbridge" in dialog.tunnel.path.placeholderText()  # no program
     dialog.close()
 
 

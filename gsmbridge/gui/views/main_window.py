@@ -38,7 +38,7 @@ from gsmbridge.gui.views.inbox_view import InboxView, UnreadBadge
 from gsmbridge.gui.views.log_view import LogView
 from gsmbridge.gui.views.modem_panel import ModemPanel
 from gsmbridge.gui.views.queue_view import QueueView
-from gsmbridge.gui.views.settings_dialog import SettingsDialog
+from gsmbridge.gui.views.settings import SettingsDialog
 from gsmbridge.gui.views.stats_view import StatsView
 from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner

@@ -30,7 +30,7 @@ from gsmbridge.config import Settings, valid_pin
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.texts import PIN_WARNING, modem_summary
-from gsmbridge.gui.views.settings_fields import PasswordField, parse_username
+from gsmbridge.gui.views.settings.fields import PasswordField, parse_username
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
 
 if TYPE_CHECKING:

@@ -1,6 +1,6 @@
-"""The settings dialog's fields: parsers that turn text into a value or say what
-is wrong (a ValueError with the message shown next to the field), the Field
-record, and the password field.
+"""Settings fields: parsers that turn a widget's text into a value or say what is
+wrong (a ValueError with the message shown next to the field), the Field record, and
+the password field (also used by the wizard).
 """
 
 from __future__ import annotations
