@@ -164,7 +164,7 @@ def main(out: Path = OUT) -> None:
     window.inbox.grab().save(str(out / "inbox.png"))
 
     dialog = window.open_settings()
-    dialog.port.setText("70000")
+    dialog.server.port.setText("70000")
     dialog.validate()
     pump(0.3)
     dialog.grab().save(str(out / "settings.png"))
