@@ -171,7 +171,102 @@ def main(out: Path = OUT) -> None:
     dialog.reject()
 
     gui.shutdown()
+    statistics(out, tmp / "history")
     print(f"screenshots in {out}")
+
+
+def seed_history(data_dir: Path, days: int = 30) -> None:
+    """A month of a small office's traffic, through the store's own write path on a
+    moved clock: busier weekdays, a network outage one afternoon (retries, slow sends,
+    failures), a few recipients out of reach, cancellations."""
+    import datetime as dt
+    import random
+
+    from gsmbridge.core.models import NewJob, State
+    from gsmbridge.core.store import Store
+    from gsmbridge.service import DB_NAME
+
+    rng = random.Random(18)
+    clock = [time.time()]
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(data_dir / DB_NAME, clock=lambda: clock[0])
+    today = dt.date.today()
+    ref = 0
+    now = time.time()
+    for back in range(days - 1, -1, -1):
+        day = today - dt.timedelta(days=back)
+        weekend = day.weekday() >= 5
+        outage = back == 9
+        count = rng.randint(4, 10) if weekend else rng.randint(22, 38)
+        for _ in range(count):
+            hour = rng.uniform(8, 19)
+            start = dt.datetime.combine(day, dt.time()).timestamp() + hour * 3600
+            if start > now - 3600:  # today: only what already happened
+                continue
+            clock[0] = start
+            uid, number, name, text = rng.choice(PEOPLE)
+            job_id, _, _ = store.enqueue(
+                NewJob(
+                    uid=uid,
+                    name=name,
+                    text=text,
+                    payload={},
+                    dedup_key="",
+                    state=State.QUEUED,
+                    number=number,
+                )
+            )
+            roll = rng.random()
+            if roll < 0.02:
+                store.cancel([job_id])
+                continue
+            if outage and roll < 0.35:
+                clock[0] += rng.uniform(600, 3000)
+                store.mark_failed(job_id, "+CMS ERROR: 38 (network out of order)")
+                continue
+            delay = rng.uniform(2, 12) if not outage else rng.uniform(300, 2400)
+            clock[0] += delay
+            job = store.claim_next(modem="sim", now=clock[0])
+            assert job is not None and job.id == job_id
+            ref = (ref + 1) % 256
+            store.record_part(job_id, 1, ref, 0)
+            store.mark_sent(job_id, parts_total=1)
+            clock[0] += rng.uniform(4, 40) * (1 if rng.random() < 0.9 else 8)
+            if roll > 0.975:
+                store.record_report("sim", ref, "", delivered=False, detail="absent subscriber")
+            elif roll > 0.06:
+                store.record_report("sim", ref, "", delivered=True, detail="delivered")
+    store.close()
+
+
+def statistics(out: Path, data_dir: Path) -> None:
+    """The Statistics tab over a month of history (its own data directory)."""
+    seed_history(data_dir)
+    settings = Settings()
+    settings.server.port = 0
+    settings.auth.username = "cometchat"
+    settings.auth.password_hash = hash_password("screenshot-password")
+    settings.modem.port = ["sim"]
+    settings.limits.per_day = 200
+    gui = GuiApp(
+        settings,
+        data_dir,
+        config_path=data_dir.parent / "config-history.toml",
+        bridge_factory=fast_bridge,
+        route_qt_messages=False,
+        use_tray=False,
+    )
+    gui.start()
+    window = gui.window
+    window.resize(1240, 780)
+    wait(lambda: gui.ctx.running)
+    shown: list[object] = []
+    window.stats_view.stats_shown.connect(shown.append)
+    window.tabs.setCurrentWidget(window.stats_view)
+    wait(lambda: bool(shown))
+    pump(0.4)
+    window.stats_view.grab().save(str(out / "statistics.png"))
+    gui.shutdown()
 
 
 if __name__ == "__main__":
