@@ -234,23 +234,37 @@ def collect(
             (begin, end, TOP_FAILURES),
         )
     ]
-    today = modems_today(store, now, per_day_limit=per_day_limit, modems=[*modems, *names])
+    today = modems_today(store, now, per_day_limit=per_day_limit, modems=list(modems), others=names)
     totals = {k: sum(getattr(d, k) for d in out) for k in ("sent", "delivered", "failed")}
     totals["cancelled"] = sum(d.cancelled for d in out)
     return Stats(out, failures, today, now, totals)
 
 
 def modems_today(
-    store: StatsStore, now: float, *, per_day_limit: int, modems: Iterable[str]
+    store: StatsStore,
+    now: float,
+    *,
+    per_day_limit: int,
+    modems: Iterable[str],
+    others: Iterable[str] = (),
 ) -> list[ModemToday]:
     """Parts each modem sent in the last 24 hours, counted as the sender's daily limit
-    counts them (``store.sent_parts``), so the figure is the one the limit acts on."""
-    seen: list[str] = []
-    for name in modems:
-        if name and name not in seen:
-            seen.append(name)
+    counts them (``store.sent_parts``), so the figure is the one the limit acts on.
+
+    ``modems`` (this node's) are always listed; ``others`` (any that ever sent: an
+    unplugged modem, another node's on a shared queue) only when they sent in the window.
+    """
     since = now - LIMIT_WINDOW_S
-    return [ModemToday(m, store.sent_parts(since=since, modem=m), per_day_limit) for m in seen]
+    out: list[ModemToday] = []
+    seen: set[str] = set()
+    for name, always in [*((m, True) for m in modems), *((m, False) for m in others)]:
+        if not name or name in seen:
+            continue
+        seen.add(name)
+        parts = store.sent_parts(since=since, modem=name)
+        if always or parts:
+            out.append(ModemToday(name, parts, per_day_limit))
+    return out
 
 
 # -- for /metrics ---------------------------------------------------------------------------

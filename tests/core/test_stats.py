@@ -161,6 +161,7 @@ def test_modems_today_count_parts_in_the_limits_window(store: Store, clock: Fake
     went_out(store, clock, now - 90000, now - 89990, modem="m1", parts=2)  # over 24 h ago
     went_out(store, clock, now - 3600, now - 3590, modem="m1", parts=3)
     went_out(store, clock, now - 60, now - 50, modem="m2")
+    went_out(store, clock, now - 90000, now - 89000, modem="unplugged")
     clock.now = now
     stats = store_stats.collect(store, 7, clock=clock, per_day_limit=100, modems=["m3", "m1"])
     assert [m.to_dict() for m in stats.modems] == [
