@@ -1,8 +1,11 @@
-"""Modem subcommands for the ``gsmbridge`` CLI: ``modem list`` and ``simulate-modem``.
+"""Modem subcommands for the ``gsmbridge`` CLI: ``modem list``, ``modem ussd`` and
+``simulate-modem``.
 
-``register(subparsers)`` adds them; each parser's ``func(args)`` returns an exit code.
-Thin on purpose: the work is in ``gsmbridge.modem.ports`` and ``gsmbridge.simulator``
-(kept out of ``modem/``, which is a leaf that never imports the simulator).
+``register(subparsers)`` adds them; each parser's ``func(args)`` (``func(args,
+settings)`` for ``modem ussd``, which uses the app's settings: the config file,
+``GSMBRIDGE_*`` variables, then flags, PIN included) returns an exit code.  Thin on
+purpose: the work is in ``gsmbridge.modem`` and ``gsmbridge.simulator`` (kept out of
+``modem/``, which is a leaf that never imports the simulator).
 """
 
 from __future__ import annotations
@@ -12,10 +15,17 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
 
-from gsmbridge.modem.errors import no_ports_text
+from gsmbridge.cli import send
+from gsmbridge.cli.common import data_dir_from_args, fail
+from gsmbridge.config import Settings, load_settings
+from gsmbridge.modem.errors import ModemError, no_ports_text
+from gsmbridge.modem.gsm import Modem
 from gsmbridge.modem.ports import list_ports, probe_all
-from gsmbridge.simulator import ModemSimulator, SimulatorOptions
+from gsmbridge.modem.ussd import MAX_CODE, valid_code
+from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
+from gsmbridge.simulator.ussd import CODINGS as USSD_CODINGS
 
 SLICE_S = 0.25  # how soon Ctrl-C stops simulate-modem on Windows
 
@@ -32,6 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     lst.add_argument("--timeout", type=float, default=1.5, help="probe timeout per port (s)")
     lst.set_defaults(func=cmd_list)
+    _register_ussd(modem_sub)
 
     sim = subparsers.add_parser(
         "simulate-modem",
@@ -144,6 +155,20 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="every Nth recipient replies with an SMS (+CMTI), to try the inbox",
     )
     faults.add_argument(
+        "--ussd-answer",
+        default=SimulatorOptions.ussd_answer,
+        metavar="TEXT",
+        help="what the network answers a USSD code with",
+    )
+    faults.add_argument(
+        "--ussd-coding",
+        choices=USSD_CODINGS,
+        default="gsm7",
+        help="how that answer comes: gsm7 (plain text), packed (GSM 7-bit hex, as Huawei "
+        "sticks), ucs2 (hex), none (no answer: a timeout), error (+CME ERROR), "
+        "unsupported (+CUSD: 4)",
+    )
+    faults.add_argument(
         "--no-echo", action="store_true", help="start with command echo off (as after ATE0)"
     )
     faults.add_argument(
@@ -153,6 +178,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     sim.add_argument("--duration", type=float, default=None, help=argparse.SUPPRESS)
     sim.set_defaults(func=cmd_simulate)
+
+
+def _register_ussd(modem_sub: argparse._SubParsersAction) -> None:
+    ussd = modem_sub.add_parser(
+        "ussd",
+        help="send a USSD code (*100#: the prepaid balance) and print the answer",
+        description="Send a USSD code through the configured modem (the first of "
+        "modem.port, or the one with modem.imei, with modem.pin) and print the "
+        "network's answer.  Quote the code in the shell: gsmbridge modem ussd '*100#'.",
+    )
+    ussd.add_argument("code", help=f"digits, * and # (at most {MAX_CODE}), like *100#")
+    # SUPPRESS: the global options given before the command stay.
+    ussd.add_argument(
+        "--modem",
+        default=argparse.SUPPRESS,
+        help="port or URL, or 'sim' (default: modem.port from the settings)",
+    )
+    ussd.add_argument("--config", type=Path, default=argparse.SUPPRESS, help="TOML config file")
+    ussd.add_argument(
+        "--data-dir", type=Path, default=argparse.SUPPRESS, help="database and logs directory"
+    )
+    ussd.add_argument(
+        "--log-level",
+        choices=["DEBUG", "INFO", "WARNING", "ERROR"],
+        default=argparse.SUPPRESS,
+        help="show the modem's log on stderr",
+    )
+    ussd.add_argument("--pin", default=None, help="SIM PIN (default: modem.pin)")
+    ussd.add_argument("--baudrate", type=int, default=None, help="default: modem.baudrate")
+    ussd.add_argument(
+        "--timeout",
+        type=_positive,
+        default=30.0,
+        metavar="S",
+        help="seconds to wait for the network's answer (30)",
+    )
+    ussd.add_argument(
+        "--wait",
+        type=_non_negative(float),
+        default=60.0,
+        metavar="S",
+        help="seconds to wait for the modem to be ready (60)",
+    )
+    # What send.modem_options reads that this command has no flag for.
+    ussd.set_defaults(func=cmd_ussd, max_parts=None, no_smart=False)
+
+
+def _positive(text: str) -> float:
+    value = _non_negative(float)(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
+    return value
 
 
 def _non_negative(kind: type[int] | type[float]) -> Callable[[str], float]:
@@ -226,6 +303,62 @@ def listen_address(text: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", number
 
 
+def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
+    """Send a USSD code with the app's modem settings; print the answer (exit 0), or
+    one ``gsmbridge:`` line saying why not (exit 1; 2 for a bad code or flag)."""
+    code = args.code.strip()
+    if not valid_code(code):
+        return fail(f"{args.code!r} is not a USSD code: digits, * and # only, like *100#")
+    try:
+        options = send.modem_options(settings, args)
+    except ValueError as exc:
+        return fail(str(exc))
+    url, why = send._resolve_url(settings)
+    if url is None:
+        return fail(why)
+    simulated = url == "sim"
+    options.simulated = simulated
+    running = None if simulated else send._running_instance(data_dir_from_args(args))
+    if running is not None and url in send._app_ports(args, settings):
+        return fail(
+            f"{running} and uses the modem on {url}: use Check balance on its Modem "
+            "tab, or quit it first",
+            1,
+        )
+    missing = send._missing_device(url)
+    if missing is not None:
+        return fail(missing, 1)
+    simulator = start_builtin() if simulated else None
+    modem = Modem(url, options, port_url=simulator.url if simulator else None)
+    quiet = send._quiet_modem_log(args)
+    modem.start()
+    try:
+        deadline = time.monotonic() + args.wait
+        while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
+            status = modem.status
+            if send._hopeless(status) or time.monotonic() >= deadline:
+                stuck = send._hopeless(status)
+                return send._not_ready(status, args.wait, stuck=stuck, running=running)
+        try:
+            answer = modem.ussd(code, timeout=args.timeout)
+        except ModemError as exc:
+            # Timeouts and refusals name the code already; others (+CME ERROR) do not.
+            said = str(exc) if exc.kind in ("timeout", "ussd") else f"USSD {code} failed: {exc}"
+            return fail(said, 1)
+        print(answer.text)
+        if answer.status == 1:
+            print("(the network offers a menu; gsmbridge does not answer menus)")
+        if simulated:
+            print("(simulated modem: not a real network's answer)")
+        return 0
+    finally:
+        modem.stop()
+        if simulator is not None:
+            simulator.stop()
+        if quiet is not None:
+            logging.getLogger("gsmbridge").removeHandler(quiet)
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
     options = SimulatorOptions(
         pin=args.sim_pin,
@@ -243,6 +376,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         reply_every=args.reply_every,
         echo=not args.no_echo,
         status_reports=not args.no_status_reports,
+        ussd_answer=args.ussd_answer,
+        ussd_coding=args.ussd_coding,
     )
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
@@ -295,6 +430,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="gsmbridge")
     register(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    if args.func is cmd_ussd:  # the app's settings: the file, the environment, --modem
+        settings = load_settings(getattr(args, "config", None))
+        if getattr(args, "modem", None):
+            settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
+        return cmd_ussd(args, settings)
     return int(args.func(args))
 
 

@@ -205,7 +205,7 @@ def exchange(
     if line is None:
         cancel(channel, command_timeout)
         raise ModemError(
-            f"no answer to {code} within {timeout:.0f} s", kind="timeout", name="no USSD answer"
+            f"no answer to {code} within {timeout:g} s", kind="timeout", name="no USSD answer"
         )
     parsed = parse_cusd(line)
     if parsed is None:
