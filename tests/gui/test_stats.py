@@ -97,6 +97,19 @@ def test_a_hidden_tab_computes_nothing_until_shown(gui, qtbot) -> None:
     assert view.stats is not None and view.stats.totals["sent"] == 2
 
 
+def test_the_figures_age_while_shown_without_changes(gui, qtbot) -> None:
+    view = open_tab(gui, qtbot)
+    view._throttle._timer.setInterval(50)
+    view._ageing.setInterval(100)
+    before = view.refreshes
+    qtbot.waitUntil(lambda: view.refreshes >= before + 2, timeout=5000)
+    gui.window.tabs.setCurrentWidget(gui.window.queue)
+    qtbot.wait(300)  # hidden: the clock only marks them stale
+    hidden = view.refreshes
+    qtbot.wait(300)
+    assert view.refreshes == hidden
+
+
 def test_a_failure_to_compute_is_shown(gui, qtbot) -> None:
     view = open_tab(gui, qtbot)
     gui.ctx.bridge.store.close()

@@ -2,8 +2,9 @@
 
 The figures are computed on the task pool (``Bridge.stats``, read-only queries),
 never on the GUI thread.  Job changes only mark the figures stale: while the tab
-is visible they are recomputed at most every ``THROTTLE_MS``; while it is hidden,
-once when it is shown again.
+is visible they are recomputed at most every ``THROTTLE_MS`` (and every ``AGE_MS``
+anyway: midnight, the daily limit's rolling window); while it is hidden, once when
+it is shown again.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import datetime as dt
 import logging
 from typing import Any
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QShowEvent
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -38,6 +39,8 @@ from gsmbridge.gui.views.stats_charts import DailyBars, TimingLines
 log = logging.getLogger(__name__)
 
 THROTTLE_MS = 2000
+# Figures age without any job changing (midnight, the daily limit's rolling 24 hours).
+AGE_MS = 60_000
 DEFAULT_DAYS = 30
 
 
@@ -124,6 +127,10 @@ class StatsView(QWidget):
         layout.addLayout(bottom, 2)
 
         self._throttle = Throttle(THROTTLE_MS, self.refresh, self)
+        self._ageing = QTimer(self)
+        self._ageing.setInterval(AGE_MS)
+        self._ageing.timeout.connect(self.note_changed)
+        self._ageing.start()
         self._show_state("")
 
     # -- what the window calls ---------------------------------------------------------
