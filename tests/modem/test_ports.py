@@ -148,7 +148,7 @@ def test_open_port_accepts_urls():
 
 
 def test_wizard_lists_windows_ports_by_their_description(comports, monkeypatch):
-    from gsmbridge.gui.views.wizard_pages import probe_ports
+    from gsmbridge.gui.views.wizard.modem import probe_ports
 
     monkeypatch.setattr("sys.platform", "win32")
     comports += [

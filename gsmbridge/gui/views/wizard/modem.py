@@ -1,56 +1,32 @@
-"""The setup wizard's pages (see ``wizard.py`` for how they apply and save).
-
-Blocking work (hashing, probing ports, sending, applying settings) runs on the
-task pool; core events reach the pages as queued signals to their slots.
+"""Wizard page 2: the serial ports probed for AT (or the simulator), and the SIM's PIN
+when it asks for one.
 """
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QGuiApplication, QRegularExpressionValidator
+from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QCheckBox,
-    QFormLayout,
     QGroupBox,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
-    QWidget,
-    QWizardPage,
 )
 
 from gsmbridge.config import Settings, valid_pin
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.texts import PIN_WARNING, modem_summary
-from gsmbridge.gui.views.settings.fields import PasswordField, parse_username
-from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
+from gsmbridge.gui.views.widgets import ERROR_STYLE
+from gsmbridge.gui.views.wizard.base import Page, say, wrapped
 
 if TYPE_CHECKING:
-    from gsmbridge.gui.views.wizard import SetupWizard
-
-SIM_NOTE = (
-    "<b>Simulated modem: nothing is really sent.</b> The test SMS only appears in the "
-    "simulator's outbox (Modem tab)."
-)
-DASHBOARD_STEPS = (
-    "In the CometChat dashboard: Notifications → SMS → Custom provider. Enable it, paste "
-    "the webhook URL, turn on Basic Authentication and paste the user name and password."
-)
-STORED_PHNO_ADVICE = (
-    "Turn this on only if your users' phone numbers are stored in CometChat (through the "
-    "contact-details API): CometChat then notifies only users with a number. Otherwise "
-    "keep it off and keep the numbers in gsmbridge's Contacts tab."
-)
-APP_ID = re.compile(r"^[A-Za-z0-9_-]+$")
-APPLIED = "Applied."
+    from gsmbridge.gui.views.wizard.dialog import SetupWizard
 
 
 def probe_ports(in_use: list[str]) -> list[tuple[str, str, bool]]:
@@ -73,165 +49,6 @@ def probe_ports(in_use: list[str]) -> list[tuple[str, str, bool]]:
             why = result.error or "no answer to AT"
             found.append((port.device, " · ".join(x for x in (described, why) if x), False))
     return found
-
-
-def say(label: QLabel, text: str, ok: bool | None) -> None:
-    label.setText(text)
-    label.setStyleSheet("" if ok is None else OK_STYLE if ok else ERROR_STYLE)
-
-
-def wrapped(text: str = "", *, rich: bool = False) -> QLabel:
-    label = QLabel(text)
-    label.setWordWrap(True)
-    if rich:
-        label.setTextFormat(Qt.TextFormat.RichText)
-        label.setOpenExternalLinks(True)
-    return label
-
-
-class CopyRow(QWidget):
-    """A read-only value with a Copy button.
-
-    Signals: none of its own.
-    """
-
-    def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.edit = QLineEdit()
-        self.edit.setReadOnly(True)
-        self.button = QPushButton("Copy")
-        self.button.clicked.connect(self.copy)
-        row = QHBoxLayout(self)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.edit, 1)
-        row.addWidget(self.button)
-
-    def set_text(self, text: str) -> None:
-        self.edit.setText(text)
-        self.edit.setCursorPosition(0)
-
-    def text(self) -> str:
-        return self.edit.text()
-
-    @Slot()
-    def copy(self) -> None:
-        QGuiApplication.clipboard().setText(self.edit.text())
-
-
-class Page(QWizardPage):
-    """A page that may apply its values before the next page (asynchronously).
-
-    Signals: QWizardPage's own.
-    """
-
-    def __init__(self, wizard: SetupWizard, title: str, subtitle: str) -> None:
-        super().__init__(wizard)
-        self.wiz = wizard
-        self.ctx = wizard.ctx
-        self.setTitle(title)
-        self.setSubTitle(subtitle)
-        self.feedback = wrapped()
-        self._applied_key: object = None
-        self._applying = False
-
-    def apply_key(self) -> object:
-        """What the page would apply now; None: nothing to apply."""
-        return None
-
-    def apply_change(self, new: Settings) -> str:
-        """Put the page's values into ``new``; return a new password ("" if none)."""
-        return ""
-
-    def validatePage(self) -> bool:
-        key = self.apply_key()
-        if key is None or key == self._applied_key:
-            return True
-        if not self._applying:
-            self._apply_then(key, next_page=True)
-        return False
-
-    def _apply_then(self, key: object, *, next_page: bool) -> None:
-        self._applying = True
-        say(self.feedback, "Applying…", None)
-
-        def done() -> None:
-            self._applying = False
-            self._applied_key = key
-            say(self.feedback, APPLIED, True)
-            self.applied()
-            if next_page and self.wiz.currentPage() is self:
-                self.wiz.next()
-
-        def failed(exc: BaseException) -> None:
-            self._applying = False
-            say(self.feedback, f"Not applied: {exc}", False)
-
-        self.wiz.apply(self.title(), self.apply_change, done, failed)
-
-    def applied(self) -> None:
-        """Called on the GUI thread once the page's values run."""
-
-
-# -- a. credentials -----------------------------------------------------------------------
-
-
-class CredentialsPage(Page):
-    def __init__(self, wizard: SetupWizard) -> None:
-        super().__init__(
-            wizard,
-            "Webhook credentials",
-            "CometChat sends every notification with this user name and password "
-            "(Basic Auth), so nobody else can send SMS through your SIM.",
-        )
-        auth = wizard.draft.auth
-        self.username = QLineEdit(auth.username or "cometchat")
-        self.keep = QCheckBox("Keep the current password")
-        self.keep.setVisible(auth.enabled)
-        self.keep.setChecked(auth.enabled)
-        self.password = PasswordField("a new password")
-        if not auth.enabled:
-            self.password.generate()
-        self.password.edit.textChanged.connect(self.completeChanged)
-        self.username.textChanged.connect(self.completeChanged)
-        self.keep.toggled.connect(self._keep_toggled)
-        form = QFormLayout(self)
-        form.addRow("User name", self.username)
-        form.addRow("", self.keep)
-        form.addRow("Password", self.password)
-        form.addRow(
-            wrapped(
-                "Copy the password now if you will paste it into CometChat's dashboard. "
-                "gsmbridge saves only a salted scrypt hash of it; the plain password is "
-                "kept in memory while the app runs, so it can register itself in CometChat."
-            )
-        )
-        form.addRow(self.feedback)
-        self._keep_toggled(self.keep.isChecked())
-
-    @Slot(bool)
-    def _keep_toggled(self, keep: bool) -> None:
-        self.password.setEnabled(not keep)
-        emit(self.completeChanged)
-
-    def new_password(self) -> str:
-        return "" if self.keep.isChecked() else self.password.text()
-
-    def isComplete(self) -> bool:
-        try:
-            user = parse_username(self.username.text())
-        except ValueError:
-            return False
-        return bool(user) and (self.keep.isChecked() or len(self.password.text()) >= 8)
-
-    def apply_key(self) -> object:
-        return (self.username.text().strip(), self.new_password())
-
-    def apply_change(self, new: Settings) -> str:
-        new.auth.username = self.username.text().strip()
-        return self.new_password()
-
-
-# -- b. modem -------------------------------------------------------------------------------
 
 
 class ModemPage(Page):

@@ -22,8 +22,11 @@ from gsmbridge.config import Settings, hash_password
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.settings_io import changed_keys, get_key, set_key
-from gsmbridge.gui.views.wizard_connect import CometChatPage, TestSmsPage, TunnelPage
-from gsmbridge.gui.views.wizard_pages import CredentialsPage, ModemPage
+from gsmbridge.gui.views.wizard.cometchat import CometChatPage
+from gsmbridge.gui.views.wizard.credentials import CredentialsPage
+from gsmbridge.gui.views.wizard.modem import ModemPage
+from gsmbridge.gui.views.wizard.sms import TestSmsPage
+from gsmbridge.gui.views.wizard.tunnel import TunnelPage
 from gsmbridge.service import RESTART_KEYS
 
 AUTH_KEYS = ["auth.username", "auth.password_hash", "auth.password"]
