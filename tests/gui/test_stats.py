@@ -110,6 +110,15 @@ def test_the_figures_age_while_shown_without_changes(gui, qtbot) -> None:
     assert view.refreshes == hidden
 
 
+def test_the_tab_fills_again_after_a_restart(gui, qtbot) -> None:
+    sent_jobs(gui, qtbot, 1)
+    view = open_tab(gui, qtbot)
+    with qtbot.waitSignal(view.stats_shown, timeout=15000) as blocker:
+        gui.window.restart_service()
+    assert blocker.args[0].totals["sent"] == 1
+    assert view.state.text().startswith("Updated ")
+
+
 def test_a_failure_to_compute_is_shown(gui, qtbot) -> None:
     view = open_tab(gui, qtbot)
     gui.ctx.bridge.store.close()

@@ -196,6 +196,9 @@ class StatsView(QWidget):
     def _failed(self, exc: BaseException) -> None:
         self._running = 0
         self._again = False
+        if self._store is None:  # closed meanwhile (restart, exit): "not open" says it
+            log.debug("statistics not computed, the queue closed: %s", exc)
+            return
         log.warning("Statistics could not be computed: %s", exc)
         self._show_state(f"Statistics could not be computed: {exc}", error=True)
 
