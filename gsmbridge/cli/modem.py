@@ -23,7 +23,7 @@ from gsmbridge.config import Settings, load_settings
 from gsmbridge.modem.errors import ModemError, no_ports_text
 from gsmbridge.modem.gsm import Modem
 from gsmbridge.modem.ports import list_ports, probe_all
-from gsmbridge.modem.ussd import MAX_CODE, valid_code
+from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code
 from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
 from gsmbridge.simulator.ussd import CODINGS as USSD_CODINGS
 
@@ -342,9 +342,7 @@ def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
         try:
             answer = modem.ussd(code, timeout=args.timeout)
         except ModemError as exc:
-            # Timeouts and refusals name the code already; others (+CME ERROR) do not.
-            said = str(exc) if exc.kind in ("timeout", "ussd") else f"USSD {code} failed: {exc}"
-            return fail(said, 1)
+            return fail(failure_text(code, exc), 1)
         print(answer.text)
         if answer.status == 1:
             print("(the network offers a menu; gsmbridge does not answer menus)")

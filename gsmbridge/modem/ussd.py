@@ -28,6 +28,7 @@ __all__ = [
     "decode_text",
     "encode_request",
     "exchange",
+    "failure_text",
     "pack_ussd",
     "parse_cusd",
     "valid_code",
@@ -130,6 +131,14 @@ def decode_text(text: str, dcs: int | None, *, cscs: str, packed: bool) -> str:
         return text
     unpacked = _unpack_ussd(bytes.fromhex(text))
     return unpacked if len(text) >= 8 and _printable(unpacked) else text
+
+
+def failure_text(code: str, exc: Exception) -> str:
+    """One line on why ``code`` got no answer, for the CLI and the Modem tab: timeouts
+    and refusals name the code already; others (+CME ERROR, a lost port) do not."""
+    if isinstance(exc, ModemError) and exc.kind in ("timeout", "ussd"):
+        return str(exc)
+    return f"USSD {code} failed: {exc}"
 
 
 def parse_cusd(line: str) -> tuple[int, str | None, int | None] | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QRect, Qt
 
 from gsmbridge.core.models import State
@@ -158,3 +160,60 @@ def test_a_long_last_error_wraps_inside_the_modem_box(gui_factory, gui_settings,
     assert wrapped.height() <= label.height()
     assert label.mapTo(panel.info_box, label.rect().topRight()).x() < panel.info_box.width()
     assert label.toolTip() == label.text()
+
+
+def _ussd_bridge(**sim_options):
+    def factory(settings, data_dir):
+        return Bridge(
+            settings,
+            data_dir,
+            simulator_options=fast_options(**{"ussd_delay_s": 0.3, **sim_options}),
+            modem_options=FAST_MODEM,
+        )
+
+    return factory
+
+
+def test_check_balance_answers_off_the_gui_thread(gui_factory, qtbot):
+    answer = "Баланс: 150,00 р. до 31.12"
+    app = gui_factory(
+        factory=_ussd_bridge(ussd_answer=answer, ussd_coding="ucs2", ussd_delay_s=1.0)
+    )
+    panel = app.window.modem_panel
+    qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+    assert panel.ussd_code.text() == "*100#" and panel.ussd_button.text() == "Check balance"
+    clicked = time.monotonic()
+    qtbot.mouseClick(panel.ussd_button, Qt.MouseButton.LeftButton)
+    # The click returns at once: the GUI thread never waits for the network (1 s).
+    assert time.monotonic() - clicked < 0.5
+    assert not panel.ussd_button.isEnabled()
+    assert panel.ussd_answer.text() == "Asking the network (*100#)…"
+    qtbot.waitUntil(lambda: panel.ussd_button.isEnabled(), timeout=10000)
+    assert panel.ussd_answer.text() == answer
+    assert panel.ussd_when.text().startswith("*100# answered at ")
+    # Kept in the status, so the window shows it again and /api/status has it.
+    [status] = app.ctx.bridge.modem_statuses()
+    assert status.ussd is not None and status.ussd.text == answer
+    [api] = app.ctx.bridge.status()["modems"]
+    assert api["ussd"]["code"] == "*100#" and api["ussd"]["text"] == answer
+    panel.ussd_answer.setText("")
+    panel.update_status(status)
+    assert panel.ussd_answer.text() == answer
+
+
+def test_check_balance_without_an_answer_says_why(gui_factory, qtbot):
+    app = gui_factory(factory=_ussd_bridge(ussd_coding="error"))
+    panel = app.window.modem_panel
+    qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+    with qtbot.waitSignal(panel.message_posted, timeout=10000) as posted:
+        panel.ussd_button.click()
+    assert posted.args[0] == "USSD *100# failed: +CME ERROR: 100"
+    assert panel.ussd_answer.text() == posted.args[0] and panel.ussd_button.isEnabled()
+    assert "color" in panel.ussd_answer.styleSheet()  # shown as an error
+    # A code that is not digits, * and # never leaves the window.
+    panel.ussd_code.setText("*100#")
+    panel.ussd_code.insert("x")  # the validator refuses it
+    assert panel.ussd_code.text() == "*100#"
+    panel.ussd_code.setText("")
+    panel.check_balance()
+    assert "digits, * and #" in panel.ussd_answer.text()

@@ -1,7 +1,8 @@
-"""The Modem tab: identity and health, signal over time, port, PIN, test SMS, simulator.
+"""The Modem tab: identity and health, signal over time, port, PIN, test SMS, balance
+(USSD), simulator.
 
-Every modem action (listing ports, reconnecting, a PIN, a test SMS) runs on
-the task pool; the panel only shows statuses the core publishes.
+Every modem action (listing ports, reconnecting, a PIN, a test SMS, a USSD code) runs
+on the task pool; the panel only shows statuses the core publishes.
 """
 
 from __future__ import annotations
@@ -31,11 +32,14 @@ from PySide6.QtWidgets import (
 from gsmbridge.config import valid_pin
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.formatting import format_time
 from gsmbridge.gui.list_models import OutboxModel
 from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
 from gsmbridge.gui.views.signal_chart import SignalChart
 from gsmbridge.gui.views.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
+from gsmbridge.modem.status import UssdAnswer
+from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +72,13 @@ RECEIVED_TEXT = {
     "announced": "announced (+CMTI), stored, deleted from the SIM",
     "polled": "checked at every status poll, stored, deleted from the SIM",
 }
+
+
+BALANCE_CODE = "*100#"  # the usual prepaid balance code; operators differ
+USSD_HELP = (
+    "A USSD code asks the mobile network directly, as dialling it on a phone would: "
+    "*100# is the prepaid balance with many operators (see your SIM's leaflet)."
+)
 
 
 def list_port_names() -> list[tuple[str, str]]:
@@ -184,6 +195,29 @@ class ModemPanel(QWidget):
         # -- test SMS
         self.test_sms = SmsTestBox(ctx)
 
+        # -- balance (USSD)
+        self.ussd_box = QGroupBox("Balance")
+        self.ussd_box.setToolTip(USSD_HELP)
+        self.ussd_code = QLineEdit(BALANCE_CODE)
+        self.ussd_code.setValidator(QRegularExpressionValidator(rf"[0-9*#]{{0,{MAX_CODE}}}"))
+        self.ussd_code.setToolTip(USSD_HELP)
+        self.ussd_code.setMaximumWidth(140)
+        self.ussd_code.returnPressed.connect(self.check_balance)
+        self.ussd_button = QPushButton("Check balance")
+        self.ussd_button.setToolTip("Send the code to the network (USSD) and show its answer")
+        self.ussd_button.clicked.connect(self.check_balance)
+        self.ussd_answer = WrappingLabel("—")
+        self.ussd_answer.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.ussd_when = QLabel()
+        ussd_layout = QGridLayout(self.ussd_box)
+        ussd_layout.addWidget(QLabel("Code"), 0, 0)
+        ussd_layout.addWidget(self.ussd_code, 0, 1)
+        ussd_layout.addWidget(self.ussd_button, 0, 2)
+        ussd_layout.addWidget(self.ussd_answer, 1, 0, 1, 4)
+        ussd_layout.addWidget(self.ussd_when, 2, 0, 1, 4)
+        ussd_layout.setColumnStretch(3, 1)
+        self._asking = False  # a USSD code is on its way: its outcome is shown, not the last
+
         # -- simulator outbox
         self.outbox_box = QGroupBox("Simulator outbox: what the simulated modem “sent”")
         self.outbox = OutboxModel(self)
@@ -213,6 +247,7 @@ class ModemPanel(QWidget):
         right.addWidget(conn_box)
         right.addWidget(self.pin_box)
         right.addWidget(self.test_sms)
+        right.addWidget(self.ussd_box)
         right.addWidget(self.outbox_box, 1)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -301,6 +336,8 @@ class ModemPanel(QWidget):
         self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
         self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)
         self.pin_box.setVisible(status.state == "pin-required")
+        if status.ussd is not None and not self._asking:
+            self._show_ussd(status.ussd)
         if chart_changed:
             self.chart.set_samples(self.charts_data.get(status.port, []))
 
@@ -454,6 +491,51 @@ class ModemPanel(QWidget):
     def _pin_failed(self, exc: BaseException) -> None:
         self.pin_button.setEnabled(True)
         emit(self.message_posted, f"PIN not sent: {exc}")
+
+    # -- balance (USSD) ----------------------------------------------------------------------
+
+    @Slot()
+    def check_balance(self) -> None:
+        """Send the code through the service to the modem, on the pool: the answer can
+        take seconds, and waits for an SMS in flight."""
+        code = self.ussd_code.text().strip()
+        if not valid_code(code):
+            self._say_ussd("A USSD code is digits, * and #, like *100#", ok=False)
+            return
+        self._asking = True
+        self.ussd_button.setEnabled(False)
+        self._say_ussd(f"Asking the network ({code})…", ok=None)
+        self.ussd_when.setText("")
+        self.ctx.tasks.run(
+            "Check balance",
+            self.ctx.bridge.ussd,
+            code,
+            self.current_port(),
+            on_done=self._ussd_answered,
+            on_error=lambda exc: self._ussd_failed(code, exc),
+        )
+
+    def _ussd_answered(self, answer: UssdAnswer) -> None:
+        self._asking = False
+        self.ussd_button.setEnabled(True)
+        self._show_ussd(answer)
+        emit(self.message_posted, f"USSD {answer.code} answered")
+
+    def _ussd_failed(self, code: str, exc: BaseException) -> None:
+        self._asking = False
+        self.ussd_button.setEnabled(True)
+        text = failure_text(code, exc) if isinstance(exc, Exception) else str(exc)
+        self._say_ussd(text, ok=False)
+        self.ussd_when.setText("")
+        emit(self.message_posted, text)
+
+    def _show_ussd(self, answer: UssdAnswer) -> None:
+        self._say_ussd(answer.text, ok=True)
+        self.ussd_when.setText(f"{answer.code} answered at {format_time(answer.at)}")
+
+    def _say_ussd(self, text: str, *, ok: bool | None) -> None:
+        self.ussd_answer.setText(text)
+        self.ussd_answer.setStyleSheet("" if ok is None or ok else ERROR_STYLE)
 
     # -- simulator outbox -------------------------------------------------------------------
 
