@@ -178,3 +178,30 @@ def test_a_closed_store_is_a_503_not_a_crash(bridge: Bridge, client: Client) -> 
     status, _, body = client.get("/metrics")
     assert status == 503
     assert "cannot be read" in body["error"]
+
+
+def test_tunnel_up_follows_the_tunnel(bridge: Bridge, client: Client, settings: Settings) -> None:
+    from gsmbridge.tunnel import TunnelManager
+    from tests.tunnel.conftest import FAKE_CLOUDFLARED, Recorder
+    from tests.tunnel.conftest import fast_options as tunnel_options
+
+    recorder = Recorder()
+    settings.tunnel.token = "eyJ-named-token"
+    settings.tunnel.public_url = bridge.url
+    manager = TunnelManager(
+        settings,
+        bridge.web.port,
+        recorder,
+        options=tunnel_options(),
+        program="cloudflared",
+        command=FAKE_CLOUDFLARED,
+    )
+    bridge.tunnel = manager  # what Bridge._start_tunnel does with tunnel.program set
+    manager.start()
+    try:
+        recorder.wait_for(lambda s: s.up)
+        assert value(scrape(client)[2], "gsmbridge_tunnel_up") == 1
+    finally:
+        manager.stop()
+    assert value(scrape(client)[2], "gsmbridge_tunnel_up") == 0
+    bridge.tunnel = None
