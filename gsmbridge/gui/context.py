@@ -68,7 +68,6 @@ class AppContext(QObject):
         self.starting = False
         # Saved values that wait for a restart (server.port, modem.port, ...).
         self.desired: Settings = copy.deepcopy(settings)
-        self.restart_needed: list[str] = []
 
     def _new_bridge(self) -> Bridge:
         bridge = self._factory(self.settings, self.data_dir)
@@ -119,7 +118,6 @@ class AppContext(QObject):
         # The settings object stays the same (views hold it); the waiting values go in.
         for key in RESTART_KEYS:
             set_key(self.settings, key, get_key(self.desired, key))
-        self.restart_needed = []
         return self._start_in_worker(self._new_bridge())
 
     # -- settings (on the pool) -----------------------------------------------------------
@@ -154,7 +152,6 @@ class AppContext(QObject):
             set_key(self.desired, key, get_key(new, key))
         for key in keys:
             set_key(self.desired, key, get_key(new, key))
-        self.restart_needed = list(restart)  # compared with what runs, so complete
         log.info(
             "Settings saved to %s%s",
             self.config_path,
@@ -192,10 +189,6 @@ class AppContext(QObject):
     def note_contacts_changed(self) -> None:
         """A view changed contacts (on the GUI thread, after the write)."""
         emit(self.contacts_changed)
-
-    def report_problem(self, problem: Problem) -> None:
-        self.problem = problem
-        emit(self.start_failed, problem)
 
     def _set_busy(self, busy: bool) -> None:
         self.starting = busy

@@ -9,8 +9,6 @@ from typing import Any
 from gsmbridge.tunnel.registration import RegistrationResult
 from gsmbridge.tunnel.selfcheck import CheckResult
 
-STATES = ("off", "starting", "up", "restarting", "failed", "missing")
-
 
 @dataclass(frozen=True)
 class TunnelStatus:

@@ -76,7 +76,7 @@ def test_filtered_queue_with_no_match_says_so_and_clears(gui, qtbot):
     qtbot.waitUntil(lambda: queue.model.rowCount() == 2, timeout=5000)
     hint = queue.empty_hint
     assert not hint.isVisible()
-    queue.set_state_filter(["failed"])
+    queue.state_filter.setCurrentIndex(queue.state_filter.findText("failed"))
     qtbot.waitUntil(hint.isVisible, timeout=5000)
     assert "No jobs match “failed”" in hint.text() and "Clear the filter" in hint.text()
     queue.search.setText("zebra")

@@ -205,12 +205,6 @@ class QueueView(QWidget):
             parts.append(f"“{html.escape(search)}”")
         return f"No jobs match {' and '.join(parts)}. <a href='clear'>Clear the filter</a>"
 
-    def set_state_filter(self, states: list[str] | None) -> None:
-        for i, (_label, candidate) in enumerate(STATE_FILTERS):
-            if candidate == states:
-                self.state_filter.setCurrentIndex(i)
-                return
-
     @Slot(bool)
     def _set_show_numbers(self, show: bool) -> None:
         self.model.set_masked(not show)
