@@ -1,4 +1,4 @@
-"""Review: Basic Auth's cache of verified headers and a change of credentials."""
+"""Basic Auth's cache of verified headers across a change of credentials."""
 
 from __future__ import annotations
 
