@@ -110,14 +110,22 @@ class _Reader:
 
 def classify(exc: psycopg.Error, location: str) -> RuntimeError:
     """A connection failure: the user's to fix (StoreConfigError) or passing (StoreUnavailable)."""
-    first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    text = " ".join(str(exc).split())
+    # libpq's "connection to server at ... failed: FATAL:  <reason>": the reason is the news.
+    reason = text.rsplit("FATAL:", 1)[-1].strip() if "FATAL:" in text else text
+    reason = reason or type(exc).__name__
     sqlstate = getattr(exc, "sqlstate", None) or ""
-    text = str(exc)
-    if sqlstate in ("28P01", "28000") or "password authentication failed" in text:
-        return StoreConfigError(f"the shared store {location} refused the credentials: {first}")
+    if (
+        sqlstate in ("28P01", "28000")
+        or "password authentication failed" in text
+        or "no password supplied" in text
+        or ("role" in text and "does not exist" in text)
+        or "no pg_hba.conf entry" in text
+    ):
+        return StoreConfigError(f"the shared store {location} refused the credentials: {reason}")
     if sqlstate == "3D000" or ("database" in text and "does not exist" in text):
-        return StoreConfigError(f"the shared store {location} has no such database: {first}")
-    return StoreUnavailable(f"the shared store {location} is unreachable: {first}")
+        return StoreConfigError(f"the shared store {location} has no such database: {reason}")
+    return StoreUnavailable(f"the shared store {location} is unreachable: {reason}")
 
 
 class PgDatabase:

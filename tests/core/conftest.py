@@ -1,4 +1,5 @@
-"""Fixtures for the core's tests: a real SQLite store on a clock the test moves."""
+"""Fixtures for the core's tests: a real store on a clock the test moves, on each backend
+(a SQLite file, and a database of the test run's PostgreSQL server)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,17 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def location(request: pytest.FixtureRequest, tmp_path) -> str:
+    """Where a test's store lives: a SQLite file, or a PostgreSQL database URL."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("pg_url"))
+    return str(tmp_path / "q.db")
+
+
 @pytest.fixture
-def store(tmp_path, clock: FakeClock):
-    s = Store(tmp_path / "q.db", clock=clock)
+def store(location: str, clock: FakeClock):
+    s = Store(location, clock=clock)
     yield s
     s.close()
 

@@ -73,9 +73,9 @@ class _Port:
     url = "m1"
 
 
-def test_after_a_restart_the_last_send_on_record_spaces_the_next(tmp_path) -> None:
+def test_after_a_restart_the_last_send_on_record_spaces_the_next(location: str) -> None:
     clock = FakeClock()
-    store = Store(tmp_path / "q.db", clock=clock)
+    store = Store(location, clock=clock)
     try:
         job_id = add(store, "x" * 300)
         store.claim_next(modem="m1")
@@ -92,9 +92,9 @@ def test_after_a_restart_the_last_send_on_record_spaces_the_next(tmp_path) -> No
         store.close()
 
 
-def test_planned_times_clear_when_the_limit_lets_go(tmp_path) -> None:
+def test_planned_times_clear_when_the_limit_lets_go(location: str) -> None:
     clock = FakeClock()
-    store = Store(tmp_path / "q.db", clock=clock)
+    store = Store(location, clock=clock)
     try:
         a, b = add(store, "a"), add(store, "b")
         note = "waiting: limit of 10 SMS per minute on m1"

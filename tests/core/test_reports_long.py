@@ -22,8 +22,8 @@ DIGITS = NUMBER.lstrip("+")
 
 
 @pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "q.db", clock=FakeClock())
+def store(location: str):
+    s = Store(location, clock=FakeClock())
     yield s
     s.close()
 
@@ -141,11 +141,12 @@ def test_upgrade_keeps_the_parts_of_jobs_sent_before(tmp_path) -> None:
 
 
 @pytest.fixture
-def rig_factory():
+def rig_factory(location: str):
+    """Rigs on each backend: the folder a test passes is replaced by its store location."""
     made: list[Rig] = []
 
-    def make(*args, **kw) -> Rig:
-        rig = Rig(*args, **kw)
+    def make(_where, *args, **kw) -> Rig:
+        rig = Rig(location, *args, **kw)
         made.append(rig)
         return rig
 

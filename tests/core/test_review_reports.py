@@ -8,9 +8,9 @@ from tests.helpers import NUMBER, FakeClock
 from tests.helpers import add_job as add
 
 
-def test_report_after_reference_wrap_goes_to_the_latest_send(tmp_path) -> None:
+def test_report_after_reference_wrap_goes_to_the_latest_send(location: str) -> None:
     clock = FakeClock()
-    store = Store(tmp_path / "q.db", clock=clock)
+    store = Store(location, clock=clock)
     try:
         older_id = add(store, "first")
         newer_id = add(store, "second")
@@ -39,9 +39,9 @@ def test_report_after_reference_wrap_goes_to_the_latest_send(tmp_path) -> None:
         store.close()
 
 
-def test_report_for_a_part_sent_before_a_failover_finds_its_job(tmp_path) -> None:
+def test_report_for_a_part_sent_before_a_failover_finds_its_job(location: str) -> None:
     clock = FakeClock()
-    store = Store(tmp_path / "failover.db", clock=clock)
+    store = Store(location, clock=clock)
     try:
         job_id = add(store, "x" * 400)
         store.claim_next(modem="m1")

@@ -65,9 +65,11 @@ class WakeOnReady(Listener):
 class Rig:
     """Simulators, modems, a store and a sender, torn down in order."""
 
-    def __init__(self, tmp_path, settings: Settings, *sim_options, clock=None) -> None:
+    def __init__(self, where, settings: Settings, *sim_options, clock=None) -> None:
+        """``where``: a store location (a SQLite file or a PostgreSQL URL), or a folder
+        for a SQLite file."""
         self.clock = clock or Clock()
-        self.store = Store(tmp_path / "q.db", clock=self.clock)
+        self.store = Store(where if isinstance(where, str) else where / "q.db", clock=self.clock)
         self.listener = Recorder()
         self.sims = [ModemSimulator(o) for o in sim_options]
         self.modems = []
@@ -132,11 +134,12 @@ class Rig:
 
 
 @pytest.fixture
-def rigs():
+def rigs(location: str):
+    """Rigs on each backend: the folder a test passes is replaced by its store location."""
     made = []
 
-    def make(*args, **kw) -> Rig:
-        rig = Rig(*args, **kw)
+    def make(_where, *args, **kw) -> Rig:
+        rig = Rig(location, *args, **kw)
         made.append(rig)
         return rig
 
@@ -325,11 +328,11 @@ def test_pause_holds_and_resume_sends(tmp_path, rigs) -> None:
     rig.wait_states([job_id], {"sent"})
 
 
-def test_locked_sim_pauses_without_burning_attempts(tmp_path, rigs) -> None:
+def test_locked_sim_pauses_without_burning_attempts(location: str) -> None:
     rig_opts = fast_options(pin="1234", status_reports=False)
     sim = ModemSimulator(rig_opts)
     sim.serve_tcp()
-    store = Store(tmp_path / "p.db")
+    store = Store(location)
     modem = Modem(sim.url, ModemOptions(reconnect_min_s=0.05, command_timeout_s=2))
     sender = Sender(store, [modem], fast_settings(), Listener())
     try:

@@ -1,10 +1,11 @@
-"""The queue store on a real SQLite file."""
+"""The queue store on each backend: a real SQLite file, a real PostgreSQL database."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 
+import psycopg
 import pytest
 
 from gsmbridge.core.models import Contact, State
@@ -13,11 +14,13 @@ from tests.core.conftest import new_job
 from tests.helpers import FakeClock
 
 
-def test_database_is_durable_wal_full(store: Store) -> None:
+def test_database_is_durable_wal_full(tmp_path) -> None:
+    store = Store(tmp_path / "q.db")
     conn = store._reader()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
     assert conn.execute("PRAGMA user_version").fetchone()[0] == len(MIGRATIONS)
+    store.close()
 
 
 def test_claim_takes_due_jobs_in_order_once(store: Store, clock: FakeClock) -> None:
@@ -127,8 +130,8 @@ def test_rate_statistics_count_parts_and_one_sms_per_coalesced_group(
     assert store.sent_parts(since=clock() - 60, modem="m1") == 0
 
 
-def test_recover_interrupted_resend_and_fail(tmp_path, clock: FakeClock) -> None:
-    path = tmp_path / "r.db"
+def test_recover_interrupted_resend_and_fail(location: str, clock: FakeClock) -> None:
+    path = location
     s = Store(path, clock=clock)
     a, _, _ = s.enqueue(new_job("a"))
     b, _, _ = s.enqueue(new_job("b"))
@@ -205,8 +208,8 @@ def test_list_search_count_and_counts(store: Store) -> None:
     assert counts["queued"] == 10 and counts["needs-number"] == 1 and counts["failed"] == 0
 
 
-def test_concurrent_enqueues_are_all_committed(tmp_path) -> None:
-    store = Store(tmp_path / "c.db")
+def test_concurrent_enqueues_are_all_committed(location: str) -> None:
+    store = Store(location)
     results: list[int] = []
     lock = threading.Lock()
 
@@ -223,15 +226,16 @@ def test_concurrent_enqueues_are_all_committed(tmp_path) -> None:
         t.join()
     store.close()
     assert len(set(results)) == 400
-    conn = sqlite3.connect(tmp_path / "c.db")
-    assert conn.execute("SELECT COUNT(*) FROM jobs").fetchone()[0] == 400
+    reopened = Store(location)
+    assert reopened.count_jobs() == 400
+    reopened.close()
 
 
 def test_a_failing_write_does_not_sink_its_batch(store: Store) -> None:
     def bad(conn):
         conn.execute("INSERT INTO nowhere VALUES (1)")
 
-    with pytest.raises(sqlite3.OperationalError):
+    with pytest.raises((sqlite3.OperationalError, psycopg.errors.UndefinedTable)):
         store._write(bad)
     job_id, _, _ = store.enqueue(new_job())
     assert store.get(job_id) is not None
@@ -246,21 +250,21 @@ def test_refuses_a_newer_schema(tmp_path) -> None:
         Store(path)
 
 
-def test_closed_store_refuses_writes(tmp_path) -> None:
-    s = Store(tmp_path / "x.db")
+def test_closed_store_refuses_writes(location: str) -> None:
+    s = Store(location)
     s.close()
     with pytest.raises(RuntimeError, match="closed"):
         s.enqueue(new_job())
 
 
-def test_close_waits_for_writes_under_way_and_refuses_later_ones(tmp_path) -> None:
+def test_close_waits_for_writes_under_way_and_refuses_later_ones(location: str) -> None:
     # A write being committed when close() is called, and one waiting behind it,
     # both commit; close() returns after them, and a later write is refused.
     import time
 
     from gsmbridge.core.store import StoreClosed
 
-    s = Store(tmp_path / "race.db")
+    s = Store(location)
     outcome: list[object] = []
 
     def slow(conn) -> str:
@@ -278,12 +282,14 @@ def test_close_waits_for_writes_under_way_and_refuses_later_ones(tmp_path) -> No
     leader.join(timeout=5)
     follower.join(timeout=5)
     assert not leader.is_alive() and not follower.is_alive(), "a write hung behind close()"
-    assert outcome[0] == "slow" and isinstance(outcome[1], int)
+    # (SQLite commits them in order; PostgreSQL lets the second commit first.)
+    assert "slow" in outcome and len(outcome) == 2
+    new_id = next(o for o in outcome if isinstance(o, int))
     with pytest.raises(StoreClosed):
         s.enqueue(new_job("late"))
-    reopened = Store(tmp_path / "race.db")
+    reopened = Store(location)
     assert reopened.get_contact("a") is not None
-    assert reopened.get(outcome[1]) is not None
+    assert reopened.get(new_id) is not None
     reopened.close()
 
 
