@@ -267,3 +267,32 @@ def test_tunnel_page_names_the_program_found_on_path(
     tunnel.radios["ngrok"].setChecked(True)
     assert "ngrok runs inside gsmbridge" in tunnel.path.placeholderText()  # the SDK: no program
     assert not tunnel.form.isRowVisible(tunnel.path_row)  # nothing to install or choose
+
+
+def test_modem_page_asks_for_the_pin_once_and_unlocks(gui_factory, wizard_settings, qtbot):
+    """A SIM that asks for its PIN: the page shows the shared PIN entry with the warning;
+    a malformed PIN never reaches the modem; the right one unlocks, one press at a time."""
+    from gsmbridge.service import Bridge
+    from gsmbridge.simulator import fast_options
+    from tests.gui.conftest import FAST_MODEM
+
+    def locked(settings, data_dir):
+        return Bridge(
+            settings, data_dir, simulator_options=fast_options(pin="4321"), modem_options=FAST_MODEM
+        )
+
+    app = gui_factory(wizard_settings, factory=locked)
+    wizard = open_wizard(app, qtbot)
+    go_next(wizard, qtbot, wizard.modem)
+    page = wizard.modem
+    qtbot.waitUntil(lambda: page.pin_box.isVisibleTo(wizard), timeout=10000)
+    assert "three wrong PINs" in page.pin_box.warning.text()
+    page.pin_box.edit.setText("12")
+    page.pin_box.submit()
+    assert "4 to 8 digits" in page.feedback.text()
+    page.pin_box.edit.setText("4321")
+    page.pin_box.button.click()
+    assert not page.pin_box.button.isEnabled()  # one PIN at a time
+    qtbot.waitUntil(lambda: "ready" in page.state.text(), timeout=10000)
+    assert "PIN sent" in page.feedback.text()
+    assert not page.pin_box.isVisibleTo(wizard) and page.pin_box.edit.text() == ""

@@ -7,22 +7,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, Slot
-from PySide6.QtGui import QRegularExpressionValidator
 from PySide6.QtWidgets import (
-    QGroupBox,
     QHBoxLayout,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QVBoxLayout,
 )
 
-from gsmbridge.config import Settings, valid_pin
+from gsmbridge.config import Settings
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.texts import PIN_WARNING, modem_summary
-from gsmbridge.gui.views.widgets import ERROR_STYLE
+from gsmbridge.gui.texts import modem_summary
+from gsmbridge.gui.views.pin_entry import PinEntry
 from gsmbridge.gui.views.wizard.base import Page, say, wrapped
 
 if TYPE_CHECKING:
@@ -65,22 +62,8 @@ class ModemPage(Page):
         self.use_button = QPushButton("Use this modem")
         self.use_button.clicked.connect(self.use_selected)
         self.state = wrapped()
-        self.pin_box = QGroupBox("SIM PIN")
-        self.pin = QLineEdit()
-        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin.setValidator(QRegularExpressionValidator(r"\d{0,8}"))
-        self.pin.setPlaceholderText("4 to 8 digits")
-        self.pin_button = QPushButton("Unlock")
-        self.pin_button.clicked.connect(self.submit_pin)
-        warning = wrapped(PIN_WARNING)
-        warning.setStyleSheet(ERROR_STYLE)
-        pin_row = QHBoxLayout()
-        pin_row.addWidget(self.pin, 1)
-        pin_row.addWidget(self.pin_button)
-        pin_layout = QVBoxLayout(self.pin_box)
-        pin_layout.addWidget(warning)
-        pin_layout.addLayout(pin_row)
-        self.pin_box.hide()
+        self.pin_box = PinEntry(self.ctx, self.selected)
+        self.pin_box.said.connect(self._pin_said)
         buttons = QHBoxLayout()
         buttons.addWidget(self.feedback, 1)
         buttons.addWidget(self.detect_button)
@@ -211,23 +194,6 @@ class ModemPage(Page):
         say(self.state, text, status.state == "ready")
         self.pin_box.setVisible(status.state == "pin-required")
 
-    @Slot()
-    def submit_pin(self) -> None:
-        pin = self.pin.text()
-        if not valid_pin(pin):
-            say(self.feedback, "A PIN is 4 to 8 digits", False)
-            return
-        self.pin.clear()
-        self.pin_button.setEnabled(False)
-        self.ctx.tasks.run(
-            "Enter PIN",
-            self.ctx.bridge.enter_pin,
-            pin,
-            self.selected(),
-            on_done=lambda _r: self._pin_done("PIN sent to the modem", True),
-            on_error=lambda exc: self._pin_done(f"PIN not sent: {exc}", False),
-        )
-
-    def _pin_done(self, message: str, ok: bool) -> None:
-        self.pin_button.setEnabled(True)
+    @Slot(str, bool)
+    def _pin_said(self, message: str, ok: bool) -> None:
         say(self.feedback, message, ok)
