@@ -511,6 +511,9 @@ class Modem:
         """On the reader thread: not ready at once, so the sender stops claiming."""
         if channel is self._channel and not self._stop.is_set():
             self.set_status(state="disconnected", last_error="connection lost")
+            waiter = self._ussd
+            if waiter is not None:
+                waiter.abort(str(exc))
         self._events.put(("lost", channel))
 
     def _close_channel(self) -> None:

@@ -151,19 +151,28 @@ def parse_cusd(line: str) -> tuple[int, str | None, int | None] | None:
 
 
 class UssdWaiter:
-    """Where the reader thread hands a ``+CUSD`` line while a request waits for one."""
+    """Where the reader thread hands a ``+CUSD`` line while a request waits for one;
+    a lost port ends the wait at once (no answer can come through it)."""
 
     def __init__(self) -> None:
-        self._lines: queue.SimpleQueue[str] = queue.SimpleQueue()
+        self._lines: queue.SimpleQueue[str | ConnectionLost] = queue.SimpleQueue()
 
     def offer(self, line: str) -> None:
         self._lines.put(line)
 
+    def abort(self, reason: str) -> None:
+        lost = f"port lost while waiting for the USSD answer: {reason}"
+        self._lines.put(ConnectionLost(lost, name="port lost"))
+
     def wait(self, timeout: float) -> str | None:
+        """The ``+CUSD`` line, or None after ``timeout`` s; ConnectionLost when aborted."""
         try:
-            return self._lines.get(timeout=max(0.0, timeout))
+            item = self._lines.get(timeout=max(0.0, timeout))
         except queue.Empty:
             return None
+        if isinstance(item, ConnectionLost):
+            raise item
+        return item
 
 
 def _cscs(channel: AtChannel, timeout: float) -> str:

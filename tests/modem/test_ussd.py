@@ -218,3 +218,15 @@ def test_an_sms_waits_for_the_ussd_answer(sim_factory, modem_factory):
     [part] = sim.parts
     assert done and part.time >= done[0]  # the SMS went out after the answer arrived
     assert answered_at <= time.monotonic()
+
+
+def test_a_lost_port_ends_the_wait_at_once(sim_factory, modem_factory):
+    # The modem resets (its USB port goes away) while the network thinks: no answer can
+    # come, so the request fails now, not after its timeout.
+    sim, modem = ready(sim_factory, modem_factory, ussd_coding="none", reboot_downtime_s=1.0)
+    threading.Timer(0.3, sim.modem._reboot).start()
+    started = time.monotonic()
+    with pytest.raises(ModemUnavailable, match="port lost while waiting for the USSD answer"):
+        modem.ussd("*100#", timeout=20)
+    assert time.monotonic() - started < 5
+    assert wait_until(lambda: modem.status.ready, 15)  # and it recovers as usual
