@@ -67,10 +67,13 @@ class Initialiser:
         self.modem = modem
         self.channel = channel
         self.options = modem.options
+        self._state: ConnectionState | None = None  # the one run() made
 
     @property
     def state(self) -> ConnectionState:
-        state = self.modem.connection
+        """run()'s own state: stop() may drop ``modem.connection`` from another thread
+        meanwhile, and the init then ends on the closed channel, not on a missing state."""
+        state = self._state or self.modem.connection
         if state is None:  # a step outside run()'s connection: a programming error
             raise RuntimeError("no connection state: run() first")
         return state
@@ -129,7 +132,7 @@ class Initialiser:
     # -- init ----------------------------------------------------------------------------
     def run(self) -> ConnectionState:
         modem = self.modem
-        state = ConnectionState()
+        state = self._state = ConnectionState()
         modem.connection = state
         log.info("Initialising modem on %s", modem.url)
         self.channel.escape()  # ESC+CR: leave a stuck '>' prompt without sending; then resync
