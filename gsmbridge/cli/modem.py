@@ -396,7 +396,10 @@ def cmd_simulate(args: argparse.Namespace) -> int:
             try:
                 simulator.serve_tcp(host, port)
             except OSError as exc:
-                _error(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+                # socket.create_server appends "(while attempting to bind on address
+                # ('h', p))" to the reason: the address is said once, in ours.
+                reason = str(exc.strerror or exc).split(" (while attempting to bind")[0]
+                _error(f"cannot listen on {host}:{port}: {reason}")
                 started = False
                 return 2
             print(f"Simulated modem at {simulator.url}", flush=True)

@@ -91,3 +91,10 @@ def test_simulate_modem_options_are_checked(capsys):
     with pytest.raises(SystemExit):
         main(["simulate-modem", "--drop-every", "-1"])
     assert "must be 0 or more, not -1" in capsys.readouterr().err
+
+
+def test_simulate_modem_on_an_address_that_does_not_exist_is_one_line(capsys):
+    assert main(["simulate-modem", "--listen", "999.1.1.1:7001", "--duration", "0.1"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("gsmbridge: cannot listen on 999.1.1.1:7001: ")
+    assert err.count("\n") == 1 and "while attempting" not in err and "Traceback" not in err
