@@ -29,6 +29,14 @@ GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
     ("--host", {"help": "address to listen on (default 127.0.0.1)"}),
     ("--port", {"type": int, "help": "port to listen on (default 8080)"}),
     (
+        "--store",
+        {
+            "metavar": "URL",
+            "help": "the queue several PCs share: postgresql://user:password@host:port/dbname "
+            "(overrides store.url; default: this PC's own SQLite queue)",
+        },
+    ),
+    (
         "--modem",
         {
             "help": "modem port: COM3, /dev/ttyUSB2, a pyserial URL (socket://host:port, "
@@ -178,6 +186,8 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.server.host = args.host
     if getattr(args, "port", None) is not None:
         settings.server.port = args.port
+    if getattr(args, "store", None) is not None:
+        settings.store.url = args.store
     if getattr(args, "modem", None):
         settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
     if getattr(args, "log_level", None):
@@ -399,6 +409,8 @@ def _settings_despite(exc: ConfigError, args: argparse.Namespace) -> tuple[Setti
         settings.server.host = args.host
     if getattr(args, "port", None) is not None:
         settings.server.port = args.port
+    if getattr(args, "store", None) is not None:
+        settings.store.url = args.store
     if getattr(args, "modem", None):
         settings.modem.port = [p.strip() for p in args.modem.split(",") if p.strip()]
     if getattr(args, "log_level", None):

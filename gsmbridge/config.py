@@ -199,6 +199,17 @@ class HistorySettings:
 
 
 @dataclass
+class StoreSettings:
+    # "" = the SQLite file in the data directory (one PC);
+    # postgresql://user:password@host:port/dbname = the queue several PCs share.
+    url: str = ""
+    node: str = ""  # this PC's name in the shared store ("" = the host name)
+    # How long a job claimed here stays claimed without a renewal before another
+    # PC may take it over (a PC that died).
+    lease_s: float = 60.0
+
+
+@dataclass
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
     auth: AuthSettings = field(default_factory=AuthSettings)
@@ -211,6 +222,7 @@ class Settings:
     gui: GuiSettings = field(default_factory=GuiSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
+    store: StoreSettings = field(default_factory=StoreSettings)
 
     def __post_init__(self) -> None:
         # Not a field: the file these settings came from (the config watch reads it again).
@@ -252,6 +264,11 @@ class Settings:
                 "tunnel.self_check_interval_s must be >= 0 (0 = on demand only)",
             ),
             (self.history.keep_days >= 0, "history.keep_days must be >= 0 (0 = keep all)"),
+            (
+                self.store.url == "" or self.store.url.startswith(("postgresql://", "postgres://")),
+                "store.url must be empty (this PC's own queue) or a postgresql:// URL",
+            ),
+            (self.store.lease_s >= 5, "store.lease_s must be at least 5 seconds"),
             (self.retry.max_attempts >= 1, "retry.max_attempts must be >= 1"),
             (self.retry.base_delay_s >= 0, "retry.base_delay_s must be >= 0"),
             (

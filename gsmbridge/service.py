@@ -11,6 +11,7 @@ import dataclasses
 import datetime
 import functools
 import logging
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +53,9 @@ RESTART_KEYS = (
     "modem.port",
     "modem.baudrate",
     "modem.imei",
+    "store.url",
+    "store.node",
+    "store.lease_s",
 )
 
 
@@ -137,11 +141,21 @@ class Bridge:
         self.started = False
         self.stopping = False
 
+    @property
+    def node(self) -> str:
+        """This PC's name in a shared store."""
+        return self.settings.store.node or socket.gethostname()
+
     # -- lifecycle ---------------------------------------------------------------
 
     def open_store(self) -> Store:
         if self.store is None:
-            self.store = Store(self.data_dir / DB_NAME)
+            shared = self.settings.store
+            if shared.url:  # the queue several PCs share
+                self.store = Store(shared.url, node=self.node, lease_s=shared.lease_s)
+                log.info("Queue: the shared store %s, as node %s", self.store.location, self.node)
+            else:
+                self.store = Store(self.data_dir / DB_NAME)
             self.intake = Intake(
                 self.store,
                 default_region=lambda: self.settings.sending.default_region,

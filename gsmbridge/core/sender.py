@@ -5,6 +5,10 @@ its modem is ready and its limits allow, so jobs spread across healthy modems
 and move to another modem when one drops.  A failing job is rescheduled with
 backoff and never blocks the jobs behind it.  Workers sleep on an Event and
 are woken at once by a new job, a retry request or a modem becoming ready.
+
+With a store several PCs share, a claim is a lease: one thread renews the leases
+of the jobs being sent here (an AT exchange can outlast one) and takes over the
+jobs of nodes that stopped renewing theirs (the crash policy applies to them).
 """
 
 from __future__ import annotations
@@ -88,12 +92,20 @@ class Sender:
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._workers = [_Worker(self, modem) for modem in modems]
+        # Jobs claimed here and not yet released: their leases are renewed.
+        self._in_flight: set[int] = set()
+        self._in_flight_lock = threading.Lock()
+        self._leases: threading.Thread | None = None
+        if store.dialect.shared:
+            self._leases = threading.Thread(target=self._keep_leases, name="leases", daemon=True)
 
     # -- control --------------------------------------------------------------
 
     def start(self) -> None:
         for worker in self._workers:
             worker.start()
+        if self._leases is not None:
+            self._leases.start()
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming; a send in progress finishes (or the modem's stop aborts it)."""
@@ -101,6 +113,8 @@ class Sender:
         self.wake()
         for worker in self._workers:
             worker.join(timeout)
+        if self._leases is not None and self._leases.ident is not None:
+            self._leases.join(timeout)
 
     def wake(self, *, force: bool = True) -> None:
         """Wake the workers; ``force=False`` (a new job) spares those held by a limit."""
@@ -127,6 +141,35 @@ class Sender:
     @property
     def paused(self) -> bool:
         return self._paused.is_set()
+
+    # -- leases (a store several PCs share) ------------------------------------------
+
+    def _keep_leases(self) -> None:
+        store = self.store
+        interval = max(store.lease_s / 3, 0.1)
+        while not self._stop.wait(interval):
+            try:
+                with self._in_flight_lock:
+                    ids = sorted(self._in_flight)
+                if ids and store.renew_leases(ids) < len(ids):
+                    log.warning("A job being sent here was taken over by another node")
+                policy = self.settings.sending.crash_policy
+                recovered = store.recover_expired(policy)
+            except Exception as exc:  # noqa: BLE001 - retried at the next beat
+                log.warning("Could not renew the leases in the shared store: %s", exc)
+                continue
+            if not recovered:
+                continue
+            log.warning(
+                "%d job(s) claimed by a node that stopped answering were taken over "
+                "(policy %r): %s",
+                len(recovered),
+                policy,
+                ", ".join(map(str, recovered)),
+            )
+            for job_id in recovered:
+                self.listener.job_changed(job_id, "failed" if policy == "fail" else "queued")
+            self.wake()
 
     # -- callbacks from the modems ----------------------------------------------
 
@@ -306,7 +349,13 @@ class _Worker:
             return None if due is None else max(due - now, 0.05)
         self.claims += 1
         sender.listener.job_changed(job.id, "sending")
-        self._send(job)
+        with sender._in_flight_lock:
+            sender._in_flight.add(job.id)
+        try:
+            self._send(job)
+        finally:
+            with sender._in_flight_lock:
+                sender._in_flight.discard(job.id)
         # The modem went away under the send: wait for it (no claim-and-release loop).
         return NOT_READY_WAIT_S if self._away else 0
 

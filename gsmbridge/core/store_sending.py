@@ -57,6 +57,20 @@ class SendingStore(StoreBase):
 
         return self._write(fn)
 
+    def _taken_over(self, conn: Conn, job_id: int, what: str) -> bool:
+        """Shared store: True (and said in the job's history) when another node has
+        claimed the job since this one did (its lease ran out): this node's result
+        must not overwrite that node's claim.  Always False on SQLite (one node)."""
+        if not self.dialect.shared:
+            return False
+        row = conn.execute("SELECT node FROM jobs WHERE id=? FOR UPDATE", (job_id,)).fetchone()
+        if row is None or row[0] == self.node:
+            return False
+        self._event(
+            conn, job_id, "lease-lost", f"{what} on {self.node} after {row[0]} took the job over"
+        )
+        return True
+
     def next_due_at(self) -> float | None:
         row = (
             self._reader()
@@ -80,7 +94,7 @@ class SendingStore(StoreBase):
 
         def fn(conn: Conn) -> None:
             row = conn.execute("SELECT refs, modem FROM jobs WHERE id=?", (job_id,)).fetchone()
-            if row is None:
+            if row is None or self._taken_over(conn, job_id, f"part {seq} sent"):
                 return
             refs = json.loads(row[0])
             refs.append(reference)
@@ -119,6 +133,8 @@ class SendingStore(StoreBase):
 
         def fn(conn: Conn) -> str:
             now = self.clock()
+            if self._taken_over(conn, job_id, "sent"):
+                return self._state(conn, job_id)
             conn.execute(
                 "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
                 " parts_total=?, last_error='', note='', lease_until=NULL WHERE id=?",
@@ -130,6 +146,11 @@ class SendingStore(StoreBase):
             return state
 
         return self._write(fn)
+
+    @staticmethod
+    def _state(conn: Conn, job_id: int) -> str:
+        row = conn.execute("SELECT state FROM jobs WHERE id=?", (job_id,)).fetchone()
+        return str(row[0]) if row else State.FAILED.value
 
     def _settle(self, conn: Conn, job_id: int, now: float) -> str:
         """A sent (or waiting) job whose parts have reports: failed as soon as one part
@@ -181,6 +202,8 @@ class SendingStore(StoreBase):
         """Back to ``queued`` until ``until`` without using an attempt (a rate limit)."""
 
         def fn(conn: Conn) -> None:
+            if self._taken_over(conn, job_id, "held by a limit"):
+                return
             conn.execute(
                 "UPDATE jobs SET state='queued', next_attempt_at=?, note=?, updated_at=?,"
                 " lease_until=NULL WHERE id=?",
@@ -315,6 +338,8 @@ class SendingStore(StoreBase):
         Returns the state: "failed" when a part sent earlier was reported not delivered."""
 
         def fn(conn: Conn) -> str:
+            if self._taken_over(conn, job_id, f"to retry ({error})"):
+                return self._state(conn, job_id)
             conn.execute(
                 "UPDATE jobs SET state='queued', attempts=attempts+?, next_attempt_at=?,"
                 " last_error=?, updated_at=?, lease_until=NULL WHERE id=?",
@@ -330,6 +355,8 @@ class SendingStore(StoreBase):
 
     def mark_failed(self, job_id: int, error: str, *, count_attempt: bool = True) -> None:
         def fn(conn: Conn) -> None:
+            if self._taken_over(conn, job_id, f"failed ({error})"):
+                return
             conn.execute(
                 "UPDATE jobs SET state='failed', attempts=attempts+?, last_error=?, updated_at=?,"
                 " lease_until=NULL WHERE id=?",
@@ -368,9 +395,13 @@ class SendingStore(StoreBase):
 
     def recover_expired(self, policy: str = "resend") -> list[int]:
         """Jobs another node claimed and stopped renewing (it died or lost the store):
-        the crash policy applies to them as to a local crash."""
+        the crash policy applies to them as to a local crash.  This node's own claims
+        are its senders' to finish (renewed while they send; recovered at its start)."""
         return self._recover(
-            "state='sending' AND lease_until<?", (self.clock(),), policy, "lease expired"
+            "state='sending' AND lease_until<? AND node<>?",
+            (self.clock(), self.node),
+            policy,
+            "lease expired",
         )
 
     def _recover(
@@ -400,7 +431,7 @@ class SendingStore(StoreBase):
                     )
                 if not cur.rowcount:
                     continue
-                by = f" by {node}" if node and node != self.node else ""
+                by = f", claimed by {node}" if node and node != self.node else ""
                 self._event(conn, job_id, "recovered", f"{why}{by} ({policy})")
                 self._follow(conn, job_id)
                 ids.append(job_id)

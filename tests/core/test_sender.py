@@ -65,11 +65,14 @@ class WakeOnReady(Listener):
 class Rig:
     """Simulators, modems, a store and a sender, torn down in order."""
 
-    def __init__(self, where, settings: Settings, *sim_options, clock=None) -> None:
+    def __init__(
+        self, where, settings: Settings, *sim_options, clock=None, node="", lease_s=60.0
+    ) -> None:
         """``where``: a store location (a SQLite file or a PostgreSQL URL), or a folder
-        for a SQLite file."""
+        for a SQLite file; ``node``, ``lease_s``: this rig's name and lease in a shared store."""
         self.clock = clock or Clock()
-        self.store = Store(where if isinstance(where, str) else where / "q.db", clock=self.clock)
+        place = where if isinstance(where, str) else where / "q.db"
+        self.store = Store(place, clock=self.clock, node=node, lease_s=lease_s)
         self.listener = Recorder()
         self.sims = [ModemSimulator(o) for o in sim_options]
         self.modems = []

@@ -1,0 +1,73 @@
+"""The Bridge on the shared store ([store] url/node/lease_s, GSMBRIDGE_STORE_*, --store):
+a webhook lands in PostgreSQL, not in a SQLite file, under this PC's node name."""
+
+from __future__ import annotations
+
+import pytest
+
+from gsmbridge.config import ConfigError, Settings, load_settings
+from gsmbridge.core.store import Store
+from gsmbridge.core.store_pg import StoreConfigError
+from gsmbridge.service import DB_NAME, Bridge
+from tests.conftest import PASSWORD, USER
+from tests.helpers import Client, payload
+
+
+def test_the_store_settings_come_from_the_file_and_the_environment(tmp_path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\nurl = "postgresql://gsm@db.lan/queue"\nlease_s = 30\n')
+    settings = load_settings(config, environ={"GSMBRIDGE_STORE_NODE": "front-desk"})
+    assert settings.store.url == "postgresql://gsm@db.lan/queue"
+    assert (settings.store.node, settings.store.lease_s) == ("front-desk", 30)
+    env = {"GSMBRIDGE_STORE_URL": "postgresql://gsm@other/queue", "GSMBRIDGE_STORE_LEASE_S": "90"}
+    settings = load_settings(config, environ=env)
+    assert (settings.store.url, settings.store.lease_s) == ("postgresql://gsm@other/queue", 90)
+    with pytest.raises(ConfigError, match="store.url must be empty"):
+        load_settings(None, environ={"GSMBRIDGE_STORE_URL": "mysql://db/queue"})
+    with pytest.raises(ConfigError, match="store.lease_s must be at least"):
+        load_settings(None, environ={"GSMBRIDGE_STORE_LEASE_S": "1"})
+
+
+def test_a_bridge_on_the_shared_store_queues_there_as_its_node(
+    settings: Settings, tmp_path, pg_url: str
+) -> None:
+    settings.store.url = pg_url
+    settings.store.node = "pc-1"
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        status, _, body = Client(bridge.web.port, USER, PASSWORD).post(
+            "/webhook", payload(data__to__uid="shared")
+        )
+        assert status == 200
+        other = Store(pg_url)  # another PC's view of the same queue
+        try:
+            job = other.get(body["id"])
+            assert job is not None and job.uid == "shared"
+        finally:
+            other.close()
+        assert bridge.store.node == "pc-1"
+    finally:
+        bridge.stop()
+    assert not (tmp_path / "data" / DB_NAME).exists()
+
+
+def test_a_bridge_refused_by_the_shared_store_does_not_start(
+    settings: Settings, tmp_path, pg_cluster
+) -> None:
+    settings.store.url = pg_cluster.url("no_such_queue")
+    bridge = Bridge(settings, tmp_path / "data")
+    with pytest.raises(StoreConfigError, match="no such database"):
+        bridge.start()
+    bridge.stop()
+
+
+def test_the_store_flag_overrides_the_file(tmp_path) -> None:
+    from gsmbridge.__main__ import build_parser, settings_from_args
+
+    config = tmp_path / "config.toml"
+    config.write_text('[store]\nurl = "postgresql://gsm@db.lan/queue"\n')
+    args = build_parser().parse_args(
+        ["--config", str(config), "--store", "postgresql://gsm@backup/queue", "--headless"]
+    )
+    assert settings_from_args(args).store.url == "postgresql://gsm@backup/queue"
