@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from PySide6.QtCore import QRectF
+from PySide6.QtWidgets import QApplication
 
 from gsmbridge.core.models import State
 from gsmbridge.core.store_stats import DayStats, ModemToday, Stats
@@ -13,6 +14,8 @@ from gsmbridge.gui.views.stats_charts import (
     BARS,
     DailyBars,
     TimingLines,
+    day_summary,
+    duration_text,
     grid_steps,
     nice_ceiling,
 )
@@ -153,6 +156,35 @@ def test_bars_scale_to_a_round_top(qtbot) -> None:
     # Whole numbers on the axis: 50 in five steps of 10, 20 in five steps of 4.
     assert [grid_steps(t) for t in (1, 2, 5, 10, 20, 50, 200)] == [1, 2, 5, 5, 5, 5, 5]
     chart.grab()  # paints without error, empty days included
+
+
+def test_a_day_in_words_for_the_tooltip(qtbot) -> None:
+    from PySide6.QtCore import QEvent, QPoint
+    from PySide6.QtGui import QHelpEvent
+    from PySide6.QtWidgets import QToolTip
+
+    chart = DailyBars()
+    qtbot.addWidget(chart)
+    chart.resize(600, 240)
+    days = _days([(3, 2, 1, 0), (31, 30, 0, 1)])
+    days[1].to_sent_p50, days[1].to_sent_p90 = 8.2, 95.0
+    days[1].to_delivered_p50, days[1].to_delivered_p90 = 40.0, 7300.0
+    chart.set_days(days)
+    plot = chart.plot_rect()
+    assert chart.day_at(plot.left() + 1) is days[0]
+    assert chart.day_at(plot.right() - 1) is days[1]
+    assert chart.day_at(plot.left() - 5) is None and chart.day_at(plot.right() + 1) is None
+    assert day_summary(days[1]) == (
+        "Sat 2 May: 31 sent, 30 delivered, 0 failed, 1 cancelled\n"
+        "webhook to sent: median 8 s, p90 1.6 min\n"
+        "webhook to delivered: median 40 s, p90 2.0 h"
+    )
+    assert "median —" in day_summary(days[0])
+    assert duration_text(None) == "—" and duration_text(59.4) == "59 s"
+    chart.show()
+    at = QPoint(int(plot.right() - 2), int(plot.center().y()))
+    QApplication.sendEvent(chart, QHelpEvent(QEvent.Type.ToolTip, at, chart.mapToGlobal(at)))
+    assert QToolTip.text().startswith("Sat 2 May: 31 sent")
 
 
 def test_timing_axis_is_logarithmic_and_grows_to_a_day(qtbot) -> None:

@@ -10,9 +10,18 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from PySide6.QtCore import QPointF, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetricsF, QPainter, QPainterPath, QPalette, QPen
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtCore import QEvent, QPointF, QRectF, QSize, Qt
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QHelpEvent,
+    QPainter,
+    QPainterPath,
+    QPalette,
+    QPen,
+)
+from PySide6.QtWidgets import QSizePolicy, QToolTip, QWidget
 
 from gsmbridge.core.store_stats import DayStats
 
@@ -51,6 +60,29 @@ def date_label(stats: DayStats) -> str:
     return f"{stats.day.day} {stats.day.strftime('%b')}"
 
 
+def duration_text(seconds: float | None) -> str:
+    """3 s, 4.5 min, 2.1 h; "—" when there was nothing to time."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{seconds:.0f} s"
+    if seconds < 3600:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def day_summary(stats: DayStats) -> str:
+    """A day's figures in words: the charts' tooltip."""
+    return (
+        f"{stats.day.strftime('%a')} {date_label(stats)}: {stats.sent:,} sent, "
+        f"{stats.delivered:,} delivered, {stats.failed:,} failed, {stats.cancelled:,} cancelled\n"
+        f"webhook to sent: median {duration_text(stats.to_sent_p50)}, "
+        f"p90 {duration_text(stats.to_sent_p90)}\n"
+        f"webhook to delivered: median {duration_text(stats.to_delivered_p50)}, "
+        f"p90 {duration_text(stats.to_delivered_p90)}"
+    )
+
+
 class _Chart(QWidget):
     """Shared frame: margins, legend, date labels under the plot."""
 
@@ -66,6 +98,23 @@ class _Chart(QWidget):
     def set_days(self, days: Sequence[DayStats]) -> None:
         self.days = days
         self.update()
+
+    def day_at(self, x: float) -> DayStats | None:
+        """The day under a point's x (None outside the plot)."""
+        plot = self.plot_rect()
+        if not self.days or not plot.left() <= x < plot.right():
+            return None
+        return self.days[int((x - plot.left()) / plot.width() * len(self.days))]
+
+    def event(self, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.ToolTip and isinstance(event, QHelpEvent):
+            day = self.day_at(event.pos().x())
+            if day is None:
+                QToolTip.hideText()
+            else:
+                QToolTip.showText(event.globalPos(), day_summary(day), self)
+            return True
+        return super().event(event)
 
     def label_font(self) -> QFont:
         font = QFont(self.font())
