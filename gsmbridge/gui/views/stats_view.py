@@ -195,7 +195,10 @@ class StatsView(QWidget):
 
     def _failed(self, exc: BaseException) -> None:
         self._running = 0
-        self._again = False
+        if self._again:  # asked again meanwhile (a restart reopened the queue): do that
+            self._again = False
+            self.refresh()
+            return
         if self._store is None:  # closed meanwhile (restart, exit): "not open" says it
             log.debug("statistics not computed, the queue closed: %s", exc)
             return
