@@ -205,3 +205,24 @@ def test_tunnel_up_follows_the_tunnel(bridge: Bridge, client: Client, settings: 
         manager.stop()
     assert value(scrape(client)[2], "gsmbridge_tunnel_up") == 0
     bridge.tunnel = None
+
+
+def test_public_off_loopback_still_asks_and_says_why(
+    settings: Settings, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings.server.metrics_public = True
+    settings.server.host = "0.0.0.0"
+    b = Bridge(settings, tmp_path / "data", simulator_options=fast_options())
+    with caplog.at_level("WARNING", logger="gsmbridge.web.app"):
+        b.start()
+    try:
+        assert any(
+            "metrics_public is set but /metrics still needs credentials" in r.getMessage()
+            and "0.0.0.0" in r.getMessage()
+            for r in caplog.records
+        ), [r.getMessage() for r in caplog.records]
+        client = Client(b.web.port, USER, PASSWORD)
+        assert client.get("/metrics", auth=False)[0] == 401
+        assert client.get("/metrics")[0] == 200
+    finally:
+        b.stop()
