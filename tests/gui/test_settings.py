@@ -110,3 +110,14 @@ def test_generate_password(gui, qtbot):
     assert dialog.server.username.text() == "cometchat"
     assert dialog.server.password.echoMode() == dialog.server.password.EchoMode.Normal
     assert dialog.validate() == {}
+
+
+def test_metrics_public_is_a_box_on_the_server_page_applied_live(gui, qtbot, tmp_path):
+    dialog = gui.window.open_settings()
+    assert not dialog.server.metrics_public.isChecked()  # off by default
+    dialog.server.metrics_public.setChecked(True)
+    with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
+        dialog.save()
+    assert saved.args[0] == []  # no restart: /metrics reads it per request
+    assert tomllib.loads((tmp_path / "config.toml").read_text())["server"]["metrics_public"]
+    assert gui.ctx.bridge.settings.server.metrics_public

@@ -54,6 +54,15 @@ class ServerPage(SettingsPage):
             "Stored as a salted scrypt hash, never as text. Paste the same "
             "user name and password into CometChat's webhook settings."
         )
+        self.metrics_public = self.check(
+            "server.metrics_public",
+            "Let a Prometheus on this PC read /metrics without the password",
+            s.server.metrics_public,
+        )
+        self.add_note(
+            "Only while gsmbridge listens on 127.0.0.1 and no tunnel is set: a tunnel would "
+            "make the figures public. Otherwise /metrics asks for the password above."
+        )
 
     def generate_password(self) -> None:
         self.password_field.generate()
