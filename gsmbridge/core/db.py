@@ -113,6 +113,9 @@ class Database:
         conn.row_factory = _row
         return conn
 
+    def listen(self, on_jobs: Callable[[str], None]) -> None:
+        """One PC: nobody else makes jobs due (the Bridge wakes its sender itself)."""
+
     def schema_version(self) -> int:
         return int(self._reader().execute("PRAGMA user_version").fetchone()[0])
 

@@ -106,6 +106,8 @@ class Sender:
             worker.start()
         if self._leases is not None:
             self._leases.start()
+            # A job taken by another node's webhook wakes the modems here at once.
+            self.store.listen(self._jobs_elsewhere)
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming; a send in progress finishes (or the modem's stop aborts it)."""
@@ -143,6 +145,10 @@ class Sender:
         return self._paused.is_set()
 
     # -- leases (a store several PCs share) ------------------------------------------
+
+    def _jobs_elsewhere(self, node: str) -> None:
+        if node != self.store.node:  # this node's own writes wake its sender directly
+            self.wake(force=False)
 
     def _keep_leases(self) -> None:
         store = self.store

@@ -142,6 +142,8 @@ class Store(SendingStore, InboxStore):
                 conn.execute(key_lock, (new.dedup_key,))
             inserted = conn.execute(sql, params).fetchone()
             if inserted is not None:
+                if new.state is State.QUEUED:
+                    self._jobs_due(conn)
                 # No "received" event row: events() derives it from created_at.
                 return int(inserted[0]), new.state, False
             row = conn.execute(_FIRST_OF_KEY, (new.dedup_key, now - dedup_window_s)).fetchone()
@@ -168,6 +170,7 @@ class Store(SendingStore, InboxStore):
             " next_attempt_at=?, attempts=0, last_error='', note='', " + _RESEND_IF_SENT,
             (now,),
             "retry-requested",
+            due=True,
         )
 
     def retry_all_failed(self) -> list[int]:
@@ -215,6 +218,7 @@ class Store(SendingStore, InboxStore):
             "number-set",
             number,
             release_members=True,
+            due=True,
         )
 
     def prune(self, before: float, *, batch: int = 500) -> int:
@@ -346,6 +350,8 @@ class Store(SendingStore, InboxStore):
                     (contact.number, now, now, job_id),
                 )
                 self._event(conn, job_id, "number-set", f"from contacts: {contact.number}")
+            if ids:
+                self._jobs_due(conn)
             return ids
 
         return self._write(fn)

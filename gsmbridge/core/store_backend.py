@@ -73,13 +73,21 @@ class Dialect:
     is_distinct: str
     # Serialises the writers of one key until commit (dedup across nodes); "": not needed.
     key_lock: str
+    # Tells the other nodes that jobs became due (at commit); "": nobody to tell.
+    notify: str
     # Several nodes: claims carry a lease that other nodes may take over.
     shared: bool
 
 
 # One writer at a time (group commit): nothing to lock.
 SQLITE = Dialect(
-    name="sqlite", ilike="LIKE", skip_locked="", is_distinct="IS NOT", key_lock="", shared=False
+    name="sqlite",
+    ilike="LIKE",
+    skip_locked="",
+    is_distinct="IS NOT",
+    key_lock="",
+    notify="",
+    shared=False,
 )
 POSTGRESQL = Dialect(
     name="postgresql",
@@ -87,6 +95,7 @@ POSTGRESQL = Dialect(
     skip_locked=" FOR UPDATE SKIP LOCKED",
     is_distinct="IS DISTINCT FROM",
     key_lock="SELECT pg_advisory_xact_lock(hashtext(?))",
+    notify="SELECT pg_notify('gsmbridge_jobs', ?)",
     shared=True,
 )
 
@@ -107,5 +116,7 @@ class Backend(Protocol):
     def _reader(self) -> Conn: ...
 
     def schema_version(self) -> int: ...
+
+    def listen(self, on_jobs: Callable[[str], None]) -> None: ...
 
     def close(self, timeout: float = 10.0) -> None: ...

@@ -44,6 +44,16 @@ class StoreBase:
     def schema_version(self) -> int:
         return self.backend.schema_version()
 
+    def listen(self, on_jobs: Callable[[str], None]) -> None:
+        """Shared store: ``on_jobs(node)`` when another node's write made jobs due
+        (node "" while wake-ups are down and the store is polled instead)."""
+        self.backend.listen(on_jobs)
+
+    def _jobs_due(self, conn: Conn) -> None:
+        """Inside a write that made jobs due: wake the other nodes' senders at commit."""
+        if self.dialect.notify:
+            conn.execute(self.dialect.notify, (self.node,))
+
     def close(self, timeout: float = 10.0) -> None:
         self.backend.close(timeout)
 
@@ -92,6 +102,7 @@ class StoreBase:
         detail: str = "",
         *,
         release_members: bool = False,
+        due: bool = False,
     ) -> list[int]:
         """Update jobs whose state is allowed; return the ids that changed.
 
@@ -124,6 +135,8 @@ class StoreBase:
                     self._event(conn, job_id, kind, detail)
                     self._follow(conn, job_id)
                     changed.append(job_id)
+            if changed and due:
+                self._jobs_due(conn)
             return changed
 
         return self._write(fn)

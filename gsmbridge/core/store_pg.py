@@ -9,6 +9,7 @@ uses ``?`` placeholders, turned into psycopg's ``%s`` here.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
@@ -29,6 +30,11 @@ T = TypeVar("T")
 
 # Any constant: one node at a time upgrades the schema.
 _MIGRATION_LOCK = 0x67736D62  # "gsmb"
+# NOTIFY channel: a job became due (payload: the node whose write made it due).
+JOBS_CHANNEL = "gsmbridge_jobs"
+# While the listening connection is down: wake this often anyway (polling), and try
+# to listen again.
+POLL_S = 2.0
 # Conflicts PostgreSQL resolves by rolling one transaction back: safe to run it again.
 _RETRY = (errors.DeadlockDetected, errors.SerializationFailure)
 
@@ -147,6 +153,9 @@ class PgDatabase:
         self.clock = clock
         self._migrations = migrations
         self._closed = False
+        self._listener: threading.Thread | None = None
+        self._listen_stop = threading.Event()
+        self._listen_conn: psycopg.Connection[Any] | None = None
         try:
             with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as c:
                 self._migrate(c)
@@ -224,8 +233,54 @@ class PgDatabase:
         row = self._reader().execute("SELECT version FROM gsmbridge_schema").fetchone()
         return int(row[0]) if row else 0
 
+    # -- wake-ups: LISTEN/NOTIFY, polling while it is down -----------------------------
+
+    def listen(self, on_jobs: Callable[[str], None]) -> None:
+        """Call ``on_jobs(node)`` when a node's write makes jobs due (NOTIFY, sent at its
+        commit); while the listening connection is down, every POLL_S with node "".
+        One listener per backend; stopped by close()."""
+        if self._listener is not None:
+            return
+        self._listen_stop.clear()
+        self._listener = threading.Thread(
+            target=self._listen, args=(on_jobs,), name="store listen", daemon=True
+        )
+        self._listener.start()
+
+    def _listen(self, on_jobs: Callable[[str], None]) -> None:
+        down_since: float | None = None
+        while not self._listen_stop.is_set():
+            try:
+                with psycopg.connect(self.url, autocommit=True, connect_timeout=5) as conn:
+                    self._listen_conn = conn
+                    conn.execute(f"LISTEN {JOBS_CHANNEL}")
+                    if down_since is not None:
+                        log.info("Wake-ups from the shared store work again")
+                        down_since = None
+                        on_jobs("")  # what was missed meanwhile
+                    while not self._listen_stop.is_set():
+                        for note in conn.notifies(timeout=1.0):
+                            on_jobs(note.payload)
+            except psycopg.Error as exc:
+                if self._listen_stop.is_set():
+                    break
+                if down_since is None:
+                    down_since = time.monotonic()
+                    log.warning(
+                        "Wake-ups from the shared store lost (%s); polling every %.0f s",
+                        " ".join(str(exc).split()) or type(exc).__name__,
+                        POLL_S,
+                    )
+                on_jobs("")
+                self._listen_stop.wait(POLL_S)
+            finally:
+                self._listen_conn = None
+
     def close(self, timeout: float = 10.0) -> None:
         if self._closed:
             return
         self._closed = True
+        self._listen_stop.set()
+        if self._listener is not None:
+            self._listener.join(timeout)
         self._pool.close(timeout)

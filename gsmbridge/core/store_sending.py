@@ -435,6 +435,8 @@ class SendingStore(StoreBase):
                 self._event(conn, job_id, "recovered", f"{why}{by} ({policy})")
                 self._follow(conn, job_id)
                 ids.append(job_id)
+            if ids and policy != "fail":
+                self._jobs_due(conn)
             return ids
 
         return self._write(fn)
