@@ -128,6 +128,37 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN node TEXT NOT NULL DEFAULT '';
     ALTER TABLE jobs ADD COLUMN lease_until REAL
     """,
+    # 8: replies posted into CometChat (one posting state per received SMS; a claim
+    # holds it while one node posts) and the numbers that opted out (STOP).
+    """
+    CREATE TABLE reply_posts (
+        inbox_id INTEGER PRIMARY KEY REFERENCES inbox(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        job_id INTEGER,
+        receiver TEXT NOT NULL DEFAULT '',
+        receiver_type TEXT NOT NULL DEFAULT '',
+        conversation TEXT NOT NULL DEFAULT '',
+        on_behalf_of TEXT NOT NULL DEFAULT '',
+        app_id TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL DEFAULT '',
+        muid TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL DEFAULT 0,
+        node TEXT NOT NULL DEFAULT '',
+        claimed_until REAL,
+        created_at REAL NOT NULL,
+        updated_at REAL NOT NULL
+    );
+    CREATE INDEX reply_posts_due ON reply_posts(state, next_attempt_at);
+    CREATE TABLE opt_outs (
+        number TEXT PRIMARY KEY,
+        at REAL NOT NULL,
+        source TEXT NOT NULL DEFAULT ''
+    )
+    """,
 ]
 
 # PostgreSQL (the store several PCs share): its own versions, starting at today's
@@ -213,6 +244,36 @@ PG_MIGRATIONS: list[str] = [
         PRIMARY KEY (job_id, seq)
     );
     CREATE INDEX job_parts_reference ON job_parts(reference, modem, sent_at)
+    """,
+    # 2: replies posted into CometChat, and the numbers that opted out (as SQLite's 8).
+    """
+    CREATE TABLE reply_posts (
+        inbox_id BIGINT PRIMARY KEY REFERENCES inbox(id) ON DELETE CASCADE,
+        state TEXT NOT NULL,
+        job_id BIGINT,
+        receiver TEXT NOT NULL DEFAULT '',
+        receiver_type TEXT NOT NULL DEFAULT '',
+        conversation TEXT NOT NULL DEFAULT '',
+        on_behalf_of TEXT NOT NULL DEFAULT '',
+        app_id TEXT NOT NULL DEFAULT '',
+        region TEXT NOT NULL DEFAULT '',
+        muid TEXT NOT NULL,
+        note TEXT NOT NULL DEFAULT '',
+        message_id TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '',
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at DOUBLE PRECISION NOT NULL DEFAULT 0,
+        node TEXT NOT NULL DEFAULT '',
+        claimed_until DOUBLE PRECISION,
+        created_at DOUBLE PRECISION NOT NULL,
+        updated_at DOUBLE PRECISION NOT NULL
+    );
+    CREATE INDEX reply_posts_due ON reply_posts(state, next_attempt_at);
+    CREATE TABLE opt_outs (
+        number TEXT PRIMARY KEY,
+        at DOUBLE PRECISION NOT NULL,
+        source TEXT NOT NULL DEFAULT ''
+    )
     """,
 ]
 
