@@ -92,6 +92,9 @@ class Sender:
         self._stop = threading.Event()
         self._paused = threading.Event()
         self._workers = [_Worker(self, modem) for modem in modems]
+        # Why a job must not go out after all (a recipient who opted out since it was
+        # queued); "" = send.  Set by the Bridge.
+        self.refuse: Callable[[Job], str] = lambda job: ""
         # Jobs claimed here and not yet released: their leases are renewed.
         self._in_flight: set[int] = set()
         self._in_flight_lock = threading.Lock()
@@ -389,6 +392,12 @@ class _Worker:
         sender, store = self.sender, self.sender.store
         if not job.number:  # cannot happen through the store's rules; never send blind
             store.mark_failed(job.id, "no number", count_attempt=False)
+            sender.listener.job_changed(job.id, "failed")
+            return
+        refused = sender.refuse(job)
+        if refused:
+            store.mark_failed(job.id, refused, count_attempt=False)
+            log.info("Job %d not sent: %s", job.id, refused)
             sender.listener.job_changed(job.id, "failed")
             return
         if self._recipient_hold(job, sender.clock()):
