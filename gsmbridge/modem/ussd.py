@@ -67,8 +67,8 @@ def pack_ussd(text: str) -> str:
 def _unpack_ussd(data: bytes) -> str:
     count = len(data) * 8 // 7
     septets = gsm7.unpack(data, count)
-    if count % 8 == 0 and septets and septets[-1] in (_CR, 0):
-        septets = septets[:-1]  # the padding of 7 spare bits (CR, or zeros from some networks)
+    if count % 8 == 0 and septets and septets[-1] == _CR:
+        septets = septets[:-1]  # the padding of 7 spare bits (zeros would be a real "@")
     return gsm7.from_septets(septets)
 
 
