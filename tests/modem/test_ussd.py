@@ -8,7 +8,7 @@ import threading
 import time
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from gsmbridge.modem import gsm7
@@ -66,6 +66,8 @@ def test_seven_spare_bits_are_a_cr_not_an_at_sign():
 
 
 @given(st.text(alphabet=sorted(gsm7.GSM7_CHARS - {"\r"}), min_size=1, max_size=90))
+@example("00000\x0c@")  # 8 septets ending in @ (septet 0): text, not padding
+@example("1234567")  # 7 septets: the CR pad
 def test_packed_round_trip(text):
     assert decode_text(pack_ussd(text), 15, cscs="GSM", packed=True) == text
 
