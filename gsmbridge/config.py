@@ -10,6 +10,7 @@ import base64
 import copy
 import dataclasses
 import difflib
+import functools
 import hashlib
 import hmac
 import logging
@@ -20,6 +21,7 @@ import time
 import tomllib
 import types
 import typing
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -42,9 +44,12 @@ class ConfigError(Exception):
     one is the message); empty when the error came from a single check.
     """
 
-    def __init__(self, message: str, problems: tuple[ConfigProblem, ...] = ()) -> None:
+    def __init__(
+        self, message: str, problems: tuple[ConfigProblem, ...] = (), *, key: str = ""
+    ) -> None:
         super().__init__(message)
         self.problems = problems
+        self.key = key  # the setting it is about ("server.port"), "" when not one
 
 
 @dataclass(frozen=True)
@@ -70,29 +75,73 @@ class Loaded:
         return [p for p in self.problems if not p.warning]
 
 
+# -- the schema: each field carries what it needs (restart, secret, its check) -----------
+
+
+def setting(
+    default: Any = dataclasses.MISSING,
+    *,
+    factory: Callable[[], Any] | None = None,
+    restart: bool = False,
+    secret: str = "",
+    check: tuple[Callable[[Any], bool], str] | None = None,
+) -> Any:
+    """A settings field with its metadata.
+
+    ``restart``: the running service takes it only when it (re)starts (sockets, the
+    modem ports, the store); every other field applies live, as soon as it is saved.
+    ``secret``: what it is, in words, when other users must not read it (a config file
+    holding one must be private).
+    ``check``: (predicate, what the value must be), e.g. ``(positive, "must be > 0")``;
+    ``Settings.failed_checks`` runs them all, and the Settings dialog shows the message
+    under the field.
+    """
+    metadata = {"restart": restart, "secret": secret, "check": check}
+    if factory is not None:
+        return field(default_factory=factory, metadata=metadata)
+    return field(default=default, metadata=metadata)
+
+
+def _at_least(low: float) -> Callable[[Any], bool]:
+    return lambda value: value >= low
+
+
+def _between(low: float, high: float) -> Callable[[Any], bool]:
+    return lambda value: low <= value <= high
+
+
+def _one_of(*choices: str) -> Callable[[Any], bool]:
+    return lambda value: value in choices
+
+
+_UNLIMITED = "must be >= 0 (0 = unlimited)"
+
+
 @dataclass
 class ServerSettings:
-    host: str = "127.0.0.1"
-    port: int = 8080
-    max_body_bytes: int = 1024 * 1024
-    threads: int = 16
+    host: str = setting("127.0.0.1", restart=True)
+    port: int = setting(8080, restart=True, check=(_between(0, 65535), "must be 0..65535"))
+    max_body_bytes: int = setting(
+        1024 * 1024, restart=True, check=(_at_least(1024), "must be at least 1024")
+    )
+    threads: int = setting(16, restart=True, check=(_between(1, 256), "must be 1..256"))
     # Windows: keep the PC from sleeping while gsmbridge runs (webhooks fail in sleep).
-    keep_awake: bool = True
+    keep_awake: bool = setting(True)
     # GET /metrics without credentials (for a Prometheus on the same machine).  Only
     # while host is a loopback address (127.0.0.1, ::1, localhost) and no tunnel is
     # configured (a tunnel forwards the internet to loopback), and only for requests
     # that no proxy forwarded; otherwise /metrics asks for the webhook's Basic Auth.
-    metrics_public: bool = False
+    metrics_public: bool = setting(False)
 
 
 @dataclass
 class AuthSettings:
-    username: str = ""
+    username: str = setting("")
     # scrypt$n$r$p$salt$hash, written by the app; never the plain password.
-    password_hash: str = ""
+    password_hash: str = setting("", secret="the webhook password hash")
     # Plain password, accepted from the environment (GSMBRIDGE_AUTH_PASSWORD)
     # or a hand-written file; never written back by the app.
-    password: str = ""
+    password: str = setting("", secret="the webhook password")
 
     def __post_init__(self) -> None:
         # Not a field (never saved or compared): why the file's credentials could not
@@ -118,95 +167,128 @@ class AuthSettings:
 @dataclass
 class ModemSettings:
     # One or several ports: device names, pyserial URLs, or "sim".
-    port: list[str] = field(default_factory=lambda: ["sim"])
-    baudrate: int = 115200
-    pin: str = ""
+    port: list[str] = setting(factory=lambda: ["sim"], restart=True)
+    baudrate: int = setting(115200, restart=True, check=(_at_least(1), "must be positive"))
+    pin: str = setting(
+        "",
+        secret="the SIM PIN",
+        check=(lambda pin: pin == "" or parsing.valid_pin(pin), "must be 4 to 8 digits"),
+    )
     # Pin the modem by IMEI: it is looked for among `port` (or all ports when `port`
     # is empty) on every connect, so a renamed port is found again.
-    imei: str = ""
-    poll_interval_s: float = 30.0
-    register_timeout_s: float = 120.0
-    send_timeout_s: float = 120.0
+    imei: str = setting("", restart=True)
+    poll_interval_s: float = setting(30.0)
+    register_timeout_s: float = setting(120.0)
+    send_timeout_s: float = setting(120.0)
 
 
 @dataclass
 class SendingSettings:
-    default_region: str = "US"
-    smart_encoding: bool = True
-    max_parts: int = 6
-    status_reports: bool = True
-    validity_minutes: int = 24 * 60
-    dedup_window_s: float = 600.0
-    coalesce: bool = False
-    coalesce_window_s: float = 60.0
+    default_region: str = setting(
+        "US",
+        check=(
+            lambda code: len(code) == 2 and code.isalpha(),
+            "must be a two-letter country code such as US or DE",
+        ),
+    )
+    smart_encoding: bool = setting(True)
+    max_parts: int = setting(6, check=(_between(1, 255), "must be 1..255"))
+    status_reports: bool = setting(True)
+    validity_minutes: int = setting(24 * 60)
+    dedup_window_s: float = setting(600.0, check=(_at_least(0), "must be >= 0"))
+    coalesce: bool = setting(False)
+    coalesce_window_s: float = setting(60.0)
     # What to do with a job found "sending" after a crash: "resend" or "fail".
-    crash_policy: str = "resend"
+    crash_policy: str = setting(
+        "resend", check=(_one_of("resend", "fail"), 'must be "resend" or "fail"')
+    )
 
 
 @dataclass
 class RetrySettings:
-    max_attempts: int = 8
-    base_delay_s: float = 30.0
-    max_delay_s: float = 1800.0
+    max_attempts: int = setting(8, check=(_at_least(1), "must be >= 1"))
+    base_delay_s: float = setting(30.0, check=(_at_least(0), "must be >= 0"))
+    max_delay_s: float = setting(1800.0)  # >= base_delay_s: a rule of Settings
 
 
 @dataclass
 class LimitsSettings:
     # Consumer SIMs get blocked for bursts; a modem sends ~10-20 a minute at best.
-    per_minute: int = 10
-    per_day: int = 0
-    per_recipient_per_hour: int = 0
+    per_minute: int = setting(10, check=(_at_least(0), _UNLIMITED))
+    per_day: int = setting(0, check=(_at_least(0), _UNLIMITED))
+    per_recipient_per_hour: int = setting(0, check=(_at_least(0), _UNLIMITED))
 
 
 @dataclass
 class CometChatSettings:
-    api_key: str = ""  # a REST API key (fullAccess); enables lookup and registration
-    app_id: str = ""  # also the defaults for when a payload lacks appId/region
-    region: str = ""
-    api_url: str = "https://{app_id}.api-{region}.cometchat.io/v3"
+    # A REST API key (fullAccess); enables lookup and registration.
+    api_key: str = setting("", secret="the CometChat API key")
+    app_id: str = setting("")  # also the defaults for when a payload lacks appId/region
+    region: str = setting("")
+    api_url: str = setting("https://{app_id}.api-{region}.cometchat.io/v3")
     # Self-registration: write the tunnel's URL into CometChat's provider settings.
-    register_provider: bool = True
+    register_provider: bool = setting(True)
     # CometChat's "Trigger only if phone number is stored" (sent on registration).
-    use_stored_phno: bool = False
+    use_stored_phno: bool = setting(False)
 
 
 @dataclass
 class TunnelSettings:
-    program: str = ""  # "", "cloudflared" or "ngrok"
-    path: str = ""  # the program's path when it is not on PATH
-    token: str = ""  # a named cloudflared tunnel's token, or ngrok's authtoken
-    public_url: str = ""  # a named tunnel's hostname (quick tunnels are discovered)
-    self_check_interval_s: float = 300.0  # 0 = on demand only
+    program: str = setting(
+        "", check=(_one_of("", "cloudflared", "ngrok"), 'must be "", "cloudflared" or "ngrok"')
+    )
+    path: str = setting("")  # the program's path when it is not on PATH
+    token: str = setting(
+        "", secret="the tunnel token"
+    )  # a named cloudflared tunnel's token, or ngrok's
+    public_url: str = setting("")  # a named tunnel's hostname (quick tunnels are discovered)
+    self_check_interval_s: float = setting(
+        300.0, check=(_at_least(0), "must be >= 0 (0 = on demand only)")
+    )
 
 
 @dataclass
 class GuiSettings:
-    close_to_tray: bool = True
-    start_at_login: bool = False
-    mask_numbers: bool = True
+    close_to_tray: bool = setting(True)
+    start_at_login: bool = setting(False)
+    mask_numbers: bool = setting(True)
 
 
 @dataclass
 class LoggingSettings:
-    level: str = "INFO"
+    level: str = setting(
+        "INFO",
+        check=(
+            lambda level: level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
+            "must be DEBUG, INFO, WARNING or ERROR",
+        ),
+    )
 
 
 @dataclass
 class HistorySettings:
     # Finished jobs (delivered, sent, failed, cancelled) and replies older than this
     # are removed; 0 keeps everything.
-    keep_days: int = 90
+    keep_days: int = setting(90, check=(_at_least(0), "must be >= 0 (0 = keep all)"))
 
 
 @dataclass
 class StoreSettings:
     # "" = the SQLite file in the data directory (one PC);
     # postgresql://user:password@host:port/dbname = the queue several PCs share.
-    url: str = ""
-    node: str = ""  # this PC's name in the shared store ("" = the host name)
+    url: str = setting(
+        "",
+        restart=True,
+        secret="the shared store's URL (it may hold a password)",
+        check=(
+            lambda url: url == "" or url.startswith(("postgresql://", "postgres://")),
+            "must be empty (this PC's own queue) or a postgresql:// URL",
+        ),
+    )
+    node: str = setting("", restart=True)  # this PC's name in the shared store ("" = host name)
     # How long a job claimed here stays claimed without a renewal before another
     # PC may take it over (a PC that died).
-    lease_s: float = 60.0
+    lease_s: float = setting(60.0, restart=True, check=(_at_least(5), "must be at least 5 seconds"))
 
 
 @dataclass
@@ -229,68 +311,66 @@ class Settings:
         self.loaded_from: Path | None = None
 
     def validate(self) -> None:
-        """Check values that a type alone does not; raise ConfigError."""
-        for _key, message in self.failed_checks():
-            raise ConfigError(message)
+        """Check values that a type alone does not; raise ConfigError (with its key)."""
+        for key, message in self.failed_checks():
+            raise ConfigError(message, key=key)
         self.sending.default_region = self.sending.default_region.upper()
 
     def failed_checks(self) -> list[tuple[str, str]]:
-        """(key, message) for every value out of range; each message starts with its key."""
-        checks: list[tuple[bool, str]] = [
-            (0 <= self.server.port <= 65535, "server.port must be 0..65535"),
-            (self.server.max_body_bytes >= 1024, "server.max_body_bytes must be at least 1024"),
-            (1 <= self.server.threads <= 256, "server.threads must be 1..256"),
+        """(key, message) for every value its field's check (or a rule between fields)
+        refuses; each message starts with its key."""
+        failed = []
+        for key, f in schema_fields():
+            check = f.metadata.get("check")
+            if check is None:
+                continue
+            section, name = key.split(".", 1)
+            try:
+                ok = bool(check[0](getattr(getattr(self, section), name)))
+            except (TypeError, AttributeError, ValueError):  # a value of the wrong type
+                ok = False
+            if not ok:
+                failed.append((key, f"{key} {check[1]}"))
+        for key, ok, message in self._rules():
+            if not ok:
+                failed.append((key, f"{key} {message}"))
+        return failed
+
+    def _rules(self) -> list[tuple[str, bool, str]]:
+        """Rules between fields: (the key the message goes to, holds?, message)."""
+        return [
             (
+                "modem.port",
                 bool(self.modem.port or self.modem.imei),
-                "modem.port must name at least one port (or set modem.imei)",
-            ),
-            (self.modem.baudrate > 0, "modem.baudrate must be positive"),
-            (
-                self.modem.pin == "" or valid_pin(self.modem.pin),
-                "modem.pin must be 4 to 8 digits",
-            ),
-            (1 <= self.sending.max_parts <= 255, "sending.max_parts must be 1..255"),
-            (
-                len(self.sending.default_region) == 2 and self.sending.default_region.isalpha(),
-                "sending.default_region must be a two-letter country code such as US or DE",
+                "must name at least one port (or set modem.imei)",
             ),
             (
-                self.sending.crash_policy in ("resend", "fail"),
-                'sending.crash_policy must be "resend" or "fail"',
-            ),
-            (self.sending.dedup_window_s >= 0, "sending.dedup_window_s must be >= 0"),
-            (
-                self.tunnel.self_check_interval_s >= 0,
-                "tunnel.self_check_interval_s must be >= 0 (0 = on demand only)",
-            ),
-            (self.history.keep_days >= 0, "history.keep_days must be >= 0 (0 = keep all)"),
-            (
-                self.store.url == "" or self.store.url.startswith(("postgresql://", "postgres://")),
-                "store.url must be empty (this PC's own queue) or a postgresql:// URL",
-            ),
-            (self.store.lease_s >= 5, "store.lease_s must be at least 5 seconds"),
-            (self.retry.max_attempts >= 1, "retry.max_attempts must be >= 1"),
-            (self.retry.base_delay_s >= 0, "retry.base_delay_s must be >= 0"),
-            (
+                "retry.max_delay_s",
                 self.retry.max_delay_s >= self.retry.base_delay_s,
-                "retry.max_delay_s must be >= retry.base_delay_s",
-            ),
-            (self.limits.per_minute >= 0, "limits.per_minute must be >= 0 (0 = unlimited)"),
-            (self.limits.per_day >= 0, "limits.per_day must be >= 0 (0 = unlimited)"),
-            (
-                self.limits.per_recipient_per_hour >= 0,
-                "limits.per_recipient_per_hour must be >= 0 (0 = unlimited)",
-            ),
-            (
-                self.tunnel.program in ("", "cloudflared", "ngrok"),
-                'tunnel.program must be "", "cloudflared" or "ngrok"',
-            ),
-            (
-                self.logging.level.upper() in ("DEBUG", "INFO", "WARNING", "ERROR"),
-                "logging.level must be DEBUG, INFO, WARNING or ERROR",
+                "must be >= retry.base_delay_s",
             ),
         ]
-        return [(message.split(" ", 1)[0], message) for ok, message in checks if not ok]
+
+
+@functools.cache
+def schema_fields() -> tuple[tuple[str, dataclasses.Field[Any]], ...]:
+    """Every setting as (dotted key, its field with the metadata ``setting`` gave it)."""
+    sections = _sections()
+    return tuple(
+        (f"{section.name}.{f.name}", f)
+        for section in dataclasses.fields(Settings)
+        for f in dataclasses.fields(sections[section.name])
+    )
+
+
+def restart_keys() -> tuple[str, ...]:
+    """The settings the running service takes only when it (re)starts."""
+    return tuple(key for key, f in schema_fields() if f.metadata.get("restart"))
+
+
+def secret_keys() -> dict[str, str]:
+    """The settings other users must not read: {key: what it is, in words}."""
+    return {key: f.metadata["secret"] for key, f in schema_fields() if f.metadata.get("secret")}
 
 
 # -- paths -------------------------------------------------------------------
@@ -860,6 +940,41 @@ def update_config_file(path: Path, changes: dict[str, object]) -> Settings:
             text = None  # the patch would not say what we mean: write it whole
     write_config_text(path, text if text is not None else tomli_w.dumps(wanted))
     return saved
+
+
+def get_key(settings: Settings, key: str) -> Any:
+    """The value of a dotted key ("server.port")."""
+    section, name = key.split(".", 1)
+    return getattr(getattr(settings, section), name)
+
+
+def set_key(settings: Settings, key: str, value: object) -> None:
+    section, name = key.split(".", 1)
+    setattr(getattr(settings, section), name, copy.deepcopy(value))
+
+
+def changed_keys(old: Settings, new: Settings) -> list[str]:
+    """Dotted keys whose values differ, in the schema's order."""
+    return [key for key, _f in schema_fields() if get_key(old, key) != get_key(new, key)]
+
+
+def save_changes(new: Settings, keys: list[str], path: Path) -> Settings:
+    """Write ``keys`` of ``new`` into the config file at ``path``; return what was saved.
+
+    Only the keys a person changed are written: the running settings also hold the
+    environment's and the command line's values (``--modem sim``), which must not become
+    permanent.  A missing file starts from the defaults; one that does not load is never
+    written over; ``auth.password`` is never written (see ``update_config_file``).
+    """
+    return update_config_file(path, {key: get_key(new, key) for key in keys})
+
+
+def apply_new_password(settings: Settings, password: str) -> None:
+    """A new webhook password, the one way the app takes one: the scrypt hash is what a
+    save writes; the plain text stays in memory for this run only (self-registration in
+    CometChat sends it), since ``update_config_file`` never writes ``auth.password``."""
+    settings.auth.password_hash = hash_password(password)
+    settings.auth.password = password
 
 
 def _same_settings(text: str, expected: Settings) -> bool:

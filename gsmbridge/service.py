@@ -12,11 +12,12 @@ import datetime
 import functools
 import logging
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from gsmbridge import __version__
-from gsmbridge.config import AuthSettings, Settings
+from gsmbridge.config import AuthSettings, Settings, get_key, restart_keys
 from gsmbridge.core import power, private, store_stats
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
@@ -45,18 +46,31 @@ DB_NAME = "gsmbridge.db"
 TEST_UID = "gsmbridge-test"
 
 # Settings applied while running; the others need a restart (names as in the TOML).
-RESTART_KEYS = (
-    "server.host",
-    "server.port",
-    "server.threads",
-    "server.max_body_bytes",
-    "modem.port",
-    "modem.baudrate",
-    "modem.imei",
-    "store.url",
-    "store.node",
-    "store.lease_s",
-)
+# What the running service takes only at a (re)start, from the settings schema.
+RESTART_KEYS = restart_keys()
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def _or_none(value: Any) -> Any:
+    return value or None
+
+
+# Each of the driver's options and the setting it comes from: one table, so an option is
+# built at start and applied live the same way (the restart ones only at a restart).
+_MODEM_OPTIONS: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "baudrate": ("modem.baudrate", _same),
+    "pin": ("modem.pin", _or_none),
+    "status_reports": ("sending.status_reports", _same),
+    "smart_encoding": ("sending.smart_encoding", _same),
+    "max_parts": ("sending.max_parts", _same),
+    "validity_minutes": ("sending.validity_minutes", _or_none),
+    "register_timeout_s": ("modem.register_timeout_s", _same),
+    "send_timeout_s": ("modem.send_timeout_s", _same),
+    "poll_interval_s": ("modem.poll_interval_s", _same),
+}
 
 
 def _modem_names(ports: list[str]) -> list[str]:
@@ -251,18 +265,11 @@ class Bridge:
         self.tunnel.start()
 
     def _modem_options(self) -> ModemOptions:
-        m, sending = self.settings.modem, self.settings.sending
-        options = ModemOptions(
-            baudrate=m.baudrate,
-            pin=m.pin or None,
-            status_reports=sending.status_reports,
-            smart_encoding=sending.smart_encoding,
-            max_parts=sending.max_parts,
-            validity_minutes=sending.validity_minutes or None,
-            register_timeout_s=m.register_timeout_s,
-            send_timeout_s=m.send_timeout_s,
-            poll_interval_s=m.poll_interval_s,
-        )
+        settings = self.settings
+        built = {
+            name: convert(get_key(settings, key)) for name, (key, convert) in _MODEM_OPTIONS.items()
+        }
+        options = ModemOptions(**built)
         return dataclasses.replace(options, **self._modem_overrides)
 
     def _ports(self) -> list[str]:
@@ -513,12 +520,7 @@ class Bridge:
             check_exposure(self.web.host, new.auth.enabled, new.auth.missing)
         tunnel_changed = dataclasses.asdict(old.tunnel) != dataclasses.asdict(new.tunnel)
         register = (old.auth, old.cometchat) != (new.auth, new.cometchat)
-        restart = [
-            key
-            for key in RESTART_KEYS
-            if getattr(getattr(old, key.split(".")[0]), key.split(".")[1])
-            != getattr(getattr(new, key.split(".")[0]), key.split(".")[1])
-        ]
+        restart = [key for key in RESTART_KEYS if get_key(old, key) != get_key(new, key)]
         # Live: copy every section's values into the objects everyone holds.
         for section in dataclasses.fields(Settings):
             target, source = getattr(old, section.name), getattr(new, section.name)
@@ -526,19 +528,12 @@ class Bridge:
                 key = f"{section.name}.{f.name}"
                 if key not in restart:
                     setattr(target, f.name, getattr(source, f.name))
+        # The modems hold copies (the driver knows no settings): the live ones go in.
+        fresh = self._modem_options()
         for modem in self.modems:
-            options = self._modem_options()
-            for name in (
-                "pin",
-                "status_reports",
-                "smart_encoding",
-                "max_parts",
-                "validity_minutes",
-                "register_timeout_s",
-                "send_timeout_s",
-                "poll_interval_s",
-            ):
-                setattr(modem.options, name, getattr(options, name))
+            for name, (key, _convert) in _MODEM_OPTIONS.items():
+                if key not in RESTART_KEYS:
+                    setattr(modem.options, name, getattr(fresh, name))
         if self.web is not None:
             self.web.app.extensions["gsmbridge.auth"].update(old.auth)
         logging.getLogger().setLevel(old.logging.level.upper())

@@ -17,6 +17,8 @@ import stat
 import sys
 from pathlib import Path, PureWindowsPath
 
+from gsmbridge.config import secret_keys
+
 log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
@@ -99,20 +101,15 @@ def log_tightened(changed: list[str]) -> None:
         )
 
 
-# What a config file may hold that other users must not read, by the key it is under
-# (bare, quoted or dotted; a non-empty value).
-_SECRETS = (
-    ("password_hash", "the webhook password hash"),
-    ("password", "the webhook password"),
-    ("api_key", "the CometChat API key"),
-    ("token", "the tunnel token"),
-)
-
-
 def secrets_in(text: str) -> list[str]:
-    """The secrets ``text`` (a config file) holds, in words; [] when it holds none."""
+    """The secrets ``text`` (a config file) holds, in words; [] when it holds none.
+
+    Which settings are secret is said by the settings schema; a key counts bare, quoted
+    or dotted, with a non-empty value.
+    """
     found = []
-    for key, words in _SECRETS:
+    for dotted, words in secret_keys().items():
+        key = dotted.split(".", 1)[1]
         pattern = rf"""(?:^|[{{,.\s])["']?{key}["']?\s*=\s*(?!""|'')["'\w]"""
         if re.search(pattern, text, re.M):
             found.append(words)

@@ -14,12 +14,18 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Signal
 
-from gsmbridge.config import Settings
+from gsmbridge.config import (
+    Settings,
+    apply_new_password,
+    changed_keys,
+    get_key,
+    save_changes,
+    set_key,
+)
 from gsmbridge.gui import autostart
 from gsmbridge.gui.bridge import CoreEvents
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.problems import Problem, explain_start_error
-from gsmbridge.gui.settings_io import changed_keys, get_key, set_key, set_password, write_changes
 from gsmbridge.gui.tasks import TaskRunner
 from gsmbridge.service import RESTART_KEYS, Bridge
 
@@ -136,13 +142,10 @@ class AppContext(QObject):
             if key not in keys:  # the config watch may have applied new ones (set-password)
                 set_key(new, key, get_key(self.settings, key))
         if password:
-            set_password(new, password)
+            apply_new_password(new, password)
             keys += ["auth.password_hash", "auth.password"]
         new.validate()
-        write_changes(new, keys, self.config_path)  # never writes auth.password
-        if password:
-            # Kept in memory for this run, so self-registration can send it.
-            new.auth.password = password
+        save_changes(new, keys, self.config_path)  # the hash; the plain text stays in memory
         # Against the real entry, not the old setting: the installer (or Windows'
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():

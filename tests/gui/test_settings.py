@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import tomllib
 
-from gsmbridge.config import verify_password
-from gsmbridge.gui.settings_io import changed_keys
+from gsmbridge.config import changed_keys, verify_password
 from gsmbridge.gui.views.settings import SettingsDialog
 
 

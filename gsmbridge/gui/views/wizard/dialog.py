@@ -18,10 +18,9 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from gsmbridge.config import Settings, hash_password
+from gsmbridge.config import Settings, apply_new_password, changed_keys, get_key, set_key
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.settings_io import changed_keys, get_key, set_key
 from gsmbridge.gui.views.wizard.cometchat import CometChatPage
 from gsmbridge.gui.views.wizard.credentials import CredentialsPage
 from gsmbridge.gui.views.wizard.modem import ModemPage
@@ -40,8 +39,7 @@ def apply_live(ctx: AppContext, new: Settings, password: str = "") -> Settings:
     """
     new = copy.deepcopy(new)
     if password:
-        new.auth.password_hash = hash_password(password)
-        new.auth.password = password
+        apply_new_password(new, password)
     new.validate()
     ctx.bridge.apply_settings(copy.deepcopy(new))
     return new

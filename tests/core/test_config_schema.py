@@ -1,0 +1,76 @@
+"""The settings schema: every field says whether it needs a restart, whether it is a
+secret and what it must be; the restart list, the checks and the secrets come from it."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from gsmbridge import config
+from gsmbridge.config import ConfigError, Settings, restart_keys, schema_fields, secret_keys
+from gsmbridge.core import private
+from gsmbridge.service import RESTART_KEYS, Bridge
+
+
+def test_every_setting_is_declared_with_its_metadata() -> None:
+    """A field written as a plain default would have no check and apply live silently:
+    every one goes through ``setting()``."""
+    plain = [key for key, f in schema_fields() if "restart" not in f.metadata]
+    assert plain == []
+
+
+def test_the_restart_list_is_the_schema_s() -> None:
+    assert RESTART_KEYS == restart_keys()
+    assert {"server.port", "modem.port", "store.url"} <= set(RESTART_KEYS)
+    assert "limits.per_minute" not in RESTART_KEYS
+
+
+def test_checks_come_from_the_fields_and_name_their_key() -> None:
+    settings = Settings()
+    assert settings.failed_checks() == []
+    settings.server.port = 70000
+    settings.modem.pin = "12a"
+    settings.retry.base_delay_s, settings.retry.max_delay_s = 100, 50  # a rule between two
+    settings.logging.level = 7  # a wrong type fails its check instead of raising
+    failed = dict(settings.failed_checks())
+    assert failed == {
+        "server.port": "server.port must be 0..65535",
+        "modem.pin": "modem.pin must be 4 to 8 digits",
+        "retry.max_delay_s": "retry.max_delay_s must be >= retry.base_delay_s",
+        "logging.level": "logging.level must be DEBUG, INFO, WARNING or ERROR",
+    }
+    with pytest.raises(ConfigError) as raised:
+        settings.validate()
+    assert raised.value.key == "server.port"
+
+
+def test_secrets_come_from_the_schema_and_a_store_url_counts() -> None:
+    assert secret_keys()["auth.password_hash"] == "the webhook password hash"
+    text = '[store]\nurl = "postgresql://gsm:pw@db.office/queue"\n[modem]\npin = "1234"\n'
+    assert private.secrets_in(text) == [
+        "the SIM PIN",
+        "the shared store's URL (it may hold a password)",
+    ]
+    assert private.secrets_in('[server]\nport = 8080\n[tunnel]\npublic_url = "x.example"\n') == []
+
+
+def test_live_settings_apply_and_restart_ones_wait(settings: Settings, tmp_path) -> None:
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        new = copy.deepcopy(bridge.settings)
+        new.limits.per_minute = 3  # live
+        new.sending.max_parts = 2  # live, also copied into the modem's options
+        new.server.threads = 4  # restart
+        assert bridge.apply_settings(new) == ["server.threads"]
+        assert bridge.settings.limits.per_minute == 3
+        assert bridge.settings.server.threads != 4
+        assert all(m.options.max_parts == 2 for m in bridge.modems)
+    finally:
+        bridge.stop()
+
+
+def test_setting_without_a_check_or_restart_is_live_and_unchecked() -> None:
+    f = config.setting(5)
+    assert f.metadata == {"restart": False, "secret": "", "check": None}
