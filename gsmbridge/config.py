@@ -291,6 +291,30 @@ class StoreSettings:
     lease_s: float = setting(60.0, restart=True, check=(_at_least(5), "must be at least 5 seconds"))
 
 
+def _opt_out_words() -> list[str]:
+    return ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT"]
+
+
+@dataclass
+class RepliesSettings:
+    # Post recipients' SMS replies into the CometChat conversation they answer, as
+    # the recipient (needs cometchat.api_key, app_id, region).  Off by default: an
+    # SMS sender's number can be spoofed, and a spoofed reply would be posted as
+    # the person whose number it claims.
+    to_cometchat: bool = setting(False)
+    # How long after a notification a reply from that number belongs to its conversation.
+    window_hours: float = setting(72.0, check=(_at_least(0.1), "must be at least 0.1 hours"))
+    # A long reply is posted once all its parts are in, or this long after its first
+    # part (the missing parts marked).
+    part_timeout_s: float = setting(600.0, check=(_at_least(0), "must be >= 0"))
+    # A reply that is one of these words alone (any case) opts its number out of
+    # notifications (never posted); an opt-in word takes it off the list.
+    opt_out_keywords: list[str] = setting(factory=_opt_out_words)
+    opt_in_keywords: list[str] = setting(factory=lambda: ["START", "UNSTOP"])
+    # Answer an opt-out with "You will get no more notifications. Reply START to resume."
+    confirm_opt_out: bool = setting(False)
+
+
 @dataclass
 class Settings:
     server: ServerSettings = field(default_factory=ServerSettings)
@@ -305,6 +329,7 @@ class Settings:
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     history: HistorySettings = field(default_factory=HistorySettings)
     store: StoreSettings = field(default_factory=StoreSettings)
+    replies: RepliesSettings = field(default_factory=RepliesSettings)
 
     def __post_init__(self) -> None:
         # Not a field: the file these settings came from (the config watch reads it again).
