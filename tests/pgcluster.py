@@ -124,6 +124,15 @@ class PgCluster:
             self.started = False
         shutil.rmtree(self.dir, ignore_errors=True)
 
+    def halt(self) -> None:
+        """Stop the server, keeping its data (the database PC switched off)."""
+        self._run("pg_ctl", "-D", str(self.dir / "data"), "-m", "fast", "-w", "stop")
+        self.started = False
+
+    def resume(self) -> None:
+        """Start the halted server again."""
+        self._pg_ctl_start()
+
     def restart(self) -> None:
         """Stop and start the server (a database PC rebooting)."""
         data = self.dir / "data"

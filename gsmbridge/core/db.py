@@ -29,6 +29,16 @@ class StoreClosed(RuntimeError):
     pass
 
 
+class StoreUnavailable(StoreClosed):
+    """The shared store cannot be reached now (down, network): it may come back.
+    A StoreClosed, so every reader that copes with a closed queue copes with this."""
+
+
+class StoreConfigError(RuntimeError):
+    """The shared store refuses this node (credentials, database, schema): the node
+    must not start until a person fixes it.  The message is one line naming the problem."""
+
+
 def _row(cursor: sqlite3.Cursor, values: tuple[object, ...]) -> Row:
     """Rows read by column name as well as by position (see store_backend.Row)."""
     return row_type(tuple(d[0] for d in cursor.description))(values)
@@ -115,6 +125,12 @@ class Database:
 
     def listen(self, on_jobs: Callable[[str], None]) -> None:
         """One PC: nobody else makes jobs due (the Bridge wakes its sender itself)."""
+
+    # A file on this PC is never "unreachable" (a full disk is an error of its own).
+    down = ""
+
+    def probe(self) -> bool:
+        return True
 
     def schema_version(self) -> int:
         return int(self._reader().execute("PRAGMA user_version").fetchone()[0])

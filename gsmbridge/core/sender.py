@@ -21,6 +21,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 from gsmbridge.config import RetrySettings, Settings
+from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import Job
 from gsmbridge.core.phones import mask
@@ -150,8 +151,9 @@ class Sender:
     # -- leases (a store several PCs share) ------------------------------------------
 
     def _jobs_elsewhere(self, node: str) -> None:
-        if node != self.store.node:  # this node's own writes wake its sender directly
-            self.wake(force=False)
+        # This node's own writes wake its sender too: the spool drained into the store
+        # after an outage is such a write.
+        self.wake(force=False)
 
     def _keep_leases(self) -> None:
         store = self.store
@@ -163,7 +165,7 @@ class Sender:
                 if ids and store.renew_leases(ids) < len(ids):
                     log.warning("A job being sent here was taken over by another node")
                 policy = self.settings.sending.crash_policy
-                recovered = store.recover_expired(policy)
+                recovered = store.recover_expired(policy, busy=ids)
             except Exception as exc:  # noqa: BLE001 - retried at the next beat
                 log.warning("Could not renew the leases in the shared store: %s", exc)
                 continue
@@ -246,6 +248,7 @@ class _Worker:
         self._refresh_note = False
         self._note_lock = threading.Lock()  # a wake-up's read-and-set vs the worker's reset
         self._away = ""  # why the modem is not ready, once logged ("" while it is ready)
+        self._store_down = False  # the shared store is unreachable (said once)
         self.claims = 0  # jobs claimed (a worker waiting for its modem claims none)
         self._noted_until = 0.0  # the hold's end the held jobs' planned times start from
         # (start, parts) of this modem's last send: the per-minute limit spaces sends
@@ -269,6 +272,12 @@ class _Worker:
         while not stop.is_set():
             try:
                 wait = self._work_once()
+                self._store_down = False
+            except StoreUnavailable as exc:  # the shared store: its own log says why
+                if not self._store_down:
+                    log.warning("Modem %s waits for the shared store: %s", self.modem.url, exc)
+                self._store_down = True
+                wait = NOT_READY_WAIT_S
             except Exception:  # noqa: BLE001 - the worker must survive a bug or a closed store
                 log.exception("sender for %s failed; retrying in a moment", self.modem.url)
                 wait = NOT_READY_WAIT_S

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gsmbridge.core.db import Database, StoreClosed
+from gsmbridge.core.db import Database, StoreClosed, StoreUnavailable
 from gsmbridge.core.models import (
     CANCELLABLE,
     RETRYABLE,
@@ -25,6 +26,7 @@ from gsmbridge.core.schema import JOB_COLUMNS, MIGRATIONS, job_from_row
 from gsmbridge.core.store_backend import Backend, Conn, SqlValue
 from gsmbridge.core.store_inbox import InboxStore
 from gsmbridge.core.store_sending import SendingStore
+from gsmbridge.core.store_spool import Spool
 
 __all__ = ["MIGRATIONS", "Store", "StoreClosed"]
 
@@ -71,8 +73,12 @@ class Store(SendingStore, InboxStore):
 
     ``location``: a SQLite file (one PC) or a ``postgresql://`` URL (the store
     several PCs share; ``node`` names this PC in it, ``lease_s`` is how long its
-    claims hold unrenewed).
+    claims hold unrenewed).  ``spool``: with a shared store, the local SQLite file
+    that takes notifications while the shared store is unreachable (then the store
+    also opens while it is down, and says so in ``health()``).
     """
+
+    DRAIN_S = 1.0  # how often the spool looks for the shared store while it waits
 
     def __init__(
         self,
@@ -82,17 +88,73 @@ class Store(SendingStore, InboxStore):
         max_batch: int = 256,
         node: str = "",
         lease_s: float = 60.0,
+        spool: Path | None = None,
     ) -> None:
         backend: Backend
+        self.spool: Spool | None = None
+        self._drainer: threading.Thread | None = None
+        self._drain_stop = threading.Event()
         if is_shared_url(location):
             from gsmbridge.core.store_pg import PgDatabase  # psycopg only when used
 
-            backend = PgDatabase(str(location), clock=clock)
+            backend = PgDatabase(str(location), clock=clock, offline_ok=spool is not None)
             self.path: Path | None = None
+            if spool is not None:
+                self.spool = Spool(spool, clock=clock)
         else:
             backend = Database(location, MIGRATIONS, clock=clock, max_batch=max_batch)
             self.path = backend.path
         super().__init__(backend, node=node, lease_s=lease_s)
+        if self.spool is not None:
+            self._drainer = threading.Thread(target=self._drain_loop, name="spool", daemon=True)
+            self._drainer.start()
+
+    def health(self) -> dict[str, str | int | bool]:
+        """Where the queue is and whether it can be reached (for /api/status, the window)."""
+        down = self.backend.down
+        return {
+            "backend": self.dialect.name,
+            "location": self.location,
+            "node": self.node,
+            "reachable": not down,
+            "error": down,
+            "spooled": self.spool.count() if self.spool is not None else 0,
+        }
+
+    def close(self, timeout: float = 10.0) -> None:
+        self._drain_stop.set()
+        if self._drainer is not None and self._drainer is not threading.current_thread():
+            self._drainer.join(timeout)
+        if self.spool is not None:
+            self.spool.close()
+        super().close(timeout)
+
+    # -- the spool (a shared store out of reach) ---------------------------------
+
+    def _drain_loop(self) -> None:
+        while not self._drain_stop.wait(self.DRAIN_S):
+            try:
+                self.drain()
+            except StoreClosed:
+                continue  # down again, or closing
+            except Exception:  # noqa: BLE001 - the spool must keep trying
+                log.exception("moving the spool into the shared store failed; trying again")
+
+    def drain(self) -> int:
+        """Move spooled notifications into the shared store once it answers; return
+        how many moved.  Each leaves the spool only after the shared store committed it
+        (a crash in between moves it twice; dedup keeps one)."""
+        if self.spool is None or not self.backend.probe():
+            return 0
+        moved = 0
+        while batch := self.spool.oldest(100):
+            for row_id, received_at, window, new in batch:
+                self._enqueue(new, window, received_at=received_at)
+                self.spool.remove(row_id)
+                moved += 1
+        if moved:
+            log.info("%d notification(s) moved from the local spool into the shared store", moved)
+        return moved
 
     @property
     def location(self) -> str:
@@ -105,10 +167,29 @@ class Store(SendingStore, InboxStore):
         """Store a notification durably; return (id, state, duplicate).
 
         A notification whose dedup key was seen within the window is not
-        stored again: the first job's id and state are returned.
+        stored again: the first job's id and state are returned.  With a shared
+        store out of reach, it goes to the local spool: the id is then the spool's,
+        negative (no job has it yet).
         """
+        if self.spool is None:
+            return self._enqueue(new, dedup_window_s)
+        if not self.backend.down:
+            try:
+                return self._enqueue(new, dedup_window_s)
+            except StoreUnavailable:
+                pass  # lost under this write: it goes to the spool
+        spooled = self.spool.put(new, dedup_window_s)
+        log.warning(
+            "Webhook for %s kept in the local spool (%d waiting): the shared store is unreachable",
+            new.uid,
+            self.spool.count(),
+        )
+        return -spooled, new.state, False
 
-        now = self.clock()
+    def _enqueue(
+        self, new: NewJob, dedup_window_s: float, *, received_at: float | None = None
+    ) -> tuple[int, State, bool]:
+        now = self.clock() if received_at is None else received_at
         values: tuple[SqlValue, ...] = (
             now,
             now,

@@ -21,7 +21,7 @@ from psycopg import errors
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from gsmbridge.core.db import StoreClosed
+from gsmbridge.core.db import StoreClosed, StoreConfigError, StoreUnavailable
 from gsmbridge.core.schema import PG_MIGRATIONS
 from gsmbridge.core.store_backend import POSTGRESQL, Dialect, Row, SqlValue, row_type
 
@@ -37,15 +37,6 @@ JOBS_CHANNEL = "gsmbridge_jobs"
 POLL_S = 2.0
 # Conflicts PostgreSQL resolves by rolling one transaction back: safe to run it again.
 _RETRY = (errors.DeadlockDetected, errors.SerializationFailure)
-
-
-class StoreUnavailable(RuntimeError):
-    """The shared store cannot be reached now (down, network): may come back."""
-
-
-class StoreConfigError(RuntimeError):
-    """The shared store refuses this node (credentials, database, schema): the node
-    must not start until a person fixes it.  The message is one line naming the problem."""
 
 
 def redact(url: str) -> str:
@@ -109,9 +100,21 @@ class _Reader:
         self._db = db
 
     def execute(self, sql: str, params: Sequence[SqlValue] = (), /) -> _Result:
-        with self._db._connection() as conn:
-            cur = _Conn(conn).execute(sql, params)
-            return _Result(cur.fetchall() if cur.description else [], cur.rowcount)
+        try:
+            with self._db._connection() as conn:
+                cur = _Conn(conn).execute(sql, params)
+                return _Result(cur.fetchall() if cur.description else [], cur.rowcount)
+        except PoolClosed as exc:
+            raise StoreClosed("the queue database is closed") from exc
+        except PoolTimeout as exc:
+            lost = StoreUnavailable(f"the shared store {self._db.location} is unreachable: {exc}")
+            self._db._mark_down(lost)
+            raise lost from exc
+        except psycopg.OperationalError as exc:
+            error = classify(exc, self._db.location)
+            if isinstance(error, StoreUnavailable):
+                self._db._mark_down(error)
+            raise error from exc
 
 
 def classify(exc: psycopg.Error, location: str) -> RuntimeError:
@@ -135,7 +138,10 @@ def classify(exc: psycopg.Error, location: str) -> RuntimeError:
 
 
 class PgDatabase:
-    """The PostgreSQL backend; raises StoreConfigError or StoreUnavailable at start."""
+    """The PostgreSQL backend.  At start: StoreConfigError when the store refuses this
+    node; when it is unreachable, StoreUnavailable, or with ``offline_ok`` a backend
+    that is down until ``probe()`` finds the server.  While down, every use fails at
+    once with StoreUnavailable (no wait for a pool timeout per webhook)."""
 
     dialect: Dialect = POSTGRESQL
 
@@ -147,6 +153,7 @@ class PgDatabase:
         migrations: list[str] = PG_MIGRATIONS,
         max_size: int = 8,
         connect_timeout: float = 5.0,
+        offline_ok: bool = False,
     ) -> None:
         self.url = url
         self.location = redact(url)
@@ -156,23 +163,69 @@ class PgDatabase:
         self._listener: threading.Thread | None = None
         self._listen_stop = threading.Event()
         self._listen_conn: psycopg.Connection[Any] | None = None
+        self._connect_timeout = connect_timeout
+        self._down = ""  # why the store cannot be reached now ("": it can)
+        self._down_lock = threading.Lock()
+        self._migrated = False
         try:
-            with psycopg.connect(url, autocommit=True, connect_timeout=int(connect_timeout)) as c:
-                self._migrate(c)
-        except psycopg.Error as exc:
-            raise classify(exc, self.location) from exc
+            self._connect_and_migrate()
+        except StoreUnavailable as exc:
+            if not offline_ok:
+                raise
+            self._down = str(exc)
         self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             min_size=1,
             max_size=max_size,
             kwargs={"autocommit": True, "row_factory": _rows},
-            # A connection broken by a restart of the server is replaced, not handed out.
-            check=ConnectionPool.check_connection,
+            # No check on each use: a connection the server dropped fails its statement at
+            # once, the store is marked down (webhooks spooled), and probe() renews the pool.
             timeout=connect_timeout * 2,
             open=False,
             name="gsmbridge-store",
         )
-        self._pool.open(wait=True, timeout=connect_timeout * 2)
+        if not self._down:
+            self._pool.open(wait=True, timeout=connect_timeout * 2)
+
+    def _connect_and_migrate(self) -> None:
+        try:
+            timeout = max(int(self._connect_timeout), 1)
+            with psycopg.connect(self.url, autocommit=True, connect_timeout=timeout) as conn:
+                if not self._migrated:
+                    self._migrate(conn)
+                    self._migrated = True
+        except psycopg.Error as exc:
+            raise classify(exc, self.location) from exc
+
+    @property
+    def down(self) -> str:
+        """Why the store cannot be reached now; "" while it can."""
+        return self._down
+
+    def _mark_down(self, exc: StoreUnavailable) -> None:
+        with self._down_lock:
+            if not self._down:
+                log.warning("%s", exc)
+            self._down = str(exc)
+
+    def probe(self) -> bool:
+        """While down: try the server again; True once it answers (the pool reopens)."""
+        if not self._down:
+            return True
+        if self._closed:
+            return False
+        try:
+            self._connect_and_migrate()
+            if self._pool.closed:
+                self._pool.open(wait=True, timeout=self._connect_timeout * 2)
+            else:
+                self._pool.check()  # drop the connections the outage broke
+        except (StoreUnavailable, PoolTimeout, psycopg.Error):
+            return False
+        with self._down_lock:
+            self._down = ""
+        log.info("The shared store %s is reachable again", self.location)
+        return True
 
     def _migrate(self, conn: psycopg.Connection[Any]) -> None:
         with conn.transaction():
@@ -197,6 +250,8 @@ class PgDatabase:
     def _connection(self) -> Any:
         if self._closed:
             raise StoreClosed("the queue database is closed")
+        if self._down:
+            raise StoreUnavailable(self._down)
         return self._pool.connection()
 
     def _write(self, fn: Callable[[Any], T]) -> T:
@@ -212,9 +267,14 @@ class PgDatabase:
             except PoolClosed as exc:
                 raise StoreClosed("the queue database is closed") from exc
             except PoolTimeout as exc:
-                raise StoreUnavailable(f"the shared store {self.location}: {exc}") from exc
+                lost = StoreUnavailable(f"the shared store {self.location} is unreachable: {exc}")
+                self._mark_down(lost)
+                raise lost from exc
             except psycopg.OperationalError as exc:
-                raise classify(exc, self.location) from exc
+                error = classify(exc, self.location)
+                if isinstance(error, StoreUnavailable):
+                    self._mark_down(error)
+                raise error from exc
         raise AssertionError("unreachable")
 
     def _write_soon(self, fn: Callable[[Any], object]) -> None:

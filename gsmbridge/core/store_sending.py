@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any
 
 from gsmbridge.core.models import Job, State
@@ -393,16 +394,14 @@ class SendingStore(StoreBase):
             "found sending at start",
         )
 
-    def recover_expired(self, policy: str = "resend") -> list[int]:
-        """Jobs another node claimed and stopped renewing (it died or lost the store):
-        the crash policy applies to them as to a local crash.  This node's own claims
-        are its senders' to finish (renewed while they send; recovered at its start)."""
-        return self._recover(
-            "state='sending' AND lease_until<? AND node<>?",
-            (self.clock(), self.node),
-            policy,
-            "lease expired",
-        )
+    def recover_expired(self, policy: str = "resend", *, busy: Sequence[int] = ()) -> list[int]:
+        """Jobs a node claimed and stopped renewing (it died or lost the store): the
+        crash policy applies to them as to a local crash.  ``busy``: the jobs this
+        node is sending now (its own, whatever their lease says)."""
+        where = "state='sending' AND lease_until<?"
+        if busy:
+            where += f" AND id NOT IN ({','.join('?' * len(busy))})"
+        return self._recover(where, (self.clock(), *busy), policy, "lease expired")
 
     def _recover(
         self, where: str, params: tuple[SqlValue, ...], policy: str, why: str

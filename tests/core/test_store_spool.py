@@ -1,0 +1,81 @@
+"""The shared store out of reach (issue 16.5): webhooks are kept in a local SQLite spool
+(on disk before they are answered) and moved into PostgreSQL when it is back, where
+dedup applies; a node whose database PC is still booting starts on its spool.
+The real server is stopped and started again."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from gsmbridge.core.db import StoreClosed, StoreUnavailable
+from gsmbridge.core.models import State
+from gsmbridge.core.store import Store
+from gsmbridge.core.store_spool import Spool
+from tests.core.conftest import new_job
+from tests.pgcluster import PgCluster
+
+
+def _wait(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def halted(pg_cluster: PgCluster):
+    """Stops the test run's server when the test asks; always started again after."""
+    yield pg_cluster
+    if not pg_cluster.started:
+        pg_cluster.resume()
+
+
+def test_webhooks_while_the_store_is_down_are_spooled_then_moved_once(
+    pg_url: str, halted: PgCluster, tmp_path
+) -> None:
+    store = Store(pg_url, node="a", spool=tmp_path / "spool.db")
+    try:
+        before, _, _ = store.enqueue(new_job("before"))
+        assert before > 0
+        halted.halt()
+        spooled, state, duplicate = store.enqueue(new_job("during", key="k1"))
+        assert spooled < 0 and state is State.QUEUED and not duplicate
+        again, _, _ = store.enqueue(new_job("during", key="k1"))  # CometChat posted twice
+        health = store.health()
+        assert health["reachable"] is False and "unreachable" in str(health["error"])
+        assert health["spooled"] == 2
+        with pytest.raises(StoreClosed):
+            store.counts()  # reads say the store is away, at once
+        # On this PC's disk, whatever happens to the process now:
+        waiting = Spool(tmp_path / "spool.db")
+        assert [job.uid for _, _, _, job in waiting.oldest()] == ["during", "during"]
+        waiting.close()
+        halted.resume()
+        _wait(lambda: store.health()["spooled"] == 0)
+        assert store.health()["reachable"] is True
+        jobs = store.list_jobs(newest_first=False)
+        assert [j.uid for j in jobs] == ["before", "during"]  # dedup kept one
+        assert [e.kind for e in store.events(jobs[1].id)][-1] == "duplicate"
+    finally:
+        store.close()
+
+
+def test_a_node_starts_on_its_spool_while_the_database_pc_boots(
+    pg_url: str, halted: PgCluster, tmp_path
+) -> None:
+    Store(pg_url).close()  # the schema exists; then the database PC goes down
+    halted.halt()
+    with pytest.raises(StoreUnavailable):
+        Store(pg_url)  # without a spool there is nowhere to put a webhook: no start
+    store = Store(pg_url, node="a", spool=tmp_path / "spool.db")
+    try:
+        assert store.health()["reachable"] is False
+        job_id, _, _ = store.enqueue(new_job("early"))
+        assert job_id < 0
+        halted.resume()
+        _wait(lambda: store.health()["spooled"] == 0)
+        assert [j.uid for j in store.list_jobs()] == ["early"]
+    finally:
+        store.close()
