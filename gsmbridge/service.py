@@ -23,6 +23,7 @@ from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.counts import CountsPublisher
+from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.intake import Accepted, Intake
@@ -30,6 +31,7 @@ from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
+from gsmbridge.core.store_spool import SPOOL_NAME
 from gsmbridge.core.store_stats import Stats
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
@@ -166,8 +168,20 @@ class Bridge:
         if self.store is None:
             shared = self.settings.store
             if shared.url:  # the queue several PCs share
-                self.store = Store(shared.url, node=self.node, lease_s=shared.lease_s)
+                # A local spool takes webhooks while the shared store is unreachable.
+                self.store = Store(
+                    shared.url,
+                    node=self.node,
+                    lease_s=shared.lease_s,
+                    spool=self.data_dir / SPOOL_NAME,
+                )
                 log.info("Queue: the shared store %s, as node %s", self.store.location, self.node)
+                if not self.store.health()["reachable"]:
+                    log.warning(
+                        "%s; starting on the local spool (webhooks are kept on this PC "
+                        "until it answers)",
+                        self.store.health()["error"],
+                    )
             else:
                 self.store = Store(self.data_dir / DB_NAME)
             self.intake = Intake(
@@ -190,7 +204,10 @@ class Bridge:
                 log.warning("%s", exposed)
         check_exposure(server.host, self.settings.auth.enabled, self.settings.auth.missing)
         store = self.open_store()
-        recovered = store.recover_interrupted(self.settings.sending.crash_policy)
+        try:
+            recovered = store.recover_interrupted(self.settings.sending.crash_policy)
+        except StoreUnavailable:  # the shared store: other nodes take them after the lease
+            recovered = []
         if recovered:
             log.warning(
                 "%d job(s) were being sent when gsmbridge stopped; they may have gone out. "
@@ -396,9 +413,14 @@ class Bridge:
         return self.intake.accept(payload, text)
 
     def status(self) -> dict[str, Any]:
+        try:
+            counts = self.store.counts()
+        except StoreUnavailable:  # the shared store is away: health says so
+            counts = {}
         return {
             "version": __version__,
-            "counts": self.store.counts(),
+            "counts": counts,
+            "store": self.store.health(),
             "modems": [
                 {
                     "port": s.port,

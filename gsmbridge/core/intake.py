@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import NewJob, State
 from gsmbridge.core.notification import parse_notification
@@ -54,7 +55,10 @@ class Intake:
                 return normalise(phno, self._region()), raw[:64], ""
             except InvalidNumber as exc:
                 return None, raw[:64], f"invalid number from CometChat: {exc}"
-        contact = self.store.get_contact(uid)
+        try:
+            contact = self.store.get_contact(uid)
+        except StoreUnavailable:  # the shared store is away: its spool looks again later
+            return None, "", "no phone number yet: the contacts are in the shared store"
         if contact is not None:
             return contact.number, "", ""
         return None, "", f"no phone number: CometChat sent none and {uid!r} is not in contacts"

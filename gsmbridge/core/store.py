@@ -3,6 +3,7 @@ commit) or PostgreSQL (store_pg.py: the queue several PCs share)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import threading
@@ -140,6 +141,14 @@ class Store(SendingStore, InboxStore):
             except Exception:  # noqa: BLE001 - the spool must keep trying
                 log.exception("moving the spool into the shared store failed; trying again")
 
+    def _number_from_contacts(self, new: NewJob) -> NewJob:
+        """A notification spooled without a number: the contacts could not be read
+        then; they can now."""
+        contact = self.get_contact(new.uid)
+        if contact is None:
+            return new
+        return dataclasses.replace(new, number=contact.number, state=State.QUEUED, last_error="")
+
     def drain(self) -> int:
         """Move spooled notifications into the shared store once it answers; return
         how many moved.  Each leaves the spool only after the shared store committed it
@@ -149,6 +158,8 @@ class Store(SendingStore, InboxStore):
         moved = 0
         while batch := self.spool.oldest(100):
             for row_id, received_at, window, new in batch:
+                if new.state is State.NEEDS_NUMBER and not new.raw_number:
+                    new = self._number_from_contacts(new)
                 self._enqueue(new, window, received_at=received_at)
                 self.spool.remove(row_id)
                 moved += 1
@@ -318,6 +329,8 @@ class Store(SendingStore, InboxStore):
     # -- reads ------------------------------------------------------------------
 
     def get(self, job_id: int) -> Job | None:
+        if job_id <= 0:
+            return None  # a notification still in the local spool is no job yet
         row = (
             self._reader()
             .execute(f"SELECT {JOB_COLUMNS} FROM jobs WHERE id=?", (job_id,))

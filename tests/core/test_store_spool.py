@@ -79,3 +79,23 @@ def test_a_node_starts_on_its_spool_while_the_database_pc_boots(
         assert [j.uid for j in store.list_jobs()] == ["early"]
     finally:
         store.close()
+
+
+def test_a_spooled_notification_without_a_number_gets_it_from_the_contacts_once_back(
+    pg_url: str, halted: PgCluster, tmp_path
+) -> None:
+    from gsmbridge.core.models import Contact
+
+    store = Store(pg_url, node="a", spool=tmp_path / "spool.db")
+    try:
+        store.upsert_contact(Contact(uid="known", number="+12125550199"))
+        halted.halt()
+        spooled, state, _ = store.enqueue(new_job("known", number=None))
+        assert spooled < 0 and state is State.NEEDS_NUMBER  # contacts out of reach
+        assert store.get(spooled) is None
+        halted.resume()
+        _wait(lambda: store.health()["spooled"] == 0)
+        (job,) = store.list_jobs()
+        assert (job.state, job.number) == (State.QUEUED, "+12125550199")
+    finally:
+        store.close()

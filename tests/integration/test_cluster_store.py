@@ -71,3 +71,33 @@ def test_the_store_flag_overrides_the_file(tmp_path) -> None:
         ["--config", str(config), "--store", "postgresql://gsm@backup/queue", "--headless"]
     )
     assert settings_from_args(args).store.url == "postgresql://gsm@backup/queue"
+
+
+def test_the_webhook_answers_200_through_a_database_outage_and_status_says_so(
+    settings: Settings, tmp_path, pg_url: str, pg_cluster
+) -> None:
+    import time
+
+    settings.store.url = pg_url
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    client = Client(bridge.web.port, USER, PASSWORD)
+    try:
+        status, _, body = client.get("/api/status")
+        assert body["store"]["backend"] == "postgresql" and body["store"]["reachable"] is True
+        pg_cluster.halt()
+        try:
+            status, _, body = client.post("/webhook", payload(data__to__uid="in-the-outage"))
+            assert status == 200 and body["id"] < 0, body  # on this PC's disk, not yet a job
+            status, _, body = client.get("/api/status")
+            assert status == 200
+            assert body["store"]["reachable"] is False and body["store"]["spooled"] == 1
+        finally:
+            pg_cluster.resume()
+        deadline = time.monotonic() + 15
+        while client.get("/api/status")[2]["store"]["spooled"]:
+            assert time.monotonic() < deadline
+            time.sleep(0.1)
+        assert [j.uid for j in bridge.store.list_jobs()] == ["in-the-outage"]
+    finally:
+        bridge.stop()
