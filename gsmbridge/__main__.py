@@ -493,10 +493,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         return 130
     except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
+        from gsmbridge.core.db import StoreConfigError
         from gsmbridge.core.instance import AlreadyRunning
         from gsmbridge.web.server import ServerError
 
-        if isinstance(exc, AlreadyRunning | ServerError | ConfigError | CommandError):
+        # StoreConfigError: the shared store refuses this PC; it must not start.
+        if isinstance(
+            exc, AlreadyRunning | ServerError | ConfigError | CommandError | StoreConfigError
+        ):
             print(f"gsmbridge: {exc}", file=sys.stderr)
             return 1
         if func is not None and isinstance(exc, OSError | ValueError | sqlite3.Error):

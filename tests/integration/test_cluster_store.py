@@ -101,3 +101,38 @@ def test_the_webhook_answers_200_through_a_database_outage_and_status_says_so(
         assert [j.uid for j in bridge.store.list_jobs()] == ["in-the-outage"]
     finally:
         bridge.stop()
+
+
+@pytest.mark.parametrize(
+    "database, user, says",
+    [
+        ("nowhere", "postgres", "has no such database"),
+        ("postgres", "nobody", "refused the credentials"),
+    ],
+)
+def test_a_node_the_shared_store_refuses_says_why_in_one_line_and_does_not_start(
+    pg_cluster, tmp_path, database: str, user: str, says: str
+) -> None:
+    import subprocess
+    import sys
+
+    url = pg_cluster.url(database, user=user)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "gsmbridge",
+            "--headless",
+            "--data-dir",
+            str(tmp_path),
+            "--store",
+            url,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("gsmbridge: the shared store") and says in last
+    assert "Traceback" not in done.stderr
