@@ -19,15 +19,15 @@ from typing import Any
 from gsmbridge import __version__
 from gsmbridge.config import AuthSettings, Settings, get_key, restart_keys
 from gsmbridge.core import power, private, store_stats
+from gsmbridge.core.actions import ContactActions, JobActions
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
-from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.intake import Accepted, Intake
-from gsmbridge.core.models import Contact, NewJob, State
+from gsmbridge.core.models import Contact
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
@@ -45,7 +45,6 @@ from gsmbridge.web.server import WebServer, check_exposure
 log = logging.getLogger(__name__)
 
 DB_NAME = "gsmbridge.db"
-TEST_UID = "gsmbridge-test"
 
 # Settings applied while running; the others need a restart (names as in the TOML).
 # What the running service takes only at a (re)start, from the settings schema.
@@ -140,6 +139,9 @@ class Bridge:
         # port "sim": the built-in simulators, by modem name (the driver only gets a URL)
         self.simulators: dict[str, ModemSimulator] = {}
         self.sender: Sender | None = None
+        # What a person does to jobs and contacts (window, API): made with the store.
+        self.jobs: JobActions | Any = None
+        self.contacts: ContactActions | Any = None
         self.tunnel: TunnelManager | None = None
         self._simulator_options = simulator_options
         self._modem_overrides = modem_options or {}
@@ -193,6 +195,8 @@ class Bridge:
                 lookup=self.lookup.request,
             )
             self.intake.lookup_enabled = lambda: self.lookup.enabled
+            self.jobs = JobActions(self.store, self.events, self.wake_sender, self.settings)
+            self.contacts = ContactActions(self.store, self.events, self.wake_sender, self.settings)
         return self.store
 
     def start(self) -> None:
@@ -330,7 +334,7 @@ class Bridge:
     def _number_found(self, uid: str, number: str) -> None:
         released = self.store.upsert_contact(Contact(uid=uid, number=number))
         log.info("Saved %s's number from CometChat; %d job(s) released", uid, len(released))
-        self._changed(released)
+        self.jobs.announce(released)
 
     def _number_not_found(self, uid: str, reason: str) -> None:
         for job_id in self.store.explain_needs_number(uid, f"number lookup failed: {reason}"):
@@ -509,27 +513,6 @@ class Bridge:
             out.extend(simulator.sent)
         return out
 
-    def send_test(self, number: str, text: str) -> int:
-        """Queue a test SMS through the normal path; return its job id."""
-        e164 = normalise(number, self.settings.sending.default_region)
-        job_id, state, _ = self.store.enqueue(
-            NewJob(
-                uid=TEST_UID,
-                name="Test SMS",
-                text=text,
-                payload={"test": True, "number": e164, "text": text},
-                dedup_key="",
-                state=State.QUEUED,
-                number=e164,
-                raw_number=number,
-                conversation="gsmbridge test",
-            )
-        )
-        log.info("Test SMS queued as job %d", job_id)
-        self.events.job_changed(job_id, state.value)
-        self.wake_sender()
-        return job_id
-
     def counts_today(self) -> dict[str, int]:
         midnight = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
         return self.store.counts_since(midnight.timestamp())
@@ -570,65 +553,3 @@ class Bridge:
             self.tunnel.register_now()
         self.wake_sender()
         return restart
-
-    # -- user actions (web API and GUI) ----------------------------------------------
-
-    def _changed(self, ids: list[int]) -> list[int]:
-        for job_id in ids:
-            job = self.store.get(job_id)
-            self.events.job_changed(job_id, job.state.value if job else "deleted")
-        if ids:
-            self.wake_sender()
-        return ids
-
-    def retry(self, ids: list[int], *, force: bool = False) -> list[int]:
-        """Requeue jobs; sent or delivered ones only with ``force`` (they already went out)."""
-        changed = self._changed(self.store.retry(ids, force=force))
-        if changed:
-            log.info(
-                "Retry requested for job(s) %s%s",
-                ", ".join(map(str, changed)),
-                " (sent again on purpose)" if force else "",
-            )
-        return changed
-
-    def retry_all_failed(self) -> list[int]:
-        return self._changed(self.store.retry_all_failed())
-
-    def cancel(self, ids: list[int]) -> list[int]:
-        changed = self._changed(self.store.cancel(ids))
-        if changed:
-            log.info("Cancelled job(s) %s", ", ".join(map(str, changed)))
-        return changed
-
-    def delete(self, ids: list[int]) -> int:
-        n = self.store.delete(ids)
-        self.events.jobs_changed()
-        return n
-
-    def set_number(self, ids: list[int], number: str, *, save_contact: bool = True) -> list[int]:
-        """Fix the number of jobs (and, by default, save it as the recipient's contact)."""
-        e164 = normalise(number, self.settings.sending.default_region)
-        changed = self.store.set_number(ids, e164)
-        if save_contact:
-            for job_id in changed:
-                job = self.store.get(job_id)
-                if job is not None:
-                    self.store.upsert_contact(Contact(uid=job.uid, number=e164, name=job.name))
-        return self._changed(changed)
-
-    def import_contacts(self, path: Path | str) -> ImportResult:
-        """Import a CSV of contacts; waiting jobs they release are queued and announced."""
-        result = import_csv(self.store, path, self.settings.sending.default_region)
-        if result.released_jobs:
-            self.events.jobs_changed()
-            self.wake_sender()
-        return result
-
-    def add_contact(self, uid: str, number: str, name: str = "") -> tuple[Contact, list[int]]:
-        contact, released = add_contact(
-            self.store, uid, number, name, self.settings.sending.default_region
-        )
-        if released:
-            log.info("Contact %s released %d waiting job(s)", uid, len(released))
-        return contact, self._changed(released)

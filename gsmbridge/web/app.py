@@ -19,6 +19,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from werkzeug.exceptions import HTTPException
 
 from gsmbridge.config import Settings
+from gsmbridge.core.actions import JobActions
 from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
@@ -52,14 +53,11 @@ class WebBackend(Protocol):
     """What the web layer needs from the running bridge."""
 
     store: Store
+    jobs: JobActions  # retry, cancel…: what a person does to jobs
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted: ...
 
     def status(self) -> dict[str, Any]: ...
-
-    def retry(self, ids: list[int], *, force: bool = False) -> list[int]: ...
-
-    def cancel(self, ids: list[int]) -> list[int]: ...
 
     def stats(self, days: int = 30) -> Stats: ...
 
@@ -275,10 +273,10 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         if force_arg not in _TRUE + _FALSE:
             return _error(400, f"force must be true or false, got {force_arg!r}")
         force = force_arg in _TRUE
-        return _action(job_id, lambda ids: backend.retry(ids, force=force), "retried")
+        return _action(job_id, lambda ids: backend.jobs.retry(ids, force=force), "retried")
 
     @app.post("/api/jobs/<int:job_id>/cancel")
     def cancel(job_id: int) -> Response:
-        return _action(job_id, backend.cancel, "cancelled")
+        return _action(job_id, backend.jobs.cancel, "cancelled")
 
     return app

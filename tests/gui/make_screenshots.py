@@ -121,7 +121,7 @@ def main(out: Path = OUT) -> None:
     queued = bridge.store.list_jobs(states=["queued"], limit=10)
     bridge.store.mark_failed(queued[0].id, "+CMS ERROR: 38 (network out of order)")
     bridge.events.job_changed(queued[0].id, "failed")
-    bridge.cancel([queued[1].id])
+    bridge.jobs.cancel([queued[1].id])
     pump(1.0)
 
     window.queue.model.flush()
@@ -142,8 +142,8 @@ def main(out: Path = OUT) -> None:
     pump(1.2)
     window.modem_panel.grab().save(str(out / "modem.png"))
 
-    gui.ctx.bridge.add_contact("cometchat-uid-9", "+12125550130", "Kim Lee")
-    gui.ctx.bridge.add_contact("cometchat-uid-10", "+442071838750", "Oliver Twist")
+    gui.ctx.bridge.contacts.add("cometchat-uid-9", "+12125550130", "Kim Lee")
+    gui.ctx.bridge.contacts.add("cometchat-uid-10", "+442071838750", "Oliver Twist")
     window.contacts.model.reload()
     window.contacts.new_uid.setText("cometchat-uid-11")
     window.contacts.new_number.setText("0151 2345")

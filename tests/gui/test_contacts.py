@@ -34,7 +34,7 @@ def test_add_form_validates_as_you_type(gui, qtbot):
 
 def test_number_editor_turns_red_with_the_reason(gui, qtbot):
     view = gui.window.contacts
-    gui.ctx.bridge.add_contact("bob", "+12125550101", "Bob")
+    gui.ctx.bridge.contacts.add("bob", "+12125550101", "Bob")
     view.model.reload()
     index = view.proxy.index(0, ContactsModel.COL_NUMBER)
     editor = view.number_delegate.createEditor(view.table.viewport(), QStyleOptionViewItem(), index)
@@ -131,7 +131,7 @@ def test_edit_number_saved_as_contact_reloads_the_tab(gui, qtbot):
 def test_numbers_are_masked_while_mask_numbers_is_on(gui, qtbot):
     assert gui.ctx.settings.gui.mask_numbers
     view = _show_contacts(gui, qtbot)
-    gui.ctx.bridge.add_contact("ivan", "+12125550109", "Ivan")
+    gui.ctx.bridge.contacts.add("ivan", "+12125550109", "Ivan")
     view.model.reload()
     index = view.proxy.index(0, ContactsModel.COL_NUMBER)
     assert index.data() == "+*******0109"
@@ -154,7 +154,7 @@ def test_empty_table_says_why(gui, qtbot):
     qtbot.waitUntil(hint.isVisible, timeout=5000)
     assert "No contacts yet" in hint.text()
     assert hint.geometry() == view.table.viewport().rect()
-    gui.ctx.bridge.add_contact("jane", "+12125550110", "Jane")
+    gui.ctx.bridge.contacts.add("jane", "+12125550110", "Jane")
     gui.ctx.note_contacts_changed()
     qtbot.waitUntil(lambda: not hint.isVisible(), timeout=5000)
     view.search.setText("nobody")
@@ -165,7 +165,7 @@ def test_empty_table_says_why(gui, qtbot):
 
 def test_delete_question_names_one_contact(gui, qtbot, monkeypatch):
     view = _show_contacts(gui, qtbot)
-    gui.ctx.bridge.add_contact("kim", "+12125550111")
+    gui.ctx.bridge.contacts.add("kim", "+12125550111")
     view.model.reload()
     view.table.selectRow(0)
     asked: list[str] = []

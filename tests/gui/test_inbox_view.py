@@ -47,7 +47,7 @@ def test_received_sms_appears_with_the_sender_named(gui, qtbot):
     bridge, view = gui.ctx.bridge, gui.window.inbox
     assert view.stack.currentWidget() is view.empty
     assert "No SMS received yet" in view.empty.text()
-    bridge.add_contact("alice", ALICE, "Alice")
+    bridge.contacts.add("alice", ALICE, "Alice")
     modem = simulated_modem(gui, qtbot)
 
     gui.ctx.bridge.simulators[modem.url].receive_sms(ALICE, "Yes, see you at 9")

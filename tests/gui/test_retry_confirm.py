@@ -36,7 +36,7 @@ def _setup(gui, qtbot):
     bridge, view = gui.ctx.bridge, gui.window.queue
     sent = make_jobs(bridge, 2)
     (cancelled,) = make_jobs(bridge, 1, uid="nobody", phno=None)
-    assert bridge.cancel([cancelled]) == [cancelled]
+    assert bridge.jobs.cancel([cancelled]) == [cancelled]
 
     def shown(job_id: int):
         row = view.model.row_of(job_id)
@@ -100,7 +100,7 @@ def test_yes_sends_them_again(gui, qtbot, dialog: Dialog) -> None:
 def test_no_question_when_nothing_went_out(gui, qtbot, dialog: Dialog) -> None:
     bridge, view = gui.ctx.bridge, gui.window.queue
     (job,) = make_jobs(bridge, 1, uid="nobody", phno=None)
-    assert bridge.cancel([job]) == [job]
+    assert bridge.jobs.cancel([job]) == [job]
     qtbot.waitUntil(lambda: view.model.row_of(job) >= 0, timeout=5000)
     qtbot.waitUntil(lambda: view.model.job(view.model.row_of(job)).state is State.CANCELLED)
     qtbot.waitUntil(lambda: _select(view, [job]), timeout=5000)

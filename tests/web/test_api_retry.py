@@ -79,6 +79,6 @@ def test_bridge_retry_returns_only_the_requeued_ids(bridge: Bridge, client: Clie
     sent = _sent_job(bridge, client, "bridge-sent")
     waiting = client.post("/webhook", payload(data__to__uid="w", data__to__phno=None))[2]["id"]
     assert client.post(f"/api/jobs/{waiting}/cancel")[0] == 200
-    assert bridge.retry([sent, waiting]) == [waiting]
+    assert bridge.jobs.retry([sent, waiting]) == [waiting]
     assert bridge.store.get(sent).state in (State.SENT, State.DELIVERED)
-    assert bridge.retry([sent], force=True) == [sent]
+    assert bridge.jobs.retry([sent], force=True) == [sent]

@@ -172,7 +172,7 @@ def test_missing_number_is_accepted_as_needs_number_and_released_by_a_contact(
     job = bridge.store.get(body["id"])
     assert "not in contacts" in job.last_error
 
-    bridge.add_contact("cometchat-uid-1", "(212) 555-0199", "Andrew")
+    bridge.contacts.add("cometchat-uid-1", "(212) 555-0199", "Andrew")
     job = bridge.store.get(body["id"])
     assert job.state.value == "queued"
     assert job.number == "+12125550199"

@@ -311,7 +311,7 @@ class ContactsView(QWidget):
     def add_contact(self, uid: str, number: str, name: str = "") -> None:
         self.ctx.tasks.run(
             "Add contact",
-            self.ctx.bridge.add_contact,
+            self.ctx.bridge.contacts.add,
             uid,
             number,
             name,
@@ -374,7 +374,7 @@ class ContactsView(QWidget):
         bridge = self.ctx.bridge
 
         def run_import() -> ImportResult:
-            return bridge.import_contacts(path)
+            return bridge.contacts.import_csv(path)
 
         self.ctx.tasks.run(
             "Import contacts",

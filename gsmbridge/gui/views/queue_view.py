@@ -319,7 +319,7 @@ class QueueView(QWidget):
         """Requeue jobs; ``force`` also sends again those that already went out."""
         self.ctx.tasks.run(
             "Retry",
-            self.ctx.bridge.retry,
+            self.ctx.bridge.jobs.retry,
             ids,
             force=force,
             on_done=self._done("Retrying {n} job{s}"),
@@ -327,12 +327,12 @@ class QueueView(QWidget):
 
     def cancel(self, ids: list[int]) -> None:
         self.ctx.tasks.run(
-            "Cancel", self.ctx.bridge.cancel, ids, on_done=self._done("Cancelled {n} job{s}")
+            "Cancel", self.ctx.bridge.jobs.cancel, ids, on_done=self._done("Cancelled {n} job{s}")
         )
 
     def delete(self, ids: list[int]) -> None:
         self.ctx.tasks.run(
-            "Delete", self.ctx.bridge.delete, ids, on_done=self._done("Deleted {n} job{s}")
+            "Delete", self.ctx.bridge.jobs.delete, ids, on_done=self._done("Deleted {n} job{s}")
         )
 
     def set_number(self, ids: list[int], number: str, save_contact: bool = True) -> None:
@@ -345,7 +345,7 @@ class QueueView(QWidget):
 
         self.ctx.tasks.run(
             "Edit number",
-            self.ctx.bridge.set_number,
+            self.ctx.bridge.jobs.set_number,
             ids,
             number,
             save_contact=save_contact,
@@ -429,7 +429,7 @@ class QueueView(QWidget):
     def retry_all_failed(self) -> None:
         self.ctx.tasks.run(
             "Retry all failed",
-            self.ctx.bridge.retry_all_failed,
+            self.ctx.bridge.jobs.retry_all_failed,
             on_done=self._done("Retrying {n} failed job{s}"),
         )
 

@@ -87,7 +87,7 @@ class SmsTestBox(QGroupBox):
         self._say("Queueing…", ok=None)
         self.ctx.tasks.run(
             "Send test SMS",
-            self.ctx.bridge.send_test,
+            self.ctx.bridge.jobs.send_test,
             number,
             self.text.toPlainText(),
             on_done=self._queued,

@@ -89,7 +89,7 @@ class TestSmsPage(Page):
         say(self.job_state, "queueing…", None)
         self.ctx.tasks.run(
             "Send test SMS",
-            self.ctx.bridge.send_test,
+            self.ctx.bridge.jobs.send_test,
             number,
             TEST_TEXT,
             on_done=self._queued,
