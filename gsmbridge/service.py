@@ -19,7 +19,7 @@ from typing import Any
 from gsmbridge import __version__
 from gsmbridge.config import AuthSettings, Settings, get_key, restart_keys
 from gsmbridge.core import power, private, store_stats
-from gsmbridge.core.actions import ContactActions, JobActions
+from gsmbridge.core.actions import TEST_UID, ContactActions, JobActions
 from gsmbridge.core.cometchat import PhoneLookup
 from gsmbridge.core.config_watch import ConfigWatch
 from gsmbridge.core.counts import CountsPublisher
@@ -28,9 +28,12 @@ from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact
+from gsmbridge.core.optout import OptOuts, queue_confirmation
 from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.core.replies import Replies
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
+from gsmbridge.core.store_replies import RepliesStore
 from gsmbridge.core.store_spool import SPOOL_NAME
 from gsmbridge.core.store_stats import Stats
 from gsmbridge.modem.deliver import Deliver
@@ -139,6 +142,9 @@ class Bridge:
         # port "sim": the built-in simulators, by modem name (the driver only gets a URL)
         self.simulators: dict[str, ModemSimulator] = {}
         self.sender: Sender | None = None
+        # Replies posted into CometChat, and the opt-out list (STOP): made with the store.
+        self.replies: Replies | Any = None
+        self.opt_outs: OptOuts | Any = None
         # What a person does to jobs and contacts (window, API): made with the store.
         self.jobs: JobActions | Any = None
         self.contacts: ContactActions | Any = None
@@ -195,6 +201,7 @@ class Bridge:
                 lookup=self.lookup.request,
             )
             self.intake.lookup_enabled = lambda: self.lookup.enabled
+            self._open_replies()
             self.jobs = JobActions(self.store, self.events, self.wake_sender, self.settings)
             self.contacts = ContactActions(self.store, self.events, self.wake_sender, self.settings)
         return self.store
@@ -329,7 +336,9 @@ class Bridge:
             if modem.status.simulated:
                 log.warning("Modem %s is SIMULATED: no real SMS will be sent", modem.url)
             modem.start()
+        self.sender.refuse = self.opt_outs.refuse  # for jobs queued before a STOP
         self.sender.start()
+        self.replies.start()
 
     def _number_found(self, uid: str, number: str) -> None:
         released = self.store.upsert_contact(Contact(uid=uid, number=number))
@@ -361,7 +370,22 @@ class Bridge:
         who = f" ({message.name or message.uid})" if message.uid else ""
         if message.complete:
             log.info("Reply from %s%s stored (#%d)", mask(sms.sender), who, message.id)
+        self.replies.received(message, number)  # where it goes, or why nowhere
         self.events.sms_received(message)
+
+    def _open_replies(self) -> None:
+        replies_store = RepliesStore.over(self.store)
+
+        def confirm(number: str, text: str) -> None:
+            job_id = queue_confirmation(self.store, number, text)
+            self.events.job_changed(job_id, "queued")
+            self.wake_sender()
+
+        self.opt_outs = OptOuts(
+            replies_store, lambda: self.settings.replies, self.events, confirm,
+            exempt=(TEST_UID,),
+        )  # fmt: skip
+        self.replies = Replies(replies_store, self.store, self.settings, self.events, self.opt_outs)
 
     def stop(self) -> None:
         """Stop in order: tunnel, web server, sender, modems, database."""
@@ -378,6 +402,8 @@ class Bridge:
         if self.sender is not None:
             self.sender.stop()
             self.sender = None
+        if self.replies is not None:
+            self.replies.stop()
         for modem in self.modems:
             modem.stop()
         self.modems = []
@@ -414,7 +440,8 @@ class Bridge:
             self.sender.wake(force=False)
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted:
-        return self.intake.accept(payload, text)
+        # A notification to a number that opted out ends failed at once, unsent.
+        return self.opt_outs.after_intake(self.intake.accept(payload, text), self.store.get)
 
     def status(self) -> dict[str, Any]:
         try:
