@@ -24,6 +24,7 @@ from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
 from gsmbridge.core.notification import PayloadError
+from gsmbridge.core.replies import Replies
 from gsmbridge.core.store import Store
 from gsmbridge.core.store_stats import MAX_DAYS, Stats
 from gsmbridge.modem.status import ModemStatus
@@ -53,6 +54,7 @@ class WebBackend(Protocol):
     """What the web layer needs from the running bridge."""
 
     store: Store
+    replies: Replies  # replies posted into CometChat (issue 17)
     jobs: JobActions  # retry, cancel…: what a person does to jobs
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted: ...
@@ -244,12 +246,30 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return page
         limit, offset = page
         store = backend.store
+        messages = store.list_incoming(limit=limit, offset=offset)
+        # Where each reply went in CometChat, or why not (null: received before posting).
+        posts = backend.replies.store.posts_for([m.id for m in messages])
+        out = []
+        for m in messages:
+            post = posts.get(m.id)
+            out.append({**m.to_dict(), "posting": post.to_dict() if post else None})
         return jsonify(
-            messages=[m.to_dict() for m in store.list_incoming(limit=limit, offset=offset)],
+            messages=out,
             total=store.count_incoming(),
             limit=limit,
             offset=offset,
         )
+
+    @app.post("/api/inbox/<int:message_id>/post-again")
+    def post_again(message_id: int) -> Response:
+        post = backend.replies.store.get_post(message_id)
+        if post is None:
+            return _error(404, f"no reply {message_id} with a posting state")
+        if not backend.replies.post_again([message_id]):
+            why = "its sender is unknown" if not post.receiver else f"it is {post.summary}"
+            return _error(409, f"reply {message_id} cannot be posted again: {why}")
+        after = backend.replies.store.get_post(message_id) or post
+        return jsonify(id=message_id, posting=after.to_dict())
 
     def _action(job_id: int, fn: Callable[[list[int]], list[int]], verb: str) -> Response:
         found = backend.store.get(job_id)
