@@ -18,7 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from gsmbridge.config import RetrySettings, Settings
 from gsmbridge.core.db import StoreUnavailable
@@ -31,6 +31,7 @@ from gsmbridge.modem.pdu import StatusReport
 from gsmbridge.modem.status import ModemStatus
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 IDLE_WAIT_S = 60.0  # wake up now and then even with nothing to do
 NOT_READY_WAIT_S = 2.0  # a modem becoming ready also wakes the workers
@@ -422,7 +423,7 @@ class _Worker:
             parts_out += 1
             # Queued ahead of every later write (a report's too): a retry resumes
             # after this part, and its report finds it.
-            store.record_part(job.id, seq, reference, concat_ref, wait=False)
+            self._settle(lambda: store.record_part(job.id, seq, reference, concat_ref, wait=False))
             if self.parked_reports:
                 self._match_parked(final=False)
 
@@ -445,7 +446,9 @@ class _Worker:
             note = f"modem unavailable: {exc.name}"
             if exc.maybe_sent:
                 note += " (the last part may have gone out; it will be sent again)"
-            state = store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
+            state = self._settle(
+                lambda: store.schedule_retry(job.id, note, sender.clock(), count_attempt=False)
+            )
             log.debug("Job %d back in the queue: %s", job.id, note)
             self._modem_away(exc.name or str(exc))
             sender.listener.job_changed(job.id, state)
@@ -465,13 +468,28 @@ class _Worker:
         detail = f"{parts} part(s), {getattr(result, 'encoding', '?')}, via {self.modem.url}"
         if getattr(result, "truncated", False):
             detail += ", truncated to the maximum number of parts"
-        state = store.mark_sent(job.id, parts_total=parts, detail=detail)
+        state = self._settle(lambda: store.mark_sent(job.id, parts_total=parts, detail=detail))
         log.info("Job %d sent to %s (%s)", job.id, mask(job.number), detail)
         if state == "delivered":  # every part's report came while it was sending
             log.info("Job %d delivered", job.id)
         elif state == "failed":
             log.warning("Job %d %s", job.id, self._last_error(job.id))
         sender.listener.job_changed(job.id, state)
+
+    def _settle(self, write: Callable[[], T]) -> T:
+        """Write a send's result (a part, the outcome), which must not be lost: while
+        the shared store is unreachable the worker waits here, its modem idle, and
+        writes it once the store answers (a stop gives up: the crash policy covers it)."""
+        warned = False
+        while True:
+            try:
+                return write()
+            except StoreUnavailable as exc:
+                if not warned:
+                    log.warning("A sent job's result waits for the shared store: %s", exc)
+                    warned = True
+                if self.sender._stop.wait(NOT_READY_WAIT_S):
+                    raise
 
     def _last_error(self, job_id: int) -> str:
         job = self.sender.store.get(job_id)
@@ -518,7 +536,10 @@ class _Worker:
         retry = sender.settings.retry
         if transient and attempts < retry.max_attempts:
             delay = backoff_delay(attempts, retry, sender.rng)
-            if store.schedule_retry(job.id, error, sender.clock() + delay) == "failed":
+            state = self._settle(
+                lambda: store.schedule_retry(job.id, error, sender.clock() + delay)
+            )
+            if state == "failed":
                 log.warning("Job %d %s", job.id, self._last_error(job.id))
                 sender.listener.job_changed(job.id, "failed")
                 return
@@ -533,6 +554,6 @@ class _Worker:
             sender.listener.job_changed(job.id, "queued")
             return
         reason = error if not transient else f"gave up after {attempts} attempts: {error}"
-        store.mark_failed(job.id, reason)
+        self._settle(lambda: store.mark_failed(job.id, reason))
         log.error("Job %d failed: %s", job.id, reason)
         sender.listener.job_changed(job.id, "failed")

@@ -153,8 +153,8 @@ class Store(SendingStore, InboxStore):
         """Move spooled notifications into the shared store once it answers; return
         how many moved.  Each leaves the spool only after the shared store committed it
         (a crash in between moves it twice; dedup keeps one)."""
-        if self.spool is None or not self.backend.probe():
-            return 0
+        if self.spool is None or self.backend.down:
+            return 0  # the backend tries the server meanwhile
         moved = 0
         while batch := self.spool.oldest(100):
             for row_id, received_at, window, new in batch:

@@ -167,12 +167,14 @@ class PgDatabase:
         self._down = ""  # why the store cannot be reached now ("": it can)
         self._down_lock = threading.Lock()
         self._migrated = False
+        self._prober: threading.Thread | None = None
         try:
             self._connect_and_migrate()
         except StoreUnavailable as exc:
             if not offline_ok:
                 raise
             self._down = str(exc)
+            self._start_prober()
         self._pool: ConnectionPool[psycopg.Connection[Row]] = ConnectionPool(
             url,
             min_size=1,
@@ -207,6 +209,19 @@ class PgDatabase:
             if not self._down:
                 log.warning("%s", exc)
             self._down = str(exc)
+            self._start_prober()
+
+    def _start_prober(self) -> None:
+        """One thread tries the server every POLL_S while the store is down."""
+        if self._prober is not None and self._prober.is_alive():
+            return
+        self._prober = threading.Thread(target=self._probe_loop, name="store probe", daemon=True)
+        self._prober.start()
+
+    def _probe_loop(self) -> None:
+        while not self._listen_stop.wait(POLL_S):
+            if self._closed or self.probe():
+                return
 
     def probe(self) -> bool:
         """While down: try the server again; True once it answers (the pool reopens)."""
@@ -278,9 +293,12 @@ class PgDatabase:
         raise AssertionError("unreachable")
 
     def _write_soon(self, fn: Callable[[Any], object]) -> None:
-        """Committed now (before any later write); a failure is logged, as nobody waits."""
+        """Committed now (before any later write); a failure is logged, as nobody waits,
+        except the store being unreachable, which the caller is told."""
         try:
             self._write(fn)
+        except StoreUnavailable:
+            raise  # the caller keeps it until the store answers (Sender._settle)
         except Exception as exc:  # noqa: BLE001 - nobody would see it otherwise
             log.error("A queued database write failed: %r", exc)
 

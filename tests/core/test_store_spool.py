@@ -24,6 +24,15 @@ def _wait(predicate, timeout: float = 15.0) -> None:
         time.sleep(0.05)
 
 
+def _state_or_none(store: Store, job_id: int) -> str | None:
+    """A job's state, None while the store cannot be read (back only a moment later)."""
+    try:
+        job = store.get(job_id)
+    except StoreClosed:
+        return None
+    return job.state.value if job else None
+
+
 @pytest.fixture
 def halted(pg_cluster: PgCluster):
     """Stops the test run's server when the test asks; always started again after."""
@@ -99,3 +108,23 @@ def test_a_spooled_notification_without_a_number_gets_it_from_the_contacts_once_
         assert (job.state, job.number) == (State.QUEUED, "+12125550199")
     finally:
         store.close()
+
+
+def test_a_send_under_way_when_the_store_goes_finishes_and_its_result_waits(
+    pg_url: str, halted: PgCluster
+) -> None:
+    from gsmbridge.simulator import fast_options
+    from tests.core.test_sender import Rig, fast_settings
+
+    rig = Rig(pg_url, fast_settings(), fast_options(send_latency_s=0.8, status_reports=False))
+    try:
+        job_id = rig.add("mid-send")
+        rig.wait_states([job_id], {"sending"}, timeout=5)
+        halted.halt()  # while the modem is inside its AT exchange
+        rig.sims[0].wait_for_messages(1, timeout=5)  # the modem finished the SMS
+        time.sleep(0.5)
+        halted.resume()
+        _wait(lambda: _state_or_none(rig.store, job_id) == "sent")  # kept, then written
+        assert len(rig.sims[0].sent) == 1  # not sent again
+    finally:
+        rig.close()
