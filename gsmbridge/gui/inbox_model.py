@@ -17,6 +17,7 @@ from PySide6.QtCore import QModelIndex, QObject, Qt, Signal, Slot
 from PySide6.QtGui import QBrush, QColor, QIcon
 
 from gsmbridge.core.models import IncomingSms
+from gsmbridge.core.store_replies import PostState, RepliesStore, ReplyPost
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
 from gsmbridge.gui.icons import dot_icon
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 MESSAGE_ROLE = Qt.ItemDataRole.UserRole
 LOAD_LIMIT = 500
 INCOMPLETE_COLOUR = "#a8660c"
+FAILED_COLOUR = "#b3261e"
 
 
 @cache
@@ -60,6 +62,38 @@ def missing_note(message: IncomingSms) -> str:
     return f"{missing} of {message.parts_total} parts missing"
 
 
+def conversation_label(post: ReplyPost | None) -> str:
+    """ "Susan Marie (user)", "Hiking Group (group)": where a reply went in CometChat."""
+    if post is None or not post.receiver:
+        return ""
+    mark = " *" if post.note else ""  # a coalesced SMS: the tooltip says which one
+    return f"{post.conversation or post.receiver} ({post.receiver_type}){mark}"
+
+
+def conversation_tooltip(post: ReplyPost | None) -> str | None:
+    if post is None or not post.receiver:
+        return None
+    text = (
+        f"To the {post.receiver_type} {post.conversation} ({post.receiver}), as"
+        f" {post.on_behalf_of}: the conversation of notification job {post.job_id}"
+    )
+    return text + (f"\n{post.note[0].upper()}{post.note[1:]}." if post.note else "")
+
+
+def posting_label(post: ReplyPost | None) -> str:
+    """The reply's posting state in words; "" before it has one."""
+    return post.summary if post is not None else ""
+
+
+def reposting_allowed(post: ReplyPost | None) -> bool:
+    """Post again: a reply that failed or was not posted, its conversation known."""
+    return (
+        post is not None
+        and bool(post.receiver)
+        and post.state in (PostState.FAILED, PostState.NOT_POSTED)
+    )
+
+
 class InboxModel(RowTableModel):
     """Received SMS, newest first (by id: the order they were stored in).
 
@@ -67,8 +101,8 @@ class InboxModel(RowTableModel):
         total_changed(int): the number of messages in the store changed.
     """
 
-    COL_RECEIVED, COL_FROM, COL_MESSAGE, COL_MODEM = range(4)
-    HEADERS = ("Received", "From", "Message", "Modem")
+    COL_RECEIVED, COL_FROM, COL_MESSAGE, COL_MODEM, COL_CONVERSATION, COL_POSTING = range(6)
+    HEADERS = ("Received", "From", "Message", "Modem", "Conversation", "Posted to CometChat")
 
     total_changed = Signal(int)
 
@@ -86,6 +120,7 @@ class InboxModel(RowTableModel):
         self.limit = limit
         self._rows: list[IncomingSms] = []
         self._keys: list[int] = []  # -id, ascending: parallel to _rows
+        self._posts: dict[int, ReplyPost] = {}  # by message id: where each reply went
         self._total = 0
         self._masked = True
         self._generation = 0
@@ -113,14 +148,17 @@ class InboxModel(RowTableModel):
         self._generation += 1
         generation = self._generation
 
-        def read() -> tuple[int, list[IncomingSms]]:  # on a worker thread with a runner
+        def read() -> tuple[int, list[IncomingSms], dict[int, ReplyPost]]:  # a worker thread
             if store is None:
-                return 0, []
+                return 0, [], {}
             try:
-                return store.count_incoming(), store.list_incoming(limit=limit)
+                rows = store.list_incoming(limit=limit)
+                replies = _replies_of(store)
+                posts = replies.posts_for([m.id for m in rows]) if replies else {}
+                return store.count_incoming(), rows, posts
             except READ_ERRORS as exc:
                 log.debug("inbox not loaded: %s", exc)
-                return 0, []
+                return 0, [], {}
 
         self._arrived.clear()
         if self._runner is None or sync or store is None:
@@ -129,13 +167,16 @@ class InboxModel(RowTableModel):
         self.loading = True
         self._runner(read, lambda result: self._apply(generation, result))
 
-    def _apply(self, generation: int, result: tuple[int, list[IncomingSms]]) -> None:
+    def _apply(
+        self, generation: int, result: tuple[int, list[IncomingSms], dict[int, ReplyPost]]
+    ) -> None:
         if generation != self._generation:
             return  # another store since: a newer read is on its way
-        total, rows = result
+        total, rows, posts = result
         self.loading = False
         self.beginResetModel()
         self._rows = list(rows)
+        self._posts = dict(posts)
         self._keys = [-m.id for m in self._rows]
         self._total = total
         self.endResetModel()
@@ -157,6 +198,7 @@ class InboxModel(RowTableModel):
         if self.loading:
             self._arrived.append(message)
             return False
+        self._read_post(message.id)  # the poster announces a new posting state this way too
         key = -message.id
         pos = bisect.bisect_left(self._keys, key)
         if pos < len(self._keys) and self._keys[pos] == key:
@@ -171,6 +213,28 @@ class InboxModel(RowTableModel):
             self._total += 1
             emit(self.total_changed, self._total)
         return True
+
+    def _read_post(self, message_id: int) -> None:
+        replies = _replies_of(self._store)
+        if replies is None:
+            return
+        try:
+            post = replies.get_post(message_id)  # one row by key: cheap on the GUI thread
+        except READ_ERRORS as exc:
+            log.debug("posting state not read: %s", exc)
+            return
+        if post is not None:
+            self._posts[message_id] = post
+
+    def set_post(self, post: ReplyPost) -> None:
+        """Show a reply's new posting state (after Post again)."""
+        self._posts[post.inbox_id] = post
+        row = self.row_of(post.inbox_id)
+        if row >= 0:
+            emit(self.dataChanged, self.index(row, 0), self.index(row, len(self.HEADERS) - 1))
+
+    def post(self, message_id: int) -> ReplyPost | None:
+        return self._posts.get(message_id)
 
     def remove_ids(self, ids: Iterable[int]) -> int:
         """Drop deleted messages from the table; returns how many rows went."""
@@ -226,6 +290,13 @@ class InboxModel(RowTableModel):
             return m
         if role == Qt.ItemDataRole.ToolTipRole:
             return self._tooltip(m, col)
+        if col == self.COL_POSTING and role == Qt.ItemDataRole.ForegroundRole:
+            post = self._posts.get(m.id)
+            if post is not None and post.state is PostState.FAILED:
+                return QBrush(QColor(FAILED_COLOUR))
+            if post is not None and post.state is PostState.PENDING and post.error:
+                return QBrush(QColor(INCOMPLETE_COLOUR))
+            return None
         if col == self.COL_MESSAGE and not m.complete:
             if role == Qt.ItemDataRole.ForegroundRole:
                 return QBrush(QColor(INCOMPLETE_COLOUR))
@@ -245,6 +316,10 @@ class InboxModel(RowTableModel):
             return preview(m.text, 200)
         if col == self.COL_MODEM:
             return m.modem
+        if col == self.COL_CONVERSATION:
+            return conversation_label(self._posts.get(m.id))
+        if col == self.COL_POSTING:
+            return posting_label(self._posts.get(m.id))
         return ""
 
     def _tooltip(self, m: IncomingSms, col: int) -> str | None:
@@ -256,4 +331,19 @@ class InboxModel(RowTableModel):
         if col == self.COL_MESSAGE:
             note = missing_note(m)
             return m.text + (f"\n\nIncomplete: {note} ([…] marks them)." if note else "")
+        if col == self.COL_CONVERSATION:
+            return conversation_tooltip(self._posts.get(m.id))
+        if col == self.COL_POSTING:
+            post = self._posts.get(m.id)
+            if post is None:
+                return None
+            extra = f"\nCometChat message id: {post.message_id}" if post.message_id else ""
+            tries = f"\nAttempts: {post.attempts}" if post.attempts else ""
+            return f"{post.summary}{extra}{tries}"
         return None
+
+
+def _replies_of(store: Any) -> RepliesStore | None:
+    """The replies' repository on the store's database (None for a store without one)."""
+    backend = getattr(store, "backend", None)
+    return RepliesStore(backend) if backend is not None else None

@@ -32,12 +32,16 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge.core.models import IncomingSms
+from gsmbridge.core.store_replies import ReplyPost
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_full_time
 from gsmbridge.gui.inbox_model import (
+    FAILED_COLOUR,
     INCOMPLETE_COLOUR,
     InboxModel,
+    conversation_label,
+    reposting_allowed,
     sender_label,
 )
 from gsmbridge.gui.views.widgets import list_table
@@ -52,6 +56,8 @@ COLUMN_WIDTHS = {
     InboxModel.COL_RECEIVED: 120,
     InboxModel.COL_FROM: 330,
     InboxModel.COL_MODEM: 110,
+    InboxModel.COL_CONVERSATION: 170,
+    InboxModel.COL_POSTING: 220,
 }
 
 
@@ -66,7 +72,7 @@ class ElideMiddleDelegate(QStyledItemDelegate):
         option.textElideMode = Qt.TextElideMode.ElideMiddle
 
 
-def message_header_html(m: IncomingSms, *, masked: bool) -> str:
+def message_header_html(m: IncomingSms, *, masked: bool, post: ReplyPost | None = None) -> str:
     """The details' summary line(s) as HTML (QLabel's subset)."""
     esc = html.escape
     rows = [
@@ -85,13 +91,22 @@ def message_header_html(m: IncomingSms, *, masked: bool) -> str:
                 " ([…] marks what is missing)</span>"
             )
         rows.append(("Parts", parts))
+    if post is not None:
+        if post.receiver:
+            rows.append(("Conversation", esc(f"{conversation_label(post)} as {post.on_behalf_of}")))
+        state = esc(post.summary)
+        if post.state.value == "failed":
+            state = f"<span style='color:{FAILED_COLOUR}'>{state}</span>"
+        rows.append(("CometChat", state))
+        if post.note:
+            rows.append(("Note", esc(post.note)))
     return "&nbsp;&nbsp;·&nbsp;&nbsp;".join(
         f"<span style='color:gray'>{k}</span> {v}" for k, v in rows
     )
 
 
 class InboxView(QWidget):
-    """Received SMS: a table, the selected message in full, Copy and Delete.
+    """Received SMS: a table, the selected message in full, Copy, Post again and Delete.
 
     Signals:
         message_posted(str): a short result for the status bar.
@@ -112,12 +127,17 @@ class InboxView(QWidget):
         self.act_delete = self._action(
             "Delete…", self._delete_clicked, QKeySequence.StandardKey.Delete
         )
+        self.act_post_again = self._action("Post again", self.post_again, QKeySequence())
+        self.act_post_again.setToolTip(
+            "Post the selected replies into their CometChat conversation again"
+            " (those that failed or were not posted; never an unknown sender's)"
+        )
         self.show_numbers = QCheckBox("Show numbers")
         self.show_numbers.setChecked(not ctx.settings.gui.mask_numbers)
         self.show_numbers.toggled.connect(self._set_show_numbers)
         self.total = QLabel()
         bar = QHBoxLayout()
-        for act in (self.act_copy, self.act_delete):
+        for act in (self.act_copy, self.act_post_again, self.act_delete):
             button = QToolButton()
             button.setDefaultAction(act)
             button.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
@@ -134,7 +154,7 @@ class InboxView(QWidget):
         self.from_delegate = ElideMiddleDelegate(self.table)
         self.table.setItemDelegateForColumn(InboxModel.COL_FROM, self.from_delegate)
         self.table.customContextMenuRequested.connect(self._context_menu)
-        self.table.addActions([self.act_copy, self.act_delete])
+        self.table.addActions([self.act_copy, self.act_post_again, self.act_delete])
         self.table.selectionModel().selectionChanged.connect(self._selection_changed)
 
         self.details_header = QLabel(NO_SELECTION)
@@ -246,6 +266,7 @@ class InboxView(QWidget):
         selected = self.selected_messages()
         self.act_copy.setEnabled(bool(selected))
         self.act_delete.setEnabled(bool(selected) and self.ctx.store is not None)
+        self.act_post_again.setEnabled(bool(self._repostable()) and self.ctx.running)
         self._refresh_details()
 
     def _refresh_details(self) -> None:
@@ -259,7 +280,9 @@ class InboxView(QWidget):
             return
         m = selected[0]
         self._shown_id = m.id
-        self.details_header.setText(message_header_html(m, masked=self.model.masked))
+        self.details_header.setText(
+            message_header_html(m, masked=self.model.masked, post=self.model.post(m.id))
+        )
         if self.details_text.toPlainText() != m.text:
             self.details_text.setPlainText(m.text)
         self.details_text.show()
@@ -269,11 +292,13 @@ class InboxView(QWidget):
         if self._shown_id is not None:
             if top.row() <= self.model.row_of(self._shown_id) <= bottom.row():
                 self._refresh_details()
+                self.act_post_again.setEnabled(bool(self._repostable()) and self.ctx.running)
 
     @Slot(QPoint)
     def _context_menu(self, pos: QPoint) -> None:
         menu = QMenu(self)
         menu.addAction(self.act_copy)
+        menu.addAction(self.act_post_again)
         menu.addSeparator()
         menu.addAction(self.act_delete)
         menu.popup(self.table.viewport().mapToGlobal(pos))
@@ -287,6 +312,30 @@ class InboxView(QWidget):
             QGuiApplication.clipboard().setText("\n\n".join(m.text for m in messages))
             n = len(messages)
             emit(self.message_posted, f"Copied the text of {n} message{'s' if n != 1 else ''}")
+
+    def _repostable(self) -> list[int]:
+        return [m.id for m in self.selected_messages() if reposting_allowed(self.model.post(m.id))]
+
+    @Slot()
+    def post_again(self) -> None:
+        """Post the selected failed replies again (the poster works on its own thread)."""
+        ids = self._repostable()
+        bridge = self.ctx.bridge if self.ctx.running else None
+        if not ids or bridge is None or bridge.replies is None:
+            return
+        replies = bridge.replies
+
+        def run() -> list[ReplyPost]:
+            done = replies.post_again(ids)
+            return [p for i in done if (p := replies.store.get_post(i)) is not None]
+
+        self.ctx.tasks.run("Post again", run, on_done=self._posted_again)
+
+    def _posted_again(self, posts: list[ReplyPost]) -> None:
+        for post in posts:
+            self.model.set_post(post)
+        n = len(posts)
+        emit(self.message_posted, f"Posting {n} repl{'ies' if n != 1 else 'y'} again")
 
     @Slot()
     def _delete_clicked(self) -> None:
