@@ -62,6 +62,7 @@ COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
     "set-password": ("--config",),
     "send": ("--config", "--data-dir", "--modem", "--log-level"),
     "stop": ("--data-dir",),
+    "store": ("--config", "--data-dir", "--store"),
 }
 SETTINGS_OPTIONS = ("--config", "--data-dir")
 
@@ -168,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     else:
         send.register(sub)
         modem_cli.register(sub)
+    from gsmbridge.cli import store as store_cli
+
+    store_cli.register(sub)
     _accept_global_options(sub)
     return parser
 

@@ -136,3 +136,87 @@ def test_a_node_the_shared_store_refuses_says_why_in_one_line_and_does_not_start
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith("gsmbridge: the shared store") and says in last
     assert "Traceback" not in done.stderr
+
+
+# -- gsmbridge store check / copy --------------------------------------------------------
+
+
+def _main(*argv: str) -> int:
+    from gsmbridge.__main__ import main
+
+    return main(list(argv))
+
+
+def _single_pc_queue(data) -> dict[str, int]:
+    """A SQLite queue as one PC leaves it: sent parts, a coalesced group, contacts, replies."""
+    from gsmbridge.core.models import Contact
+    from tests.core.conftest import new_job
+    from tests.helpers import FakeClock
+
+    store = Store(data / DB_NAME, clock=FakeClock())
+    ids = {}
+    ids["sent"], _, _ = store.enqueue(new_job("sent"))
+    ids["member"], _, _ = store.enqueue(new_job("member"))
+    ids["carrier"], _, _ = store.enqueue(new_job("carrier"))
+    job = store.claim_next(modem="COM3")
+    store.record_part(job.id, 1, 42, concat_ref=7)
+    store.mark_sent(job.id, parts_total=1)
+    carrier = store.get(ids["carrier"])
+    store._write(  # the earlier job rides in the later one's SMS
+        lambda c: c.execute("UPDATE jobs SET merged_into=? WHERE id=?", (carrier.id, ids["member"]))
+    )
+    store.upsert_contact(Contact(uid="known", number="+12125550100", name="Known"))
+    store.add_incoming("+12125550123", "thanks", modem="COM3")
+    store.close()
+    return ids
+
+
+def test_store_copy_moves_a_single_pc_queue_into_an_empty_shared_store(
+    tmp_path, pg_url: str, capsys
+) -> None:
+    ids = _single_pc_queue(tmp_path)
+    assert _main("store", "copy", "--to", pg_url, "--data-dir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert "3 job(s)" in out and "1 sent part(s)" in out and "1 contact(s)" in out
+    assert "1 received SMS" in out
+    from tests.helpers import FakeClock
+
+    shared = Store(pg_url, clock=FakeClock())  # the queue's own time, for the report
+    try:
+        assert [j.uid for j in shared.list_jobs(newest_first=False)] == [
+            "sent",
+            "member",
+            "carrier",
+        ]
+        assert shared.get(ids["sent"]).state.value == "sent"
+        assert shared.get(ids["member"]).merged_into == ids["carrier"]
+        assert [e.kind for e in shared.events(ids["sent"])][-1] == "sent"
+        assert shared.record_report("COM3", 42, "12125550123", delivered=True, detail="ok")
+        assert shared.get_contact("known").number == "+12125550100"
+        assert [m.text for m in shared.list_incoming()] == ["thanks"]
+        from tests.core.conftest import new_job
+
+        new_id, _, _ = shared.enqueue(new_job("after-the-move"))
+        assert new_id > ids["carrier"]  # ids go on after the copied ones
+    finally:
+        shared.close()
+    # Only into an empty store: a second copy would mix two queues.
+    assert _main("store", "copy", "--to", pg_url, "--data-dir", str(tmp_path)) == 1
+    assert "is not empty" in capsys.readouterr().err
+
+
+def test_store_check_says_where_the_queue_is_and_its_schema(tmp_path, pg_url: str, capsys):
+    from gsmbridge.core.schema import MIGRATIONS, PG_MIGRATIONS
+
+    Store(tmp_path / DB_NAME).close()
+    assert _main("store", "check", "--data-dir", str(tmp_path)) == 0
+    out = capsys.readouterr().out
+    assert f"schema version {len(MIGRATIONS)} (this gsmbridge: {len(MIGRATIONS)})" in out
+    assert _main("store", "check", "--store", pg_url) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("shared store postgresql://") and "reachable" in out
+    assert f"schema version {len(PG_MIGRATIONS)}" in out
+    assert _main("store", "check", "--store", "postgresql://gsm:pw@127.0.0.1:1/queue") == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("gsmbridge: the shared store") and "unreachable" in err
+    assert "pw" not in err and len(err.splitlines()) == 1
