@@ -48,6 +48,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_number, plural
 from gsmbridge.gui.list_models import ContactsModel
+from gsmbridge.gui.views.optout_panel import OptOutPanel
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, EmptyHint
 
 log = logging.getLogger(__name__)
@@ -201,6 +202,8 @@ class ContactsView(QWidget):
         self.report.setReadOnly(True)
         self.report.setMaximumHeight(110)
         self.report.hide()
+        self.opt_outs = OptOutPanel(ctx)  # the numbers that replied STOP
+        self.opt_outs.message_posted.connect(self.message_posted)
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(6, 6, 6, 6)
@@ -209,17 +212,20 @@ class ContactsView(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.feedback)
         layout.addWidget(self.report)
+        layout.addWidget(self.opt_outs)
         self._check_form()
         self._update_buttons()
 
         self.poll_timer = QTimer(self)
         self.poll_timer.setInterval(POLL_MS)
         self.poll_timer.timeout.connect(self.refresh_if_changed)
+        self.poll_timer.timeout.connect(self.opt_outs.refresh)
         ctx.contacts_changed.connect(self.model.reload)
 
     def set_store(self, store: Any) -> None:
         self.model.set_store(store)
         self.empty_hint.refresh()  # "no contacts" only once a store is open
+        self.opt_outs.refresh()
 
     def set_region(self, region: str) -> None:
         self.model.region = region
@@ -236,12 +242,14 @@ class ContactsView(QWidget):
     @Slot(bool)
     def _set_show_numbers(self, show: bool) -> None:
         self.model.set_masked(not show)
+        self.opt_outs.model.set_masked(not show)
 
     # -- changes made elsewhere ------------------------------------------------------------
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
         self.refresh_if_changed()
+        self.opt_outs.refresh()
         self.poll_timer.start()
 
     def hideEvent(self, event: QHideEvent) -> None:
