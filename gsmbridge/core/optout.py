@@ -76,11 +76,12 @@ class OptOuts:
             added = self.add(number, f"replied {word}")
             if added and self._settings().confirm_opt_out:
                 self._confirm(number, CONFIRM_TEXT)
-            return f"opt-out ({word}): {number} is on the opt-out list" + (
+            # No number in the text: the Inbox shows it where numbers may be masked.
+            return f"opt-out ({word}): the number is on the opt-out list" + (
                 "" if added else " (it already was)"
             )
         removed = self.remove(number)
-        return f"opt-in ({word}): {number} " + (
+        return f"opt-in ({word}): the number " + (
             "is off the opt-out list" if removed else "was not on the opt-out list"
         )
 

@@ -34,13 +34,14 @@ class Request:
 class CometChatStub:
     """A real HTTP server on 127.0.0.1 answering ``POST /v3/messages`` like CometChat.
 
-    ``fail`` holds answers to give first, in order: (status, error code, headers).
+    ``fail`` holds answers to give first, in order: (status, error code, headers) and
+    optionally the error's message.
     Every request is recorded in ``requests``; a success answers ``{"data": {"id"}}``.
     """
 
     def __init__(self) -> None:
         self.requests: list[Request] = []
-        self.fail: list[tuple[int, str, dict[str, str]]] = []
+        self.fail: list[tuple[Any, ...]] = []
         self.lock = threading.Lock()
         outer = self
 
@@ -56,8 +57,9 @@ class CometChatStub:
                     status, extra = 200, {}
                     body: dict[str, Any] = {"data": {"id": str(1000 + n), "sentAt": 1}}
                 else:
-                    status, code, extra = answer
-                    body = {"error": {"code": code, "message": f"stand-in {code}"}} if code else {}
+                    status, code, extra, *text = answer
+                    message = text[0] if text else f"stand-in {code}"
+                    body = {"error": {"code": code, "message": message}} if code else {}
                 data = json.dumps(body).encode()
                 self.send_response(status)
                 for name, value in extra.items():

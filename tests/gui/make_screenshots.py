@@ -172,6 +172,7 @@ def main(out: Path = OUT) -> None:
 
     gui.shutdown()
     statistics(out, tmp / "history")
+    replies(out, tmp / "replies")
     print(f"screenshots in {out}")
 
 
@@ -267,6 +268,62 @@ def statistics(out: Path, data_dir: Path) -> None:
     pump(0.4)
     window.stats_view.grab().save(str(out / "statistics.png"))
     gui.shutdown()
+
+
+def replies(out: Path, data_dir: Path) -> None:
+    """The Inbox with replies posted into CometChat (a stand-in answers its REST API)."""
+    from tests.core.test_replies import CometChatStub
+
+    cometchat = CometChatStub()
+    settings = Settings()
+    settings.server.port = 0
+    settings.auth.username = "cometchat"
+    settings.auth.password_hash = hash_password("screenshot-password")
+    settings.modem.port = ["sim"]
+    settings.limits.per_minute = 0
+    settings.replies.to_cometchat = True
+    settings.cometchat.api_key = "rest-key"
+    settings.cometchat.app_id = "app123"
+    settings.cometchat.region = "us"
+    settings.cometchat.api_url = cometchat.url + "/v3"
+    gui = GuiApp(
+        settings,
+        data_dir,
+        config_path=data_dir.parent / "config-replies.toml",
+        bridge_factory=fast_bridge,
+        route_qt_messages=False,
+        use_tray=False,
+    )
+    gui.start()
+    window = gui.window
+    window.resize(1400, 780)
+    wait(lambda: gui.ctx.running)
+    bridge = gui.ctx.bridge
+    wait(lambda: any(s.state == "ready" for s in bridge.modem_statuses()))
+    for uid, number, name, _text in PEOPLE[:3]:
+        bridge.accept(payload(ONE_TO_ONE, data__to__uid=uid, data__to__phno=number,
+                              data__to__name=name))  # fmt: skip
+    bridge.accept(payload(GROUP_NO_CONTENT, data__to__uid="cometchat-uid-5",
+                          data__to__phno="+12125550126", data__to__name="John Paul"))  # fmt: skip
+    wait(lambda: bridge.store.counts().get("delivered", 0) + bridge.store.counts()["sent"] >= 4)
+    sim = bridge.simulators[bridge.modems[0].url]
+    sim.receive_sms("+12125550123", "Yes! Saturday at 10, I'll bring the maps.")
+    wait(lambda: len(cometchat.posts()) >= 1)
+    cometchat.fail = [(403, "ERR_NOT_A_MEMBER", {}, "The user is not a member of the group.")]
+    sim.receive_sms("+12125550126", "Count me in for the hike, see you at 9")
+    wait(lambda: len(cometchat.posts()) >= 2)
+    sim.receive_sms("+12125550124", "STOP")
+    sim.receive_sms("+12125550199", "Who is this?")
+    wait(lambda: bridge.store.count_incoming() >= 4)
+    pump(1.0)
+    window.tabs.setCurrentWidget(window.inbox)
+    window.inbox.model.reload()
+    pump(0.6)
+    window.inbox.select_ids([2])
+    pump(0.3)
+    window.inbox.grab().save(str(out / "replies.png"))
+    gui.shutdown()
+    cometchat.close()
 
 
 if __name__ == "__main__":

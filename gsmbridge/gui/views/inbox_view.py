@@ -57,7 +57,7 @@ COLUMN_WIDTHS = {
     InboxModel.COL_FROM: 330,
     InboxModel.COL_MODEM: 110,
     InboxModel.COL_CONVERSATION: 170,
-    InboxModel.COL_POSTING: 220,
+    InboxModel.COL_POSTING: 320,
 }
 
 
