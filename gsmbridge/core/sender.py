@@ -204,9 +204,15 @@ class Sender:
             result = self._apply_report(modem_url, report)
         self._reported(modem_url, report, result)
 
+    def modem_key(self, modem_url: str) -> str:
+        """A modem's identity in the store (jobs.modem, sent parts, its limits): its port
+        on one PC; in a shared store the node and the port (two PCs can both have a COM3,
+        and a multi-port modem may give every port one IMEI)."""
+        return f"{self.store.node}:{modem_url}" if self.store.dialect.shared else modem_url
+
     def _apply_report(self, modem_url: str, report: StatusReport) -> tuple[int, str] | None:
         return self.store.record_report(
-            modem_url,
+            self.modem_key(modem_url),
             report.message_reference,
             report.recipient.lstrip("+"),
             delivered=report.delivered,
@@ -322,7 +328,7 @@ class _Worker:
 
     def _query_limits(self, now: float) -> tuple[float, str]:
         limits = self.sender.settings.limits
-        store, url = self.sender.store, self.modem.url
+        store, url = self.sender.store, self.sender.modem_key(self.modem.url)
         # Per modem, SMS parts count (a 3-part message is 3 SMS to the carrier and
         # the SIM plan).  N a minute is one part every 60/N s, evenly: a burst of N
         # then a silent minute is what gets SIMs blocked.  A long message goes out
@@ -362,7 +368,7 @@ class _Worker:
                 return max(min(delay, self._noted_at + NOTE_REFRESH_S - now), 0.01)
             return delay
         self._note_waiting("")
-        job = sender.store.claim_next(modem=self.modem.url, now=now)
+        job = sender.store.claim_next(modem=sender.modem_key(self.modem.url), now=now)
         if job is None:
             due = sender.store.next_due_at()
             return None if due is None else max(due - now, 0.05)

@@ -213,3 +213,16 @@ def test_a_dead_nodes_claimed_job_is_sent_by_another_after_its_lease(rigs, pg_ur
     assert job is not None and job.attempts == 1
     events = [(e.kind, e.detail) for e in rig.store.events(job_id)]
     assert ("recovered", "lease expired, claimed by dead (resend)") in events
+
+
+def test_two_nodes_share_the_queue_each_modem_known_by_node_and_port(rigs) -> None:
+    a = rigs(fast_options(send_latency_s=0.05), node="a", lease_s=5)
+    b = rigs(fast_options(send_latency_s=0.05), node="b", lease_s=5)
+    ids = [a.add(f"u{i}", f"+121255501{i:02d}") for i in range(12)]
+    b.sender.wake()
+    a.wait_states(ids, {"delivered"}, timeout=20)  # reports matched on each node's modem
+    modems = {a.store.get(i).modem for i in ids}
+    assert modems == {f"a:{a.modems[0].url}", f"b:{b.modems[0].url}"}  # both sent
+    assert len(a.sims[0].sent) + len(b.sims[0].sent) == 12  # each once
+    # A per-modem figure counts that node's modem only.
+    assert a.store.sent_count(since=0, modem=f"a:{a.modems[0].url}") == len(a.sims[0].sent)
