@@ -25,10 +25,11 @@ from http.client import HTTPException
 from typing import Any, Protocol
 
 from gsmbridge.config import RetrySettings, Settings
+from gsmbridge.core.actions import TEST_UID
 from gsmbridge.core.cometchat import api_url
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import IncomingSms
-from gsmbridge.core.optout import Keyword, OptOuts
+from gsmbridge.core.optout import CONFIRM_UID, Keyword, OptOuts
 from gsmbridge.core.phones import mask
 from gsmbridge.core.sender import backoff_delay
 from gsmbridge.core.store_inbox import MISSING
@@ -46,6 +47,10 @@ UNKNOWN_SENDER = "unknown sender"
 TURNED_OFF = "posting replies into CometChat is off (replies.to_cometchat)"
 SOURCE = "gsmbridge-sms-reply"
 MAX_RETRY_AFTER_S = 3600.0
+# Idle, the worker still looks every minute: in a shared store another PC's replies
+# may be left to post (that PC stopped), and a claim it held may have run out.
+IDLE_POLL_S = 60.0
+OWN_UIDS = (TEST_UID, CONFIRM_UID)  # gsmbridge's own SMS answer no conversation
 TIMEOUT_S = 15.0
 
 
@@ -294,7 +299,7 @@ class Replies:
         if not number:
             return None, UNKNOWN_SENDER
         since = message.received_at - self.settings.replies.window_hours * 3600.0
-        job = self.store.last_job_sent_to(number, since)
+        job = self.store.last_job_sent_to(number, since, exclude_uids=OWN_UIDS)
         if job is None:
             return None, UNKNOWN_SENDER
         cc = self.settings.cometchat
@@ -336,7 +341,9 @@ class Replies:
                 break
             self._post(post)
         due = self.store.next_post_due()
-        return None if due is None else max(due - self.clock(), 0.05)
+        if due is None:
+            return IDLE_POLL_S
+        return min(max(due - self.clock(), 0.05), IDLE_POLL_S)
 
     def _post(self, post: ReplyPost) -> None:
         message = self.inbox.get_incoming(post.inbox_id)

@@ -147,15 +147,19 @@ class RepliesStore(StoreBase):
 
     # -- which conversation ------------------------------------------------------
 
-    def last_job_sent_to(self, number: str, since: float) -> AnsweredJob | None:
+    def last_job_sent_to(
+        self, number: str, since: float, *, exclude_uids: tuple[str, ...] = ()
+    ) -> AnsweredJob | None:
         """The most recent notification that went out to ``number`` since a time; of
-        the several one coalesced SMS carried, the newest."""
+        the several one coalesced SMS carried, the newest.  ``exclude_uids``: gsmbridge's
+        own SMS (a test, an opt-out confirmation), which answer no conversation."""
         conn = self._reader()
+        skip = f" AND uid NOT IN ({','.join('?' * len(exclude_uids))})" if exclude_uids else ""
         row = conn.execute(
             "SELECT id, uid, app_id, payload, sent_at, COALESCE(merged_into, id) AS carrier"
-            " FROM jobs WHERE number=? AND sent_at IS NOT NULL AND sent_at>=?"
+            f" FROM jobs WHERE number=? AND sent_at IS NOT NULL AND sent_at>=?{skip}"
             " AND state IN ('sent','delivered') ORDER BY sent_at DESC, id DESC LIMIT 1",
-            (number, since),
+            (number, since, *exclude_uids),
         ).fetchone()
         if row is None:
             return None

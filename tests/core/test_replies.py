@@ -16,7 +16,14 @@ from gsmbridge.config import Settings
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import IncomingSms
 from gsmbridge.core.optout import OptOuts
-from gsmbridge.core.replies import SOURCE, TURNED_OFF, UNKNOWN_SENDER, Replies, conversation_of
+from gsmbridge.core.replies import (
+    IDLE_POLL_S,
+    SOURCE,
+    TURNED_OFF,
+    UNKNOWN_SENDER,
+    Replies,
+    conversation_of,
+)
 from gsmbridge.core.store import Store
 from gsmbridge.core.store_inbox import MISSING
 from gsmbridge.core.store_replies import AnsweredJob, PostState, RepliesStore
@@ -161,7 +168,7 @@ def test_one_on_one_and_group_replies_each_posted_once_as_the_recipient(
     sent_job(rig.store, payload(GROUP_NO_CONTENT, data__to__phno="+12125550124"), "+12125550124")
     b = rig.receive("Trail at 9 works", "+12125550124")
     rig.receive("Yes, see you at 5 👍", sent_at=a.sent_at)  # read twice from the SIM
-    assert rig.replies._work_once() is None
+    assert rig.replies._work_once() == IDLE_POLL_S  # nothing due: looks again in a minute
     first, second = cometchat.posts()
     assert len(cometchat.posts()) == 2
     assert first.path == "/v3/messages"
@@ -180,6 +187,19 @@ def test_one_on_one_and_group_replies_each_posted_once_as_the_recipient(
     assert post.state is PostState.POSTED and post.message_id == "1002"
     assert post.conversation == "Hiking Group" and post.on_behalf_of == "cometchat-uid-2"
     assert b.id in rig.seen.messages  # the Inbox hears of the new state
+
+
+def test_gsmbridge_s_own_sms_answer_no_conversation(rig: Rig, cometchat: CometChatStub) -> None:
+    sent_job(rig.store, ONE_TO_ONE)
+    rig.clock.now += 5
+    # An opt-out confirmation (or a test SMS) sent later is not what a reply answers.
+    from gsmbridge.core.optout import queue_confirmation
+
+    own = queue_confirmation(rig.store, NUMBER, "You will get no more notifications.")
+    assert rig.store.claim_next(now=rig.clock.now).id == own
+    rig.store.mark_sent(own, parts_total=1)
+    message = rig.receive("ok thanks")
+    assert rig.replies.store.get_post(message.id).receiver == "cometchat-uid-4"
 
 
 def test_an_unknown_number_is_never_posted(rig: Rig, cometchat: CometChatStub) -> None:
@@ -242,7 +262,7 @@ def test_a_4xx_fails_with_the_code_and_post_again_works(rig: Rig, cometchat: Com
     sent_job(rig.store, ONE_TO_ONE)
     cometchat.fail = [(404, "ERR_UID_NOT_FOUND", {})]
     message = rig.receive("ok")
-    assert rig.replies._work_once() is None  # no retry of a permanent error
+    assert rig.replies._work_once() == IDLE_POLL_S  # no retry of a permanent error
     post = rig.replies.store.get_post(message.id)
     assert post.state is PostState.FAILED
     assert (
@@ -266,7 +286,8 @@ def test_without_an_api_key_it_fails_saying_so(rig: Rig, cometchat: CometChatStu
 def test_a_long_reply_is_posted_once_all_parts_are_in(rig: Rig, cometchat: CometChatStub) -> None:
     sent_job(rig.store, ONE_TO_ONE)
     first = rig.receive("Part one, ", concat=(7, 2, 1))
-    assert rig.replies._work_once() == pytest.approx(600)  # waits for the other part
+    rig.replies._work_once()
+    assert rig.replies.store.next_post_due() == first.received_at + 600  # waits for part 2
     assert cometchat.posts() == []
     rig.clock.now += 5
     done = rig.receive("part two.", concat=(7, 2, 2))
