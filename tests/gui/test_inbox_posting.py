@@ -76,3 +76,24 @@ def test_inbox_shows_the_conversation_the_state_and_posts_again(
     assert not view.act_post_again.isEnabled()
     assert len(cometchat.posts()) == 2
     assert cometchat.posts()[-1].headers["onbehalfof"] == "alice"
+
+
+def test_replies_settings_say_the_caveat_and_apply_live(gui, qtbot, tmp_path) -> None:
+    import tomllib
+
+    dialog = gui.window.open_settings()
+    page = dialog.replies
+    assert not page.to_cometchat.isChecked()  # off until the user turns it on
+    assert "spoofed" in page.to_cometchat.toolTip()
+    page.to_cometchat.setChecked(True)
+    page.window_hours.setText("0")
+    assert "replies.window_hours" in dialog.validate()
+    page.window_hours.setText("24")
+    page.opt_out.setText("STOP, ARRET")
+    with qtbot.waitSignal(dialog.saved, timeout=10000) as saved:
+        dialog.save()
+    assert saved.args[0] == []  # no restart needed
+    written = tomllib.loads((tmp_path / "config.toml").read_text())["replies"]
+    assert written["to_cometchat"] and written["window_hours"] == 24
+    replies = gui.ctx.bridge.settings.replies
+    assert replies.to_cometchat and replies.opt_out_keywords == ["STOP", "ARRET"]

@@ -27,6 +27,7 @@ from gsmbridge.gui.views.settings.desktop import DesktopPage
 from gsmbridge.gui.views.settings.fields import Field
 from gsmbridge.gui.views.settings.modem import ModemPage
 from gsmbridge.gui.views.settings.page import SettingsPage
+from gsmbridge.gui.views.settings.replies import RepliesPage
 from gsmbridge.gui.views.settings.sending import LimitsPage, SendingPage
 from gsmbridge.gui.views.settings.server import ServerPage
 from gsmbridge.gui.views.settings.tunnel import TunnelPage
@@ -55,6 +56,7 @@ class SettingsDialog(QDialog):
         self.sending = SendingPage(s)
         self.limits = LimitsPage(s)
         self.tunnel = TunnelPage(s)
+        self.replies = RepliesPage(s)
         self.desktop = DesktopPage(s, getattr(ctx.bridge, "power_note", ""))
         self.pages: tuple[SettingsPage, ...] = (
             self.server,
@@ -62,6 +64,7 @@ class SettingsDialog(QDialog):
             self.sending,
             self.limits,
             self.tunnel,
+            self.replies,
             self.desktop,
         )
         self.tabs = QTabWidget()
