@@ -51,6 +51,7 @@ class ConnectionState:
     cmms_on: bool = False
     cpin_ready_grace_until: float = 0.0  # "+CPIN: READY" after our PIN is no restart
     send_timeouts: int = 0  # consecutive sends without a +CMGS answer
+    reports_unswept: bool = False  # an announced report could not be read: sweep at the poll
 
     @property
     def reports_possible(self) -> bool:

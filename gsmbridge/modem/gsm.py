@@ -498,9 +498,17 @@ class Modem:
 
     def _urc(self, channel: AtChannel, urc: Urc) -> None:
         """On the reader thread: a boot line is noted at once, for a send in flight
-        (the supervisor may be waiting for the channel's lock)."""
-        if boot_rank(urc.line) is not None:
+        (the supervisor may be waiting for the channel's lock); a first boot line
+        (RDY) after the initialisation is always a restart, so the sender stops now
+        rather than send into the boot (SMS commands refused) until the supervisor
+        gets to it."""
+        rank = boot_rank(urc.line)
+        if rank is not None:
             self._boot_line_at = time.monotonic()
+            state = self.connection
+            initialised = state is not None and state.initialised
+            if rank == 0 and initialised and channel is self._channel and self._status.ready:
+                self.set_status(state="connecting", last_error=f"modem restarted (saw {urc.line})")
         waiter = self._ussd
         if urc.name == "+CUSD" and waiter is not None and channel is self._channel:
             waiter.offer(urc.line)  # straight to the request waiting for it

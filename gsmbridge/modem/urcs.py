@@ -189,13 +189,25 @@ class UrcHandler:
             if (exc.kind, exc.code) == ("cms", 321):  # invalid index: a sweep took it first
                 log.debug("Stored status report %s/%d already taken", memory, index)
                 return
-            log.warning("Stored status report %s/%d not read: %s", memory, index, exc.name)
-            entry = None
-        if entry is not None:
-            self._stored_entry(entry)
+            # Refused for now (a restart under way refuses SMS commands until its "SMS
+            # Ready"), not unreadable: deleting it would lose the report.  It stays, and
+            # the next status poll sweeps the memories (so does every initialisation).
+            log.info(
+                "Stored status report %s/%d not read (%s): kept for the next sweep",
+                memory,
+                index,
+                exc.name,
+            )
+            state = self.modem.connection
+            if state is not None:
+                state.reports_unswept = True
             return
-        # Deleted even when unread: a full memory would stop the reports.
-        self._delete(memory, index)
+        if entry is None:
+            # Answered without a PDU: deleted, or such entries would fill the memory and
+            # stop the reports.
+            self._delete(memory, index)
+            return
+        self._stored_entry(entry)
 
     def _stored_entry(self, entry: StoredEntry) -> None:
         """One entry of a report memory: handed on, then deleted (also when it decodes
@@ -219,9 +231,15 @@ class UrcHandler:
         self.received().sweep()
 
     def sweep_at_poll(self) -> None:
-        """A modem that does not announce new SMS (+CMTI) is swept at every poll."""
+        """A modem that does not announce new SMS (+CMTI) is swept at every poll; so is
+        one whose announced report could not be read when it came."""
         state = self.modem.connection
-        if state is not None and state.received is ReceivedMode.POLLED:
+        if state is None:
+            return
+        if state.reports_unswept:
+            state.reports_unswept = False
+            self.sweep_at_connect()  # the report memory, and SM where some modems keep them
+        elif state.received is ReceivedMode.POLLED:
             self.received().sweep()
 
     def sweep_stored_reports(self, *, quiet: bool = False) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from gsmbridge.modem.connection import ReceivedMode, ReportsMode
@@ -67,3 +69,30 @@ def test_connection_state_is_made_per_initialisation(sim_factory, modem_factory)
     assert second is not None and second is not first and second.initialised
     modem.stop()
     assert modem.connection is None
+
+
+def test_a_report_refused_for_now_is_kept_and_swept_at_the_next_poll(sim_factory, modem_factory):
+    # +CDSI announced just as the modem restarts: its SMS side refuses AT+CPMS/AT+CMGR
+    # for a moment.  The report is not deleted unread (it was, before); the next status
+    # poll reads it.
+    from datetime import UTC, datetime
+
+    from gsmbridge.modem import pdu
+
+    reports = []
+    sim = sim_factory(reports_stored_only=True)
+    modem = modem_factory(sim.url, on_status_report=reports.append, poll_interval_s=60.0)
+    assert modem.wait_ready(5) and modem.incoming_swept.wait(5)
+    index = sim.modem.report_memory.store(
+        *pdu.encode_status_report(77, "+31612345678", 0, when=datetime.now(UTC))
+    )
+    sim.modem.sms_ready = False  # "operation not allowed" to SMS commands
+    sim.modem._lines(f'+CDSI: "SR",{index}')
+    assert wait_until(lambda: f"AT+CMGR={index}" in sim.commands or 'AT+CPMS="SR"' in sim.commands)
+    time.sleep(0.3)
+    assert reports == [] and sim.modem.report_memory.used == 1  # kept, not deleted
+    assert f"AT+CMGD={index}" not in sim.commands
+    sim.modem.sms_ready = True
+    modem.request_poll()
+    assert wait_until(lambda: [r.message_reference for r in reports] == [77], 5)
+    assert wait_until(lambda: sim.modem.report_memory.used == 0)
