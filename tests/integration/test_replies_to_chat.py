@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from gsmbridge.core.optout import CONFIRM_TEXT
 from gsmbridge.simulator import ModemSimulator, fast_options
 from tests.core.test_replies import CometChatStub
 from tests.helpers import GROUP_NO_CONTENT, Client, payload
@@ -35,8 +36,11 @@ def sim() -> Iterator[ModemSimulator]:
     simulator.stop()
 
 
-def start(tmp_path, sim: ModemSimulator, cometchat: CometChatStub) -> tuple[Headless, Client]:
+def start(
+    tmp_path, sim: ModemSimulator, cometchat: CometChatStub, **more: str
+) -> tuple[Headless, Client]:
     env = {
+        **more,
         **FAST,
         "GSMBRIDGE_REPLIES_TO_COMETCHAT": "true",
         "GSMBRIDGE_COMETCHAT_API_KEY": "rest-key",
@@ -152,7 +156,7 @@ def test_failures_retries_a_4xx_post_again_and_a_restart(
 
 
 def test_stop_then_start(tmp_path, sim: ModemSimulator, cometchat: CometChatStub) -> None:
-    app, client = start(tmp_path, sim, cometchat)
+    app, client = start(tmp_path, sim, cometchat, GSMBRIDGE_REPLIES_CONFIRM_OPT_OUT="true")
     try:
         first = notify(client, payload(data__to__uid="alice", data__to__phno=ALICE))
         wait_all(client, [first], {"sent", "delivered"})
@@ -167,7 +171,9 @@ def test_stop_then_start(tmp_path, sim: ModemSimulator, cometchat: CometChatStub
         wait_all(client, [refused], {"failed"})
         job = client.get(f"/api/jobs/{refused}")[2]
         assert job["last_error"] == "recipient opted out"
-        assert len([m for m in sim.sent if m.number == ALICE]) == 1  # the first only
+        # The confirmation goes out although the number is on the list; nothing else.
+        assert wait_until(lambda: len([m for m in sim.sent if m.number == ALICE]) == 2)
+        assert sim.sent[-1].text == CONFIRM_TEXT
 
         sim.receive_sms(ALICE, "start")
         assert wait_until(lambda: state_of(client, "start") == "not-posted", timeout=20)
@@ -176,7 +182,7 @@ def test_stop_then_start(tmp_path, sim: ModemSimulator, cometchat: CometChatStub
         )
         wait_all(client, [again], {"sent", "delivered"})
         sent_to_alice = [m.text for m in sim.sent if m.number == ALICE]
-        assert len(sent_to_alice) == 2 and "Three" in sent_to_alice[-1]
+        assert len(sent_to_alice) == 3 and "Three" in sent_to_alice[-1]
         assert not any("Two" in t for t in sent_to_alice)
         assert cometchat.posts() == []  # keywords are never posted
     finally:
