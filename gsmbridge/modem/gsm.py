@@ -111,6 +111,9 @@ class Modem:
         """Let an exchange in flight finish for a moment, then abort it and close."""
         self._stop.set()
         self._events.put(("stop", None))
+        waiter = self._ussd
+        if waiter is not None:
+            waiter.abort("the modem was stopped while waiting for the USSD answer")
         if self._send_lock.acquire(timeout=min(0.5, timeout / 4)):
             self._send_lock.release()
         self._close_channel()
@@ -521,7 +524,7 @@ class Modem:
             self.set_status(state="disconnected", last_error="connection lost")
             waiter = self._ussd
             if waiter is not None:
-                waiter.abort(str(exc))
+                waiter.abort(f"port lost while waiting for the USSD answer: {exc}")
         self._events.put(("lost", channel))
 
     def _close_channel(self) -> None:

@@ -161,8 +161,8 @@ class UssdWaiter:
         self._lines.put(line)
 
     def abort(self, reason: str) -> None:
-        lost = f"port lost while waiting for the USSD answer: {reason}"
-        self._lines.put(ConnectionLost(lost, name="port lost"))
+        """End the wait now: ``reason`` says why (the port is lost, the modem stops)."""
+        self._lines.put(ConnectionLost(reason, name="port lost"))
 
     def wait(self, timeout: float) -> str | None:
         """The ``+CUSD`` line, or None after ``timeout`` s; ConnectionLost when aborted."""

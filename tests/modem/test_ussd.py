@@ -232,3 +232,12 @@ def test_a_lost_port_ends_the_wait_at_once(sim_factory, modem_factory):
         modem.ussd("*100#", timeout=20)
     assert time.monotonic() - started < 5
     assert wait_until(lambda: modem.status.ready, 15)  # and it recovers as usual
+
+
+def test_stop_ends_the_wait_at_once(sim_factory, modem_factory):
+    _sim, modem = ready(sim_factory, modem_factory, ussd_coding="none")
+    threading.Timer(0.3, modem.stop).start()
+    started = time.monotonic()
+    with pytest.raises(ModemUnavailable, match="stopped while waiting for the USSD answer"):
+        modem.ussd("*100#", timeout=20)
+    assert time.monotonic() - started < 3
