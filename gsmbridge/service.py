@@ -441,7 +441,7 @@ class Bridge:
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted:
         # A notification to a number that opted out ends failed at once, unsent.
-        return self.opt_outs.after_intake(self.intake.accept(payload, text), self.store.get)
+        return self.opt_outs.after_intake(self.intake.accept(payload, text))
 
     def status(self) -> dict[str, Any]:
         try:

@@ -106,16 +106,19 @@ class OptOuts:
             return ""
         return OPTED_OUT if self.store.is_opted_out(job.number) else ""
 
-    def after_intake(self, accepted: Accepted, get_job: Callable[[int], Job | None]) -> Accepted:
+    def after_intake(self, accepted: Accepted) -> Accepted:
         """At intake: a notification queued for a number that opted out ends failed at
-        once, unsent (the answer to the webhook says so)."""
+        once, unsent (the answer to the webhook says so, unless the sender took it first:
+        then its own check fails it just before sending)."""
         if accepted.duplicate or accepted.state is not State.QUEUED:
             return accepted
-        job = get_job(accepted.id)
-        if job is None or not self.refuse(job) or not self.store.fail_opted_out([job.id]):
+        exempt = tuple(self._exempt)
+        if not self.store.job_opted_out(accepted.id, exempt):
             return accepted
-        log.info("Job %d not sent: %s", job.id, OPTED_OUT)
-        self._listener.job_changed(job.id, "failed")
+        if not self.store.fail_opted_out([accepted.id]):
+            return accepted
+        log.info("Job %d not sent: %s", accepted.id, OPTED_OUT)
+        self._listener.job_changed(accepted.id, "failed")
         return dataclasses.replace(accepted, state=State.FAILED)
 
 

@@ -377,6 +377,19 @@ class RepliesStore(StoreBase):
         row = self._reader().execute("SELECT 1 FROM opt_outs WHERE number=?", (number,)).fetchone()
         return row is not None
 
+    def job_opted_out(self, job_id: int, exempt_uids: tuple[str, ...] = ()) -> bool:
+        """Is this job's number on the opt-out list?  One read (a webhook pays for it)."""
+        skip = f" AND j.uid NOT IN ({','.join('?' * len(exempt_uids))})" if exempt_uids else ""
+        row = (
+            self._reader()
+            .execute(
+                f"SELECT 1 FROM jobs j JOIN opt_outs o ON o.number=j.number WHERE j.id=?{skip}",
+                (job_id, *exempt_uids),
+            )
+            .fetchone()
+        )
+        return row is not None
+
     def list_opt_outs(self) -> list[OptOut]:
         rows = self._reader().execute("SELECT number, at, source FROM opt_outs ORDER BY at DESC")
         return [OptOut(r[0], float(r[1]), r[2]) for r in rows]

@@ -77,7 +77,7 @@ def test_a_notification_to_an_opted_out_number_is_refused_at_intake_and_before_s
     opt_outs = rig.replies.opt_outs
     opt_outs.add(NUMBER, "added by hand")
     job_id = queue(rig)
-    accepted = opt_outs.after_intake(Accepted(job_id, State.QUEUED, False), rig.store.get)
+    accepted = opt_outs.after_intake(Accepted(job_id, State.QUEUED, False))
     assert accepted.state is State.FAILED
     assert rig.store.get(job_id).last_error == OPTED_OUT
     # A job queued before the STOP and already past intake: refused before sending.
@@ -85,6 +85,8 @@ def test_a_notification_to_an_opted_out_number_is_refused_at_intake_and_before_s
     assert opt_outs.refuse(job) == OPTED_OUT
     assert opt_outs.refuse(rig.store.get(queue(rig, "+12125550777"))) == ""
     assert opt_outs.refuse(rig.store.get(queue(rig, uid=CONFIRM_UID))) == ""  # the confirmation
+    confirmation = Accepted(queue(rig, uid=CONFIRM_UID), State.QUEUED, False)
+    assert opt_outs.after_intake(confirmation) == confirmation
 
 
 def test_start_takes_the_number_off_the_list(rig: Rig) -> None:
@@ -94,9 +96,7 @@ def test_start_takes_the_number_off_the_list(rig: Rig) -> None:
     assert post.state is PostState.NOT_POSTED and "off the opt-out list" in post.error
     assert not rig.replies.store.is_opted_out(NUMBER)
     job_id = queue(rig)
-    accepted = rig.replies.opt_outs.after_intake(
-        Accepted(job_id, State.QUEUED, False), rig.store.get
-    )
+    accepted = rig.replies.opt_outs.after_intake(Accepted(job_id, State.QUEUED, False))
     assert accepted.state is State.QUEUED
 
 
