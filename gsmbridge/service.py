@@ -39,7 +39,7 @@ from gsmbridge.core.store_stats import Stats
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.masking import mask
-from gsmbridge.modem.status import ModemStatus, UssdAnswer
+from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
 from gsmbridge.tunnel import TunnelManager
 from gsmbridge.web.app import create_app
@@ -530,7 +530,7 @@ class Bridge:
     def enter_pin(self, pin: str, port: str | None = None) -> None:
         """A PIN typed by a person; each modem tries it once."""
         for modem in self._modems(port):
-            if modem.status.state == "pin-required":
+            if modem.status.state == ModemState.PIN_REQUIRED:
                 modem.enter_pin(pin)
 
     def simulator_outbox(self) -> list[Any]:

@@ -25,13 +25,13 @@ from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.ports import find_by_imei
-from gsmbridge.modem.status import ModemStatus
+from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.simulator import start_builtin
 
 SIM_NOTICE = "(simulated modem: nothing is really sent)"
 PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
 # States a modem does not leave by itself: waiting longer would only delay the message.
-_STUCK_STATES = ("pin-required", "puk-required", "error")
+_STUCK_STATES = (ModemState.PIN_REQUIRED, ModemState.PUK_REQUIRED, ModemState.ERROR)
 _URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
@@ -138,7 +138,7 @@ def _hopeless(status: ModemStatus) -> bool:
     or a port that did not open: the user wants to know now, not in a minute."""
     if status.state in _STUCK_STATES and bool(status.last_error):
         return True
-    return status.state == "disconnected" and status.last_error.startswith("cannot open")
+    return status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open")
 
 
 def _resolve_url(settings: Settings) -> tuple[str | None, str]:
@@ -234,11 +234,11 @@ def _quiet_modem_log(args: argparse.Namespace) -> logging.Handler | None:
 
 
 def _not_ready(status: ModemStatus, waited: float, *, stuck: bool, running: str | None) -> int:
-    if status.state == "disconnected" and status.last_error.startswith("cannot open"):
+    if status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open"):
         hint = f" ({running}; it may hold the port)" if running else ""
         return fail(status.last_error + hint, 1)
     reason = f"{status.state}" + (f": {status.last_error}" if status.last_error else "")
-    if status.state == "pin-required":
+    if status.state == ModemState.PIN_REQUIRED:
         reason += f" ({PIN_HINT})"
     if stuck:
         return fail(f"the modem cannot send: {reason}", 1)

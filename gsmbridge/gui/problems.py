@@ -12,6 +12,7 @@ from typing import Any
 
 from gsmbridge.config import ConfigError, Settings
 from gsmbridge.core.instance import AlreadyRunning
+from gsmbridge.modem.status import ModemState
 from gsmbridge.web.server import ExposureError, ServerError
 
 
@@ -109,28 +110,30 @@ def config_problem(exc: ConfigError, settings: Settings, config_path: Path) -> P
 def modem_problem(status: Any) -> Problem | None:
     """The banner for a modem that needs a person, or None."""
     port = status.port
-    if status.state == "pin-required":
+    if status.state == ModemState.PIN_REQUIRED:
         return Problem(
             f"The SIM in {port} needs its PIN",
             "Nothing is sent until the SIM is unlocked.",
             "Enter the PIN in the Modem tab. Three wrong PINs lock the SIM.",
             (("modem", "Modem tab"),),
         )
-    if status.state == "puk-required":
+    if status.state == ModemState.PUK_REQUIRED:
         return Problem(
             f"The SIM in {port} is locked",
             "Too many wrong PINs: the SIM needs its PUK.",
             "Unlock it in a phone with the PUK from the SIM's card, then press Reconnect.",
             (("reconnect", "Reconnect"),),
         )
-    if status.state == "denied":
+    if status.state == ModemState.DENIED:
         return Problem(
             f"The network refused the SIM in {port}",
             status.last_error,
             "Check that the SIM is active and has credit (try it in a phone).",
             (("modem", "Modem tab"),),
         )
-    if status.state == "error" or (status.state == "disconnected" and status.last_error):
+    if status.state == ModemState.ERROR or (
+        status.state == ModemState.DISCONNECTED and status.last_error
+    ):
         return Problem(
             f"No modem answers on {port}",
             status.last_error,

@@ -10,21 +10,21 @@ import datetime
 import html
 import re
 
-from gsmbridge.modem.status import ModemStatus
+from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.tunnel import ngrok_sdk
 from gsmbridge.tunnel.programs import find_program
 from gsmbridge.tunnel.registration import RegistrationResult
 from gsmbridge.tunnel.selfcheck import CheckResult
 
-MODEM_STATE_TEXT = {
-    "disconnected": "not connected",
-    "connecting": "connecting…",
-    "pin-required": "SIM needs its PIN",
-    "puk-required": "SIM locked (PUK needed)",
-    "searching": "searching for network",
-    "denied": "network registration denied",
-    "ready": "ready",
-    "error": "error",
+MODEM_STATE_TEXT: dict[ModemState, str] = {
+    ModemState.DISCONNECTED: "not connected",
+    ModemState.CONNECTING: "connecting…",
+    ModemState.PIN_REQUIRED: "SIM needs its PIN",
+    ModemState.PUK_REQUIRED: "SIM locked (PUK needed)",
+    ModemState.SEARCHING: "searching for network",
+    ModemState.DENIED: "network registration denied",
+    ModemState.READY: "ready",
+    ModemState.ERROR: "error",
 }
 
 
@@ -54,7 +54,7 @@ def modem_summary(status: ModemStatus) -> str:
         parts.append(status.operator)
     if status.registration and status.registration not in ("home", "unknown", ""):
         parts.append(status.registration)
-    if status.state == "error" and status.last_error:
+    if status.state == ModemState.ERROR and status.last_error:
         parts.append(status.last_error)
     return " · ".join(parts)
 

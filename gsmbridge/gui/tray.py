@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import tray_icon
+from gsmbridge.modem.status import ModemState
 
 TOOLTIPS = {
     "ok": "gsmbridge: running",
@@ -24,7 +25,7 @@ def tray_state(
     """ok, sending or problem: what the icon should say at a glance."""
     if problem or paused:
         return "problem"
-    if statuses and not any(s.state == "ready" for s in statuses):
+    if statuses and not any(s.state == ModemState.READY for s in statuses):
         return "problem"
     if counts.get("sending", 0) or counts.get("queued", 0):
         return "sending"

@@ -36,7 +36,7 @@ from gsmbridge.modem.options import ModemOptions, SendResult, encode_message
 from gsmbridge.modem.parsing import valid_pin
 from gsmbridge.modem.ports import find_by_imei, open_port
 from gsmbridge.modem.setup import Initialiser, ModemRestarted, Reconnect, ReconnectNow
-from gsmbridge.modem.status import ModemStatus, StatusListener, UssdAnswer
+from gsmbridge.modem.status import ModemState, ModemStatus, StatusListener, UssdAnswer
 from gsmbridge.modem.urcs import BootWatch, UrcHandler, boot_rank
 from gsmbridge.modem.ussd import UssdWaiter, valid_code
 
@@ -119,7 +119,7 @@ class Modem:
         self._close_channel()
         if self._thread is not None and self._thread is not threading.current_thread():
             self._thread.join(timeout)
-        self.set_status(state="disconnected")
+        self.set_status(state=ModemState.DISCONNECTED)
 
     @property
     def status(self) -> ModemStatus:
@@ -332,6 +332,8 @@ class Modem:
 
     # -- status --------------------------------------------------------------------------
     def set_status(self, **changes: Any) -> None:
+        if "state" in changes:
+            changes["state"] = ModemState(changes["state"])  # a typo fails here, loudly
         with self._status_lock:
             new = dataclasses.replace(self._status, **changes)
             if new == self._status:
@@ -411,16 +413,21 @@ class Modem:
                 error = f"internal error: {exc}"
             finally:
                 if self._status.ready:  # before the close, which can take a moment
-                    self.set_status(state="disconnected", last_error=error or "reconnecting")
+                    self.set_status(
+                        state=ModemState.DISCONNECTED, last_error=error or "reconnecting"
+                    )
                 self._ready.clear()
                 self._close_channel()
             if self._stop.is_set():
                 break
             status = self._status
-            if status.state in ("pin-required", "puk-required", "error") and status.last_error:
+            if (
+                status.state in (ModemState.PIN_REQUIRED, ModemState.PUK_REQUIRED, ModemState.ERROR)
+                and status.last_error
+            ):
                 self.set_status(state=status.state)  # keep the SIM problem on show
             else:
-                self.set_status(state="disconnected", last_error=error)
+                self.set_status(state=ModemState.DISCONNECTED, last_error=error)
             wait = 0.0 if immediate else delay
             if not immediate:
                 delay = min(delay * 2, self.options.reconnect_max_s)
@@ -441,7 +448,7 @@ class Modem:
             if self.boot.restarts % 3 == 0
             else "",
         )
-        self.set_status(state="connecting", last_error=f"{exc}; waiting for it to boot")
+        self.set_status(state=ModemState.CONNECTING, last_error=f"{exc}; waiting for it to boot")
         while exc.booting and (left := self.boot.settle_left()) > 0:
             try:
                 self.next_event(left, channel)
@@ -477,7 +484,7 @@ class Modem:
         return self.url
 
     def _connect(self) -> AtChannel:
-        self.set_status(state="connecting")
+        self.set_status(state=ModemState.CONNECTING)
         url = self._resolve()
         log.info("Opening modem port %s", url)
         try:
@@ -511,7 +518,9 @@ class Modem:
             state = self.connection
             initialised = state is not None and state.initialised
             if rank == 0 and initialised and channel is self._channel and self._status.ready:
-                self.set_status(state="connecting", last_error=f"modem restarted (saw {urc.line})")
+                self.set_status(
+                    state=ModemState.CONNECTING, last_error=f"modem restarted (saw {urc.line})"
+                )
         waiter = self._ussd
         if urc.name == "+CUSD" and waiter is not None and channel is self._channel:
             waiter.offer(urc.line)  # straight to the request waiting for it
@@ -521,7 +530,7 @@ class Modem:
     def _lost(self, channel: AtChannel, exc: Exception) -> None:
         """On the reader thread: not ready at once, so the sender stops claiming."""
         if channel is self._channel and not self._stop.is_set():
-            self.set_status(state="disconnected", last_error="connection lost")
+            self.set_status(state=ModemState.DISCONNECTED, last_error="connection lost")
             waiter = self._ussd
             if waiter is not None:
                 waiter.abort(f"port lost while waiting for the USSD answer: {exc}")

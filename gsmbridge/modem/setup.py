@@ -17,6 +17,7 @@ from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.connection import ConnectionState, ReceivedMode, ReportsMode
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable, no_answer_text
 from gsmbridge.modem.quirks import quirks_for
+from gsmbridge.modem.status import ModemState
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
@@ -279,7 +280,7 @@ class Initialiser:
             except ModemError as exc:
                 if (exc.kind, exc.code) in _NO_SIM:
                     modem.set_status(
-                        state="error",
+                        state=ModemState.ERROR,
                         sim="NOT INSERTED",
                         last_error=f"SIM card missing or broken ({exc.name})",
                     )
@@ -298,7 +299,7 @@ class Initialiser:
                 continue
             if sim == "SIM PUK":
                 modem.set_status(
-                    state="puk-required",
+                    state=ModemState.PUK_REQUIRED,
                     last_error=(
                         "SIM PUK required (too many wrong PINs): unlock the SIM in a phone, "
                         "then reconnect"
@@ -307,7 +308,7 @@ class Initialiser:
                 log.error("The SIM needs its PUK; the bridge will not try to unlock it")
                 self.wait_for_pin(puk=True)
                 continue
-            modem.set_status(state="error", last_error=f"unsupported SIM state {sim}")
+            modem.set_status(state=ModemState.ERROR, last_error=f"unsupported SIM state {sim}")
             raise ModemUnavailable(f"unsupported SIM state {sim}", name="SIM state")
 
     def choose_pin(self) -> str | None:
@@ -354,14 +355,14 @@ class Initialiser:
                     message = f"PIN entry failed ({exc.name}); not retried automatically"
                 log.error("SIM PIN: %s (%s)", message, exc.name)
                 memory.error = message
-                modem.set_status(state="pin-required", last_error=message)
+                modem.set_status(state=ModemState.PIN_REQUIRED, last_error=message)
                 return
 
     def wait_for_pin(self, puk: bool = False) -> None:
         modem = self.modem
         if not puk:
             modem.set_status(
-                state="pin-required",
+                state=ModemState.PIN_REQUIRED,
                 last_error=modem.pin.error or "SIM PIN required: enter the PIN",
             )
         while True:
@@ -370,7 +371,7 @@ class Initialiser:
                 if puk:
                     log.warning("The SIM needs its PUK, not a PIN; PIN ignored")
                     continue
-                modem.set_status(state="connecting", last_error="")
+                modem.set_status(state=ModemState.CONNECTING, last_error="")
                 return
 
     # -- polling -------------------------------------------------------------------------
@@ -406,13 +407,16 @@ class Initialiser:
                 log.info("Modem %s registered (%s): ready", modem.url, name)
                 if from_urc:
                     modem.request_poll()  # fresh signal/operator right away
-            modem.set_status(registration=name, state="ready", last_error="")
+            modem.set_status(registration=name, state=ModemState.READY, last_error="")
             return
         waited = time.monotonic() - connection.init_started
         if stat == 3:
-            state, error = "denied", "network registration denied (SIM barred or no roaming)"
+            state, error = (
+                ModemState.DENIED,
+                "network registration denied (SIM barred or no roaming)",
+            )
         else:
-            state, error = "searching", f"not registered on the network ({name})"
+            state, error = ModemState.SEARCHING, f"not registered on the network ({name})"
             if waited > self.options.register_timeout_s:
                 error += f" for more than {self.options.register_timeout_s:.0f} s; still trying"
         if modem.status.ready:

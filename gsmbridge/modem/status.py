@@ -3,7 +3,21 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Protocol
+
+
+class ModemState(StrEnum):
+    """Where a modem is: only ``READY`` sends; the others say why not."""
+
+    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"
+    PIN_REQUIRED = "pin-required"
+    PUK_REQUIRED = "puk-required"
+    SEARCHING = "searching"  # not registered on the network yet
+    DENIED = "denied"  # registration denied
+    READY = "ready"
+    ERROR = "error"
 
 
 @dataclass(frozen=True)
@@ -21,13 +35,11 @@ class UssdAnswer:
 class ModemStatus:
     """A snapshot of one modem; a new one is published on every change.
 
-    ``state`` is one of: ``disconnected``, ``connecting``, ``pin-required``,
-    ``puk-required``, ``searching`` (not registered yet), ``denied``
-    (registration denied), ``ready``, ``error``.
+    ``state``: a ``ModemState``; ``extra`` is for display only (nothing decides on it).
     """
 
     port: str
-    state: str = "disconnected"
+    state: ModemState = ModemState.DISCONNECTED
     simulated: bool = False
     sim: str = ""  # READY, SIM PIN, SIM PUK, NOT INSERTED, ...
     registration: str = ""  # home, roaming, searching, denied, unknown, not-registered
@@ -47,7 +59,7 @@ class ModemStatus:
 
     @property
     def ready(self) -> bool:
-        return self.state == "ready"
+        return self.state == ModemState.READY
 
 
 class StatusListener(Protocol):

@@ -26,6 +26,7 @@ from gsmbridge.modem.memory import SmsMemory, StoredEntry
 from gsmbridge.modem.pdu_fields import MTI_DELIVER, MTI_SUBMIT
 from gsmbridge.modem.received import ReceivedSms, message_type
 from gsmbridge.modem.setup import Initialiser, ModemRestarted
+from gsmbridge.modem.status import ModemState
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
@@ -160,7 +161,7 @@ class UrcHandler:
                 log.debug("Boot line %r starts a new boot", urc.line)
                 raise ModemRestarted(urc.line)
             log.debug("Boot line %r: the same boot", urc.line)
-        elif line.startswith("+CPIN:") and modem.status.state == "ready":
+        elif line.startswith("+CPIN:") and modem.status.state == ModemState.READY:
             raise ModemRestarted(urc.line, booting=False)
 
     def _stored_report(self, line: str) -> None:

@@ -96,3 +96,19 @@ def test_a_report_refused_for_now_is_kept_and_swept_at_the_next_poll(sim_factory
     modem.request_poll()
     assert wait_until(lambda: [r.message_reference for r in reports] == [77], 5)
     assert wait_until(lambda: sim.modem.report_memory.used == 0)
+
+
+def test_modem_state_is_an_enum_and_a_typo_fails_loudly() -> None:
+    """Issue 15.3: states are ModemState members (still equal to their wire strings for
+    JSON and old callers); set_status refuses a state that does not exist."""
+    import pytest as _pytest
+
+    from gsmbridge.modem.gsm import Modem, ModemOptions
+    from gsmbridge.modem.status import ModemState
+
+    modem = Modem("COM9", ModemOptions())
+    modem.set_status(state="pin-required")
+    assert modem.status.state is ModemState.PIN_REQUIRED and modem.status.state == "pin-required"
+    with _pytest.raises(ValueError):
+        modem.set_status(state="redy")
+    assert modem.status.state is ModemState.PIN_REQUIRED

@@ -21,6 +21,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import STATE_COLOURS
 from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.widgets import SignalBars
+from gsmbridge.modem.status import ModemState
 
 # Order and labels of the count chips (jobs by their current state).
 COUNT_LABELS = (
@@ -213,7 +214,7 @@ class HeaderBar(QFrame):
         first = statuses[0]
         text = f"{prefix}: {modem_summary(first)}"
         if len(statuses) > 1:
-            ready = sum(1 for s in statuses if s.state == "ready")
+            ready = sum(1 for s in statuses if s.state == ModemState.READY)
             text += f"  (+{len(statuses) - 1} more; {ready}/{len(statuses)} ready)"
         self.modem.setText(text)
         self.modem.setToolTip(

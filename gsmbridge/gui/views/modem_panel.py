@@ -38,7 +38,7 @@ from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
 from gsmbridge.gui.views.signal_chart import SignalChart
 from gsmbridge.gui.views.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
-from gsmbridge.modem.status import UssdAnswer
+from gsmbridge.modem.status import ModemState, UssdAnswer
 from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code
 
 log = logging.getLogger(__name__)
@@ -332,10 +332,10 @@ class ModemPanel(QWidget):
             label.setText(values.get(key) or "—")
         self.info["last_error"].setStyleSheet(ERROR_STYLE if status.last_error else "")
         self.info["last_error"].setToolTip(status.last_error or "")
-        ready = status.state == "ready"
+        ready = status.state == ModemState.READY
         self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
         self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)
-        self.pin_box.setVisible(status.state == "pin-required")
+        self.pin_box.setVisible(status.state == ModemState.PIN_REQUIRED)
         if status.ussd is not None and not self._asking:
             self._show_ussd(status.ussd)
         if chart_changed:

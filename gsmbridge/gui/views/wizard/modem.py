@@ -21,6 +21,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.pin_entry import PinEntry
 from gsmbridge.gui.views.wizard.base import Page, say, wrapped
+from gsmbridge.modem.status import ModemState
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard.dialog import SetupWizard
@@ -189,10 +190,10 @@ class ModemPage(Page):
             self.pin_box.hide()
             return
         text = f"{'Simulated modem' if status.simulated else port}: {modem_summary(status)}"
-        if status.state == "ready" and status.signal_dbm is not None:
+        if status.state == ModemState.READY and status.signal_dbm is not None:
             text += f" · signal {status.signal_dbm} dBm ({status.signal_bars}/5)"
-        say(self.state, text, status.state == "ready")
-        self.pin_box.setVisible(status.state == "pin-required")
+        say(self.state, text, status.state == ModemState.READY)
+        self.pin_box.setVisible(status.state == ModemState.PIN_REQUIRED)
 
     @Slot(str, bool)
     def _pin_said(self, message: str, ok: bool) -> None:
