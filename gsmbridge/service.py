@@ -102,7 +102,7 @@ class _ModemEvents(Listener):
         self.bridge = bridge
         self._was_ready: dict[str, bool] = {}
 
-    def modem_status_changed(self, status: Any) -> None:
+    def modem_status_changed(self, status: ModemStatus) -> None:
         self.bridge.events.modem_status_changed(status)
         ready = bool(getattr(status, "ready", False))
         if ready != self._was_ready.get(status.port, False):
@@ -446,12 +446,14 @@ class Bridge:
     def status(self) -> dict[str, Any]:
         try:
             counts = self.store.counts()
+            cluster = self.store.cluster()  # the PCs sharing the queue ([] on one PC)
         except StoreUnavailable:  # the shared store is away: health says so
-            counts = {}
+            counts, cluster = {}, []
         return {
             "version": __version__,
             "counts": counts,
             "store": self.store.health(),
+            "cluster": cluster,
             "modems": [
                 {
                     "port": s.port,

@@ -112,6 +112,8 @@ class OptOuts:
         then its own check fails it just before sending)."""
         if accepted.duplicate or accepted.state is not State.QUEUED:
             return accepted
+        if accepted.id <= 0:  # in the local spool (shared store away): checked at sending
+            return accepted
         exempt = tuple(self._exempt)
         if not self.store.job_opted_out(accepted.id, exempt):
             return accepted

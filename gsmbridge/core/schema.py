@@ -159,6 +159,16 @@ MIGRATIONS: list[str] = [
         source TEXT NOT NULL DEFAULT ''
     )
     """,
+    # 9: the PCs (nodes) sharing the queue, with their heartbeat (one on a single PC).
+    """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL DEFAULT '',
+        modems TEXT NOT NULL DEFAULT '[]',
+        started_at REAL NOT NULL,
+        last_seen REAL NOT NULL
+    )
+    """,
 ]
 
 # PostgreSQL (the store several PCs share): its own versions, starting at today's
@@ -273,6 +283,16 @@ PG_MIGRATIONS: list[str] = [
         number TEXT PRIMARY KEY,
         at DOUBLE PRECISION NOT NULL,
         source TEXT NOT NULL DEFAULT ''
+    )
+    """,
+    # 3: the PCs (nodes) sharing the queue, with their heartbeat (as SQLite's 9).
+    """
+    CREATE TABLE nodes (
+        name TEXT PRIMARY KEY,
+        version TEXT NOT NULL DEFAULT '',
+        modems TEXT NOT NULL DEFAULT '[]',
+        started_at DOUBLE PRECISION NOT NULL,
+        last_seen DOUBLE PRECISION NOT NULL
     )
     """,
 ]

@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
+from gsmbridge import __version__
 from gsmbridge.config import RetrySettings, Settings
 from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
@@ -110,6 +111,10 @@ class Sender:
         for worker in self._workers:
             worker.start()
         if self._leases is not None:
+            try:
+                self.store.heartbeat(__version__, self.modem_summary(), starting=True)
+            except StoreUnavailable:
+                pass  # the first beat of the lease thread says it once the store answers
             self._leases.start()
             # A job taken by another node's webhook wakes the modems here at once.
             self.store.listen(self._jobs_elsewhere)
@@ -161,6 +166,7 @@ class Sender:
         interval = max(store.lease_s / 3, 0.1)
         while not self._stop.wait(interval):
             try:
+                store.heartbeat(__version__, self.modem_summary())
                 with self._in_flight_lock:
                     ids = sorted(self._in_flight)
                 if ids and store.renew_leases(ids) < len(ids):
@@ -203,6 +209,25 @@ class Sender:
             # A send that ended meanwhile recorded its parts before it ended.
             result = self._apply_report(modem_url, report)
         self._reported(modem_url, report, result)
+
+    def modem_summary(self) -> list[dict[str, Any]]:
+        """This node's modems for its heartbeat (the cluster view on every PC)."""
+        out: list[dict[str, Any]] = []
+        for modem in self.modems:
+            status = modem.status
+            out.append(
+                {
+                    "port": modem.url,
+                    "key": self.modem_key(modem.url),
+                    "state": status.state,
+                    "simulated": status.simulated,
+                    "operator": status.operator,
+                    "signal_dbm": status.signal_dbm,
+                    "imei": status.imei,
+                    "last_error": status.last_error,
+                }
+            )
+        return out
 
     def modem_key(self, modem_url: str) -> str:
         """A modem's identity in the store (jobs.modem, sent parts, its limits): its port

@@ -26,6 +26,7 @@ from gsmbridge.core.models import (
 from gsmbridge.core.schema import JOB_COLUMNS, MIGRATIONS, job_from_row
 from gsmbridge.core.store_backend import Backend, Conn, SqlValue
 from gsmbridge.core.store_inbox import InboxStore
+from gsmbridge.core.store_nodes import NodesStore
 from gsmbridge.core.store_sending import SendingStore
 from gsmbridge.core.store_spool import Spool
 
@@ -69,7 +70,7 @@ def is_shared_url(location: Path | str) -> bool:
     return str(location).startswith(("postgresql://", "postgres://"))
 
 
-class Store(SendingStore, InboxStore):
+class Store(SendingStore, InboxStore, NodesStore):
     """Jobs, their history, contacts and received SMS.  Thread-safe.
 
     ``location``: a SQLite file (one PC) or a ``postgresql://`` URL (the store

@@ -226,3 +226,35 @@ def test_two_nodes_share_the_queue_each_modem_known_by_node_and_port(rigs) -> No
     assert len(a.sims[0].sent) + len(b.sims[0].sent) == 12  # each once
     # A per-modem figure counts that node's modem only.
     assert a.store.sent_count(since=0, modem=f"a:{a.modems[0].url}") == len(a.sims[0].sent)
+
+
+def test_nodes_heartbeat_and_one_silent_longer_than_the_lease_is_down(
+    nodes, clock: FakeClock
+) -> None:
+    a, b = nodes("a", lease_s=30), nodes("b", lease_s=30)
+    modem = {"port": "COM3", "key": "a:COM3", "state": "ready"}
+    a.heartbeat("1.2.3", [modem], starting=True)
+    b.heartbeat("1.2.3", [], starting=True)
+    started = clock.now
+    clock.now += 20
+    a.heartbeat("1.2.3", [modem])
+    seen = {n.name: n for n in b.nodes()}
+    assert seen["a"].modems == [modem] and seen["a"].started_at == started
+    assert seen["a"].up and seen["b"].up
+    clock.now += 15  # b silent for 35 s, a for 15 s
+    up = {n.name: n.up for n in a.nodes()}
+    assert up == {"a": True, "b": False}
+    assert [n["name"] for n in a.cluster()] == ["a", "b"]
+
+
+def test_a_running_sender_beats_with_its_modems(rigs, pg_url: str) -> None:
+    rig = rigs(fast_options(status_reports=False), node="pc-1", lease_s=0.6)
+    deadline = time.monotonic() + 5
+    while True:
+        found = {n.name: n for n in rig.store.nodes()}
+        if "pc-1" in found and found["pc-1"].modems[0]["state"] == "ready":
+            break
+        assert time.monotonic() < deadline, found
+        time.sleep(0.05)
+    node = found["pc-1"]
+    assert node.up and node.modems[0]["key"] == f"pc-1:{rig.modems[0].url}"

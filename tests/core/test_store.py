@@ -310,7 +310,7 @@ def test_upgrades_a_version_3_database_in_place(tmp_path, clock: FakeClock) -> N
     store = Store(path, clock=clock)
     try:
         version = store._reader().execute("PRAGMA user_version").fetchone()[0]
-        assert version == len(MIGRATIONS) == 8
+        assert version == len(MIGRATIONS) == 9
         assert store.sent_parts(since=clock() - 60, modem="m1") == 2
         assert store.sent_count(since=clock() - 60, number="+12125550123") == 1
     finally:

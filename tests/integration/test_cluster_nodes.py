@@ -84,6 +84,9 @@ def test_both_nodes_send_and_one_notification_to_both_is_one_job(cluster, pg_url
         assert store.count_jobs() == 13
         status, _, body = ca.get("/api/status")
         assert body["store"]["backend"] == "postgresql" and body["store"]["node"] == "a"
+        cluster = {n["name"]: n for n in body["cluster"]}  # each PC sees both
+        assert set(cluster) == {"a", "b"} and cluster["b"]["up"]
+        assert cluster["b"]["modems"][0]["key"].startswith("b:")
     finally:
         store.close()
 

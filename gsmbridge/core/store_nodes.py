@@ -1,0 +1,76 @@
+"""The nodes repository: the PCs that share the queue and their heartbeats.
+
+Each node's sender writes a heartbeat (its version and its modems' state) a few
+times per lease; a node silent for longer than the lease is shown as down, as its
+claimed jobs may then be taken over by the others."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from gsmbridge.core.store_backend import Conn
+from gsmbridge.core.store_base import StoreBase
+
+
+@dataclass(frozen=True)
+class NodeInfo:
+    name: str
+    version: str
+    started_at: float
+    last_seen: float
+    up: bool  # heard from within the lease
+    modems: list[dict[str, Any]] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "started_at": self.started_at,
+            "last_seen": self.last_seen,
+            "up": self.up,
+            "modems": self.modems,
+        }
+
+
+class NodesStore(StoreBase):
+    def cluster(self) -> list[dict[str, Any]]:
+        """The nodes for /api/status; [] on one PC's store."""
+        return [n.to_dict() for n in self.nodes()] if self.dialect.shared else []
+
+    def heartbeat(
+        self, version: str, modems: list[dict[str, Any]], *, starting: bool = False
+    ) -> None:
+        """This node is alive; ``starting`` resets its start time."""
+        now = self.clock()
+        record = json.dumps(modems, separators=(",", ":"))
+
+        def fn(conn: Conn) -> None:
+            conn.execute(
+                "INSERT INTO nodes(name, version, modems, started_at, last_seen)"
+                " VALUES (?, ?, ?, ?, ?) ON CONFLICT (name) DO UPDATE SET"
+                " version=excluded.version, modems=excluded.modems, last_seen=excluded.last_seen,"
+                " started_at=CASE WHEN ?=1 THEN excluded.started_at ELSE nodes.started_at END",
+                (self.node, version, record, now, now, 1 if starting else 0),
+            )
+
+        self._write(fn)
+
+    def nodes(self) -> list[NodeInfo]:
+        """Every node heard of, by name; ``up`` when heard from within the lease."""
+        now = self.clock()
+        rows = self._reader().execute(
+            "SELECT name, version, modems, started_at, last_seen FROM nodes ORDER BY name"
+        )
+        return [
+            NodeInfo(
+                name=r["name"],
+                version=r["version"],
+                started_at=float(r["started_at"]),
+                last_seen=float(r["last_seen"]),
+                up=float(r["last_seen"]) >= now - self.lease_s,
+                modems=json.loads(r["modems"]),
+            )
+            for r in rows
+        ]
