@@ -11,6 +11,9 @@ import logging
 import threading
 from typing import Any
 
+from gsmbridge.core.models import IncomingSms
+from gsmbridge.modem.status import ModemStatus
+
 log = logging.getLogger(__name__)
 
 
@@ -26,13 +29,14 @@ class Listener:
     def counts_changed(self, counts: dict[str, int]) -> None:
         """Counts of jobs by state."""
 
-    def modem_status_changed(self, status: Any) -> None:
+    def modem_status_changed(self, status: ModemStatus) -> None:
         """A modem's status changed (a ``gsmbridge.modem.status.ModemStatus``)."""
 
-    def tunnel_changed(self, status: Any) -> None:
-        """The tunnel's state or public URL changed."""
+    def tunnel_changed(self, status: object) -> None:
+        """The tunnel's state or public URL changed (a ``gsmbridge.tunnel.TunnelStatus``;
+        the core cannot name the type: the tunnel sits above it)."""
 
-    def sms_received(self, message: Any) -> None:
+    def sms_received(self, message: IncomingSms) -> None:
         """A modem received an SMS, or another part of one (a ``core.models.IncomingSms``)."""
 
 
@@ -75,11 +79,11 @@ class EventHub(Listener):
     def counts_changed(self, counts: dict[str, int]) -> None:
         self._fan_out("counts_changed", counts)
 
-    def modem_status_changed(self, status: Any) -> None:
+    def modem_status_changed(self, status: ModemStatus) -> None:
         self._fan_out("modem_status_changed", status)
 
-    def tunnel_changed(self, status: Any) -> None:
+    def tunnel_changed(self, status: object) -> None:
         self._fan_out("tunnel_changed", status)
 
-    def sms_received(self, message: Any) -> None:
+    def sms_received(self, message: IncomingSms) -> None:
         self._fan_out("sms_received", message)

@@ -17,7 +17,9 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, Signal, SignalInstance, Slot
 
 from gsmbridge.core.events import Listener
+from gsmbridge.core.models import IncomingSms
 from gsmbridge.gui.compat import emit
+from gsmbridge.modem.status import ModemStatus
 
 log = logging.getLogger(__name__)
 
@@ -96,13 +98,13 @@ class _SignalListener(Listener):
     def counts_changed(self, counts: dict[str, int]) -> None:
         self._emit(self._events.counts_changed, dict(counts))
 
-    def modem_status_changed(self, status: Any) -> None:
+    def modem_status_changed(self, status: ModemStatus) -> None:
         self._emit(self._events.modem_status_changed, status)
 
-    def tunnel_changed(self, status: Any) -> None:
+    def tunnel_changed(self, status: object) -> None:
         self._emit(self._events.tunnel_changed, status)
 
-    def sms_received(self, message: Any) -> None:
+    def sms_received(self, message: IncomingSms) -> None:
         self._emit(self._events.sms_received, message)
 
 

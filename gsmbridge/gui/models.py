@@ -27,7 +27,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from gsmbridge.core.models import Job, State
-from gsmbridge.core.store import StoreClosed
+from gsmbridge.core.store import Store, StoreClosed
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.formatting import format_full_time, format_number, format_time, preview
 from gsmbridge.gui.icons import state_colour, state_icon
@@ -119,7 +119,7 @@ class JobTableModel(RowTableModel):
 
     def __init__(
         self,
-        store: Any = None,
+        store: Store | None = None,
         parent: QObject | None = None,
         *,
         throttle_ms: int = 250,
@@ -148,10 +148,10 @@ class JobTableModel(RowTableModel):
     # -- configuration ---------------------------------------------------------------
 
     @property
-    def store(self) -> Any:
+    def store(self) -> Store | None:
         return self._store
 
-    def set_store(self, store: Any) -> None:
+    def set_store(self, store: Store | None) -> None:
         self._store = store
         self.reload()
 

@@ -8,11 +8,10 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from gsmbridge.config import ConfigError, Settings
 from gsmbridge.core.instance import AlreadyRunning
-from gsmbridge.modem.status import ModemState
+from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.web.server import ExposureError, ServerError
 
 
@@ -107,7 +106,7 @@ def config_problem(exc: ConfigError, settings: Settings, config_path: Path) -> P
     )
 
 
-def modem_problem(status: Any) -> Problem | None:
+def modem_problem(status: ModemStatus) -> Problem | None:
     """The banner for a modem that needs a person, or None."""
     port = status.port
     if status.state == ModemState.PIN_REQUIRED:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from PySide6.QtCore import QObject, Signal, Slot
 from PySide6.QtGui import QAction
 from PySide6.QtWidgets import QMenu, QSystemTrayIcon
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import tray_icon
-from gsmbridge.modem.status import ModemState
+from gsmbridge.modem.status import ModemState, ModemStatus
 
 TOOLTIPS = {
     "ok": "gsmbridge: running",
@@ -20,7 +18,11 @@ TOOLTIPS = {
 
 
 def tray_state(
-    counts: dict[str, int], statuses: list[Any], *, problem: bool = False, paused: bool = False
+    counts: dict[str, int],
+    statuses: list[ModemStatus],
+    *,
+    problem: bool = False,
+    paused: bool = False,
 ) -> str:
     """ok, sending or problem: what the icon should say at a glance."""
     if problem or paused:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from PySide6.QtCore import Qt, Signal, Slot
@@ -21,7 +20,8 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.icons import STATE_COLOURS
 from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.widgets import SignalBars
-from gsmbridge.modem.status import ModemState
+from gsmbridge.modem.status import ModemState, ModemStatus
+from gsmbridge.tunnel.status import TunnelStatus
 
 # Order and labels of the count chips (jobs by their current state).
 COUNT_LABELS = (
@@ -163,7 +163,7 @@ class HeaderBar(QFrame):
         self.url.setToolTip(tip or "Paste this URL into CometChat → Notifications → SMS")
         self.copy_button.setEnabled(bool(url))
 
-    def set_tunnel(self, status: Any) -> None:
+    def set_tunnel(self, status: TunnelStatus) -> None:
         """A tunnel status: its public URL when up; its state and error otherwise."""
         self.set_public_url(getattr(status, "public_url", "") or "")
         state = getattr(status, "state", "up" if self._public_url else "off")
@@ -205,7 +205,7 @@ class HeaderBar(QFrame):
                 "Set credentials in Settings → Server before exposing it."
             )
 
-    def set_modem(self, statuses: list[Any], simulated: bool) -> None:
+    def set_modem(self, statuses: list[ModemStatus], simulated: bool) -> None:
         prefix = "Simulated modem" if simulated else "Modem"
         if not statuses:
             self.modem.setText(f"{prefix}: not started")

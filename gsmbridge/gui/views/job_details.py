@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import html
 import json
-from typing import Any
 
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import QPlainTextEdit, QTabWidget, QTextBrowser, QWidget
 
 from gsmbridge.core.models import Job, JobEvent
+from gsmbridge.core.store import Store
 from gsmbridge.gui.formatting import format_full_time, format_number, mask_numbers
 from gsmbridge.gui.icons import STATE_COLOURS
 
@@ -108,7 +108,7 @@ class JobDetails(QTabWidget):
         self.summary.setHtml(f"<p style='color:gray'>{html.escape(text)}</p>")
         self.payload.setPlainText("")
 
-    def show_job(self, store: Any, job_id: int | None) -> None:
+    def show_job(self, store: Store | None, job_id: int | None) -> None:
         job = store.get(job_id) if store is not None and job_id is not None else None
         if job is None:
             self.show_none() if job_id is None else self.show_none(f"Job {job_id} is gone.")

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import enum
 import logging
-from typing import Any
 
 from PySide6.QtCore import QThread, Signal, Slot
 from PySide6.QtGui import QCloseEvent
@@ -23,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge import __version__
+from gsmbridge.core.store import Store
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
@@ -44,6 +44,8 @@ from gsmbridge.gui.views.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
 from gsmbridge.gui.views.window_actions import WindowActions
 from gsmbridge.gui.views.wizard import SetupWizard
+from gsmbridge.modem.status import ModemStatus
+from gsmbridge.tunnel.status import TunnelStatus
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +109,7 @@ class MainWindow(QMainWindow):
         self.ctx = ctx
         self.tray = tray
         self.counts: dict[str, int] = {}
-        self.modems: dict[str, Any] = {}
+        self.modems: dict[str, ModemStatus] = {}
         self.event_threads: set[QThread] = set()  # where core-event slots ran (tests check)
         self._quitting = False
         self._told_about_tray = False
@@ -220,7 +222,7 @@ class MainWindow(QMainWindow):
     # -- lifecycle ------------------------------------------------------------------------
 
     @Slot(object)
-    def on_store_opened(self, store: Any) -> None:
+    def on_store_opened(self, store: Store) -> None:
         self.queue.set_store(store)
         self.contacts.set_store(store)
         self.inbox.set_store(store)
@@ -253,7 +255,7 @@ class MainWindow(QMainWindow):
         self._show_power()
         self.post("Running: webhook at " + " and ".join(f"{u}/webhook" for u in bridge.urls))
 
-    def _replace_modems(self, statuses: list[Any]) -> None:
+    def _replace_modems(self, statuses: list[ModemStatus]) -> None:
         """The (re)started Bridge's modems; those of a port no longer used go."""
         self.modems = {status.port: status for status in statuses}
         self.modem_panel.set_statuses(statuses)
@@ -323,7 +325,7 @@ class MainWindow(QMainWindow):
         self._today_throttle.trigger()
 
     @Slot(object)
-    def on_modem_status_changed(self, status: Any) -> None:
+    def on_modem_status_changed(self, status: ModemStatus) -> None:
         self._note_thread()
         self.notifier.modem_changed(self.modems.get(status.port), status)
         self.modems[status.port] = status
@@ -332,7 +334,7 @@ class MainWindow(QMainWindow):
         self._update_tray()
 
     @Slot(object)
-    def on_tunnel_changed(self, status: Any) -> None:
+    def on_tunnel_changed(self, status: TunnelStatus) -> None:
         self._note_thread()
         self.header.set_tunnel(status)
 

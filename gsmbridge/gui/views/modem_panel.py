@@ -38,7 +38,7 @@ from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
 from gsmbridge.gui.views.signal_chart import SignalChart
 from gsmbridge.gui.views.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
-from gsmbridge.modem.status import ModemState, UssdAnswer
+from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code
 
 log = logging.getLogger(__name__)
@@ -270,7 +270,7 @@ class ModemPanel(QWidget):
         if simulated and self.isVisible():
             self._outbox_timer.start()
 
-    def set_statuses(self, statuses: list[Any]) -> None:
+    def set_statuses(self, statuses: list[ModemStatus]) -> None:
         """The running Bridge's modems: any other (a port no longer configured) goes."""
         current = {status.port for status in statuses}
         for port in [p for p in self.statuses if p not in current]:
@@ -289,7 +289,7 @@ class ModemPanel(QWidget):
         for status in statuses:
             self.update_status(status)
 
-    def update_status(self, status: Any) -> None:
+    def update_status(self, status: ModemStatus) -> None:
         """A new ModemStatus snapshot (from the core's event, on the GUI thread)."""
         new = status.port not in self.statuses
         self.statuses[status.port] = status
@@ -314,7 +314,7 @@ class ModemPanel(QWidget):
         if port in self.statuses:
             self._show(self.statuses[port], chart_changed=True)
 
-    def _show(self, status: Any, *, chart_changed: bool) -> None:
+    def _show(self, status: ModemStatus, *, chart_changed: bool) -> None:
         values = {key: str(getattr(status, key, "") or "") for key, _ in INFO_FIELDS}
         values["state"] = MODEM_STATE_TEXT.get(status.state, status.state)
         extra = getattr(status, "extra", None) or {}

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge.core.models import CANCELLABLE, RETRYABLE, WENT_OUT, Job, State
+from gsmbridge.core.store import Store
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
@@ -171,7 +172,7 @@ class QueueView(QWidget):
 
     # -- store and filters -----------------------------------------------------------------
 
-    def set_store(self, store: Any) -> None:
+    def set_store(self, store: Store | None) -> None:
         self.model.set_store(store)
         if store is None:
             self.details.show_none()

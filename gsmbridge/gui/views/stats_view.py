@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import Any
 
 from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QShowEvent
@@ -30,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from gsmbridge.core.store import Store
 from gsmbridge.core.store_stats import DAY_CHOICES, ModemToday, Stats
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
@@ -65,7 +65,7 @@ class StatsView(QWidget):
         super().__init__(parent)
         self.ctx = ctx
         self.stats: Stats | None = None
-        self._store: Any = None
+        self._store: Store | None = None
         self._stale = True
         self._running = 0  # the task id computing, 0 when idle
         self._again = False  # something changed while computing
@@ -143,7 +143,7 @@ class StatsView(QWidget):
         self.period.setCurrentIndex(DAY_CHOICES.index(days))
 
     @Slot(object)
-    def set_store(self, store: Any) -> None:
+    def set_store(self, store: Store | None) -> None:
         """The queue opened (a Store) or is closing (None)."""
         self._store = store
         self._throttle.cancel()

@@ -11,7 +11,6 @@ the task pool, like the Settings dialog.
 from __future__ import annotations
 
 import copy
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal, Slot
 from PySide6.QtGui import QGuiApplication
@@ -36,6 +35,7 @@ from gsmbridge.gui.texts import (
     registration_text,
 )
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
+from gsmbridge.tunnel.status import TunnelStatus
 
 PROGRAM_CHOICES = (("cloudflared", "cloudflared"), ("ngrok", "ngrok"))
 
@@ -57,7 +57,7 @@ class TunnelPanel(QWidget):
     def __init__(self, ctx: AppContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.ctx = ctx
-        self.status: Any = None
+        self.status: TunnelStatus | None = None
 
         self.url = QLineEdit()
         self.url.setReadOnly(True)
@@ -140,10 +140,10 @@ class TunnelPanel(QWidget):
         self.set_status(tunnel.status if tunnel is not None else None)
 
     @Slot(object)
-    def on_tunnel_changed(self, status: Any) -> None:
+    def on_tunnel_changed(self, status: TunnelStatus) -> None:
         self.set_status(status)
 
-    def set_status(self, status: Any) -> None:
+    def set_status(self, status: TunnelStatus) -> None:
         self.status = status
         state = getattr(status, "state", "off") or "off"
         program = getattr(status, "program", "") or ""

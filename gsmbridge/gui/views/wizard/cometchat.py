@@ -5,7 +5,7 @@ copy into the dashboard.
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -27,6 +27,7 @@ from gsmbridge.gui.texts import (
     registration_text,
 )
 from gsmbridge.gui.views.wizard.base import CopyRow, Page, say, wrapped
+from gsmbridge.tunnel.status import TunnelStatus
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard.dialog import SetupWizard
@@ -120,7 +121,7 @@ class CometChatPage(Page):
         self.auto_box.setVisible(automatic)
         self.manual_box.setVisible(not automatic)
 
-    def _show_details(self, status: Any) -> None:
+    def _show_details(self, status: TunnelStatus) -> None:
         public = getattr(status, "webhook_url", "") or ""
         local = f"{self.ctx.bridge.url}/webhook" if self.ctx.bridge.url else ""
         self.webhook.set_text(public or local)
@@ -139,7 +140,7 @@ class CometChatPage(Page):
         self.password.button.setEnabled(bool(password))
 
     @Slot(object)
-    def on_tunnel_changed(self, status: Any) -> None:
+    def on_tunnel_changed(self, status: TunnelStatus) -> None:
         self._show_details(status)
         if getattr(status, "registration", None) is not None:
             say(self.result, *registration_text(status.registration))

@@ -21,7 +21,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.pin_entry import PinEntry
 from gsmbridge.gui.views.wizard.base import Page, say, wrapped
-from gsmbridge.modem.status import ModemState
+from gsmbridge.modem.status import ModemState, ModemStatus
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard.dialog import SetupWizard
@@ -177,7 +177,7 @@ class ModemPage(Page):
         say(self.feedback, f"Not switched: {exc}", False)
 
     @Slot(object)
-    def on_modem_status(self, status: Any) -> None:
+    def on_modem_status(self, status: ModemStatus) -> None:
         self.statuses[status.port] = status
         self._show_state()
 

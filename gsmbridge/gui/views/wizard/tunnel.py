@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Slot
 from PySide6.QtWidgets import (
@@ -26,6 +26,7 @@ from gsmbridge.gui.texts import (
 )
 from gsmbridge.gui.views.wizard.base import APPLIED, CopyRow, Page, say, wrapped
 from gsmbridge.tunnel import ngrok_sdk
+from gsmbridge.tunnel.status import TunnelStatus
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard.dialog import SetupWizard
@@ -142,10 +143,10 @@ class TunnelPage(Page):
             say(self.feedback, "Applied, but the tunnel is not running: see above.", False)
 
     @Slot(object)
-    def on_tunnel_changed(self, status: Any) -> None:
+    def on_tunnel_changed(self, status: TunnelStatus) -> None:
         self.set_status(status)
 
-    def set_status(self, status: Any) -> None:
+    def set_status(self, status: TunnelStatus) -> None:
         state = getattr(status, "state", "off") or "off"
         program = getattr(status, "program", "") or ""
         text = TUNNEL_STATE_TEXT.get(state, state)
