@@ -41,8 +41,11 @@ def _free_port() -> int:
 class PgCluster:
     """One server; ``new_database()`` gives each test an empty database of its own."""
 
-    def __init__(self, bindir: Path) -> None:
+    def __init__(self, bindir: Path, *, durable: bool = False) -> None:
+        """``durable``: fsync and synchronous commits on, as a real server runs (for
+        benchmarks); off by default, which keeps the test suite quick."""
         self.bindir = bindir
+        self.durable = durable
         self.dir = Path(tempfile.mkdtemp(prefix="gsmbridge-pg-"))
         self.port = _free_port()
         # initdb refuses root: as root, the server runs as the postgres user.
@@ -70,11 +73,10 @@ class PgCluster:
         self._pg_ctl_start()
 
     def _pg_ctl_start(self) -> None:
-        # Durability is not under test here: no fsync keeps the suite quick.
-        options = (
-            f"-c listen_addresses=127.0.0.1 -k {self.dir} -p {self.port} -c fsync=off"
-            " -c synchronous_commit=off -c full_page_writes=off -c max_connections=300"
-        )
+        options = f"-c listen_addresses=127.0.0.1 -k {self.dir} -p {self.port}"
+        options += " -c max_connections=300"
+        if not self.durable:  # durability is not under test: no fsync keeps the suite quick
+            options += " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
         data, log = str(self.dir / "data"), str(self.dir / "log")
         self._run("pg_ctl", "-D", data, "-l", log, "-w", "-o", options, "start")
         self.started = True
