@@ -157,9 +157,6 @@ _SMART: dict[str, str] = {
 }  # fmt: skip
 _SMART_TABLE = str.maketrans(_SMART)
 
-#: Characters smart encoding may replace (exported for tests and the GUI).
-SMART_CHARS: frozenset[str] = frozenset(_SMART)
-
 
 def smart_replace(text: str) -> str:
     """Compose (NFC) and replace look-alikes by GSM equivalents; the result may still not be GSM."""
