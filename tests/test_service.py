@@ -1,0 +1,65 @@
+"""The Bridge composes the parts and starts and stops them, nothing else (issue 15.2)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+from gsmbridge.config import Settings
+from gsmbridge.core.actions import ContactActions, JobActions
+from gsmbridge.core.models import State
+from gsmbridge.service import DB_NAME, Bridge
+from gsmbridge.web.server import ServerError
+
+
+def test_open_store_composes_the_actions_without_serving(settings: Settings, tmp_path) -> None:
+    bridge = Bridge(settings, tmp_path / "data")
+    store = bridge.open_store()
+    try:
+        assert (tmp_path / "data" / DB_NAME).exists()
+        assert isinstance(bridge.jobs, JobActions) and isinstance(bridge.contacts, ContactActions)
+        assert bridge.web is None and bridge.modems == [] and bridge.sender is None
+        job_id = bridge.jobs.send_test("+12125550123", "hi")  # queued; nothing sends it
+        assert store.get(job_id).state is State.QUEUED
+    finally:
+        bridge.stop()
+
+
+def test_stop_goes_in_order_and_twice_is_harmless(settings: Settings, tmp_path) -> None:
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    order: list[str] = []
+
+    def recording(name: str, method):
+        def call(*args, **kwargs):
+            order.append(name)
+            return method(*args, **kwargs)
+
+        return call
+
+    bridge.web.stop = recording("web", bridge.web.stop)
+    bridge.sender.stop = recording("sender", bridge.sender.stop)
+    for modem in bridge.modems:
+        modem.stop = recording("modem", modem.stop)
+    bridge.store.close = recording("store", bridge.store.close)
+    bridge.stop()
+    assert order == ["web", "sender", "modem", "store"]
+    assert bridge.web is None and bridge.sender is None and bridge.modems == []
+    assert not bridge.started
+    bridge.stop()  # again: nothing left to stop, no error
+
+
+def test_a_start_that_fails_starts_no_modem(settings: Settings, tmp_path) -> None:
+    taken = socket.socket()
+    taken.bind(("127.0.0.1", 0))
+    taken.listen()
+    settings.server.port = taken.getsockname()[1]
+    bridge = Bridge(settings, tmp_path / "data")
+    try:
+        with pytest.raises(ServerError, match="in use"):
+            bridge.start()
+        assert bridge.modems == [] and bridge.sender is None and not bridge.started
+    finally:
+        bridge.stop()
+        taken.close()
