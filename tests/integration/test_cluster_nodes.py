@@ -130,3 +130,50 @@ def test_a_node_killed_mid_burst_leaves_its_jobs_to_the_other(cluster, pg_url) -
         assert sum(1 for i in orphans for e in store.events(i) if e.kind == "sent") == len(orphans)
     finally:
         store.close()
+
+
+def test_webhooks_through_a_database_restart_are_all_answered_and_kept(
+    cluster, pg_url, pg_cluster
+) -> None:
+    import threading
+
+    a = cluster("a")
+    ca = _client(a)
+    answers: list[tuple[int, dict]] = []
+    posting = threading.Event()
+
+    def post_stream() -> None:
+        for i in range(40):
+            status, _, body = ca.post(
+                "/webhook", payload(data__to__uid=f"stream-{i}", data__to__phno=f"+1212557{i:04d}")
+            )
+            answers.append((status, body))
+            if i == 10:
+                posting.set()
+            time.sleep(0.03)
+
+    poster = threading.Thread(target=post_stream)
+    poster.start()
+    try:
+        assert posting.wait(20)
+        pg_cluster.halt()  # the database PC restarts while webhooks arrive
+        time.sleep(1.0)
+    finally:
+        pg_cluster.resume()
+    poster.join(60)
+    assert [status for status, _ in answers] == [200] * 40  # every one answered 200
+    assert any(body["id"] < 0 for _, body in answers)  # some went through the spool
+    store = Store(pg_url)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            uids = {j.uid for j in store.list_jobs(limit=100)}
+            if {f"stream-{i}" for i in range(40)} <= uids:
+                break
+            assert time.monotonic() < deadline, sorted(uids)
+            time.sleep(0.2)
+        assert store.count_jobs() == 40  # each once
+    finally:
+        store.close()
+    status, _, body = ca.get("/api/status")
+    assert body["store"]["reachable"] is True and body["store"]["spooled"] == 0
