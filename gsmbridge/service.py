@@ -26,19 +26,17 @@ from gsmbridge.core.counts import CountsPublisher
 from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.housekeeping import Housekeeping
+from gsmbridge.core.incoming import SmsReceiver
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact
 from gsmbridge.core.optout import OptOuts, queue_confirmation
-from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.replies import Replies
 from gsmbridge.core.sender import Sender
 from gsmbridge.core.store import Store
 from gsmbridge.core.store_replies import RepliesStore
 from gsmbridge.core.store_spool import SPOOL_NAME
 from gsmbridge.core.store_stats import Stats
-from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.modem.masking import mask
 from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
 from gsmbridge.tunnel import TunnelManager
@@ -145,6 +143,7 @@ class Bridge:
         # Replies posted into CometChat, and the opt-out list (STOP): made with the store.
         self.replies: Replies | Any = None
         self.opt_outs: OptOuts | Any = None
+        self.incoming: SmsReceiver | Any = None  # SMS the modems receive
         # What a person does to jobs and contacts (window, API): made with the store.
         self.jobs: JobActions | Any = None
         self.contacts: ContactActions | Any = None
@@ -327,7 +326,7 @@ class Bridge:
                 options,
                 listener=self._modem_events,
                 on_status_report=functools.partial(self._on_report, name),
-                on_incoming=functools.partial(self._on_incoming, name),
+                on_incoming=functools.partial(self.incoming.received, name),
                 port_url=port_url,
             )
             self.modems.append(modem)
@@ -353,26 +352,6 @@ class Bridge:
         if self.sender is not None:
             self.sender.status_report(modem, report)
 
-    def _on_incoming(self, modem: str, sms: Deliver) -> None:
-        """A modem received an SMS: on disk before the modem deletes it (raises if not)."""
-        try:  # a national number as the network gave it, for finding who sent it
-            number: str | None = normalise(sms.sender, self.settings.sending.default_region)
-        except InvalidNumber:
-            number = None
-        message = self.store.add_incoming(
-            sms.sender,
-            sms.text,
-            sent_at=sms.sent_at.timestamp() if sms.sent_at else None,
-            concat=sms.concat,
-            modem=modem,
-            lookup_number=number,
-        )
-        who = f" ({message.name or message.uid})" if message.uid else ""
-        if message.complete:
-            log.info("Reply from %s%s stored (#%d)", mask(sms.sender), who, message.id)
-        self.replies.received(message, number)  # where it goes, or why nowhere
-        self.events.sms_received(message)
-
     def _open_replies(self) -> None:
         replies_store = RepliesStore.over(self.store)
 
@@ -386,6 +365,7 @@ class Bridge:
             exempt=(TEST_UID,),
         )  # fmt: skip
         self.replies = Replies(replies_store, self.store, self.settings, self.events, self.opt_outs)
+        self.incoming = SmsReceiver(self.store, self.replies, self.events, self.settings)
 
     def stop(self) -> None:
         """Stop in order: tunnel, web server, sender, modems, database."""
