@@ -498,13 +498,12 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except Exception as exc:  # noqa: BLE001 - a clear line, not a traceback
         from gsmbridge.core.db import StoreConfigError
-        from gsmbridge.core.instance import AlreadyRunning
+        from gsmbridge.core.instance import AlreadyRunning, DataDirUnusable
         from gsmbridge.web.server import ServerError
 
         # StoreConfigError: the shared store refuses this PC; it must not start.
-        if isinstance(
-            exc, AlreadyRunning | ServerError | ConfigError | CommandError | StoreConfigError
-        ):
+        said = AlreadyRunning | DataDirUnusable | ServerError | ConfigError | CommandError
+        if isinstance(exc, said | StoreConfigError):
             print(f"gsmbridge: {exc}", file=sys.stderr)
             return 1
         if func is not None and isinstance(exc, OSError | ValueError | sqlite3.Error):

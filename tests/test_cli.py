@@ -170,6 +170,23 @@ def test_a_data_dir_that_is_a_file_is_one_line(home: Path, capsys) -> None:
     assert err.count("\n") == 1
 
 
+def test_headless_with_a_data_dir_it_cannot_use_is_one_line(home: Path, capsys) -> None:
+    """A file where the folder should be, or a folder that cannot be made: one line that
+    says what to do, before anything starts (no traceback from the instance lock)."""
+    not_a_dir = home / "file"
+    not_a_dir.write_text("x", encoding="utf-8")
+    for data_dir, reason in (
+        (not_a_dir, "a file of that name is in the way"),
+        (not_a_dir / "below", "a file of that name is in the way"),
+    ):
+        assert main(["--headless", "--modem", "sim", "--data-dir", str(data_dir)]) == 1
+        err = capsys.readouterr().err
+        assert err == (
+            f"gsmbridge: cannot use {data_dir} as the data directory ({reason}); "
+            "choose another with --data-dir\n"
+        )
+
+
 def test_modem_commands_run_with_a_broken_config(home: Path, capsys) -> None:
     """They use no settings, so a config with a typo must not stop them."""
     config_dir = home / "config-home" / "gsmbridge"

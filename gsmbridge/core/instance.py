@@ -28,6 +28,11 @@ class AlreadyRunning(RuntimeError):
         self.pid = pid
 
 
+class DataDirUnusable(OSError):
+    """The data directory cannot be made or written (a file's path, no permission, a
+    read-only disk): said in one line, never as a traceback."""
+
+
 def read_pid(path: Path) -> int | None:
     """The pid the running instance wrote; None if it cannot be read for any reason
     (locked, being written, removed, garbage): then the pid is simply unknown."""
@@ -49,8 +54,17 @@ class InstanceLock:
     def acquire(self) -> None:
         # The lock is the first thing in a new data directory: made private here, or the
         # first start "tightens" a directory gsmbridge itself just made, with a warning.
-        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        handle = open(self.path, "a+b")  # noqa: SIM115 - held open while running
+        try:
+            self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            handle = open(self.path, "a+b")  # noqa: SIM115 - held open while running
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if isinstance(exc, FileExistsError | NotADirectoryError):
+                reason = "a file of that name is in the way"
+            raise DataDirUnusable(
+                f"cannot use {self.path.parent} as the data directory ({reason}); "
+                "choose another with --data-dir"
+            ) from exc
         try:
             if sys.platform == "win32":
                 import msvcrt

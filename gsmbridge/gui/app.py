@@ -23,7 +23,7 @@ from PySide6.QtGui import QDesktopServices
 from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gsmbridge.config import ConfigError, Settings, default_config_path
-from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.core.instance import AlreadyRunning, DataDirUnusable, InstanceLock
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler, install_qt_message_handler
@@ -216,6 +216,10 @@ def run(
     lock = InstanceLock(data_dir)
     try:
         lock.acquire()
+    except DataDirUnusable as exc:
+        print(f"gsmbridge: {exc}", file=sys.stderr)
+        QMessageBox.critical(None, "gsmbridge cannot start", f"{exc}.")
+        return 1
     except AlreadyRunning as exc:
         if activate_running(server_name(data_dir)):
             log.info("gsmbridge is already running; brought its window to the front")
