@@ -40,9 +40,31 @@ log = logging.getLogger(__name__)
 SETTLE_S = 2.0
 NO_MODEM = "none"  # the label of jobs that failed before any modem took them
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0)
-# Headers a reverse proxy or tunnel adds: such a request came from elsewhere.  (waitress
-# drops X-Forwarded-* and Forwarded from an untrusted proxy before the app sees them.)
-FORWARDED_HEADERS = ("Forwarded", "X-Forwarded-For", "X-Real-IP", "CF-Connecting-IP")
+# Headers a reverse proxy or tunnel adds (nginx, Caddy, Apache, ngrok, cloudflared, CDNs):
+# a request carrying any of them came from elsewhere.  The app sees them because the
+# server tells waitress not to clear "untrusted proxy headers" (see web/server.py).
+FORWARDED_HEADERS = frozenset(
+    {
+        "forwarded",
+        "via",
+        "x-real-ip",
+        "x-client-ip",
+        "x-cluster-client-ip",
+        "true-client-ip",
+        "fastly-client-ip",
+        "akamai-origin-hop",
+        "x-proxyuser-ip",
+        "x-envoy-external-address",
+        "ngrok-trace-id",
+    }
+)
+FORWARDED_PREFIXES = ("x-forwarded-", "x-original-forwarded-", "cf-")  # cf-: Cloudflare
+
+
+def is_forwarded(header_name: str) -> bool:
+    """True for a header only a proxy or tunnel in front of gsmbridge would add."""
+    name = header_name.lower().replace("_", "-")
+    return name in FORWARDED_HEADERS or name.startswith(FORWARDED_PREFIXES)
 
 
 class MetricsBackend(Protocol):
@@ -77,8 +99,7 @@ def metrics_open(settings: Settings, header_names: Iterable[str]) -> bool:
     """True when this /metrics request needs no credentials (see ``public_refusal``)."""
     if not settings.server.metrics_public or public_refusal(settings):
         return False
-    forwarded = {name.lower() for name in FORWARDED_HEADERS}
-    return not any(name.lower() in forwarded for name in header_names)
+    return not any(is_forwarded(name) for name in header_names)
 
 
 class WebhookMetrics:

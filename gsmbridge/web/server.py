@@ -265,6 +265,11 @@ class WebServer:
                 channel_timeout=30,
                 connection_limit=200,
                 ident="gsmbridge",
+                # waitress would delete X-Forwarded-* and Forwarded (it trusts no proxy
+                # here) before the app sees them; /metrics needs to see them to know a
+                # request came through a proxy (web/metrics.py).  Nothing in gsmbridge
+                # trusts them: Flask reads neither the scheme nor the address from them.
+                clear_untrusted_proxy_headers=False,
             )
         except (OSError, ValueError) as exc:
             for sock in sockets:

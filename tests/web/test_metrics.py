@@ -119,6 +119,19 @@ def test_failed_jobs_and_replies_are_counted(fast_bridge: Bridge) -> None:
     assert value(samples, "gsmbridge_sms_failed_total", modem=metrics.NO_MODEM) == 1
 
 
+PROXY_HEADERS = (
+    ("X-Forwarded-For", "1.2.3.4"),
+    ("x-forwarded-host", "bridge.example.com"),
+    ("X-Forwarded-Proto", "https"),
+    ("Forwarded", "for=1.2.3.4;proto=https"),
+    ("True-Client-IP", "1.2.3.4"),
+    ("X-Client-IP", "1.2.3.4"),
+    ("X-Real-IP", "1.2.3.4"),
+    ("CF-Connecting-IP", "1.2.3.4"),
+    ("Via", "1.1 caddy"),
+)
+
+
 def test_metrics_public_opens_loopback_without_a_tunnel_only(
     settings: Settings, tmp_path: Path
 ) -> None:
@@ -130,10 +143,13 @@ def test_metrics_public_opens_loopback_without_a_tunnel_only(
         assert client.get("/metrics", auth=False)[0] == 200
         # The rest of the API still asks.
         assert client.get("/api/stats", auth=False)[0] == 401
-        # A request a proxy forwarded came from elsewhere (waitress itself drops the
-        # X-Forwarded-* and Forwarded headers of an untrusted proxy before the app).
-        for header in ("CF-Connecting-IP", "x-real-ip"):
-            assert client.get("/metrics", auth=False, headers={header: "203.0.113.9"})[0] == 401
+        # A request a proxy or a tunnel gsmbridge did not start forwarded came from
+        # elsewhere (nginx, Caddy, Apache and ngrok send X-Forwarded-For only), through
+        # this real waitress, which must not strip the headers before the app sees them.
+        for header, header_value in PROXY_HEADERS:
+            answer = client.get("/metrics", auth=False, headers={header: header_value})
+            assert answer[0] == 401, header
+            assert client.get("/metrics", headers={header: header_value})[0] == 200, header
         # A tunnel forwards the internet to this loopback address: credentials again.
         settings.tunnel.program = "cloudflared"
         assert client.get("/metrics", auth=False)[0] == 401
