@@ -313,6 +313,11 @@ def cmd_set_password(args: argparse.Namespace, settings: Settings) -> int:
     path = args.config or default_config_path()
     file_settings = load_settings(path, environ={})  # the file's values, not the environment's
     username = args.username or file_settings.auth.username or "cometchat"
+    if ":" in username:  # Basic Auth splits at the first colon: it could never log in
+        print(
+            "gsmbridge: a user name cannot contain ':' (Basic Auth splits there)", file=sys.stderr
+        )
+        return 2
     if args.generate:
         password = generate_password()
     else:

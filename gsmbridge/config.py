@@ -14,6 +14,7 @@ import functools
 import hashlib
 import hmac
 import logging
+import math
 import os
 import re
 import secrets
@@ -136,7 +137,8 @@ class ServerSettings:
 
 @dataclass
 class AuthSettings:
-    username: str = setting("")
+    # Basic Auth splits "user:password" at the first colon: a name with one never logs in.
+    username: str = setting("", check=(lambda name: ":" not in name, "must not contain ':'"))
     # scrypt$n$r$p$salt$hash, written by the app; never the plain password.
     password_hash: str = setting("", secret="the webhook password hash")
     # Plain password, accepted from the environment (GSMBRIDGE_AUTH_PASSWORD)
@@ -177,9 +179,9 @@ class ModemSettings:
     # Pin the modem by IMEI: it is looked for among `port` (or all ports when `port`
     # is empty) on every connect, so a renamed port is found again.
     imei: str = setting("", restart=True)
-    poll_interval_s: float = setting(30.0)
-    register_timeout_s: float = setting(120.0)
-    send_timeout_s: float = setting(120.0)
+    poll_interval_s: float = setting(30.0, check=(_at_least(1), "must be at least 1 second"))
+    register_timeout_s: float = setting(120.0, check=(_at_least(1), "must be at least 1 second"))
+    send_timeout_s: float = setting(120.0, check=(_at_least(1), "must be at least 1 second"))
 
 
 @dataclass
@@ -194,10 +196,17 @@ class SendingSettings:
     smart_encoding: bool = setting(True)
     max_parts: int = setting(6, check=(_between(1, 255), "must be 1..255"))
     status_reports: bool = setting(True)
-    validity_minutes: int = setting(24 * 60)
+    # How long the network keeps trying an SMS the phone does not take; 0 = its default.
+    validity_minutes: int = setting(
+        24 * 60,
+        check=(
+            _between(0, 63 * 7 * 24 * 60),
+            "must be 0..635040 (63 weeks; 0 = the network's default)",
+        ),
+    )
     dedup_window_s: float = setting(600.0, check=(_at_least(0), "must be >= 0"))
     coalesce: bool = setting(False)
-    coalesce_window_s: float = setting(60.0)
+    coalesce_window_s: float = setting(60.0, check=(_at_least(0), "must be >= 0"))
     # What to do with a job found "sending" after a crash: "resend" or "fail".
     crash_policy: str = setting(
         "resend", check=(_one_of("resend", "fail"), 'must be "resend" or "fail"')
@@ -346,12 +355,16 @@ class Settings:
         refuses; each message starts with its key."""
         failed = []
         for key, f in schema_fields():
+            section, name = key.split(".", 1)
+            value = getattr(getattr(self, section), name)
+            if isinstance(value, float) and not math.isfinite(value):  # inf, nan: never meant
+                failed.append((key, f"{key} must be a number (not {value})"))
+                continue
             check = f.metadata.get("check")
             if check is None:
                 continue
-            section, name = key.split(".", 1)
             try:
-                ok = bool(check[0](getattr(getattr(self, section), name)))
+                ok = bool(check[0](value))
             except (TypeError, AttributeError, ValueError):  # a value of the wrong type
                 ok = False
             if not ok:

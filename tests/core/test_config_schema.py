@@ -74,3 +74,33 @@ def test_live_settings_apply_and_restart_ones_wait(settings: Settings, tmp_path)
 def test_setting_without_a_check_or_restart_is_live_and_unchecked() -> None:
     f = config.setting(5)
     assert f.metadata == {"restart": False, "secret": "", "check": None}
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "says"),
+    [
+        ("auth.username", "a:b", "must not contain ':'"),
+        ("modem.poll_interval_s", 0.0, "at least 1 second"),
+        ("modem.send_timeout_s", -5.0, "at least 1 second"),
+        ("sending.validity_minutes", -5, "must be 0..635040"),
+        ("sending.coalesce_window_s", float("nan"), "must be a number (not nan)"),
+        ("retry.max_delay_s", float("inf"), "must be a number (not inf)"),
+    ],
+)
+def test_values_that_would_break_sending_are_refused(key: str, value: object, says: str) -> None:
+    """Found by a reviewer: a poll interval of 0 flooded the modem with AT+CSQ, a negative
+    validity failed every SMS with "cannot encode", a user name with ':' locked everyone
+    out, and inf/nan were taken as numbers."""
+    settings = Settings()
+    config.set_key(settings, key, value)
+    failed = dict(settings.failed_checks())
+    assert key in failed and says in failed[key]
+
+
+def test_a_file_with_them_loads_the_defaults_instead_and_says_so(tmp_path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text("[modem]\npoll_interval_s = 0\n[sending]\nvalidity_minutes = -5\n")
+    loaded = config.read_settings(path, environ={})
+    assert loaded.settings.modem.poll_interval_s == 30.0
+    assert loaded.settings.sending.validity_minutes == 24 * 60
+    assert {p.key for p in loaded.errors} == {"modem.poll_interval_s", "sending.validity_minutes"}

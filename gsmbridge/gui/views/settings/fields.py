@@ -6,6 +6,7 @@ the password field (also used by the wizard).
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -61,6 +62,8 @@ def parse_float(low: float) -> Callable:
             value = float(text.strip().replace(",", "."))
         except ValueError:
             raise ValueError("Enter a number of seconds") from None
+        if not math.isfinite(value):  # float() takes "inf" and "nan"
+            raise ValueError("Enter a number of seconds")
         if value < low:
             raise ValueError(f"Enter {low:g} or more")
         return value
