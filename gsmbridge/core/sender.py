@@ -486,7 +486,10 @@ class _Worker:
             sender.listener.job_changed(job.id, state)
             return
         except ModemError as exc:
-            self._failed_attempt(job, exc.name or str(exc), exc.transient)
+            # The job's own fault (its number, its text): the whole reason, which says
+            # what to fix; otherwise the modem's short name for what went wrong.
+            reason = str(exc) if exc.kind == "input" else (exc.name or str(exc))
+            self._failed_attempt(job, reason, exc.transient)
             return
         except Exception as exc:  # noqa: BLE001 - a bug must not lose the job
             log.exception("unexpected error sending job %d", job.id)

@@ -194,6 +194,17 @@ def test_permanent_error_fails_with_its_name_and_does_not_block(tmp_path, rigs) 
     rig.wait_states([after], {"sent", "delivered"})
 
 
+def test_a_job_that_cannot_be_encoded_says_why_in_full(tmp_path, rigs) -> None:
+    """The job's own fault is said whole (what to fix), not only "cannot encode"."""
+    rig = rigs(tmp_path, fast_settings(), fast_options())
+    rig.modems[0].options.validity_minutes = -5  # what a negative setting once reached
+    bad = rig.add("a", "+12125550001")
+    rig.wait_states([bad], {"failed"})
+    job = rig.store.get(bad)
+    assert job.last_error.startswith("cannot encode: validity must not be negative: -5")
+    assert job.attempts == 1
+
+
 def test_transient_errors_give_up_after_max_attempts(tmp_path, rigs) -> None:
     settings = fast_settings()
     settings.retry.max_attempts = 3
