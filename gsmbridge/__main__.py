@@ -58,7 +58,7 @@ GLOBAL_OPTIONS: list[tuple[str, dict[str, Any]]] = [
 # The global options each command also takes after its name (the app takes them all);
 # a command without settings (modem list, simulate-modem) takes none.
 COMMAND_OPTIONS: dict[str, tuple[str, ...]] = {
-    "contacts": ("--config", "--data-dir"),
+    "contacts": ("--config", "--data-dir", "--store"),
     "set-password": ("--config",),
     "send": ("--config", "--data-dir", "--modem", "--log-level"),
     "stop": ("--data-dir",),
@@ -202,10 +202,16 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-def _open_store(args: argparse.Namespace) -> Store:
+def _open_store(args: argparse.Namespace, settings: Settings) -> Store:
+    from gsmbridge.core.db import StoreConfigError, StoreUnavailable
     from gsmbridge.core.store import Store
     from gsmbridge.service import DB_NAME
 
+    if settings.store.url:  # the queue several PCs share: its contacts are everyone's
+        try:
+            return Store(settings.store.url)
+        except (StoreConfigError, StoreUnavailable) as exc:
+            raise CommandError(str(exc)) from exc
     path = data_dir_from_args(args) / DB_NAME
     try:
         return Store(path)
@@ -218,7 +224,7 @@ def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
     from gsmbridge.core.contacts import add_contact
     from gsmbridge.core.phones import InvalidNumber
 
-    store = _open_store(args)
+    store = _open_store(args, settings)
     try:
         contact, released = add_contact(
             store, args.uid, args.number, args.name, settings.sending.default_region
@@ -238,7 +244,7 @@ def cmd_contacts_add(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_contacts_remove(args: argparse.Namespace, settings: Settings) -> int:
     from gsmbridge.core.contacts import remove_contact
 
-    store = _open_store(args)
+    store = _open_store(args, settings)
     try:
         missing = [uid for uid in args.uid if not remove_contact(store, uid)]
     finally:
@@ -257,7 +263,7 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"{args.file} is a folder: give the CSV file in it")
     if not args.file.is_file():
         return fail(f"no such file: {args.file}")
-    store = _open_store(args)
+    store = _open_store(args, settings)
     try:
         result = import_csv(store, args.file, settings.sending.default_region)
     except ContactsFileError as exc:
@@ -280,7 +286,7 @@ def cmd_contacts_export(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.file.exists() and not args.force and not args.file.is_dir():
         return fail(f"{args.file} exists; use --force to replace it")
-    store = _open_store(args)
+    store = _open_store(args, settings)
     try:
         n = export_csv(store, args.file)
     except ContactsFileError as exc:
@@ -292,7 +298,7 @@ def cmd_contacts_export(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_contacts_list(args: argparse.Namespace, settings: Settings) -> int:
-    store = _open_store(args)
+    store = _open_store(args, settings)
     try:
         contacts = store.list_contacts()
     finally:

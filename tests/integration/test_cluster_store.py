@@ -220,3 +220,16 @@ def test_store_check_says_where_the_queue_is_and_its_schema(tmp_path, pg_url: st
     err = capsys.readouterr().err.strip()
     assert err.startswith("gsmbridge: the shared store") and "unreachable" in err
     assert "pw" not in err and len(err.splitlines()) == 1
+
+
+def test_contacts_commands_edit_the_shared_stores_contacts(tmp_path, pg_url: str, capsys):
+    where = ("--data-dir", str(tmp_path), "--store", pg_url)
+    assert _main("contacts", "add", "front", "+12125550142", *where) == 0
+    shared = Store(pg_url)
+    try:
+        assert shared.get_contact("front").number == "+12125550142"  # every PC sees it
+    finally:
+        shared.close()
+    assert not (tmp_path / DB_NAME).exists()
+    assert _main("contacts", "list", *where) == 0
+    assert "front" in capsys.readouterr().out
