@@ -103,6 +103,56 @@ def _per_day_percentiles(
     return [(day, n, p50, p90) for day, (n, p50, p90) in sorted(found.items())]
 
 
+# -- failures, from the job history -------------------------------------------------------
+
+# A failure is counted when it happens, from job_events, so a job a person cancels or
+# retries before the next look still counts: the store writes a "failed" event
+# (store_sending.mark_failed, the opt-out) or a "recovered" one ending "(fail)" (a job
+# interrupted while sending under recovery = fail).
+_FAILURE_EVENT = "(e.kind = 'failed' OR (e.kind = 'recovered' AND e.detail LIKE ?))"
+_RECOVERED_FAILED = "%(fail)"
+INTERRUPTED = "interrupted while sending; it may have been sent"  # the store's last_error
+# A job's updated_at is stamped in the same transaction just before its event.
+_EVENT_SLACK_S = 1.0
+
+
+def _failures(
+    store: StatsStore, case: str, case_params: Sequence[float], start: float, end: float
+) -> list[tuple[int, str, str, int]]:
+    """(day, modem, reason, failures) for the failures in [start, end).
+
+    ``case`` maps ``{t}`` (the failure's time) to a day index.  Each failure counts
+    once, whatever the job became next.  A job can also fail with no event of its
+    own: a carrier settled by a "not delivered" report (its merged jobs follow it and
+    are not counted: one SMS, one failure); such a job counts while it stays failed,
+    on its last change, unless a failure event already stands for that change.
+    """
+    from_events = (
+        f"SELECT day, modem, reason, COUNT(*) FROM (SELECT {case.replace('{t}', 'e.at')} AS day,"
+        " j.modem AS modem, CASE WHEN e.kind = 'failed' THEN e.detail ELSE ? END AS reason"
+        " FROM jobs j JOIN job_events e ON e.job_id = j.id"
+        f" WHERE j.updated_at >= ? AND e.at >= ? AND e.at < ? AND {_FAILURE_EVENT}"
+        ") AS f GROUP BY day, modem, reason"
+    )
+    unrecorded = (
+        f"SELECT day, modem, reason, COUNT(*) FROM (SELECT {case.replace('{t}', 'j.updated_at')}"
+        " AS day, j.modem AS modem, j.last_error AS reason FROM jobs j"
+        " WHERE j.state = 'failed' AND j.merged_into IS NULL"
+        " AND j.updated_at >= ? AND j.updated_at < ? AND NOT EXISTS (SELECT 1 FROM job_events e"
+        f" WHERE e.job_id = j.id AND e.at >= j.updated_at AND {_FAILURE_EVENT})"
+        ") AS f GROUP BY day, modem, reason"
+    )
+    rows = _rows(
+        store,
+        from_events,
+        [*case_params, INTERRUPTED, start - _EVENT_SLACK_S, start, end, _RECOVERED_FAILED],
+    )
+    rows += _rows(store, unrecorded, [*case_params, start, end, _RECOVERED_FAILED])
+    return [
+        (int(day), str(modem or ""), str(reason or ""), int(n)) for day, modem, reason, n in rows
+    ]
+
+
 # -- the figures -------------------------------------------------------------------------
 
 
@@ -183,8 +233,10 @@ def collect(
     """The figures for the last ``days`` local days (today included).
 
     A job counts as sent on the day its last part went out, delivered on the day
-    its last report came, failed or cancelled on the day it last changed in that
-    state.  ``modems`` are listed under "today" even when they sent nothing.
+    its last report came, cancelled on the day it last changed in that state.  A
+    day's "failed" are the failures that happened that day (see ``_failures``): a
+    job that failed, was retried and was delivered counts in both.  ``modems`` are
+    listed under "today" even when they sent nothing.
     """
     if not 1 <= days <= MAX_DAYS:
         raise ValueError(f"days must be 1..{MAX_DAYS}, got {days}")
@@ -213,27 +265,20 @@ def collect(
         [*case_params, begin, end],
     ):
         out[i].delivered, out[i].to_delivered_p50, out[i].to_delivered_p90 = n, p50, p90
-    for i, state, n in _rows(
+    for i, n in _rows(
         store,
-        f"SELECT day, state, COUNT(*) FROM (SELECT {case.replace('{t}', 'updated_at')} AS day,"
-        " state FROM jobs WHERE state IN ('failed', 'cancelled')"
-        " AND updated_at >= ? AND updated_at < ?) AS d GROUP BY day, state",
+        f"SELECT day, COUNT(*) FROM (SELECT {case.replace('{t}', 'updated_at')} AS day"
+        " FROM jobs WHERE state = 'cancelled'"
+        " AND updated_at >= ? AND updated_at < ?) AS d GROUP BY day",
         [*case_params, begin, end],
     ):
-        if state == "failed":
-            out[int(i)].failed = int(n)
-        else:
-            out[int(i)].cancelled = int(n)
-    failures = [
-        (str(reason) or "(no reason recorded)", int(n))
-        for reason, n in _rows(
-            store,
-            "SELECT last_error, COUNT(*) FROM jobs"
-            " WHERE state = 'failed' AND updated_at >= ? AND updated_at < ?"
-            " GROUP BY last_error ORDER BY COUNT(*) DESC, last_error LIMIT ?",
-            (begin, end, TOP_FAILURES),
-        )
-    ]
+        out[int(i)].cancelled = int(n)
+    reasons: dict[str, int] = {}
+    for i, _modem, reason, n in _failures(store, case, case_params, begin, end):
+        out[i].failed += n
+        reason = reason or "(no reason recorded)"
+        reasons[reason] = reasons.get(reason, 0) + n
+    failures = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_FAILURES]
     today = modems_today(store, now, per_day_limit=per_day_limit, modems=list(modems), others=names)
     totals = {k: sum(getattr(d, k) for d in out) for k in ("sent", "delivered", "failed")}
     totals["cancelled"] = sum(d.cancelled for d in out)
@@ -304,13 +349,8 @@ def changes_between(store: StatsStore, start: float, end: float) -> WentOut:
         (start, end),
     ):
         out.delivered[str(modem)] = int(n)
-    for modem, n in _rows(
-        store,
-        "SELECT modem, COUNT(*) FROM jobs WHERE state = 'failed'"
-        " AND updated_at >= ? AND updated_at < ? GROUP BY modem",
-        (start, end),
-    ):
-        out.failed[str(modem)] = int(n)
+    for _day, modem, _reason, n in _failures(store, "0", (), start, end):
+        out.failed[modem] = out.failed.get(modem, 0) + n
     out.replies = int(
         _rows(
             store,

@@ -217,3 +217,45 @@ def test_per_day_figures_match_a_plain_computation(store: Store, clock: FakeCloc
         assert day_stats.sent == n
         assert day_stats.to_sent_p50 == pytest.approx(values[math.ceil(0.5 * n) - 1])
         assert day_stats.to_sent_p90 == pytest.approx(values[math.ceil(0.9 * n) - 1])
+
+
+def test_a_failure_counts_once_when_it_happens_whatever_comes_next(
+    store: Store, clock: FakeClock, tz
+) -> None:
+    """A person cancels or retries a failed job before anyone looks: it still failed."""
+    cancelled = failed(store, clock, at(2026, 5, 9, 10), "CMS ERROR 38: network out of order")
+    clock.now = at(2026, 5, 9, 10, 1)
+    assert store.cancel([cancelled]) == [cancelled]
+    retried = failed(store, clock, at(2026, 5, 9, 11), "CMS ERROR 38: network out of order")
+    clock.now = at(2026, 5, 10, 9)
+    assert store.retry([retried]) == [retried]
+    store.mark_failed(retried, "CMS ERROR 500: unknown error")  # fails again: a second failure
+    # Interrupted while sending, failed by the crash policy, then cancelled.
+    clock.now = at(2026, 5, 10, 10)
+    interrupted, _, _ = store.enqueue(new_job("interrupted"))
+    assert store.claim_next(modem="m1") is not None
+    assert store.recover_interrupted("fail") == [interrupted]
+    clock.now = at(2026, 5, 10, 10, 5)
+    assert store.cancel([interrupted]) == [interrupted]
+    # A part reported not delivered fails the job with no event of its own: counted too.
+    went_out(store, clock, at(2026, 5, 10, 11), at(2026, 5, 10, 11, 0, 5), modem="m1")
+    clock.now = at(2026, 5, 10, 11, 1)
+    ref = (next(_refs) - 1) % 256
+    assert store.record_report("m1", ref, "", delivered=False, detail="absent subscriber")
+
+    clock.now = at(2026, 5, 10, 12)
+    stats = store_stats.collect(store, 7, clock=clock)
+    assert [(d.day.day, d.failed) for d in stats.days[-2:]] == [(9, 2), (10, 3)]
+    assert stats.totals["failed"] == 5
+    assert dict(stats.failures) == {
+        "CMS ERROR 38: network out of order": 2,
+        "CMS ERROR 500: unknown error": 1,
+        store_stats.INTERRUPTED: 1,
+        "not delivered: absent subscriber": 1,
+    }
+    # /metrics' increments: the same failures, once each, by the modem that had the job.
+    changes = store_stats.changes_between(store, at(2026, 5, 9, 0), at(2026, 5, 11, 0))
+    assert changes.failed == {"": 3, "m1": 2}
+    assert (
+        store_stats.changes_between(store, at(2026, 5, 10, 11, 30), at(2026, 5, 11, 0)).failed == {}
+    )

@@ -107,6 +107,8 @@ def test_failed_jobs_and_replies_are_counted(fast_bridge: Bridge) -> None:
     # Waiting for a number: the sender never takes it, so it fails before any modem.
     job_id = client.post("/webhook", payload(data__to__uid="gone", data__to__phno=None))[2]["id"]
     fast_bridge.store.mark_failed(job_id, "test failure")
+    # A person cancels it before Prometheus looks: it failed all the same.
+    assert fast_bridge.store.cancel([job_id]) == [job_id]
     fast_bridge.store.add_incoming("+12125550123", "thanks", modem="sim")
 
     def counted() -> bool:
