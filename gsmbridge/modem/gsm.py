@@ -50,6 +50,19 @@ _UNAVAILABLE_CODES = {("cms", c) for c in (310, 311, 313, 316, 331)} | {
 }
 
 
+# States in which the modem is not on the network: its signal, operator and
+# registration are shown as unknown, not as they were before.
+_OFF_THE_NETWORK = frozenset(
+    {
+        ModemState.DISCONNECTED,
+        ModemState.CONNECTING,
+        ModemState.PIN_REQUIRED,
+        ModemState.PUK_REQUIRED,
+        ModemState.ERROR,
+    }
+)
+
+
 class Modem:
     """One GSM modem; see the module docstring.  Thread-safe.
 
@@ -333,7 +346,15 @@ class Modem:
     # -- status --------------------------------------------------------------------------
     def set_status(self, **changes: Any) -> None:
         if "state" in changes:
-            changes["state"] = ModemState(changes["state"])  # a typo fails here, loudly
+            changes["state"] = state = ModemState(changes["state"])  # a typo fails loudly
+            if state in _OFF_THE_NETWORK:  # what was true of the network is not any more
+                for name, nothing in (("registration", ""), ("operator", "")):
+                    changes.setdefault(name, nothing)
+                changes.setdefault("signal_dbm", None)
+                changes.setdefault("signal_bars", 0)
+            if state is ModemState.DISCONNECTED:  # the next connection may find another SIM
+                changes.setdefault("imsi", "")
+                changes.setdefault("iccid", "")
         with self._status_lock:
             new = dataclasses.replace(self._status, **changes)
             if new == self._status:

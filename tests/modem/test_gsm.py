@@ -205,3 +205,17 @@ def test_modem_found_by_imei(sim_factory, modem_factory):
     assert modem.status.extra["device"] == sim.url and modem.status.imei == "490154203237518"
     modem.send_sms(NUMBER, "found you")
     assert [m.text for m in sim.wait_for_messages(1)] == ["found you"] and other.sent == []
+
+
+def test_a_lost_connection_does_not_keep_showing_the_old_signal(sim_factory, modem_factory):
+    """Found by a reviewer: while "not connected" (and while the SIM wanted its PIN) the
+    window, /api/status and /metrics still showed the last signal and "home"."""
+    sim, modem = ready_modem(sim_factory, modem_factory)
+    assert wait_until(lambda: modem.status.signal_dbm is not None)
+    assert modem.status.registration == "home" and modem.status.iccid
+    sim.stop()
+    assert wait_until(lambda: modem.status.state != "ready")
+    gone = modem.status
+    assert gone.signal_dbm is None and gone.signal_bars == 0
+    assert gone.registration == "" and gone.operator == ""
+    assert gone.imei  # the device's identity is kept; the network's is not
