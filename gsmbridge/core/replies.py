@@ -27,6 +27,7 @@ from typing import Any, Protocol
 from gsmbridge.config import RetrySettings, Settings
 from gsmbridge.core.actions import TEST_UID
 from gsmbridge.core.cometchat import api_url
+from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import IncomingSms
 from gsmbridge.core.optout import CONFIRM_UID, Keyword, OptOuts
@@ -217,7 +218,10 @@ class Replies:
     # -- control -----------------------------------------------------------------
 
     def start(self) -> None:
-        released = self.store.release_claims()
+        try:
+            released = self.store.release_claims()
+        except StoreUnavailable:  # the shared store is away: the claims expire by themselves
+            released = 0
         if released:
             log.info("%d reply post(s) interrupted by the last stop are due again", released)
         self._thread = threading.Thread(target=self._run, name="replies", daemon=True)

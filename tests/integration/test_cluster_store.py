@@ -233,3 +233,35 @@ def test_contacts_commands_edit_the_shared_stores_contacts(tmp_path, pg_url: str
     assert not (tmp_path / DB_NAME).exists()
     assert _main("contacts", "list", *where) == 0
     assert "front" in capsys.readouterr().out
+
+
+def test_a_bridge_starts_on_its_spool_while_the_database_pc_boots(
+    settings: Settings, tmp_path, pg_url: str, pg_cluster
+) -> None:
+    import time
+
+    Store(pg_url).close()  # the shared store exists; its PC is off when this one starts
+    settings.store.url = pg_url
+    pg_cluster.halt()
+    try:
+        bridge = Bridge(settings, tmp_path / "data")
+        bridge.start()
+    except BaseException:
+        pg_cluster.resume()
+        raise
+    client = Client(bridge.web.port, USER, PASSWORD)
+    try:
+        status, _, body = client.get("/api/status")
+        assert status == 200 and body["store"]["reachable"] is False
+        status, _, body = client.post("/webhook", payload(data__to__uid="at-boot"))
+        assert status == 200 and body["id"] < 0
+        pg_cluster.resume()
+        deadline = time.monotonic() + 15
+        while (store := client.get("/api/status")[2]["store"])["spooled"] or not store["reachable"]:
+            assert time.monotonic() < deadline, store
+            time.sleep(0.1)
+        assert [j.uid for j in bridge.store.list_jobs()] == ["at-boot"]
+    finally:
+        if not pg_cluster.started:
+            pg_cluster.resume()
+        bridge.stop()
