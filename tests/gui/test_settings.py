@@ -120,3 +120,32 @@ def test_metrics_public_is_a_box_on_the_server_page_applied_live(gui, qtbot, tmp
     assert saved.args[0] == []  # no restart: /metrics reads it per request
     assert tomllib.loads((tmp_path / "config.toml").read_text())["server"]["metrics_public"]
     assert gui.ctx.bridge.settings.server.metrics_public
+
+
+def test_a_wrong_field_on_another_tab_is_shown_and_its_tab_marked(gui, qtbot):
+    dialog = gui.window.open_settings()
+    dialog.limits.base_delay.setText("30")
+    dialog.limits.max_delay.setText("5")  # shorter than the first retry
+    dialog.tabs.setCurrentWidget(dialog.server)
+    dialog.save()
+    assert dialog.tabs.currentWidget() is dialog.limits
+    index = dialog.tabs.indexOf(dialog.limits)
+    assert dialog.tabs.tabText(index).endswith("⚠")
+    assert "on Retries & limits" in dialog.status.text()
+    assert not dialog.tabs.tabText(dialog.tabs.indexOf(dialog.server)).endswith("⚠")
+    dialog.limits.max_delay.setText("600")
+    assert dialog.validate() == {}
+    assert not dialog.tabs.tabText(index).endswith("⚠")
+    dialog.reject()
+
+
+def test_generate_takes_away_the_missing_password_message(gui, qtbot):
+    dialog = gui.window.open_settings()
+    dialog.server.username.setText("newuser")
+    gui.ctx.desired.auth.password_hash = ""  # as if no password were set yet
+    dialog.original.auth.password_hash = dialog.original.auth.password = ""
+    assert "auth.new_password" in dialog.validate()
+    assert dialog.fields["auth.new_password"].error.text()
+    dialog.generate_password()
+    assert dialog.fields["auth.new_password"].error.text() == ""
+    dialog.reject()

@@ -296,3 +296,17 @@ def test_modem_page_asks_for_the_pin_once_and_unlocks(gui_factory, wizard_settin
     qtbot.waitUntil(lambda: "ready" in page.state.text(), timeout=10000)
     assert "PIN sent" in page.feedback.text()
     assert not page.pin_box.isVisibleTo(wizard) and page.pin_box.edit.text() == ""
+
+
+def test_credentials_page_says_why_next_is_greyed_out(gui_factory, wizard_settings, qtbot):
+    app = gui_factory(wizard_settings)
+    wizard = open_wizard(app, qtbot)
+    page = wizard.credentials
+    page.keep.setChecked(False)
+    page.username.setText("a:b")
+    assert not page.isComplete() and "':'" in page.feedback.text()
+    page.username.setText("chat")
+    page.password.edit.setText("short")
+    assert not page.isComplete() and "8 characters" in page.feedback.text()
+    page.password.generate()
+    assert page.isComplete() and page.feedback.text() == ""

@@ -111,6 +111,10 @@ class SettingsDialog(QDialog):
     def _show(self, errors: dict[str, str]) -> None:
         for key, f in self.fields.items():
             f.error.set_error(errors.get(key, ""))
+        # A mark on every tab that holds a wrong field: it may not be the one on show.
+        for index, page in enumerate(self.pages):
+            wrong = any(key in page.fields for key in errors)
+            self.tabs.setTabText(index, page.title + (" ⚠" if wrong else ""))
         general = [message for key, message in errors.items() if key not in self.fields]
         self.general_error.setText("\n".join(general))
         self.general_error.setVisible(bool(general))
@@ -155,7 +159,13 @@ class SettingsDialog(QDialog):
     def save(self) -> None:
         new, password, errors = self.build()
         if new is None:
-            self.status.setText(f"{len(errors)} field(s) need attention")
+            pages = [p for p in self.pages if any(key in p.fields for key in errors)]
+            names = ", ".join(p.title.replace("&&", "&") for p in pages)
+            self.status.setText(
+                f"{len(errors)} field(s) need attention" + (f" on {names}" if names else "")
+            )
+            if pages and self.tabs.currentWidget() not in pages:
+                self.tabs.setCurrentWidget(pages[0])  # show the first of them
             return
         self.buttons.setEnabled(False)
         self.status.setText("Saving…")

@@ -71,6 +71,8 @@ class ServerPage(SettingsPage):
     def _password_generated(self) -> None:
         if not self.username.text().strip():
             self.username.setText("cometchat")
+        for key in ("auth.username", "auth.new_password"):  # what they said is fixed now
+            self.fields[key].error.set_error("")
         emit(self.said, "A new password: copy it into CometChat before you save.")
 
     def cross_checks(self) -> dict[str, str]:

@@ -14,7 +14,7 @@ from PySide6.QtWidgets import (
 from gsmbridge.config import Settings
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.views.settings.fields import PasswordField, parse_username
-from gsmbridge.gui.views.wizard.base import Page, wrapped
+from gsmbridge.gui.views.wizard.base import Page, say, wrapped
 
 if TYPE_CHECKING:
     from gsmbridge.gui.views.wizard.dialog import SetupWizard
@@ -29,6 +29,7 @@ class CredentialsPage(Page):
             "(Basic Auth), so nobody else can send SMS through your SIM.",
         )
         auth = wizard.draft.auth
+        self._said_why = False
         self.username = QLineEdit(auth.username or "cometchat")
         self.keep = QCheckBox("Keep the current password")
         self.keep.setVisible(auth.enabled)
@@ -61,12 +62,26 @@ class CredentialsPage(Page):
     def new_password(self) -> str:
         return "" if self.keep.isChecked() else self.password.text()
 
-    def isComplete(self) -> bool:
+    def missing(self) -> str:
+        """What keeps Next greyed out, in words ("" when nothing)."""
         try:
             user = parse_username(self.username.text())
-        except ValueError:
-            return False
-        return bool(user) and (self.keep.isChecked() or len(self.password.text()) >= 8)
+        except ValueError as exc:
+            return str(exc)
+        if not user:
+            return "Enter the user name CometChat will send"
+        if not self.keep.isChecked() and len(self.password.text()) < 8:
+            return "Use a password of at least 8 characters (or Generate one)"
+        return ""
+
+    def isComplete(self) -> bool:
+        why = self.missing()
+        # Next is greyed out: say why, under the fields (never a silent grey button);
+        # once fixed, take the reason away (and only it: not an "Applied.").
+        if why or self._said_why:
+            say(self.feedback, why, False if why else None)
+        self._said_why = bool(why)
+        return not why
 
     def apply_key(self) -> object:
         return (self.username.text().strip(), self.new_password())
