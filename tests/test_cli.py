@@ -143,6 +143,16 @@ def test_contacts_import_of_an_excel_ansi_file(home: Path, capsys) -> None:
     assert [(c.uid, c.name) for c in contacts_in(home)] == [("zoe", "Zoé")]
 
 
+def test_contacts_import_of_excel_unicode_text(home: Path, capsys) -> None:
+    """Excel's "Unicode Text" is UTF-16 with a BOM and tabs (found by a reviewer: it was
+    read as cp1252 and its header refused)."""
+    csv_file = home / "excel.txt"
+    csv_file.write_bytes("uid\tphone\tname\r\nzoe\t+33612345678\tZoé\r\n".encode("utf-16"))
+    assert main(["contacts", "import", str(csv_file)]) == 0
+    assert "cp1252" not in capsys.readouterr().err
+    assert [(c.uid, c.name) for c in contacts_in(home)] == [("zoe", "Zoé")]
+
+
 def test_contacts_export_to_a_missing_folder_is_one_line(home: Path, capsys) -> None:
     target = home / "nonexistent" / "dir" / "x.csv"
     assert main(["contacts", "export", str(target)]) == 2

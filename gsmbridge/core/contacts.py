@@ -145,7 +145,14 @@ def ansi_encoding() -> str:
 
 
 def _decode(data: bytes, result: ImportResult) -> str | None:
-    """UTF-8 (with or without a BOM), else the ANSI code page, noted; None if neither."""
+    """UTF-8 (with or without a BOM), UTF-16 with its BOM (Excel's "Unicode Text"), else
+    the ANSI code page, noted; None if none of them."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            result.errors.append((0, "the file starts like UTF-16 text but is not"))
+            return None
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
