@@ -256,3 +256,10 @@ def test_simulate_modem_that_cannot_listen_does_not_say_it_stopped(capsys) -> No
 def test_contacts_import_of_a_folder_says_it_is_a_folder(home: Path, capsys) -> None:
     assert main(["contacts", "import", str(home)]) == 2
     assert f"{home} is a folder" in capsys.readouterr().err
+
+
+def test_simulate_modem_refuses_a_gsm7_answer_gsm7_cannot_carry(capsys) -> None:
+    """Found by a reviewer: the simulator crashed (UnicodeEncodeError) on the first USSD."""
+    argv = ["simulate-modem", "--ussd-coding", "packed", "--ussd-answer", "Solde — 5"]
+    assert main(argv) == 2
+    assert "use --ussd-coding ucs2" in capsys.readouterr().err

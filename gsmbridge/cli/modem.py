@@ -20,6 +20,7 @@ from pathlib import Path
 from gsmbridge.cli import send
 from gsmbridge.cli.common import data_dir_from_args, fail
 from gsmbridge.config import Settings, load_settings
+from gsmbridge.modem import gsm7
 from gsmbridge.modem.errors import ModemError, no_ports_text
 from gsmbridge.modem.gsm import Modem
 from gsmbridge.modem.ports import list_ports, probe_all
@@ -383,6 +384,13 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         _error(
             "--pty needs Linux or macOS (Windows has no pseudo-terminals); "
             "use --listen HOST:PORT and point the app at socket://HOST:PORT"
+        )
+        return 2
+    if args.ussd_coding in ("gsm7", "packed") and not gsm7.is_gsm7(args.ussd_answer):
+        # A GSM 7-bit answer can only hold GSM characters (the simulator would fail on it).
+        _error(
+            f"--ussd-answer {args.ussd_answer!r} has characters GSM 7-bit cannot carry; "
+            "use --ussd-coding ucs2 for it"
         )
         return 2
     simulator = ModemSimulator(options)
