@@ -77,30 +77,34 @@ _RANK_IS = "(rn >= {q} * n AND rn - 1 < {q} * n)"
 
 def _per_day_percentiles(
     store: StatsStore, column: str, case: str, where: str, params: Sequence[object]
-) -> list[tuple[int, int, float | None, float | None]]:
-    """(day, jobs, median, p90) of ``column - created_at`` per day, for days with jobs.
+) -> list[tuple[int, int, int, float | None, float | None]]:
+    """(day, SMS, notifications, median, p90) of ``column - created_at`` per day, for
+    days with jobs.
 
-    Sorted and ranked by the database (window functions, in SQLite and PostgreSQL):
-    two rows a day come back, however many jobs there were.
+    SMS counts the jobs that went out as themselves (a carrier of merged jobs once);
+    the times are each notification's own, merged ones included (each waited from its
+    own webhook).  Sorted and ranked by the database (window functions, in SQLite and
+    PostgreSQL): two rows a day come back, however many jobs there were.
     """
     is50, is90 = _RANK_IS.format(q=0.5), _RANK_IS.format(q=0.9)
     sql = (
-        f"SELECT day, n, CASE WHEN {is50} THEN 1 ELSE 0 END,"
+        f"SELECT day, sms, n, CASE WHEN {is50} THEN 1 ELSE 0 END,"
         f" CASE WHEN {is90} THEN 1 ELSE 0 END, lat FROM ("
         " SELECT day, lat, ROW_NUMBER() OVER (PARTITION BY day ORDER BY lat) AS rn,"
-        " COUNT(*) OVER (PARTITION BY day) AS n FROM ("
-        f"  SELECT {case} AS day, {column} - created_at AS lat FROM jobs WHERE {where}"
+        " COUNT(*) OVER (PARTITION BY day) AS n, SUM(own) OVER (PARTITION BY day) AS sms"
+        f" FROM (SELECT {case} AS day, {column} - created_at AS lat,"
+        f" CASE WHEN merged_into IS NULL THEN 1 ELSE 0 END AS own FROM jobs WHERE {where}"
         " ) AS d) AS w"
         f" WHERE {is50} OR {is90}"
     )
     found: dict[int, list[Any]] = {}
-    for day, n, median, p90, lat in _rows(store, sql, params):
-        entry = found.setdefault(int(day), [int(n), None, None])
+    for day, sms, n, median, p90, lat in _rows(store, sql, params):
+        entry = found.setdefault(int(day), [int(sms), int(n), None, None])
         if median:  # the database's own arithmetic decides (exact in PostgreSQL)
-            entry[1] = float(lat)
-        if p90:
             entry[2] = float(lat)
-    return [(day, n, p50, p90) for day, (n, p50, p90) in sorted(found.items())]
+        if p90:
+            entry[3] = float(lat)
+    return [(day, sms, n, p50, p90) for day, (sms, n, p50, p90) in sorted(found.items())]
 
 
 # -- failures, from the job history -------------------------------------------------------
@@ -162,10 +166,11 @@ class DayStats:
 
     day: dt.date
     start: float
-    sent: int = 0
-    delivered: int = 0
-    failed: int = 0
-    cancelled: int = 0
+    sent: int = 0  # SMS that went out: a carrier of merged notifications counts once
+    delivered: int = 0  # SMS, likewise
+    failed: int = 0  # failures that happened that day (SMS)
+    cancelled: int = 0  # jobs
+    notifications_sent: int = 0  # the notifications the sent SMS carried
     # seconds from the webhook to the last part sent / to the last delivery report
     to_sent_p50: float | None = None
     to_sent_p90: float | None = None
@@ -177,6 +182,7 @@ class DayStats:
             "date": self.day.isoformat(),
             "start": self.start,
             "sent": self.sent,
+            "notifications_sent": self.notifications_sent,
             "delivered": self.delivered,
             "failed": self.failed,
             "cancelled": self.cancelled,
@@ -232,8 +238,11 @@ def collect(
 ) -> Stats:
     """The figures for the last ``days`` local days (today included).
 
-    A job counts as sent on the day its last part went out, delivered on the day
-    its last report came, cancelled on the day it last changed in that state.  A
+    Sent, delivered and failed count SMS (with ``sending.coalesce`` an SMS carrying
+    merged notifications counts once; ``notifications_sent`` counts what they
+    carried); cancelled counts jobs.  An SMS counts as sent on the day its last part
+    went out, delivered on the day its last report came; a job counts as cancelled on
+    the day it last changed in that state.  A
     day's "failed" are the failures that happened that day (see ``_failures``): a
     job that failed, was retried and was delivered counts in both.  ``modems`` are
     listed under "today" even when they sent nothing.
@@ -249,22 +258,23 @@ def collect(
     names = _modems_that_sent(store)
     if names:  # by the (modem, sent_at) index: a range per modem
         marks = ", ".join("?" * len(names))
-        for i, n, p50, p90 in _per_day_percentiles(
+        for i, sms, n, p50, p90 in _per_day_percentiles(
             store,
             "sent_at",
             case.replace("{t}", "sent_at"),
             f"modem IN ({marks}) AND sent_at >= ? AND sent_at < ?",
             [*case_params, *names, begin, end],
         ):
-            out[i].sent, out[i].to_sent_p50, out[i].to_sent_p90 = n, p50, p90
-    for i, n, p50, p90 in _per_day_percentiles(
+            out[i].sent, out[i].notifications_sent = sms, n
+            out[i].to_sent_p50, out[i].to_sent_p90 = p50, p90
+    for i, sms, _n, p50, p90 in _per_day_percentiles(
         store,
         "delivered_at",
         case.replace("{t}", "delivered_at"),
         "state = 'delivered' AND delivered_at >= ? AND delivered_at < ?",
         [*case_params, begin, end],
     ):
-        out[i].delivered, out[i].to_delivered_p50, out[i].to_delivered_p90 = n, p50, p90
+        out[i].delivered, out[i].to_delivered_p50, out[i].to_delivered_p90 = sms, p50, p90
     for i, n in _rows(
         store,
         f"SELECT day, COUNT(*) FROM (SELECT {case.replace('{t}', 'updated_at')} AS day"
@@ -280,8 +290,10 @@ def collect(
         reasons[reason] = reasons.get(reason, 0) + n
     failures = sorted(reasons.items(), key=lambda item: (-item[1], item[0]))[:TOP_FAILURES]
     today = modems_today(store, now, per_day_limit=per_day_limit, modems=list(modems), others=names)
-    totals = {k: sum(getattr(d, k) for d in out) for k in ("sent", "delivered", "failed")}
-    totals["cancelled"] = sum(d.cancelled for d in out)
+    totals = {
+        k: sum(getattr(d, k) for d in out)
+        for k in ("sent", "notifications_sent", "delivered", "failed", "cancelled")
+    }
     return Stats(out, failures, today, now, totals)
 
 
@@ -336,7 +348,9 @@ def changes_between(store: StatsStore, start: float, end: float) -> WentOut:
     for modem in _modems_that_sent(store):
         row = _rows(
             store,
-            "SELECT COUNT(*), COALESCE(SUM(parts_total), 0) FROM jobs"
+            # A carrier of merged jobs is one SMS; its members copy its sent_at.
+            "SELECT COALESCE(SUM(CASE WHEN merged_into IS NULL THEN 1 ELSE 0 END), 0),"
+            " COALESCE(SUM(parts_total), 0) FROM jobs"
             " WHERE modem = ? AND sent_at >= ? AND sent_at < ?",
             (modem, start, end),
         )[0]
@@ -344,7 +358,7 @@ def changes_between(store: StatsStore, start: float, end: float) -> WentOut:
             out.sent[modem], out.parts[modem] = int(row[0]), int(row[1])
     for modem, n in _rows(
         store,
-        "SELECT modem, COUNT(*) FROM jobs WHERE state = 'delivered'"
+        "SELECT modem, COUNT(*) FROM jobs WHERE state = 'delivered' AND merged_into IS NULL"
         " AND delivered_at >= ? AND delivered_at < ? GROUP BY modem",
         (start, end),
     ):

@@ -89,7 +89,13 @@ def test_days_without_traffic_are_zero_and_have_no_times(
     assert stats.days[0].to_sent_p50 == pytest.approx(20)
     assert stats.days[0].to_delivered_p50 == pytest.approx(60)
     assert stats.days[3].to_sent_p90 == pytest.approx(10)
-    assert stats.totals == {"sent": 2, "delivered": 1, "failed": 0, "cancelled": 0}
+    assert stats.totals == {
+        "sent": 2,
+        "notifications_sent": 2,
+        "delivered": 1,
+        "failed": 0,
+        "cancelled": 0,
+    }
     # A job sent before the window is not counted.
     assert sum(d.sent for d in store_stats.collect(store, 3, clock=clock).days) == 0
 
@@ -259,3 +265,35 @@ def test_a_failure_counts_once_when_it_happens_whatever_comes_next(
     assert (
         store_stats.changes_between(store, at(2026, 5, 10, 11, 30), at(2026, 5, 11, 0)).failed == {}
     )
+
+
+def test_merged_notifications_are_one_sms_sent(store: Store, clock: FakeClock, tz) -> None:
+    """sending.coalesce: four webhooks to one number go out as two SMS; sent says 2."""
+    t0 = at(2026, 5, 10, 9)
+    ids = []
+    for k in range(3):
+        clock.now = t0 + k
+        ids.append(store.enqueue(new_job(f"merged{k}"))[0])
+    clock.now = t0 + 10
+    carrier = store.claim_next(modem="m1")
+    assert carrier is not None and carrier.id == ids[0]
+    assert store.merge_waiting(carrier, 60) == ids[1:]
+    ref = next(_refs) % 256
+    store.record_part(carrier.id, 1, ref, 0)
+    store.mark_sent(carrier.id, parts_total=1)
+    clock.now = t0 + 20
+    store.record_report("m1", ref, "", delivered=True, detail="delivered")
+    went_out(store, clock, t0 + 30, t0 + 40, modem="m1", delivered=t0 + 50)  # on its own
+    assert store.get(ids[2]).state.value == "delivered"  # the merged ones share the outcome
+
+    clock.now = t0 + 3600
+    stats = store_stats.collect(store, 1, clock=clock)
+    today = stats.days[-1]
+    assert (today.sent, today.notifications_sent, today.delivered) == (2, 4, 2)
+    assert stats.totals["sent"] == 2 and stats.totals["notifications_sent"] == 4
+    assert stats.to_dict()["per_day"][-1]["notifications_sent"] == 4
+    # Each notification's own wait: 10, 9, 8 s for the merged ones, 10 s alone.
+    assert today.to_sent_p50 == pytest.approx(9) and today.to_sent_p90 == pytest.approx(10)
+    changes = store_stats.changes_between(store, t0, t0 + 60)
+    assert changes.sent == {"m1": 2} and changes.parts == {"m1": 2}
+    assert changes.delivered == {"m1": 2}

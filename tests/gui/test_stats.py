@@ -180,6 +180,10 @@ def test_a_day_in_words_for_the_tooltip(qtbot) -> None:
         "webhook to delivered: median 40 s, p90 2.0 h"
     )
     assert "median —" in day_summary(days[0])
+    days[0].notifications_sent = 5  # sending.coalesce: 3 SMS carried 5 notifications
+    assert day_summary(days[0]).startswith("Fri 1 May: 3 sent (carrying 5 notifications), 2 ")
+    days[1].notifications_sent = 31
+    assert day_summary(days[1]).startswith("Sat 2 May: 31 sent, 30 delivered")
     assert duration_text(None) == "—" and duration_text(59.4) == "59 s"
     chart.show()
     at = QPoint(int(plot.right() - 2), int(plot.center().y()))
@@ -212,9 +216,12 @@ def test_modems_against_their_daily_limit(gui, qtbot) -> None:
         failures=[],
         modems=[ModemToday("sim", 120, 100), ModemToday("usb0", 30, 100)],
         computed_at=0.0,
-        totals={"sent": 0, "delivered": 0, "failed": 0, "cancelled": 0},
+        totals={"sent": 2, "notifications_sent": 4, "delivered": 0, "failed": 0, "cancelled": 0},
     )
     view.show_stats(stats)
+    assert view.summary.text() == (
+        "2 sent (carrying 4 notifications) · 0 delivered · 0 failed · 0 cancelled"
+    )
     full, some = view.modem_bars["sim"], view.modem_bars["usb0"]
     assert full.format() == "120 of 100 SMS parts" and full.value() == 100
     assert "limit is reached" in full.toolTip()

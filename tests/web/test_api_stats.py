@@ -40,7 +40,13 @@ def test_stats_default_to_30_days_of_zeros(bridge: Bridge, client: Client) -> No
     assert status == 200
     assert body["days"] == 30 and len(body["per_day"]) == 30
     assert body["per_day"][-1]["date"] == dt.date.today().isoformat()
-    assert body["totals"] == {"sent": 0, "delivered": 0, "failed": 0, "cancelled": 0}
+    assert body["totals"] == {
+        "sent": 0,
+        "notifications_sent": 0,
+        "delivered": 0,
+        "failed": 0,
+        "cancelled": 0,
+    }
     assert body["per_day"][0]["to_sent_s"] == {"p50": None, "p90": None}
     assert body["failure_reasons"] == []
     assert body["modems_today"] == [{"modem": "sim", "parts": 0, "limit": 0}]

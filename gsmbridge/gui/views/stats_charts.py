@@ -71,10 +71,16 @@ def duration_text(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f} h"
 
 
+def carried_text(sms: int, notifications: int) -> str:
+    """ " (carrying N notifications)" when merged notifications went out in fewer SMS."""
+    return f" (carrying {notifications:,} notifications)" if notifications > sms else ""
+
+
 def day_summary(stats: DayStats) -> str:
     """A day's figures in words: the charts' tooltip."""
     return (
-        f"{stats.day.strftime('%a')} {date_label(stats)}: {stats.sent:,} sent, "
+        f"{stats.day.strftime('%a')} {date_label(stats)}: {stats.sent:,} sent"
+        f"{carried_text(stats.sent, stats.notifications_sent)}, "
         f"{stats.delivered:,} delivered, {stats.failed:,} failed, {stats.cancelled:,} cancelled\n"
         f"webhook to sent: median {duration_text(stats.to_sent_p50)}, "
         f"p90 {duration_text(stats.to_sent_p90)}\n"

@@ -34,7 +34,7 @@ from gsmbridge.core.store_stats import DAY_CHOICES, ModemToday, Stats
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.throttle import Throttle
-from gsmbridge.gui.views.stats_charts import DailyBars, TimingLines
+from gsmbridge.gui.views.stats_charts import DailyBars, TimingLines, carried_text
 
 log = logging.getLogger(__name__)
 
@@ -209,7 +209,9 @@ class StatsView(QWidget):
         self.stats = stats
         t = stats.totals
         self.summary.setText(
-            f"{t.get('sent', 0):,} sent · {t.get('delivered', 0):,} delivered · "
+            f"{t.get('sent', 0):,} sent"
+            f"{carried_text(t.get('sent', 0), t.get('notifications_sent', 0))} · "
+            f"{t.get('delivered', 0):,} delivered · "
             f"{t.get('failed', 0):,} failed · {t.get('cancelled', 0):,} cancelled"
         )
         self.daily.set_days(stats.days)
