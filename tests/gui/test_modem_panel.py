@@ -217,3 +217,26 @@ def test_check_balance_without_an_answer_says_why(gui_factory, qtbot):
     panel.ussd_code.setText("")
     panel.check_balance()
     assert "digits, * and #" in panel.ussd_answer.text()
+
+
+def test_the_balance_box_speaks_of_the_modem_on_show(gui_factory, qtbot):
+    """Found by a reviewer: after switching modems (or unlocking the SIM) the box kept an
+    old answer, or an old "failed: modem not ready"."""
+    import dataclasses
+
+    app = gui_factory(factory=_ussd_bridge(ussd_coding="error"))
+    panel = app.window.modem_panel
+    qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
+    with qtbot.waitSignal(panel.message_posted, timeout=10000):
+        panel.ussd_button.click()
+    failed = panel.ussd_answer.text()
+    assert failed.startswith("USSD *100# failed")
+    [status] = app.ctx.bridge.modem_statuses()
+    panel.update_status(dataclasses.replace(status, signal_bars=2))  # the same state: kept
+    assert panel.ussd_answer.text() == failed
+    panel.update_status(dataclasses.replace(status, state="connecting"))  # moved on
+    assert panel.ussd_answer.text() == "—"
+    other = dataclasses.replace(status, port="COM9", ussd=None)
+    panel.set_statuses([status, other])
+    panel.modem_select.setCurrentIndex(panel.modem_select.findData("COM9"))
+    assert panel.ussd_answer.text() == "—" and panel.ussd_when.text() == ""

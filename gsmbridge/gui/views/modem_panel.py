@@ -217,6 +217,8 @@ class ModemPanel(QWidget):
         ussd_layout.addWidget(self.ussd_when, 2, 0, 1, 4)
         ussd_layout.setColumnStretch(3, 1)
         self._asking = False  # a USSD code is on its way: its outcome is shown, not the last
+        self._ussd_port: str | None = None  # the modem the Balance box speaks of
+        self._failed_in: ModemState | None = None  # a failure on show, and the state it met
 
         # -- simulator outbox
         self.outbox_box = QGroupBox("Simulator outbox: what the simulated modem “sent”")
@@ -336,8 +338,8 @@ class ModemPanel(QWidget):
         self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
         self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)
         self.pin_box.setVisible(status.state == ModemState.PIN_REQUIRED)
-        if status.ussd is not None and not self._asking:
-            self._show_ussd(status.ussd)
+        if not self._asking:
+            self._show_balance(status)
         if chart_changed:
             self.chart.set_samples(self.charts_data.get(status.port, []))
 
@@ -525,9 +527,29 @@ class ModemPanel(QWidget):
         self._asking = False
         self.ussd_button.setEnabled(True)
         text = failure_text(code, exc) if isinstance(exc, Exception) else str(exc)
+        port = self.current_port()
+        shown = self.statuses.get(port) if port is not None else None
+        self._failed_in = shown.state if shown is not None else ModemState.DISCONNECTED
         self._say_ussd(text, ok=False)
         self.ussd_when.setText("")
         emit(self.message_posted, text)
+
+    def _show_balance(self, status: ModemStatus) -> None:
+        """The Balance box for the modem on show: its last answer; a failure only while
+        the modem is as it was when the code failed (not another modem's, not old)."""
+        stale = status.port != self._ussd_port or (
+            self._failed_in is not None and status.state != self._failed_in
+        )
+        self._ussd_port = status.port
+        if stale:
+            self._failed_in = None
+        if self._failed_in is not None:
+            return
+        if status.ussd is not None:
+            self._show_ussd(status.ussd)
+        elif stale:
+            self._say_ussd("—", ok=None)
+            self.ussd_when.setText("")
 
     def _show_ussd(self, answer: UssdAnswer) -> None:
         self._say_ussd(answer.text, ok=True)
