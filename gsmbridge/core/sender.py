@@ -164,6 +164,7 @@ class Sender:
     def _keep_leases(self) -> None:
         store = self.store
         interval = max(store.lease_s / 3, 0.1)
+        store_down = False
         while not self._stop.wait(interval):
             try:
                 store.heartbeat(__version__, self.modem_summary())
@@ -173,9 +174,15 @@ class Sender:
                     log.warning("A job being sent here was taken over by another node")
                 policy = self.settings.sending.crash_policy
                 recovered = store.recover_expired(policy, busy=ids)
+            except StoreUnavailable:
+                store_down = True  # said by the store and by each worker, once
+                continue
             except Exception as exc:  # noqa: BLE001 - retried at the next beat
                 log.warning("Could not renew the leases in the shared store: %s", exc)
                 continue
+            if store_down:
+                store_down = False
+                log.info("Heartbeats and leases in the shared store go on")
             if not recovered:
                 continue
             log.warning(
