@@ -181,9 +181,10 @@ def rigs(pg_url: str):
 
 
 def test_a_send_longer_than_the_lease_keeps_its_job(rigs, pg_url: str) -> None:
-    # Each part takes 0.5 s, the lease is 0.6 s: only renewals keep the job here.
-    rig = rigs(fast_options(send_latency_s=0.5, status_reports=False), node="a", lease_s=0.6)
-    other = Store(pg_url, node="b", lease_s=0.6)  # a node watching for expired leases
+    # Each part takes 0.7 s, the send about 2 s, the lease 1.2 s (renewed every 0.4 s):
+    # only renewals keep the job here.
+    rig = rigs(fast_options(send_latency_s=0.7, status_reports=False), node="a", lease_s=1.2)
+    other = Store(pg_url, node="b", lease_s=1.2)  # a node watching for expired leases
     taken: list[int] = []
     try:
         job_id = rig.add("long", text="x" * 400)  # 3 parts, ~1.5 s
