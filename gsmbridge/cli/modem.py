@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from gsmbridge.cli import send
+from gsmbridge.cli import modem_access, send
 from gsmbridge.cli.common import data_dir_from_args, fail
 from gsmbridge.config import Settings, load_settings
 from gsmbridge.modem import gsm7
@@ -314,32 +314,34 @@ def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
         options = send.modem_options(settings, args)
     except ValueError as exc:
         return fail(str(exc))
-    url, why = send._resolve_url(settings)
+    url, why = modem_access.resolve_url(settings)
     if url is None:
         return fail(why)
     simulated = url == "sim"
     options.simulated = simulated
-    running = None if simulated else send._running_instance(data_dir_from_args(args))
-    if running is not None and url in send._app_ports(args, settings):
+    running = None if simulated else modem_access.running_instance(data_dir_from_args(args))
+    if running is not None and url in modem_access.app_ports(args, settings):
         return fail(
             f"{running} and uses the modem on {url}: use Check balance on its Modem "
             "tab, or quit it first",
             1,
         )
-    missing = send._missing_device(url)
+    missing = modem_access.missing_device(url)
     if missing is not None:
         return fail(missing, 1)
     simulator = start_builtin() if simulated else None
     modem = Modem(url, options, port_url=simulator.url if simulator else None)
-    quiet = send._quiet_modem_log(args)
+    quiet = modem_access.quiet_modem_log(args)
     modem.start()
     try:
         deadline = time.monotonic() + args.wait
         while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
             status = modem.status
-            if send._hopeless(status) or time.monotonic() >= deadline:
-                stuck = send._hopeless(status)
-                return send._not_ready(status, args.wait, stuck=stuck, running=running)
+            if modem_access.hopeless(status) or time.monotonic() >= deadline:
+                stuck = modem_access.hopeless(status)
+                return modem_access.not_ready(
+                    status, args.wait, stuck=stuck, running=running, doing="answer USSD"
+                )
         try:
             answer = modem.ussd(code, timeout=args.timeout)
         except ModemError as exc:

@@ -13,26 +13,17 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import re
 import time
-from pathlib import Path
 
+from gsmbridge.cli import modem_access
 from gsmbridge.cli.common import data_dir_from_args, fail
-from gsmbridge.config import ConfigError, Settings, load_settings, valid_pin
-from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.config import Settings, valid_pin
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.modem.ports import find_by_imei
-from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.simulator import start_builtin
 
 SIM_NOTICE = "(simulated modem: nothing is really sent)"
-PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
-# States a modem does not leave by itself: waiting longer would only delay the message.
-_STUCK_STATES = (ModemState.PIN_REQUIRED, ModemState.PUK_REQUIRED, ModemState.ERROR)
-_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
 
 
 def register(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -100,63 +91,6 @@ def modem_options(settings: Settings, args: argparse.Namespace) -> ModemOptions:
     )
 
 
-def _is_local_device(url: str) -> bool:
-    return url != "sim" and not _URL.match(url) and not url.lower().startswith("imei:")
-
-
-def _missing_device(url: str) -> str | None:
-    """Why a local device path cannot be the modem, found without opening it."""
-    if _is_local_device(url) and os.name != "nt" and not os.path.exists(url):
-        return f"{url} does not exist (`gsmbridge modem list` shows the ports there are)"
-    return None
-
-
-def _running_instance(data_dir: Path) -> str | None:
-    """The running gsmbridge's description when it holds the data directory's lock."""
-    lock = InstanceLock(data_dir)
-    if not lock.path.exists():
-        return None  # never run with this directory; do not create it
-    try:
-        lock.acquire()
-    except AlreadyRunning as exc:
-        return str(exc)
-    lock.release()
-    return None
-
-
-def _app_ports(args: argparse.Namespace, settings: Settings) -> list[str]:
-    """The ports a running app would use: the file's and the environment's, not flags."""
-    try:
-        ports = load_settings(args.config).modem.port
-    except ConfigError:
-        ports = settings.modem.port
-    return [p for p in ports if p != "sim"]
-
-
-def _hopeless(status: ModemStatus) -> bool:
-    """A state the modem will not leave by waiting (a SIM wanting a PIN, no SIM, ...),
-    or a port that did not open: the user wants to know now, not in a minute."""
-    if status.state in _STUCK_STATES and bool(status.last_error):
-        return True
-    return status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open")
-
-
-def _resolve_url(settings: Settings) -> tuple[str | None, str]:
-    """(the port to open, or None; why not): the first modem.port, or the modem.imei's."""
-    ports = settings.modem.port
-    imei = settings.modem.imei.strip()
-    if imei and ports != ["sim"]:
-        candidates = [p for p in ports if p != "sim"]
-        found = find_by_imei(imei, ports=candidates or None)
-        if found is None:
-            where = ", ".join(candidates) if candidates else "any serial port"
-            return None, f"no modem with IMEI {imei} (modem.imei) answers on {where}"
-        return found, ""
-    if not ports:
-        return None, "no modem given (use --modem PORT, --modem sim, or set modem.port)"
-    return ports[0], ""
-
-
 def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     region = settings.sending.default_region
     if not args.text.strip():
@@ -170,32 +104,34 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"{exc} (numbers without + are read as {region}: sending.default_region)")
     except ValueError as exc:
         return fail(str(exc))
-    url, why = _resolve_url(settings)
+    url, why = modem_access.resolve_url(settings)
     if url is None:
         return fail(why)
     simulated = url == "sim"
     options.simulated = simulated
-    running = None if simulated else _running_instance(data_dir_from_args(args))
-    if running is not None and url in _app_ports(args, settings):
+    running = None if simulated else modem_access.running_instance(data_dir_from_args(args))
+    if running is not None and url in modem_access.app_ports(args, settings):
         return fail(
             f"{running} and uses the modem on {url}: send a test SMS from its Modem "
             "tab, or quit it first",
             1,
         )
-    missing = _missing_device(url)
+    missing = modem_access.missing_device(url)
     if missing is not None:
         return fail(missing, 1)
     # "sim": this command starts the simulator and hands the driver its URL.
     simulator = start_builtin() if simulated else None
     modem = Modem(url, options, port_url=simulator.url if simulator else None)
-    quiet = _quiet_modem_log(args)
+    quiet = modem_access.quiet_modem_log(args)
     modem.start()
     try:
         deadline = time.monotonic() + args.wait
         while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
             status = modem.status
-            if _hopeless(status) or time.monotonic() >= deadline:
-                return _not_ready(status, args.wait, stuck=_hopeless(status), running=running)
+            if modem_access.hopeless(status) or time.monotonic() >= deadline:
+                return modem_access.not_ready(
+                    status, args.wait, stuck=modem_access.hopeless(status), running=running
+                )
         try:
             result = modem.send_sms(number, args.text)
         except ModemError as exc:
@@ -220,26 +156,3 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
             simulator.stop()
         if quiet is not None:
             logging.getLogger("gsmbridge").removeHandler(quiet)
-
-
-def _quiet_modem_log(args: argparse.Namespace) -> logging.Handler | None:
-    """The modem's log on stderr with --log-level; else nothing (Python would print
-    its warnings bare), as every problem ends in one ``gsmbridge:`` line anyway."""
-    if getattr(args, "log_level", None):
-        logging.basicConfig(level=args.log_level, format="%(asctime)s %(message)s")
-        return None
-    handler = logging.NullHandler()
-    logging.getLogger("gsmbridge").addHandler(handler)
-    return handler
-
-
-def _not_ready(status: ModemStatus, waited: float, *, stuck: bool, running: str | None) -> int:
-    if status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open"):
-        hint = f" ({running}; it may hold the port)" if running else ""
-        return fail(status.last_error + hint, 1)
-    reason = f"{status.state}" + (f": {status.last_error}" if status.last_error else "")
-    if status.state == ModemState.PIN_REQUIRED:
-        reason += f" ({PIN_HINT})"
-    if stuck:
-        return fail(f"the modem cannot send: {reason}", 1)
-    return fail(f"modem not ready after {waited:.0f} s: {reason}", 1)

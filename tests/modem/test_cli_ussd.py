@@ -96,3 +96,12 @@ def test_refuses_the_modem_of_the_running_app(home, sim_factory, capsys):
         lock.release()
     assert "Check balance on its Modem tab" in capsys.readouterr().err
     assert sim.modem.ussd_requests == []
+
+
+def test_a_sim_without_its_pin_says_the_modem_cannot_answer_ussd(home, sim_factory, capsys):
+    """Found by a reviewer: the PIN error said "the modem cannot send" for a USSD code."""
+    sim = sim_factory(pin=PIN)
+    assert main(["modem", "ussd", "*100#", "--modem", sim.url, "--wait", "5"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("gsmbridge: the modem cannot answer USSD: pin-required")
+    assert "GSMBRIDGE_MODEM_PIN" in err and sim.pin_attempts == []

@@ -1,0 +1,104 @@
+"""Opening the configured modem from a command (``send``, ``modem ussd``): which port,
+whether the running app holds it, and waiting until it is ready or cannot be."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+from pathlib import Path
+
+from gsmbridge.cli.common import fail
+from gsmbridge.config import ConfigError, Settings, load_settings
+from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.modem.ports import find_by_imei
+from gsmbridge.modem.status import ModemState, ModemStatus
+
+PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
+# States a modem does not leave by itself: waiting longer would only delay the message.
+_STUCK_STATES = (ModemState.PIN_REQUIRED, ModemState.PUK_REQUIRED, ModemState.ERROR)
+_URL = re.compile(r"^[a-z][a-z0-9+.-]*://", re.IGNORECASE)
+
+
+def _is_local_device(url: str) -> bool:
+    return url != "sim" and not _URL.match(url) and not url.lower().startswith("imei:")
+
+
+def missing_device(url: str) -> str | None:
+    """Why a local device path cannot be the modem, found without opening it."""
+    if _is_local_device(url) and os.name != "nt" and not os.path.exists(url):
+        return f"{url} does not exist (`gsmbridge modem list` shows the ports there are)"
+    return None
+
+
+def running_instance(data_dir: Path) -> str | None:
+    """The running gsmbridge's description when it holds the data directory's lock."""
+    lock = InstanceLock(data_dir)
+    if not lock.path.exists():
+        return None  # never run with this directory; do not create it
+    try:
+        lock.acquire()
+    except AlreadyRunning as exc:
+        return str(exc)
+    lock.release()
+    return None
+
+
+def app_ports(args: argparse.Namespace, settings: Settings) -> list[str]:
+    """The ports a running app would use: the file's and the environment's, not flags."""
+    try:
+        ports = load_settings(args.config).modem.port
+    except ConfigError:
+        ports = settings.modem.port
+    return [p for p in ports if p != "sim"]
+
+
+def hopeless(status: ModemStatus) -> bool:
+    """A state the modem will not leave by waiting (a SIM wanting a PIN, no SIM, ...),
+    or a port that did not open: the user wants to know now, not in a minute."""
+    if status.state in _STUCK_STATES and bool(status.last_error):
+        return True
+    return status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open")
+
+
+def resolve_url(settings: Settings) -> tuple[str | None, str]:
+    """(the port to open, or None; why not): the first modem.port, or the modem.imei's."""
+    ports = settings.modem.port
+    imei = settings.modem.imei.strip()
+    if imei and ports != ["sim"]:
+        candidates = [p for p in ports if p != "sim"]
+        found = find_by_imei(imei, ports=candidates or None)
+        if found is None:
+            where = ", ".join(candidates) if candidates else "any serial port"
+            return None, f"no modem with IMEI {imei} (modem.imei) answers on {where}"
+        return found, ""
+    if not ports:
+        return None, "no modem given (use --modem PORT, --modem sim, or set modem.port)"
+    return ports[0], ""
+
+
+def quiet_modem_log(args: argparse.Namespace) -> logging.Handler | None:
+    """The modem's log on stderr with --log-level; else nothing (Python would print
+    its warnings bare), as every problem ends in one ``gsmbridge:`` line anyway."""
+    if getattr(args, "log_level", None):
+        logging.basicConfig(level=args.log_level, format="%(asctime)s %(message)s")
+        return None
+    handler = logging.NullHandler()
+    logging.getLogger("gsmbridge").addHandler(handler)
+    return handler
+
+
+def not_ready(
+    status: ModemStatus, waited: float, *, stuck: bool, running: str | None, doing: str = "send"
+) -> int:
+    """One line on why the modem is not ready (``doing``: what it cannot do then)."""
+    if status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open"):
+        hint = f" ({running}; it may hold the port)" if running else ""
+        return fail(status.last_error + hint, 1)
+    reason = f"{status.state}" + (f": {status.last_error}" if status.last_error else "")
+    if status.state == ModemState.PIN_REQUIRED:
+        reason += f" ({PIN_HINT})"
+    if stuck:
+        return fail(f"the modem cannot {doing}: {reason}", 1)
+    return fail(f"modem not ready after {waited:.0f} s: {reason}", 1)
