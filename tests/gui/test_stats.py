@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
-from PySide6.QtCore import QRectF
+from PySide6.QtCore import QPointF, QRectF
+from PySide6.QtGui import QColor
 from PySide6.QtWidgets import QApplication
 
 from gsmbridge.core.models import State
@@ -12,6 +13,8 @@ from gsmbridge.core.store_stats import DayStats, ModemToday, Stats
 from gsmbridge.gui.views import stats_view
 from gsmbridge.gui.views.stats_charts import (
     BARS,
+    DELIVERED_COLOUR,
+    SENT_COLOUR,
     DailyBars,
     TimingLines,
     day_summary,
@@ -199,14 +202,58 @@ def test_timing_axis_is_logarithmic_and_grows_to_a_day(qtbot) -> None:
     days[0].to_sent_p50, days[0].to_sent_p90 = 2.0, 30.0
     days[2].to_sent_p50 = 5.0
     chart.set_days(days)
-    assert chart.span() == (1.0, 3600.0)
+    assert chart.span() == (0.1, 3600.0)
     plot = QRectF(chart.plot_rect())
     ten, hundred, thousand = (chart.y_of(v, plot) for v in (10, 100, 1000))
     assert abs((ten - hundred) - (hundred - thousand)) < 0.01  # equal steps per decade
-    assert chart.y_of(0.2, plot) == plot.bottom()  # under a second sits on the axis
+    assert chart.y_of(0.05, plot) == plot.bottom()  # under the floor sits on the axis
+    assert chart.y_of(0.2, plot) < plot.bottom()  # a fifth of a second is not "1 s"
     days[2].to_delivered_p90 = 7200.0
-    assert chart.span() == (1.0, 86400.0)
+    assert chart.span() == (0.1, 86400.0)
     chart.grab()
+
+
+def test_a_lone_day_shows_its_p90_and_sub_second_times(qtbot) -> None:
+    """A new user's first day: one day with times, under a second for the medians."""
+    chart = TimingLines()
+    qtbot.addWidget(chart)
+    chart.resize(600, 200)
+    days = _days([(0, 0, 0, 0), (2, 2, 0, 0)])
+    today = days[1]
+    today.to_sent_p50, today.to_sent_p90 = 0.3, 0.8
+    today.to_delivered_p50, today.to_delivered_p90 = 0.3, 4.0
+    chart.set_days(days)
+    plot = QRectF(chart.plot_rect())
+    points = {f: chart.series_points(f, plot) for f, _, _, _ in TimingLines.SERIES}
+    assert all(p[0] is None for p in points.values())  # the quiet day: a gap
+    sent50, sent90 = points["to_sent_p50"][1], points["to_sent_p90"][1]
+    dlv50, dlv90 = points["to_delivered_p50"][1], points["to_delivered_p90"][1]
+    assert sent50 is not None and sent90 is not None and dlv50 is not None and dlv90 is not None
+    # Sub-second times are told apart, above the floor; equal medians side by side.
+    assert plot.bottom() > sent50.y() > sent90.y() > dlv90.y()
+    assert sent50.y() == dlv50.y() and dlv50.x() - sent50.x() >= 2 * TimingLines.DODGE
+    assert duration_text(0.3) == "0.3 s" and duration_text(0.01) == "< 0.1 s"
+    # What is painted: each p90 has its ring in its own colour, each median its dot.
+    image = chart.grab().toImage()
+
+    def painted(at: QPointF, colour: QColor, reach: int) -> bool:
+        for dx in range(-reach, reach + 1):
+            for dy in range(-reach, reach + 1):
+                c = image.pixelColor(round(at.x()) + dx, round(at.y()) + dy)
+                if (
+                    abs(c.red() - colour.red())
+                    + abs(c.green() - colour.green())
+                    + abs(c.blue() - colour.blue())
+                    < 60
+                ):
+                    return True
+        return False
+
+    ring = int(TimingLines.P90_RING)
+    for point, colour in ((sent90, SENT_COLOUR), (dlv90, DELIVERED_COLOUR)):
+        assert painted(point, colour, ring)
+        assert not painted(point, colour, 1)  # a ring, open: not a median's dot
+    assert painted(sent50, SENT_COLOUR, 1) and painted(dlv50, DELIVERED_COLOUR, 1)
 
 
 def test_modems_against_their_daily_limit(gui, qtbot) -> None:

@@ -35,8 +35,17 @@ BARS = (
     ("cancelled", "Cancelled", QColor("#8c8c8c")),
 )
 SENT_COLOUR, DELIVERED_COLOUR = BARS[0][2], BARS[1][2]
-# Log-axis ticks, seconds: 1 s .. 1 day.
-TIME_TICKS = ((1, "1 s"), (10, "10 s"), (60, "1 min"), (600, "10 min"), (3600, "1 h"))
+# Log-axis ticks, seconds: 0.1 s .. 1 day.  The floor is 0.1 s (a modem sends in well
+# under a second): anything quicker sits on the floor line, which says so.
+TIME_FLOOR = 0.1
+TIME_TICKS = (
+    (TIME_FLOOR, "≤ 0.1 s"),
+    (1, "1 s"),
+    (10, "10 s"),
+    (60, "1 min"),
+    (600, "10 min"),
+    (3600, "1 h"),
+)
 TIME_TICKS_LONG = ((86400, "1 day"),)
 
 
@@ -61,9 +70,13 @@ def date_label(stats: DayStats) -> str:
 
 
 def duration_text(seconds: float | None) -> str:
-    """3 s, 4.5 min, 2.1 h; "—" when there was nothing to time."""
+    """0.4 s, 3 s, 4.5 min, 2.1 h; "—" when there was nothing to time."""
     if seconds is None:
         return "—"
+    if seconds < 0.05:
+        return "< 0.1 s"
+    if seconds < 1:
+        return f"{seconds:.1f} s"
     if seconds < 60:
         return f"{seconds:.0f} s"
     if seconds < 3600:
@@ -266,13 +279,35 @@ class TimingLines(_Chart):
         ("to_delivered_p90", "to delivered, p90", DELIVERED_COLOUR, True),
     )
 
+    MEDIAN_DOT = 2.5  # a filled dot per day on the median lines
+    P90_RING = 4.0  # an open ring per day on the p90 lines: a lone day's p90 shows too
+    DODGE = 3.0  # "to sent" left, "to delivered" right of the day's centre: equal
+    # times (a modem that reports at once) show both colours, not one over the other
+
     def span(self) -> tuple[float, float]:
-        """The log axis' range in seconds: 1 s up to the slowest p90 (an hour at least)."""
+        """The log axis' range in seconds: 0.1 s up to the slowest p90 (an hour at least)."""
         slowest = max(
             (v for d in self.days for f, _, _, _ in self.SERIES if (v := getattr(d, f))),
             default=0.0,
         )
-        return 1.0, 86400.0 if slowest > 3600 else 3600.0
+        return TIME_FLOOR, 86400.0 if slowest > 3600 else 3600.0
+
+    def series_points(self, field: str, plot: QRectF | None = None) -> list[QPointF | None]:
+        """Where each day's value of a series is drawn; None for a day without one."""
+        plot = plot or self.plot_rect()
+        colour = next(c for f, _, c, _ in self.SERIES if f == field)
+        slot_width = plot.width() / max(1, len(self.days))
+        dodge = self.DODGE if slot_width >= 4 * self.DODGE else 0.0
+        dx = -dodge if colour == SENT_COLOUR else dodge
+        out: list[QPointF | None] = []
+        for i, day in enumerate(self.days):
+            value = getattr(day, field)
+            if value is None:  # no traffic that day: a gap, not a zero
+                out.append(None)
+            else:
+                x = self.slot_rect(i, plot).center().x() + dx
+                out.append(QPointF(x, self.y_of(value, plot)))
+        return out
 
     def y_of(self, seconds: float, plot: QRectF | None = None) -> float:
         plot = plot or self.plot_rect()
@@ -304,12 +339,10 @@ class TimingLines(_Chart):
             path = QPainterPath()
             started = False
             points = []
-            for i, day in enumerate(self.days):
-                value = getattr(day, field)
-                if value is None:  # no traffic that day: a gap, not a zero
+            for point in self.series_points(field, plot):
+                if point is None:
                     started = False
                     continue
-                point = QPointF(self.slot_rect(i, plot).center().x(), self.y_of(value, plot))
                 points.append(point)
                 if started:
                     path.lineTo(point)
@@ -322,11 +355,18 @@ class TimingLines(_Chart):
             painter.setPen(QPen(colour, 2, style))
             painter.setBrush(Qt.BrushStyle.NoBrush)
             painter.drawPath(path)
-            if not dashed:  # a dot per day: a lone day between gaps still shows
+            # A marker per day, so a lone day between gaps (a first day) still shows:
+            # an open ring on the p90 lines, a filled dot on the medians.
+            if dashed:
+                painter.setPen(QPen(colour, 1.5))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                radius = self.P90_RING
+            else:
                 painter.setPen(Qt.PenStyle.NoPen)
                 painter.setBrush(colour)
-                for point in points:
-                    painter.drawEllipse(point, 2.5, 2.5)
+                radius = self.MEDIAN_DOT
+            for point in points:
+                painter.drawEllipse(point, radius, radius)
         painter.setClipping(False)
         if not drawn:
             self._empty(painter, plot, "no SMS went out in this period")
