@@ -37,6 +37,7 @@ from gsmbridge.gui.views.header import HeaderBar
 from gsmbridge.gui.views.inbox_view import InboxView, UnreadBadge
 from gsmbridge.gui.views.log_view import LogView
 from gsmbridge.gui.views.modem_panel import ModemPanel
+from gsmbridge.gui.views.nodes_view import NodesView
 from gsmbridge.gui.views.queue_view import QueueView
 from gsmbridge.gui.views.settings import SettingsDialog
 from gsmbridge.gui.views.stats_view import StatsView
@@ -144,6 +145,11 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.inbox, "Inbox")
         self.tabs.addTab(self.tunnel_panel, "Tunnel")
         self.tabs.addTab(self.stats_view, "Statistics")
+        # Several PCs on one shared store: who they are and whether they are up.
+        self.nodes_view: NodesView | None = None
+        if ctx.settings.store.url:
+            self.nodes_view = NodesView(ctx)
+            self.tabs.addTab(self.nodes_view, "Nodes")
         self.inbox_badge = UnreadBadge(self.tabs, self.inbox, "Inbox")
         self.inbox.message_received.connect(self.inbox_badge.note)
         self.notifier = DesktopNotifier(ctx, self, tray)

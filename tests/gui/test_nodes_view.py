@@ -1,0 +1,44 @@
+"""The Nodes tab on a shared store: every PC sharing the queue with its modems, health
+and last heartbeat, a silent one shown down.  A real Bridge on a real PostgreSQL."""
+
+from __future__ import annotations
+
+from gsmbridge.core.store import Store
+from gsmbridge.gui.views.nodes_view import NodesModel
+from tests.helpers import FakeClock
+
+
+def _cells(model: NodesModel, col: int) -> list[str]:
+    return [model.data(model.index(r, col)) for r in range(model.rowCount())]
+
+
+def test_the_nodes_tab_lists_the_pcs_sharing_the_queue(
+    gui_factory, gui_settings, pg_url, qtbot
+) -> None:
+    gui_settings.store.url = pg_url
+    gui_settings.store.node = "front"
+    other = Store(pg_url, node="back")  # the second PC, beating with its modem
+    gone = Store(pg_url, node="old", clock=FakeClock(1000.0))  # silent since long ago
+    try:
+        other.heartbeat("9.9", [{"port": "COM3", "key": "back:COM3", "state": "ready"}])
+        gone.heartbeat("9.8", [], starting=True)
+        gui = gui_factory()
+        view = gui.window.nodes_view
+        assert view is not None
+        gui.window.tabs.setCurrentWidget(view)  # shown: read at once, then every 5 s
+        qtbot.waitUntil(lambda: view.model.rowCount() == 3, timeout=10000)
+        model = view.model
+        assert _cells(model, NodesModel.COL_NAME) == ["back", "front (this PC)", "old"]
+        health = _cells(model, NodesModel.COL_HEALTH)
+        assert health[0] == "up, 1 of 1 modem(s) ready" and health[2] == "down"
+        assert _cells(model, NodesModel.COL_MODEMS)[0] == "COM3 (ready)"
+        assert view.feedback.text() == "Down: old"
+    finally:
+        other.close()
+        gone.close()
+
+
+def test_one_pcs_own_queue_has_no_nodes_tab(gui) -> None:
+    assert gui.window.nodes_view is None
+    titles = [gui.window.tabs.tabText(i) for i in range(gui.window.tabs.count())]
+    assert "Nodes" not in titles
