@@ -42,3 +42,26 @@ def test_one_pcs_own_queue_has_no_nodes_tab(gui) -> None:
     assert gui.window.nodes_view is None
     titles = [gui.window.tabs.tabText(i) for i in range(gui.window.tabs.count())]
     assert "Nodes" not in titles
+
+
+def test_the_window_says_when_the_shared_store_is_away_and_what_waits(
+    gui_factory, gui_settings, pg_url, pg_cluster, qtbot
+) -> None:
+    from tests.gui.conftest import client_for
+    from tests.helpers import payload
+
+    Store(pg_url).close()
+    gui_settings.store.url = pg_url
+    gui_settings.store.node = "front"
+    pg_cluster.halt()  # the database PC is still booting when this one starts
+    try:
+        gui = gui_factory()
+        banner = gui.window.store_banner
+        qtbot.waitUntil(lambda: banner.isVisible(), timeout=5000)
+        status, _, _ = client_for(gui).post("/webhook", payload(data__to__uid="early"))
+        assert status == 200
+        qtbot.waitUntil(lambda: "1 notification(s) wait" in banner.advice.text(), timeout=5000)
+        assert banner.title.text() == "The shared store is unreachable"
+    finally:
+        pg_cluster.resume()
+    qtbot.waitUntil(lambda: not banner.isVisible(), timeout=15000)

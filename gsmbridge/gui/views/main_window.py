@@ -10,7 +10,7 @@ from __future__ import annotations
 import enum
 import logging
 
-from PySide6.QtCore import QThread, Signal, Slot
+from PySide6.QtCore import QThread, QTimer, Signal, Slot
 from PySide6.QtGui import QCloseEvent
 from PySide6.QtWidgets import (
     QLabel,
@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge import __version__
+from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.store import Store
 from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.compat import emit
@@ -126,6 +127,12 @@ class MainWindow(QMainWindow):
         self.notice.action_triggered.connect(self._banner_action)
         self.power_banner = Banner()
         self.power_banner.action_triggered.connect(self._banner_action)
+        # A shared store out of reach: said here with the spool's count (health() reads
+        # no database, so a timer on this thread may ask it).
+        self.store_banner = Banner()
+        self._store_timer = QTimer(self)
+        self._store_timer.setInterval(2000)
+        self._store_timer.timeout.connect(self._show_store)
         self.header = HeaderBar()
         self.header.url_copied.connect(lambda url: self.post(f"Copied {url}"))
         self.queue = QueueView(ctx)
@@ -171,6 +178,7 @@ class MainWindow(QMainWindow):
         banners.addWidget(self.modem_banner)
         banners.addWidget(self.notice)
         banners.addWidget(self.power_banner)
+        banners.addWidget(self.store_banner)
         layout.addLayout(banners)
         layout.addWidget(self.header)
         layout.addWidget(self.tabs, 1)
@@ -241,6 +249,7 @@ class MainWindow(QMainWindow):
         self.contacts.set_store(None)
         self.inbox.set_store(None)
         self.stats_view.set_store(None)
+        self._store_timer.stop()
         self._today_throttle.cancel()
         self.notifier.cancel()
 
@@ -254,8 +263,14 @@ class MainWindow(QMainWindow):
         self._replace_modems(bridge.modem_statuses())
         self.act.pause.setChecked(bridge.sending_paused)
         self.tunnel_panel.refresh()
-        self.counts = bridge.store.counts()
+        try:
+            self.counts = bridge.store.counts()
+        except StoreClosed:  # a shared store out of reach: the store banner says so
+            self.counts = {}
         self.header.set_counts(self.counts)
+        if self.ctx.settings.store.url:
+            self._show_store()
+            self._store_timer.start()
         self._update_title()
         self._update_tray()
         self._show_power()
@@ -363,6 +378,22 @@ class MainWindow(QMainWindow):
             )
         else:
             self.modem_banner.clear()
+
+    @Slot()
+    def _show_store(self) -> None:
+        store = self.ctx.store if self.ctx.running else None
+        health = store.health() if store is not None else None
+        if health is None or health["reachable"]:
+            self.store_banner.clear()
+            return
+        spooled = int(health["spooled"])
+        self.store_banner.show_message(
+            "The shared store is unreachable",
+            str(health["error"]),
+            f"{spooled} notification(s) wait in this PC's spool and move into the shared store"
+            " as soon as it answers; the modems wait meanwhile.",
+            level="warning",
+        )
 
     def _show_power(self) -> None:
         """Windows: whether the power plan would put the PC to sleep, and who stops it."""
