@@ -18,6 +18,7 @@ from gsmbridge.config import (
     update_config_file,
     verify_password,
 )
+from gsmbridge.config import save as config_save
 
 HASH = hash_password("file-password")
 
@@ -119,7 +120,7 @@ def test_replace_is_retried_while_windows_says_the_file_is_busy(
             raise _busy(32 if len(calls) == 1 else 5)
         real_replace(src, dst)
 
-    monkeypatch.setattr(config.os, "replace", replace)
+    monkeypatch.setattr(config_save.os, "replace", replace)
     update_config_file(path, {"limits.per_minute": 7})
     assert len(calls) == 3
     assert load_settings(path, environ={}).limits.per_minute == 7
@@ -133,8 +134,8 @@ def test_a_file_busy_for_good_is_a_clear_error_and_nothing_changes(
     def replace(src: str, dst: str) -> None:
         raise _busy(32)
 
-    monkeypatch.setattr(config.os, "replace", replace)
-    monkeypatch.setattr(config.time, "sleep", lambda s: None)
+    monkeypatch.setattr(config_save.os, "replace", replace)
+    monkeypatch.setattr(config_save.time, "sleep", lambda s: None)
     with pytest.raises(ConfigError, match=f"cannot write config file {path}"):
         update_config_file(path, {"limits.per_minute": 7})
     assert path.read_text(encoding="utf-8") == MINE
@@ -150,7 +151,7 @@ def test_a_real_permission_error_is_not_retried(
         calls.append(str(dst))
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(config.os, "replace", replace)
+    monkeypatch.setattr(config_save.os, "replace", replace)
     with pytest.raises(ConfigError, match="Permission denied"):
         save_settings(load_settings(path, environ={}), path)
     assert len(calls) == 1
