@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from gsmbridge.core.db import StoreClosed
+
 log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
@@ -72,6 +74,8 @@ class Housekeeping:
         while not self._stop.is_set():
             try:
                 self.run_once()
-            except Exception:  # noqa: BLE001 - the store may be closing; try again later
+            except StoreClosed as exc:  # closing, or the shared store away: it says why
+                log.warning("History not pruned this time: %s", exc)
+            except Exception:  # noqa: BLE001 - unforeseen: its traceback helps; try later
                 log.warning("History not pruned this time", exc_info=True)
             self._stop.wait(self.interval_s)

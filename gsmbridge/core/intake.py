@@ -19,9 +19,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Accepted:
-    id: int
+    id: int  # negative while spooled: the spool's row, not a job yet
     state: State
     duplicate: bool
+
+    @property
+    def spooled(self) -> bool:
+        """Kept in this PC's local spool (the shared store is away): no job id yet."""
+        return self.id < 0
 
 
 class Intake:

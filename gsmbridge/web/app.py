@@ -20,7 +20,7 @@ from werkzeug.exceptions import HTTPException
 
 from gsmbridge.config import Settings
 from gsmbridge.core.actions import JobActions
-from gsmbridge.core.db import StoreClosed
+from gsmbridge.core.db import StoreClosed, StoreUnavailable
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
 from gsmbridge.core.notification import PayloadError
@@ -136,6 +136,17 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         }
         return _error(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
 
+    @app.errorhandler(StoreClosed)
+    def store_away(exc: StoreClosed) -> Response:
+        # An outage of the shared store (or a restart) is not a bug: one line, the
+        # reason in the answer, and a client may try again (no traceback, no 500).
+        if isinstance(exc, StoreUnavailable):
+            message = str(exc) or "the shared store is unreachable"
+        else:
+            message = f"{exc or 'the queue is closed'} (gsmbridge is stopping or restarting)"
+        log.warning("%s %s answered 503: %s", request.method, request.path, message)
+        return _error(503, message, **{"Retry-After": "5"})
+
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
         log.exception("unexpected error handling %s %s", request.method, request.path)
@@ -168,6 +179,8 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return _error(400, str(exc))
         except RecursionError:
             return _error(400, "payload is nested too deeply")
+        except StoreUnavailable as exc:  # not queued and no spool took it: send again
+            return store_away(exc)
         except StoreClosed:
             return _error(503, "gsmbridge is shutting down; send again", **{"Retry-After": "5"})
         except sqlite3.Error as exc:
@@ -176,6 +189,8 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return _error(503, f"the queue database cannot be written: {exc}")
         # The answer's bytes directly (what jsonify writes, without its provider's
         # per-call machinery: this route is the hot one).
+        if accepted.spooled:  # on this PC's disk, not yet a job: no id to give
+            return jsonify(status=accepted.state.value, spooled=True)
         tail = ',"duplicate":true}\n' if accepted.duplicate else "}\n"
         return Response(
             f'{{"id":{accepted.id},"status":"{accepted.state.value}"{tail}',

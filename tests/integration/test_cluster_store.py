@@ -88,7 +88,8 @@ def test_the_webhook_answers_200_through_a_database_outage_and_status_says_so(
         pg_cluster.halt()
         try:
             status, _, body = client.post("/webhook", payload(data__to__uid="in-the-outage"))
-            assert status == 200 and body["id"] < 0, body  # on this PC's disk, not yet a job
+            # On this PC's disk, not yet a job: no id to give.
+            assert status == 200 and body == {"status": "queued", "spooled": True}, body
             status, _, body = client.get("/api/status")
             assert status == 200
             assert body["store"]["reachable"] is False and body["store"]["spooled"] == 1
@@ -254,7 +255,7 @@ def test_a_bridge_starts_on_its_spool_while_the_database_pc_boots(
         status, _, body = client.get("/api/status")
         assert status == 200 and body["store"]["reachable"] is False
         status, _, body = client.post("/webhook", payload(data__to__uid="at-boot"))
-        assert status == 200 and body["id"] < 0
+        assert status == 200 and body == {"status": "queued", "spooled": True}
         pg_cluster.resume()
         deadline = time.monotonic() + 15
         while (store := client.get("/api/status")[2]["store"])["spooled"] or not store["reachable"]:
