@@ -3,7 +3,8 @@
 ``check`` says whether the configured store (``store.url``, or this PC's SQLite
 queue) can be reached and at which schema version.  ``copy`` moves a single PC's
 queue into an empty shared store, when an office adds a second PC: every job with
-its history and sent parts, the contacts and the received SMS, ids kept.
+its history and sent parts, the contacts, the received SMS with their posting into
+CometChat, and the opt-out list; ids kept.
 """
 
 from __future__ import annotations
@@ -24,8 +25,17 @@ if TYPE_CHECKING:
     import psycopg
 
 DB_NAME = "gsmbridge.db"  # as service.DB_NAME (the cli stays below the service)
-# Tables copied, parents first (job_events and job_parts point at jobs).
-COPY_ORDER = ("jobs", "job_events", "job_parts", "contacts", "inbox")
+# Tables copied, parents first (job_events and job_parts point at jobs, reply_posts at
+# inbox).  The opt-out list above all: a number that said STOP must stay off.
+COPY_ORDER = (
+    "jobs",
+    "job_events",
+    "job_parts",
+    "contacts",
+    "inbox",
+    "reply_posts",
+    "opt_outs",
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -116,7 +126,8 @@ def cmd_copy(args: argparse.Namespace) -> int:
     print(
         f"copied into {location}: {counts['jobs']} job(s) with {counts['job_events']} history "
         f"event(s) and {counts['job_parts']} sent part(s), {counts['contacts']} contact(s), "
-        f"{counts['inbox']} received SMS"
+        f"{counts['inbox']} received SMS ({counts['reply_posts']} posted into CometChat),"
+        f" {counts['opt_outs']} opted-out number(s)"
     )
     return 0
 

@@ -168,6 +168,9 @@ def _single_pc_queue(data) -> dict[str, int]:
     )
     store.upsert_contact(Contact(uid="known", number="+12125550100", name="Known"))
     store.add_incoming("+12125550123", "thanks", modem="COM3")
+    from gsmbridge.core.store_replies import RepliesStore
+
+    RepliesStore.over(store).add_opt_out("+12125550188", "replied stop")
     store.close()
     return ids
 
@@ -179,7 +182,7 @@ def test_store_copy_moves_a_single_pc_queue_into_an_empty_shared_store(
     assert _main("store", "copy", "--to", pg_url, "--data-dir", str(tmp_path)) == 0
     out = capsys.readouterr().out
     assert "3 job(s)" in out and "1 sent part(s)" in out and "1 contact(s)" in out
-    assert "1 received SMS" in out
+    assert "1 received SMS" in out and "1 opted-out number(s)" in out
     from tests.helpers import FakeClock
 
     shared = Store(pg_url, clock=FakeClock())  # the queue's own time, for the report
@@ -195,6 +198,9 @@ def test_store_copy_moves_a_single_pc_queue_into_an_empty_shared_store(
         assert shared.record_report("COM3", 42, "12125550123", delivered=True, detail="ok")
         assert shared.get_contact("known").number == "+12125550100"
         assert [m.text for m in shared.list_incoming()] == ["thanks"]
+        from gsmbridge.core.store_replies import RepliesStore
+
+        assert RepliesStore.over(shared).is_opted_out("+12125550188")  # still off the list
         from tests.core.conftest import new_job
 
         new_id, _, _ = shared.enqueue(new_job("after-the-move"))
