@@ -98,8 +98,8 @@ class Intake:
         else:
             if log.isEnabledFor(logging.INFO):
                 log.info(
-                    "Webhook accepted: job %d for %s (%s) %s",
-                    job_id,
+                    "Webhook accepted: %s for %s (%s) %s",
+                    f"job {job_id}" if job_id > 0 else "in the local spool",
                     note.uid,
                     mask(number) or "no number",
                     state.value if not reason else f"{state.value}: {reason}",

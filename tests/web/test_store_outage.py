@@ -43,7 +43,10 @@ def test_the_api_answers_503_with_the_reason_while_the_shared_store_is_down(
         job_id = body["id"]
         halted.halt()
         caplog.clear()
-        with caplog.at_level(logging.WARNING):
+        with (
+            caplog.at_level(logging.WARNING),
+            caplog.at_level(logging.INFO, logger="gsmbridge.core.intake"),
+        ):
             routes = [
                 ("GET", "/api/stats"),
                 ("GET", "/api/jobs"),
@@ -65,6 +68,8 @@ def test_the_api_answers_503_with_the_reason_while_the_shared_store_is_down(
         assert len(web) == len(routes), [r.getMessage() for r in web]
         assert all(r.exc_info is None and "503" in r.getMessage() for r in web)
         assert not [r for r in caplog.records if r.exc_info], "no traceback in the log"
+        taken = [r.getMessage() for r in caplog.records if r.name == "gsmbridge.core.intake"]
+        assert taken and taken[-1].startswith("Webhook accepted: in the local spool for"), taken
     finally:
         if not halted.started:
             halted.resume()
