@@ -165,6 +165,9 @@ class Sender:
         store = self.store
         interval = max(store.lease_s / 3, 0.1)
         store_down = False
+        # After an outage of the store every node's leases ran out at once: take over
+        # nobody's jobs until each node has had a lease's time to renew its own.
+        hold_off_until = 0.0
         while not self._stop.wait(interval):
             try:
                 store.heartbeat(__version__, self.modem_summary())
@@ -173,7 +176,9 @@ class Sender:
                 if ids and store.renew_leases(ids) < len(ids):
                     log.warning("A job being sent here was taken over by another node")
                 policy = self.settings.sending.crash_policy
-                recovered = store.recover_expired(policy, busy=ids)
+                recovered = []
+                if not store_down and time.monotonic() >= hold_off_until:
+                    recovered = store.recover_expired(policy, busy=ids)
             except StoreUnavailable:
                 store_down = True  # said by the store and by each worker, once
                 continue
@@ -182,6 +187,7 @@ class Sender:
                 continue
             if store_down:
                 store_down = False
+                hold_off_until = time.monotonic() + store.lease_s
                 log.info("Heartbeats and leases in the shared store go on")
             if not recovered:
                 continue

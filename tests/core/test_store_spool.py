@@ -128,3 +128,33 @@ def test_a_send_under_way_when_the_store_goes_finishes_and_its_result_waits(
         assert len(rig.sims[0].sent) == 1  # not sent again
     finally:
         rig.close()
+
+
+def test_after_an_outage_longer_than_the_lease_no_node_takes_another_ones_send(
+    pg_url: str, halted: PgCluster
+) -> None:
+    from gsmbridge.simulator import fast_options
+    from tests.core.test_sender import Rig, fast_settings
+
+    # Every node's lease runs out during the outage: when the store is back, a node
+    # must let the others renew before it takes over anything.
+    slow = fast_options(send_latency_s=0.8, status_reports=False)
+    a = Rig(pg_url, fast_settings(), slow, node="a", lease_s=1.0)
+    b = Rig(pg_url, fast_settings(), fast_options(status_reports=False), node="b", lease_s=1.0)
+    try:
+        job_id = a.add("long", text="x" * 400)  # 3 parts, ~2.5 s, on a's modem
+        deadline = time.monotonic() + 5
+        while (a.store.get(job_id).modem or "")[:2] != "a:":
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+        halted.halt()
+        time.sleep(2.5)  # longer than the lease
+        halted.resume()
+        _wait(lambda: _state_or_none(a.store, job_id) == "sent", timeout=20)
+        time.sleep(1.5)  # b had its chances to take it over
+        assert len(a.sims[0].sent) == 1 and len(b.sims[0].sent) == 0  # sent once
+        kinds = [e.kind for e in a.store.events(job_id)]
+        assert "recovered" not in kinds and "lease-lost" not in kinds
+    finally:
+        a.close()
+        b.close()
