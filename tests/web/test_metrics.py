@@ -102,6 +102,41 @@ def test_counters_move_when_a_job_is_sent(fast_bridge: Bridge) -> None:
     assert value(again, "gsmbridge_sms_sent_total", modem="sim") == 1
 
 
+def test_merged_notifications_count_as_the_sms_that_carried_them(
+    settings: Settings, tmp_path: Path
+) -> None:
+    """sending.coalesce: four webhooks to one number, one SMS out: sent says 1, and the
+    four notifications are in gsmbridge_jobs by state."""
+    settings.limits.per_minute = 0
+    settings.sending.coalesce = True
+    b = Bridge(settings, tmp_path / "data", simulator_options=fast_options())
+    b.start()
+    try:
+        client = Client(b.web.port, USER, PASSWORD)
+        _wait(lambda: all(s.ready for s in b.modem_statuses()))
+        b.pause_sending()
+        ids = [
+            client.post("/webhook", payload(data__to__uid=f"m{k}", data__smsContent=f"n{k}"))[2][
+                "id"
+            ]
+            for k in range(4)
+        ]
+        b.resume_sending()
+        _wait(lambda: all(b.store.get(i).state == State.DELIVERED for i in ids))
+
+        def moved() -> bool:
+            return value(scrape(client)[2], "gsmbridge_sms_delivered_total", modem="sim") == 1
+
+        _wait(moved, timeout=metrics.SETTLE_S + 10)
+        samples = scrape(client)[2]
+        assert value(samples, "gsmbridge_sms_sent_total", modem="sim") == 1
+        assert value(samples, "gsmbridge_jobs", state="delivered") == 4
+        totals = client.get("/api/stats?days=1")[2]["totals"]
+        assert (totals["sent"], totals["notifications_sent"], totals["delivered"]) == (1, 4, 1)
+    finally:
+        b.stop()
+
+
 def test_failed_jobs_and_replies_are_counted(fast_bridge: Bridge) -> None:
     client = Client(fast_bridge.web.port, USER, PASSWORD)
     # Waiting for a number: the sender never takes it, so it fails before any modem.
