@@ -192,7 +192,11 @@ class BridgeCollector(Collector):
         yield oldest
 
         for name, help_text, values in (
-            ("gsmbridge_sms_sent", "SMS (jobs) whose last part went out, per modem.", sent),
+            (
+                "gsmbridge_sms_sent",
+                "SMS whose last part went out, per modem (merged notifications: once).",
+                sent,
+            ),
             ("gsmbridge_sms_delivered", "SMS reported delivered, per modem.", delivered),
             ("gsmbridge_sms_parts_sent", "SMS parts sent (what carriers count).", parts),
         ):
@@ -202,7 +206,7 @@ class BridgeCollector(Collector):
             yield family
         failed_family = CounterMetricFamily(
             "gsmbridge_sms_failed",
-            f"Jobs that failed, per modem ({NO_MODEM}: before any modem took them).",
+            f"SMS failures when they happened, per modem ({NO_MODEM}: before any modem).",
             labels=["modem"],
         )
         for modem in [*own, *(m for m in failed if m not in own)]:
