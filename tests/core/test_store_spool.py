@@ -140,13 +140,15 @@ def test_after_an_outage_longer_than_the_lease_no_node_takes_another_ones_send(
     # must let the others renew before it takes over anything.
     slow = fast_options(send_latency_s=0.8, status_reports=False)
     a = Rig(pg_url, fast_settings(), slow, node="a", lease_s=1.0)
-    b = Rig(pg_url, fast_settings(), fast_options(status_reports=False), node="b", lease_s=1.0)
+    b: Rig | None = None
     try:
         job_id = a.add("long", text="x" * 400)  # 3 parts, ~2.5 s, on a's modem
         deadline = time.monotonic() + 5
         while (a.store.get(job_id).modem or "")[:2] != "a:":
             assert time.monotonic() < deadline
             time.sleep(0.02)
+        # Node b, idle, watching for expired leases.
+        b = Rig(pg_url, fast_settings(), fast_options(status_reports=False), node="b", lease_s=1.0)
         halted.halt()
         time.sleep(2.5)  # longer than the lease
         halted.resume()
@@ -157,4 +159,5 @@ def test_after_an_outage_longer_than_the_lease_no_node_takes_another_ones_send(
         assert "recovered" not in kinds and "lease-lost" not in kinds
     finally:
         a.close()
-        b.close()
+        if b is not None:
+            b.close()
