@@ -329,6 +329,9 @@ class Replies:
         while not self._stop.is_set():
             try:
                 wait = self._work_once()
+            except StoreUnavailable as exc:  # the shared store is away: said once per try
+                log.warning("Replies not posted for now: %s; trying again in a minute", exc)
+                wait = 60.0
             except Exception:  # noqa: BLE001 - the worker must outlive a bug or a closed store
                 log.exception("Posting replies failed; trying again in a minute")
                 wait = 60.0

@@ -104,3 +104,33 @@ def test_housekeeping_says_why_it_did_not_prune_in_one_line(
         if not halted.started:
             halted.resume()
         store.close()
+
+
+def test_the_replies_poster_says_why_in_one_line(
+    settings: Settings,
+    tmp_path: Path,
+    pg_url: str,
+    halted: PgCluster,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Its worker met the outage with a full traceback before."""
+    settings.store.url = pg_url
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        halted.halt()
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="gsmbridge"):
+            bridge.replies._wake.set()  # look now, not in a minute
+            deadline = threading.Event()
+            for _ in range(100):
+                if any("Replies not posted" in r.getMessage() for r in caplog.records):
+                    break
+                deadline.wait(0.05)
+        said = [r for r in caplog.records if "Replies not posted" in r.getMessage()]
+        assert said and said[0].exc_info is None
+        assert not [r for r in caplog.records if r.exc_info], "no traceback in the log"
+    finally:
+        if not halted.started:
+            halted.resume()
+        bridge.stop()
