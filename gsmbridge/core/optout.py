@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from collections.abc import Callable, Iterable
 from enum import Enum
 
@@ -66,6 +67,12 @@ class OptOuts:
         self._confirm = confirm
         # uids of jobs sent whatever the list says (the confirmation, a user's test SMS)
         self._exempt = {CONFIRM_UID, *exempt}
+        # Whether the list has anyone, read at most every LIST_TTL_S: most offices have
+        # nobody on it, and then a webhook pays no read for it (issue 19).  Another PC's
+        # new entry may be seen up to that late at intake; the sender's check just before
+        # sending is what keeps such a job from going out.
+        self._anyone = True
+        self._anyone_read_at = -LIST_TTL_S
 
     def keyword(self, text: str) -> Keyword | None:
         s = self._settings()
@@ -86,9 +93,17 @@ class OptOuts:
             "is off the opt-out list" if removed else "was not on the opt-out list"
         )
 
+    def _list_has_anyone(self) -> bool:
+        now = time.monotonic()
+        if now - self._anyone_read_at >= LIST_TTL_S:
+            self._anyone = self.store.has_opt_outs()
+            self._anyone_read_at = now
+        return self._anyone
+
     def add(self, number: str, source: str) -> bool:
         """Put a number on the list; its waiting notifications end failed, unsent."""
         added = self.store.add_opt_out(number, source)
+        self._anyone_read_at = -LIST_TTL_S  # read it again at the next webhook
         if added:
             log.info("%s opted out of notifications (%s)", mask(number), source)
         for job_id in self.store.fail_opted_out(self.store.waiting_jobs_to(number)):
@@ -97,6 +112,7 @@ class OptOuts:
 
     def remove(self, number: str) -> bool:
         removed = self.store.remove_opt_out(number)
+        self._anyone_read_at = -LIST_TTL_S
         if removed:
             log.info("%s opted in to notifications again", mask(number))
         return removed
@@ -116,6 +132,8 @@ class OptOuts:
         if accepted.id <= 0:  # in the local spool (shared store away): checked at sending
             return accepted
         try:
+            if not self._list_has_anyone():
+                return accepted
             if not self.store.job_opted_out(accepted.id, tuple(self._exempt)):
                 return accepted
             if not self.store.fail_opted_out([accepted.id]):
@@ -127,6 +145,9 @@ class OptOuts:
         log.info("Job %d not sent: %s", accepted.id, OPTED_OUT)
         self._listener.job_changed(accepted.id, "failed")
         return dataclasses.replace(accepted, state=State.FAILED)
+
+
+LIST_TTL_S = 1.0  # how stale "nobody opted out" may be at intake
 
 
 def queue_confirmation(store: Store, number: str, text: str) -> int:

@@ -377,6 +377,10 @@ class RepliesStore(StoreBase):
         row = self._reader().execute("SELECT 1 FROM opt_outs WHERE number=?", (number,)).fetchone()
         return row is not None
 
+    def has_opt_outs(self) -> bool:
+        """Is anyone on the opt-out list?"""
+        return self._reader().execute("SELECT 1 FROM opt_outs LIMIT 1").fetchone() is not None
+
     def job_opted_out(self, job_id: int, exempt_uids: tuple[str, ...] = ()) -> bool:
         """Is this job's number on the opt-out list?  One read (a webhook pays for it)."""
         skip = f" AND j.uid NOT IN ({','.join('?' * len(exempt_uids))})" if exempt_uids else ""

@@ -116,3 +116,23 @@ def test_a_store_gone_at_intake_leaves_the_check_to_the_sender(rig: Rig) -> None
         return  # one PC's SQLite file does not go away while gsmbridge runs
     rig.store.close()  # PostgreSQL: every use now fails as during an outage
     assert rig.replies.opt_outs.after_intake(accepted) == accepted  # answered, not raised
+
+
+def test_with_nobody_on_the_list_a_webhook_pays_no_read_for_it(rig: Rig, monkeypatch) -> None:
+    """Issue 19: the intake check reads the list at most once a second while it is empty;
+    a number put on it here is checked at the very next webhook."""
+    opt_outs = rig.replies.opt_outs
+    store = opt_outs.store
+    reads: list[str] = []
+    for name in ("has_opt_outs", "job_opted_out"):
+        real = getattr(store, name)
+        monkeypatch.setattr(
+            store, name, lambda *a, _real=real, _name=name: reads.append(_name) or _real(*a)
+        )
+    for _ in range(20):
+        accepted = opt_outs.after_intake(Accepted(queue(rig), State.QUEUED, False))
+        assert accepted.state is State.QUEUED
+    assert reads == ["has_opt_outs"]  # once for the burst, no per-job read
+    opt_outs.add(NUMBER, "added by hand")
+    accepted = opt_outs.after_intake(Accepted(queue(rig), State.QUEUED, False))
+    assert accepted.state is State.FAILED  # at once, not a second later
