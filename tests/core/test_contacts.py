@@ -130,7 +130,7 @@ def test_a_failed_export_leaves_the_old_file_whole(store, tmp_path: Path) -> Non
 
 def test_the_contacts_tab_shows_which_line_won(store, tmp_path: Path) -> None:
     pytest.importorskip("PySide6")
-    from gsmbridge.gui.views.contacts_view import import_report
+    from gsmbridge.gui.views.tabs.contacts_view import import_report
 
     csv_file = tmp_path / "c.csv"
     csv_file.write_text("uid,phone\nalice,+14155550100\nalice,+14155550102\n", encoding="utf-8")

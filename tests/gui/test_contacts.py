@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QLineEdit, QMessageBox, QStyleOptionViewItem
 from gsmbridge.core.models import Contact
 from gsmbridge.core.store import Store
 from gsmbridge.gui.list_models import ContactsModel
-from gsmbridge.gui.views.contacts_view import POLL_MS
+from gsmbridge.gui.views.tabs.contacts_view import POLL_MS
 from tests.gui.conftest import make_jobs
 
 

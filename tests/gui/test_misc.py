@@ -13,8 +13,8 @@ from gsmbridge.gui import autostart
 from gsmbridge.gui.formatting import mask_numbers
 from gsmbridge.gui.loghandler import install_qt_message_handler
 from gsmbridge.gui.tray import tray_state
+from gsmbridge.gui.views.dialogs.number_dialog import NumberDialog
 from gsmbridge.gui.views.main_window import MainWindow
-from gsmbridge.gui.views.number_dialog import NumberDialog
 from gsmbridge.modem.status import ModemStatus
 
 

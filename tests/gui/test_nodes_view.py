@@ -4,7 +4,7 @@ and last heartbeat, a silent one shown down.  A real Bridge on a real PostgreSQL
 from __future__ import annotations
 
 from gsmbridge.core.store import Store
-from gsmbridge.gui.views.nodes_view import NodesModel
+from gsmbridge.gui.views.tabs.nodes_view import NodesModel
 from tests.helpers import FakeClock
 
 

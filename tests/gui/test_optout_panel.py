@@ -3,7 +3,7 @@ gets no notifications; taking it off sends them again.  A real Bridge and simula
 
 from __future__ import annotations
 
-from gsmbridge.gui.views.optout_panel import OptOutModel
+from gsmbridge.gui.views.tabs.optout_panel import OptOutModel
 from tests.gui.test_inbox_view import simulated_modem
 from tests.helpers import payload
 

@@ -13,11 +13,11 @@ from PySide6.QtWidgets import QAbstractButton, QMessageBox
 
 from gsmbridge.core.models import NewJob, State
 from gsmbridge.core.store import Store
-from gsmbridge.gui.views import user_guide
+from gsmbridge.gui.views.dialogs import user_guide
 from gsmbridge.gui.views.header import HeaderBar
-from gsmbridge.gui.views.job_details import JobDetails, job_summary_html
-from gsmbridge.gui.views.queue_view import EMPTY_QUEUE
-from gsmbridge.gui.views.signal_chart import DBM_MAX, DBM_MIN, SignalChart
+from gsmbridge.gui.views.tabs.job_details import JobDetails, job_summary_html
+from gsmbridge.gui.views.tabs.queue_view import EMPTY_QUEUE
+from gsmbridge.gui.views.tabs.signal_chart import DBM_MAX, DBM_MIN, SignalChart
 from tests.gui.conftest import make_jobs
 
 # -- header ------------------------------------------------------------------------------

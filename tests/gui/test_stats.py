@@ -10,8 +10,8 @@ from PySide6.QtWidgets import QApplication
 
 from gsmbridge.core.models import State
 from gsmbridge.core.store_stats import DayStats, ModemToday, Stats
-from gsmbridge.gui.views import stats_view
-from gsmbridge.gui.views.stats_charts import (
+from gsmbridge.gui.views.tabs import stats_view
+from gsmbridge.gui.views.tabs.stats_charts import (
     BARS,
     DELIVERED_COLOUR,
     SENT_COLOUR,

@@ -10,7 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from gsmbridge.gui.bridge import CoreEvents, connect_queued
 from gsmbridge.gui.loghandler import QtLogHandler
-from gsmbridge.gui.views.log_view import LogView
+from gsmbridge.gui.views.tabs.log_view import LogView
 from tests.gui.conftest import client_for, unique_payload
 
 

@@ -217,7 +217,7 @@ def test_test_sms_page_says_why_send_is_off_and_nothing_was_sent_yet(
 
 
 def check_reason(text: str, app) -> str:
-    from gsmbridge.gui.views.number_dialog import check_number
+    from gsmbridge.gui.views.dialogs.number_dialog import check_number
 
     return check_number(text, app.ctx.settings.sending.default_region)[1]
 

@@ -33,16 +33,16 @@ from gsmbridge.gui.notifier import DesktopNotifier
 from gsmbridge.gui.problems import Problem, modem_problem, power_problem
 from gsmbridge.gui.throttle import Throttle
 from gsmbridge.gui.tray import Tray, tray_state
-from gsmbridge.gui.views.contacts_view import ContactsView
 from gsmbridge.gui.views.header import HeaderBar
-from gsmbridge.gui.views.inbox_view import InboxView, UnreadBadge
-from gsmbridge.gui.views.log_view import LogView
-from gsmbridge.gui.views.modem_panel import ModemPanel
-from gsmbridge.gui.views.nodes_view import NodesView
-from gsmbridge.gui.views.queue_view import QueueView
 from gsmbridge.gui.views.settings import SettingsDialog
-from gsmbridge.gui.views.stats_view import StatsView
-from gsmbridge.gui.views.tunnel_panel import TunnelPanel
+from gsmbridge.gui.views.tabs.contacts_view import ContactsView
+from gsmbridge.gui.views.tabs.inbox_view import InboxView, UnreadBadge
+from gsmbridge.gui.views.tabs.log_view import LogView
+from gsmbridge.gui.views.tabs.modem_panel import ModemPanel
+from gsmbridge.gui.views.tabs.nodes_view import NodesView
+from gsmbridge.gui.views.tabs.queue_view import QueueView
+from gsmbridge.gui.views.tabs.stats_view import StatsView
+from gsmbridge.gui.views.tabs.tunnel_panel import TunnelPanel
 from gsmbridge.gui.views.widgets import Banner
 from gsmbridge.gui.views.window_actions import WindowActions
 from gsmbridge.gui.views.wizard import SetupWizard

@@ -14,7 +14,7 @@ from PySide6.QtCore import QObject, QUrl
 from PySide6.QtGui import QAction, QDesktopServices, QKeySequence
 from PySide6.QtWidgets import QMainWindow, QToolBar
 
-from gsmbridge.gui.views.user_guide import open_log_folder, show_user_guide
+from gsmbridge.gui.views.dialogs.user_guide import open_log_folder, show_user_guide
 
 
 class ActionTarget(Protocol):

@@ -12,7 +12,7 @@ from PySide6.QtWidgets import (
     QPushButton,
 )
 
-from gsmbridge.gui.views.number_dialog import check_number
+from gsmbridge.gui.views.dialogs.number_dialog import check_number
 from gsmbridge.gui.views.wizard.base import Page, say, wrapped
 
 if TYPE_CHECKING:

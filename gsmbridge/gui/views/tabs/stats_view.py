@@ -34,7 +34,7 @@ from gsmbridge.core.store_stats import DAY_CHOICES, ModemToday, Stats
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.throttle import Throttle
-from gsmbridge.gui.views.stats_charts import DailyBars, TimingLines, carried_text
+from gsmbridge.gui.views.tabs.stats_charts import DailyBars, TimingLines, carried_text
 
 log = logging.getLogger(__name__)
 

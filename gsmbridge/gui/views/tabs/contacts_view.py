@@ -48,7 +48,7 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_number, plural
 from gsmbridge.gui.list_models import ContactsModel
-from gsmbridge.gui.views.optout_panel import OptOutPanel
+from gsmbridge.gui.views.tabs.optout_panel import OptOutPanel
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, EmptyHint
 
 log = logging.getLogger(__name__)

@@ -29,8 +29,8 @@ from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.models import JobTableModel
 from gsmbridge.gui.throttle import Throttle
-from gsmbridge.gui.views.job_details import JobDetails
-from gsmbridge.gui.views.number_dialog import NumberDialog
+from gsmbridge.gui.views.dialogs.number_dialog import NumberDialog
+from gsmbridge.gui.views.tabs.job_details import JobDetails
 from gsmbridge.gui.views.widgets import EmptyHint, list_table
 
 log = logging.getLogger(__name__)

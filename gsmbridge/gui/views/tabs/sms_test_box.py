@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.views.number_dialog import check_number
+from gsmbridge.gui.views.dialogs.number_dialog import check_number
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE
 from gsmbridge.modem.pdu import count_parts
 

@@ -35,8 +35,8 @@ from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_time
 from gsmbridge.gui.list_models import OutboxModel
 from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
-from gsmbridge.gui.views.signal_chart import SignalChart
-from gsmbridge.gui.views.sms_test_box import SmsTestBox
+from gsmbridge.gui.views.tabs.signal_chart import SignalChart
+from gsmbridge.gui.views.tabs.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
 from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code

@@ -1,0 +1,1 @@
+"""Dialogs the window opens (settings and the wizard have packages of their own)."""
