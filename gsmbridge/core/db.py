@@ -25,6 +25,16 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 
+def log_migrated(what: str, where: object, before: int, after: int) -> None:
+    """One line for a new database or an upgrade (not one per migration step)."""
+    if after == before:
+        return
+    if before == 0:
+        log.info("%s created at %s (schema version %d)", what.capitalize(), where, after)
+    else:
+        log.info("%s %s upgraded from schema version %d to %d", what, where, before, after)
+
+
 class StoreClosed(RuntimeError):
     pass
 
@@ -154,7 +164,7 @@ class Database:
                     conn.execute(statement)
             conn.execute(f"PRAGMA user_version={number + 1}")
             conn.execute("COMMIT")
-            log.info("database schema upgraded to version %d", number + 1)
+        log_migrated("database", self.path, version, len(self._migrations))
 
     # -- group commit -------------------------------------------------------------
     #

@@ -21,7 +21,7 @@ from psycopg import errors
 from psycopg.rows import RowMaker
 from psycopg_pool import ConnectionPool, PoolClosed, PoolTimeout
 
-from gsmbridge.core.db import StoreClosed, StoreConfigError, StoreUnavailable
+from gsmbridge.core.db import StoreClosed, StoreConfigError, StoreUnavailable, log_migrated
 from gsmbridge.core.schema import PG_MIGRATIONS
 from gsmbridge.core.store_backend import POSTGRESQL, Dialect, Row, SqlValue, row_type
 
@@ -260,7 +260,7 @@ class PgDatabase:
                     if statement.strip():
                         conn.execute(statement)
                 conn.execute("UPDATE gsmbridge_schema SET version=%s", (number + 1,))
-                log.info("shared store schema upgraded to version %d", number + 1)
+            log_migrated("shared store", self.location, version, len(self._migrations))
 
     def _connection(self) -> Any:
         if self._closed:

@@ -299,3 +299,16 @@ def test_random_interrupts_never_strand_or_misreport_a_write() -> None:
     assert summary["interrupts"] > 100 and summary["writes"] > 1000, summary
     assert summary["stuck"] == [], summary
     assert summary["returned_but_missing"] == [] and summary["failed_but_committed"] == []
+
+
+def test_a_new_database_is_one_log_line_not_one_per_migration(tmp_path, caplog) -> None:
+    """A first start said "database schema upgraded to version N" nine times."""
+    import logging
+
+    from gsmbridge.core.store import MIGRATIONS, Store
+
+    with caplog.at_level(logging.INFO, logger="gsmbridge.core.db"):
+        Store(tmp_path / "q.db").close()
+        Store(tmp_path / "q.db").close()  # opened again: nothing to say
+    said = [r.getMessage() for r in caplog.records if r.name == "gsmbridge.core.db"]
+    assert said == [f"Database created at {tmp_path / 'q.db'} (schema version {len(MIGRATIONS)})"]
