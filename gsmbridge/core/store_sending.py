@@ -368,14 +368,6 @@ class SendingStore(StoreBase):
 
         self._write(fn)
 
-    def set_note(self, job_id: int, note: str) -> None:
-        """A visible reason a queued job waits (a rate limit, the modem being down)."""
-
-        def fn(conn: Conn) -> None:
-            conn.execute("UPDATE jobs SET note=? WHERE id=?", (note, job_id))
-
-        self._write(fn)
-
     def recover_interrupted(self, policy: str = "resend") -> list[int]:
         """Jobs left ``sending`` by a crash: they may or may not have gone out.
 

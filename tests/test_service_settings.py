@@ -1,4 +1,4 @@
-"""Review: Bridge.apply_settings applies what it says it applies, and nothing unsafe."""
+"""Bridge.apply_settings applies what it says it applies, and nothing unsafe."""
 
 from __future__ import annotations
 

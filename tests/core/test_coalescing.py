@@ -1,4 +1,4 @@
-"""Review: coalesced jobs must never be left behind by a second merge."""
+"""Coalesced jobs must never be left behind by a second merge."""
 
 from __future__ import annotations
 

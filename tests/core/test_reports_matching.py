@@ -1,4 +1,4 @@
-"""Review: a delivery report goes to the job that was sent last with that reference."""
+"""A delivery report goes to the job that was sent last with that reference."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: the number lookup thread survives any answer from the network."""
+"""The number lookup thread survives any answer from the network."""
 
 from __future__ import annotations
 
