@@ -172,11 +172,15 @@ class SendingStore(StoreBase):
         if state not in (State.SENT.value, State.QUEUED.value):
             return str(state)
         if failure is not None:
+            error = f"not delivered: {failure}"
             conn.execute(
                 "UPDATE jobs SET state='failed', last_error=?, note='', planned_at=NULL,"
                 " updated_at=? WHERE id=?",
-                (f"not delivered: {failure}", now, job_id),
+                (error, now, job_id),
             )
+            # In the history like every failure: the statistics count failures from it,
+            # whatever happens to the job afterwards (a retry, a cancel).
+            self._event(conn, job_id, "failed", error)
             return State.FAILED.value
         if state == State.SENT.value and total and delivered >= total:
             conn.execute(

@@ -243,11 +243,14 @@ def test_a_failure_counts_once_when_it_happens_whatever_comes_next(
     assert store.recover_interrupted("fail") == [interrupted]
     clock.now = at(2026, 5, 10, 10, 5)
     assert store.cancel([interrupted]) == [interrupted]
-    # A part reported not delivered fails the job with no event of its own: counted too.
-    went_out(store, clock, at(2026, 5, 10, 11), at(2026, 5, 10, 11, 0, 5), modem="m1")
+    # A part reported not delivered fails the job, in its history too: counted even
+    # though it is sent again (on purpose) before anyone looks.
+    reported = went_out(store, clock, at(2026, 5, 10, 11), at(2026, 5, 10, 11, 0, 5), modem="m1")
     clock.now = at(2026, 5, 10, 11, 1)
     ref = (next(_refs) - 1) % 256
     assert store.record_report("m1", ref, "", delivered=False, detail="absent subscriber")
+    assert [e.kind for e in store.events(reported)][-1] == "failed"
+    assert store.retry([reported]) == [reported]
 
     clock.now = at(2026, 5, 10, 12)
     stats = store_stats.collect(store, 7, clock=clock)
