@@ -12,6 +12,7 @@ import datetime
 import functools
 import logging
 import socket
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -523,8 +524,15 @@ class Bridge:
         return out
 
     def counts_today(self) -> dict[str, int]:
+        """The header's "today": counted as the Statistics tab and /metrics count (an SMS
+        carrying merged notifications once, each failure when it happened)."""
         midnight = datetime.datetime.now().replace(hour=0, minute=0, second=0, microsecond=0)
-        return self.store.counts_since(midnight.timestamp())
+        went = store_stats.changes_between(self.store, midnight.timestamp(), time.time() + 1)
+        return {
+            "sent": sum(went.sent.values()),
+            "delivered": sum(went.delivered.values()),
+            "failed": sum(went.failed.values()),
+        }
 
     def apply_settings(self, new: Settings) -> list[str]:
         """Apply what can change while running; return the keys that need a restart."""

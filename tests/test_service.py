@@ -63,3 +63,25 @@ def test_a_start_that_fails_starts_no_modem(settings: Settings, tmp_path) -> Non
     finally:
         bridge.stop()
         taken.close()
+
+
+def test_today_counts_as_the_statistics_do(settings: Settings, tmp_path) -> None:
+    """The header's "today" once counted merged notifications as SMS sent, and a failed
+    job only while it stayed failed; now it agrees with the Statistics tab."""
+    from tests.helpers import add_job
+
+    bridge = Bridge(settings, tmp_path / "data")
+    store = bridge.open_store()
+    try:
+        failed = add_job(store, "will fail")
+        assert store.claim_next(modem="sim") is not None
+        store.mark_failed(failed, "CMS ERROR 38")
+        store.retry([failed])  # a person retried it before looking: it still failed today
+        sent = add_job(store, "goes out")
+        job = store.claim_next(modem="sim")
+        assert job is not None and job.id in (failed, sent)
+        store.record_part(job.id, 1, 9, 0)
+        store.mark_sent(job.id, parts_total=1)
+        assert bridge.counts_today() == {"sent": 1, "delivered": 0, "failed": 1}
+    finally:
+        bridge.stop()

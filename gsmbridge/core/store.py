@@ -380,23 +380,6 @@ class Store(SendingStore, InboxStore, NodesStore):
         where, params = self._where(states, search)
         return self._reader().execute(f"SELECT COUNT(*) FROM jobs{where}", params).fetchone()[0]
 
-    def counts_since(self, since: float) -> dict[str, int]:
-        """Jobs sent, delivered and failed since a time (the status bar's "today")."""
-        row = (
-            self._reader()
-            .execute(
-                "SELECT"
-                " COALESCE(SUM(CASE WHEN sent_at >= ? THEN 1 ELSE 0 END), 0),"
-                " COALESCE(SUM(CASE WHEN state='delivered' AND delivered_at >= ? THEN 1 ELSE 0"
-                " END), 0),"
-                " COALESCE(SUM(CASE WHEN state='failed' AND updated_at >= ? THEN 1 ELSE 0 END), 0)"
-                " FROM jobs WHERE updated_at >= ?",
-                (since, since, since, since),
-            )
-            .fetchone()
-        )
-        return {"sent": int(row[0]), "delivered": int(row[1]), "failed": int(row[2])}
-
     def counts(self) -> dict[str, int]:
         out = {s.value: 0 for s in State}
         for state, n in self._reader().execute("SELECT state, COUNT(*) FROM jobs GROUP BY state"):
