@@ -28,6 +28,7 @@ from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import EventHub, Listener
 from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.incoming import SmsReceiver
+from gsmbridge.core.instance import clear_running_ports, write_running_ports
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.models import Contact
 from gsmbridge.core.optout import OptOuts, queue_confirmation
@@ -243,6 +244,8 @@ class Bridge:
         self._watch_config()
         self._start_tunnel()
         self._start_sending()
+        # What a command (send, modem ussd) must not open meanwhile: this run's ports.
+        write_running_ports(self.data_dir, [m.url for m in self.modems])
         self.started = True
         self.events.jobs_changed()
 
@@ -398,6 +401,8 @@ class Bridge:
         self.events.remove(self._counts)
         if self.store is not None:
             self.store.close()
+        if self.started:
+            clear_running_ports(self.data_dir)
         self.started = False
         log.info("gsmbridge stopped")
 

@@ -189,3 +189,42 @@ def test_no_lock_file_is_created_for_a_data_dir_never_used(home: Path, sim_facto
     sim = sim_factory()
     assert main(["send", "--modem", sim.url, "+31612345678", "x"]) == 0
     assert not (home / "data").exists()
+
+
+def test_the_running_apps_own_ports_count_not_the_config_files(
+    home: Path, sim_factory, capsys
+) -> None:
+    """Found by a reviewer: an app started with --modem sim was said to hold the config
+    file's modem, and send refused it although nothing clashed."""
+    from gsmbridge.core.instance import read_running_ports, write_running_ports
+
+    sim = sim_factory()
+    path = config(home, f'[modem]\nport = ["{sim.url}"]\n')
+    lock = InstanceLock(home / "data")
+    lock.acquire()
+    write_running_ports(home / "data", ["sim"])  # what a Bridge started with --modem sim writes
+    try:
+        assert main(["send", "--config", str(path), "+31612345678", "hi"]) == 0
+        write_running_ports(home / "data", [sim.url])  # now it holds that very modem
+        assert main(["send", "--config", str(path), "+31612345678", "hi"]) == 1
+        assert f"uses the modem on {sim.url}" in capsys.readouterr().err
+    finally:
+        lock.release()
+    assert read_running_ports(home / "data") == [sim.url]
+
+
+def test_a_bridge_leaves_its_ports_while_it_runs(tmp_path: Path) -> None:
+    from gsmbridge.config import Settings
+    from gsmbridge.core.instance import read_running_ports
+    from gsmbridge.service import Bridge
+
+    settings = Settings()
+    settings.server.port = 0
+    settings.modem.port = ["sim"]
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        assert read_running_ports(tmp_path / "data") == ["sim"]
+    finally:
+        bridge.stop()
+    assert read_running_ports(tmp_path / "data") is None

@@ -9,9 +9,9 @@ import os
 import re
 from pathlib import Path
 
-from gsmbridge.cli.common import fail
+from gsmbridge.cli.common import data_dir_from_args, fail
 from gsmbridge.config import ConfigError, Settings, load_settings
-from gsmbridge.core.instance import AlreadyRunning, InstanceLock
+from gsmbridge.core.instance import AlreadyRunning, InstanceLock, read_running_ports
 from gsmbridge.modem.ports import find_by_imei
 from gsmbridge.modem.status import ModemState, ModemStatus
 
@@ -46,7 +46,11 @@ def running_instance(data_dir: Path) -> str | None:
 
 
 def app_ports(args: argparse.Namespace, settings: Settings) -> list[str]:
-    """The ports a running app would use: the file's and the environment's, not flags."""
+    """The ports the running app holds: the list it left in the data directory; from an
+    older version, the config file's and the environment's (its flags are not known)."""
+    opened = read_running_ports(data_dir_from_args(args))
+    if opened is not None:
+        return [p for p in opened if p != "sim"]
     try:
         ports = load_settings(args.config).modem.port
     except ConfigError:

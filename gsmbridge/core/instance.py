@@ -150,3 +150,31 @@ def request_stop(data_dir: Path, timeout: float = 30.0, poll: float = 0.2) -> bo
             stop.clear()
             return True
     return False
+
+
+# The ports the running instance opened (one a line), so a command (``send``, ``modem
+# ussd``) knows which modem it holds, whatever the command line that started it said.
+PORTS_FILE = "gsmbridge.ports"
+
+
+def write_running_ports(data_dir: Path, ports: list[str]) -> None:
+    try:
+        (Path(data_dir) / PORTS_FILE).write_text("".join(f"{p}\n" for p in ports), "utf-8")
+    except OSError:
+        pass  # informative only: a command then falls back to the config file's ports
+
+
+def read_running_ports(data_dir: Path) -> list[str] | None:
+    """The running instance's ports; None when it left no list (an older version)."""
+    try:
+        text = (Path(data_dir) / PORTS_FILE).read_text("utf-8")
+    except OSError:
+        return None
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def clear_running_ports(data_dir: Path) -> None:
+    try:
+        (Path(data_dir) / PORTS_FILE).unlink(missing_ok=True)
+    except OSError:
+        pass
