@@ -263,3 +263,10 @@ def test_simulate_modem_refuses_a_gsm7_answer_gsm7_cannot_carry(capsys) -> None:
     argv = ["simulate-modem", "--ussd-coding", "packed", "--ussd-answer", "Solde — 5"]
     assert main(argv) == 2
     assert "use --ussd-coding ucs2" in capsys.readouterr().err
+
+
+def test_a_timeout_of_zero_or_less_says_more_than_zero(capsys) -> None:
+    for value in ("-1", "0", "nan"):
+        with pytest.raises(SystemExit):
+            main(["modem", "ussd", "*100#", "--timeout", value])
+        assert f"must be more than 0, not {value}" in capsys.readouterr().err

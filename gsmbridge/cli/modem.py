@@ -227,8 +227,11 @@ def _register_ussd(modem_sub: argparse._SubParsersAction) -> None:
 
 
 def _positive(text: str) -> float:
-    value = _non_negative(float)(text)
-    if value <= 0:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0 or value == float("inf"):  # also refuses nan
         raise argparse.ArgumentTypeError(f"must be more than 0, not {text}")
     return value
 

@@ -203,10 +203,11 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
 
     @app.get("/api/stats")
     def stats() -> Response:
-        try:
-            days = int(request.args.get("days", 30))
-        except ValueError:
+        text = request.args.get("days", "30")
+        # ASCII digits only: int() would also take "3_0", " 7" and other scripts' digits.
+        if not (text.isascii() and text.isdigit()):
             return _error(400, "days must be an integer")
+        days = int(text)
         if not 1 <= days <= MAX_DAYS:
             return _error(400, f"days must be 1..{MAX_DAYS}")
         return jsonify(backend.stats(days).to_dict())

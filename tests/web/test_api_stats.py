@@ -29,7 +29,15 @@ def fast_bridge(settings: Settings, tmp_path: Path) -> Iterator[Bridge]:
 
 def test_stats_need_credentials_and_a_sane_days(bridge: Bridge, client: Client) -> None:
     assert client.get("/api/stats", auth=False)[0] == 401
-    for query in ("days=0", "days=367", "days=week", "days=-3"):
+    for query in (
+        "days=0",
+        "days=367",
+        "days=week",
+        "days=-3",
+        "days=3_0",
+        "days=%20%207",
+        "days=%D9%A3",
+    ):
         status, _, body = client.get(f"/api/stats?{query}")
         assert status == 400, query
         assert "days must be" in body["error"]
