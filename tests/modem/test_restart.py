@@ -113,8 +113,17 @@ def _run_resets(tmp_path, sim_factory, caplog, teardown, transport, style, trail
     return sim, modem, store, sender, ids
 
 
-@pytest.mark.parametrize("transport", TRANSPORTS)
-@pytest.mark.parametrize("style", ["simcom", "quectel"])
+# Each transport and each boot style runs in the fast suite; the other two pairings
+# (14 s and 5 s) run with -m slow, to keep the suite short.
+@pytest.mark.parametrize(
+    ("transport", "style"),
+    [
+        (TRANSPORTS[0], "simcom"),
+        (TRANSPORTS[-1], "quectel"),
+        pytest.param(TRANSPORTS[-1], "simcom", marks=pytest.mark.slow),
+        pytest.param(TRANSPORTS[0], "quectel", marks=pytest.mark.slow),
+    ],
+)
 def test_a_reset_every_6_messages_costs_one_recovery_each(run_resets, caplog, transport, style):
     sim, modem, store, sender, ids = run_resets(transport, style, trail=1.0)
     resets = sim.modem.boots
