@@ -274,3 +274,8 @@ def test_modems_against_their_daily_limit(gui, qtbot) -> None:
     assert "limit is reached" in full.toolTip()
     assert (some.value(), some.maximum()) == (30, 100) and not some.toolTip()
     assert view.no_failures.isVisibleTo(view) and not view.failures.isVisibleTo(view)
+
+
+def test_one_part_is_said_in_the_singular() -> None:
+    assert stats_view.limit_text(ModemToday("sim", 1, 0)) == "1 SMS part (no daily limit)"
+    assert stats_view.limit_text(ModemToday("sim", 2, 0)) == "2 SMS parts (no daily limit)"

@@ -47,7 +47,8 @@ DEFAULT_DAYS = 30
 def limit_text(modem: ModemToday) -> str:
     if modem.limit:
         return f"{modem.parts:,} of {modem.limit:,} SMS parts"
-    return f"{modem.parts:,} SMS parts (no daily limit)"
+    parts = "SMS part" if modem.parts == 1 else "SMS parts"
+    return f"{modem.parts:,} {parts} (no daily limit)"
 
 
 class StatsView(QWidget):
