@@ -373,6 +373,12 @@ class Settings:
                 self.retry.max_delay_s >= self.retry.base_delay_s,
                 "must be >= retry.base_delay_s",
             ),
+            (
+                # Without the key every reply would fail to post: say so where it is set.
+                "replies.to_cometchat",
+                not self.replies.to_cometchat or bool(self.cometchat.api_key.strip()),
+                "needs cometchat.api_key (a CometChat REST API key with full access)",
+            ),
         ]
 
 

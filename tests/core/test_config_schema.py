@@ -104,3 +104,14 @@ def test_a_file_with_them_loads_the_defaults_instead_and_says_so(tmp_path) -> No
     assert loaded.settings.modem.poll_interval_s == 30.0
     assert loaded.settings.sending.validity_minutes == 24 * 60
     assert {p.key for p in loaded.errors} == {"modem.poll_interval_s", "sending.validity_minutes"}
+
+
+def test_posting_replies_needs_the_api_key_where_it_is_turned_on() -> None:
+    settings = Settings()
+    settings.replies.to_cometchat = True
+    assert dict(settings.failed_checks()) == {
+        "replies.to_cometchat": "replies.to_cometchat needs cometchat.api_key (a CometChat "
+        "REST API key with full access)"
+    }
+    settings.cometchat.api_key = "key"
+    assert settings.failed_checks() == []

@@ -86,6 +86,13 @@ def test_replies_settings_say_the_caveat_and_apply_live(gui, qtbot, tmp_path) ->
     assert not page.to_cometchat.isChecked()  # off until the user turns it on
     assert "spoofed" in page.to_cometchat.toolTip()
     page.to_cometchat.setChecked(True)
+    # Without the REST API key every reply would fail to post: refused, under the box.
+    errors = dialog.validate()
+    assert "needs cometchat.api_key" in errors["replies.to_cometchat"]
+    assert dialog.fields["replies.to_cometchat"].error.text() == errors["replies.to_cometchat"]
+    dialog.tunnel.api_key.setText("rest-api-key")
+    dialog.tunnel.app_id.setText("app123")
+    dialog.tunnel.region.setCurrentIndex(dialog.tunnel.region.findData("us"))
     page.window_hours.setText("0")
     assert "replies.window_hours" in dialog.validate()
     page.window_hours.setText("24")

@@ -98,8 +98,13 @@ class SettingsPage(QWidget):
     def check(self, key: str, text: str, value: bool) -> QCheckBox:
         box = QCheckBox(text)
         box.setChecked(value)
-        self.form.addRow("", box)
-        self.fields[key] = Field(key, box, FieldError(), box.isChecked)
+        error = FieldError()  # under the box: a rule may refuse it (it needs another value)
+        column = QVBoxLayout()
+        column.setSpacing(2)
+        column.addWidget(box)
+        column.addWidget(error)
+        self.form.addRow("", column)
+        self.fields[key] = Field(key, box, error, box.isChecked)
         return box
 
     # -- checking --------------------------------------------------------------------------
