@@ -18,14 +18,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from gsmbridge.cli import modem_access, send
-from gsmbridge.cli.common import data_dir_from_args, fail
+from gsmbridge.cli.common import fail
 from gsmbridge.config import Settings, load_settings
 from gsmbridge.modem import gsm7
 from gsmbridge.modem.errors import ModemError, no_ports_text
-from gsmbridge.modem.gsm import Modem
 from gsmbridge.modem.ports import list_ports, probe_all
 from gsmbridge.modem.ussd import MAX_CODE, failure_text, valid_code
-from gsmbridge.simulator import ModemSimulator, SimulatorOptions, start_builtin
+from gsmbridge.simulator import ModemSimulator, SimulatorOptions
 from gsmbridge.simulator.ussd import CODINGS as USSD_CODINGS
 
 SLICE_S = 0.25  # how soon Ctrl-C stops simulate-modem on Windows
@@ -317,50 +316,26 @@ def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
         options = send.modem_options(settings, args)
     except ValueError as exc:
         return fail(str(exc))
-    url, why = modem_access.resolve_url(settings)
-    if url is None:
-        return fail(why)
-    simulated = url == "sim"
-    options.simulated = simulated
-    running = None if simulated else modem_access.running_instance(data_dir_from_args(args))
-    if running is not None and url in modem_access.app_ports(args, settings):
-        return fail(
-            f"{running} and uses the modem on {url}: use Check balance on its Modem "
-            "tab, or quit it first",
-            1,
-        )
-    missing = modem_access.missing_device(url)
-    if missing is not None:
-        return fail(missing, 1)
-    simulator = start_builtin() if simulated else None
-    modem = Modem(url, options, port_url=simulator.url if simulator else None)
-    quiet = modem_access.quiet_modem_log(args)
-    modem.start()
     try:
-        deadline = time.monotonic() + args.wait
-        while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
-            status = modem.status
-            if modem_access.hopeless(status) or time.monotonic() >= deadline:
-                stuck = modem_access.hopeless(status)
-                return modem_access.not_ready(
-                    status, args.wait, stuck=stuck, running=running, doing="answer USSD"
-                )
-        try:
-            answer = modem.ussd(code, timeout=args.timeout)
-        except ModemError as exc:
-            return fail(failure_text(code, exc), 1)
-        print(answer.text)
-        if answer.status == 1:
-            print("(the network offers a menu; gsmbridge does not answer menus)")
-        if simulated:
-            print("(simulated modem: not a real network's answer)")
-        return 0
-    finally:
-        modem.stop()
-        if simulator is not None:
-            simulator.stop()
-        if quiet is not None:
-            logging.getLogger("gsmbridge").removeHandler(quiet)
+        with modem_access.ready_modem(
+            args,
+            settings,
+            options,
+            doing="answer USSD",
+            in_app="use Check balance on its Modem tab",
+        ) as (modem, simulated):
+            try:
+                answer = modem.ussd(code, timeout=args.timeout)
+            except ModemError as exc:
+                return fail(failure_text(code, exc), 1)
+            print(answer.text)
+            if answer.status == 1:
+                print("(the network offers a menu; gsmbridge does not answer menus)")
+            if simulated:
+                print("(simulated modem: not a real network's answer)")
+            return 0
+    except modem_access.Refused as exc:
+        return fail(str(exc), exc.code)
 
 
 def cmd_simulate(args: argparse.Namespace) -> int:

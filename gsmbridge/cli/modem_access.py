@@ -4,16 +4,21 @@ whether the running app holds it, and waiting until it is ready or cannot be."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import os
 import re
+import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from gsmbridge.cli.common import data_dir_from_args, fail
+from gsmbridge.cli.common import data_dir_from_args
 from gsmbridge.config import ConfigError, Settings, load_settings
 from gsmbridge.core.instance import AlreadyRunning, InstanceLock, read_running_ports
+from gsmbridge.modem.gsm import Modem, ModemOptions
 from gsmbridge.modem.ports import find_by_imei
 from gsmbridge.modem.status import ModemState, ModemStatus
+from gsmbridge.simulator import start_builtin
 
 PIN_HINT = "set modem.pin in the config file, GSMBRIDGE_MODEM_PIN, or use --pin"
 # States a modem does not leave by itself: waiting longer would only delay the message.
@@ -94,15 +99,66 @@ def quiet_modem_log(args: argparse.Namespace) -> logging.Handler | None:
 
 
 def not_ready(
-    status: ModemStatus, waited: float, *, stuck: bool, running: str | None, doing: str = "send"
-) -> int:
+    status: ModemStatus, waited: float, *, stuck: bool, running: str | None, doing: str
+) -> str:
     """One line on why the modem is not ready (``doing``: what it cannot do then)."""
     if status.state == ModemState.DISCONNECTED and status.last_error.startswith("cannot open"):
         hint = f" ({running}; it may hold the port)" if running else ""
-        return fail(status.last_error + hint, 1)
+        return status.last_error + hint
     reason = f"{status.state}" + (f": {status.last_error}" if status.last_error else "")
     if status.state == ModemState.PIN_REQUIRED:
         reason += f" ({PIN_HINT})"
     if stuck:
-        return fail(f"the modem cannot {doing}: {reason}", 1)
-    return fail(f"modem not ready after {waited:.0f} s: {reason}", 1)
+        return f"the modem cannot {doing}: {reason}"
+    return f"modem not ready after {waited:.0f} s: {reason}"
+
+
+class Refused(Exception):
+    """The configured modem cannot be used now; ``str()`` says why (one line)."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@contextlib.contextmanager
+def ready_modem(
+    args: argparse.Namespace, settings: Settings, options: ModemOptions, *, doing: str, in_app: str
+) -> Iterator[tuple[Modem, bool]]:
+    """The configured modem, started and ready, stopped on leaving: (modem, simulated).
+
+    Raises Refused: no port, the running app holds it (``in_app``: what to do there
+    instead), a device that does not exist, or a modem that does not get ready within
+    ``args.wait`` or cannot by itself (``doing``: what it then cannot do)."""
+    url, why = resolve_url(settings)
+    if url is None:
+        raise Refused(why, 2)
+    simulated = url == "sim"
+    options.simulated = simulated
+    running = None if simulated else running_instance(data_dir_from_args(args))
+    if running is not None and url in app_ports(args, settings):
+        raise Refused(f"{running} and uses the modem on {url}: {in_app}, or quit it first")
+    missing = missing_device(url)
+    if missing is not None:
+        raise Refused(missing)
+    # "sim": the command starts the simulator and hands the driver its URL.
+    simulator = start_builtin() if simulated else None
+    modem = Modem(url, options, port_url=simulator.url if simulator else None)
+    quiet = quiet_modem_log(args)
+    modem.start()
+    try:
+        deadline = time.monotonic() + args.wait
+        while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
+            status = modem.status
+            stuck = hopeless(status)
+            if stuck or time.monotonic() >= deadline:
+                raise Refused(
+                    not_ready(status, args.wait, stuck=stuck, running=running, doing=doing)
+                )
+        yield modem, simulated
+    finally:
+        modem.stop()
+        if simulator is not None:
+            simulator.stop()
+        if quiet is not None:
+            logging.getLogger("gsmbridge").removeHandler(quiet)

@@ -12,16 +12,13 @@ does not open, the SIM wants a PIN it does not have).
 from __future__ import annotations
 
 import argparse
-import logging
-import time
 
 from gsmbridge.cli import modem_access
-from gsmbridge.cli.common import data_dir_from_args, fail
+from gsmbridge.cli.common import fail
 from gsmbridge.config import Settings, valid_pin
 from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.modem.errors import ModemError
-from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.simulator import start_builtin
+from gsmbridge.modem.gsm import ModemOptions
 
 SIM_NOTICE = "(simulated modem: nothing is really sent)"
 
@@ -104,55 +101,27 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
         return fail(f"{exc} (numbers without + are read as {region}: sending.default_region)")
     except ValueError as exc:
         return fail(str(exc))
-    url, why = modem_access.resolve_url(settings)
-    if url is None:
-        return fail(why)
-    simulated = url == "sim"
-    options.simulated = simulated
-    running = None if simulated else modem_access.running_instance(data_dir_from_args(args))
-    if running is not None and url in modem_access.app_ports(args, settings):
-        return fail(
-            f"{running} and uses the modem on {url}: send a test SMS from its Modem "
-            "tab, or quit it first",
-            1,
-        )
-    missing = modem_access.missing_device(url)
-    if missing is not None:
-        return fail(missing, 1)
-    # "sim": this command starts the simulator and hands the driver its URL.
-    simulator = start_builtin() if simulated else None
-    modem = Modem(url, options, port_url=simulator.url if simulator else None)
-    quiet = modem_access.quiet_modem_log(args)
-    modem.start()
     try:
-        deadline = time.monotonic() + args.wait
-        while not modem.wait_ready(min(0.2, max(deadline - time.monotonic(), 0))):
-            status = modem.status
-            if modem_access.hopeless(status) or time.monotonic() >= deadline:
-                return modem_access.not_ready(
-                    status, args.wait, stuck=modem_access.hopeless(status), running=running
+        with modem_access.ready_modem(
+            args, settings, options, doing="send", in_app="send a test SMS from its Modem tab"
+        ) as (modem, simulated):
+            try:
+                result = modem.send_sms(number, args.text)
+            except ModemError as exc:
+                return fail(
+                    f"send failed: {exc.name}"
+                    + (" (the SMS may have been sent)" if exc.maybe_sent else ""),
+                    1,
                 )
-        try:
-            result = modem.send_sms(number, args.text)
-        except ModemError as exc:
-            return fail(
-                f"send failed: {exc.name}"
-                + (" (the SMS may have been sent)" if exc.maybe_sent else ""),
-                1,
+            except ValueError as exc:
+                return fail(str(exc))
+            refs = ", ".join(map(str, result.references))
+            print(
+                f"Sent to {number}: encoding {result.encoding}, {result.parts} "
+                f"part{'s' if result.parts != 1 else ''}, references {refs}"
+                + (" (text truncated)" if result.truncated else "")
+                + (f" {SIM_NOTICE}" if simulated else "")
             )
-        except ValueError as exc:
-            return fail(str(exc))
-        refs = ", ".join(map(str, result.references))
-        print(
-            f"Sent to {number}: encoding {result.encoding}, {result.parts} "
-            f"part{'s' if result.parts != 1 else ''}, references {refs}"
-            + (" (text truncated)" if result.truncated else "")
-            + (f" {SIM_NOTICE}" if simulated else "")
-        )
-        return 0
-    finally:
-        modem.stop()
-        if simulator is not None:
-            simulator.stop()
-        if quiet is not None:
-            logging.getLogger("gsmbridge").removeHandler(quiet)
+            return 0
+    except modem_access.Refused as exc:
+        return fail(str(exc), exc.code)
