@@ -241,3 +241,23 @@ def modem_factory() -> Iterator[Callable[..., Modem]]:
     yield make
     for modem in modems:
         modem.stop()
+
+
+@pytest.fixture(params=TRANSPORTS)
+def transport(request: pytest.FixtureRequest) -> str:
+    """Each test that takes it runs over socket:// and over a pty (where there are ptys)."""
+    return str(request.param)
+
+
+def ready_modem(
+    sim_factory: Callable[..., ModemSimulator],
+    modem_factory: Callable[..., Modem],
+    transport: str = "tcp",
+    sim_options: dict[str, object] | None = None,
+    **options: object,
+) -> tuple[ModemSimulator, Modem]:
+    """A simulator and a Modem on it, ready (the modem tests' usual start)."""
+    sim = sim_factory(transport, **(sim_options or {}))
+    modem = modem_factory(sim.url, **options)
+    assert modem.wait_ready(5), modem.status
+    return sim, modem

@@ -9,21 +9,9 @@ import time
 import pytest
 
 from gsmbridge.modem.errors import ModemError, ModemUnavailable
-from tests.modem.conftest import TRANSPORTS, RecordingListener, wait_until
+from tests.modem.conftest import TRANSPORTS, RecordingListener, ready_modem, wait_until
 
 NUMBER = "+31612345678"
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request) -> str:
-    return request.param
-
-
-def ready_modem(sim_factory, modem_factory, transport="tcp", sim_options=None, **options):
-    sim = sim_factory(transport, **(sim_options or {}))
-    modem = modem_factory(sim.url, **options)
-    assert modem.wait_ready(5), modem.status
-    return sim, modem
 
 
 def test_init_and_send(sim_factory, modem_factory, transport):

@@ -7,21 +7,9 @@ import pytest
 
 from gsmbridge.modem.errors import ModemUnavailable
 from gsmbridge.modem.setup import PIN_REJECTED
-from tests.modem.conftest import TRANSPORTS, RecordingListener, wait_until
+from tests.modem.conftest import RecordingListener, ready_modem, wait_until
 
 NUMBER = "+31612345678"
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request) -> str:
-    return request.param
-
-
-def ready_modem(sim_factory, modem_factory, transport="tcp", sim_options=None, **options):
-    sim = sim_factory(transport, **(sim_options or {}))
-    modem = modem_factory(sim.url, **options)
-    assert modem.wait_ready(5), modem.status
-    return sim, modem
 
 
 def test_configured_pin_is_entered_once(sim_factory, modem_factory):

@@ -5,21 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from tests.modem.conftest import TRANSPORTS, wait_until
+from tests.modem.conftest import ready_modem, wait_until
 
 NUMBER = "+31612345678"
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request) -> str:
-    return request.param
-
-
-def ready_modem(sim_factory, modem_factory, transport="tcp", sim_options=None, **options):
-    sim = sim_factory(transport, **(sim_options or {}))
-    modem = modem_factory(sim.url, **options)
-    assert modem.wait_ready(5), modem.status
-    return sim, modem
 
 
 def test_echo_urcs_and_garbage(sim_factory, modem_factory, transport):

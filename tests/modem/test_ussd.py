@@ -21,15 +21,10 @@ from gsmbridge.modem.ussd import (
     parse_cusd,
     valid_code,
 )
-from tests.modem.conftest import TRANSPORTS, wait_until
+from tests.modem.conftest import wait_until
 
 BALANCE = "Your balance is 12.50 EUR, valid until 31.12.2026."
 RUSSIAN = "Баланс: 150,00 р. Бонус 20 р."
-
-
-@pytest.fixture(params=TRANSPORTS)
-def transport(request) -> str:
-    return request.param
 
 
 # --- codes and codecs ------------------------------------------------------------------
