@@ -105,9 +105,7 @@ class GuiApp(QObject):
                 self.config_error, self.ctx.settings, self.ctx.config_path
             )
             # The notice strip, not the start banner: a successful start must not hide it.
-            self.window.notice.show_message(
-                problem.title, problem.message, problem.advice, actions=list(problem.actions)
-            )
+            self.window.notice.show_problem(problem)
             self.window.notice.action_triggered.connect(self.open_config_file)
             # The service still starts, on the file's valid values (never open while
             # its credentials cannot be read), so webhooks are not lost meanwhile.

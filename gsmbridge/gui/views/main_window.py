@@ -288,13 +288,7 @@ class MainWindow(QMainWindow):
         self._update_title()
         self.header.set_local_url("")
         self.header.url.setPlaceholderText("not running")
-        self.banner.show_message(
-            problem.title,
-            problem.message,
-            problem.advice,
-            level="error",
-            actions=list(problem.actions),
-        )
+        self.banner.show_problem(problem, level="error")
         self._update_tray()
         self.post(problem.title)
         self.notifier.say(problem.title, problem.message)
@@ -371,13 +365,7 @@ class MainWindow(QMainWindow):
         else:
             self.modem_label.setText("Modem: —")
         problems = [p for s in statuses if (p := modem_problem(s)) is not None]
-        if problems:
-            p = problems[0]
-            self.modem_banner.show_message(
-                p.title, p.message, p.advice, level="warning", actions=list(p.actions)
-            )
-        else:
-            self.modem_banner.clear()
+        self.modem_banner.show_problem(problems[0] if problems else None, level="warning")
 
     @Slot()
     def _show_store(self) -> None:
@@ -401,17 +389,7 @@ class MainWindow(QMainWindow):
         note, kept = bridge.power_note, bridge.keeping_awake
         self.awake_label.setVisible(bool(note) and kept)
         self.awake_label.setToolTip(note)
-        problem = power_problem(note, kept)
-        if problem is None:
-            self.power_banner.clear()
-        else:
-            self.power_banner.show_message(
-                problem.title,
-                problem.message,
-                problem.advice,
-                level="warning",
-                actions=list(problem.actions),
-            )
+        self.power_banner.show_problem(power_problem(note, kept), level="warning")
 
     def _update_title(self) -> None:
         title = "gsmbridge"

@@ -21,6 +21,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge.gui.compat import emit
+from gsmbridge.gui.problems import Problem
 
 ERROR_STYLE = "color: #c0392b;"
 HINT_STYLE = "color: #7a7a7a; font-size: 11pt;"
@@ -75,6 +76,19 @@ class Banner(QFrame):
         layout.addWidget(close, 0, Qt.AlignmentFlag.AlignTop)
         self.level = ""
         self.hide()
+
+    def show_problem(self, problem: Problem | None, *, level: str = "error") -> None:
+        """Show a Problem (what, why, what to do, its buttons); None clears the banner."""
+        if problem is None:
+            self.clear()
+            return
+        self.show_message(
+            problem.title,
+            problem.message,
+            problem.advice,
+            level=level,
+            actions=list(problem.actions),
+        )
 
     def show_message(
         self,
