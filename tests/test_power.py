@@ -152,9 +152,9 @@ def test_bridge_keeps_awake_while_it_runs_and_says_so(
         # Turned off in Settings: cleared at once, and the warning says what it means.
         changed = copy.deepcopy(bridge.settings)
         changed.server.keep_awake = False
-        bridge.apply_settings(changed)
+        bridge.live.apply(changed)
         assert kernel32.flags == [SET, CLEAR]
-        assert "webhooks fail while it sleeps" in bridge.power_note
+        assert "webhooks fail while it sleeps" in bridge.power.note
     finally:
         bridge.stop()
     assert kernel32.flags == [SET, CLEAR]
@@ -188,4 +188,4 @@ def test_bridge_on_linux_never_calls(kernel32: RecordingKernel32, settings: Sett
     bridge = Bridge(settings, tmp_path / "data")
     bridge.start()
     bridge.stop()
-    assert kernel32.calls == [] and bridge.power_note == ""
+    assert kernel32.calls == [] and bridge.power.note == ""

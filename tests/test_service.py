@@ -7,6 +7,7 @@ import socket
 import pytest
 
 from gsmbridge.config import Settings
+from gsmbridge.core import store_stats
 from gsmbridge.core.actions import ContactActions, JobActions
 from gsmbridge.core.models import State
 from gsmbridge.service import DB_NAME, Bridge
@@ -19,7 +20,7 @@ def test_open_store_composes_the_actions_without_serving(settings: Settings, tmp
     try:
         assert (tmp_path / "data" / DB_NAME).exists()
         assert isinstance(bridge.jobs, JobActions) and isinstance(bridge.contacts, ContactActions)
-        assert bridge.web is None and bridge.modems == [] and bridge.sender is None
+        assert bridge.web is None and len(bridge.modems) == 0 and bridge.sender is None
         job_id = bridge.jobs.send_test("+12125550123", "hi")  # queued; nothing sends it
         assert store.get(job_id).state is State.QUEUED
     finally:
@@ -45,7 +46,7 @@ def test_stop_goes_in_order_and_twice_is_harmless(settings: Settings, tmp_path) 
     bridge.store.close = recording("store", bridge.store.close)
     bridge.stop()
     assert order == ["web", "sender", "modem", "store"]
-    assert bridge.web is None and bridge.sender is None and bridge.modems == []
+    assert bridge.web is None and bridge.sender is None and len(bridge.modems) == 0
     assert not bridge.started
     bridge.stop()  # again: nothing left to stop, no error
 
@@ -59,7 +60,7 @@ def test_a_start_that_fails_starts_no_modem(settings: Settings, tmp_path) -> Non
     try:
         with pytest.raises(ServerError, match="in use"):
             bridge.start()
-        assert bridge.modems == [] and bridge.sender is None and not bridge.started
+        assert len(bridge.modems) == 0 and bridge.sender is None and not bridge.started
     finally:
         bridge.stop()
         taken.close()
@@ -82,6 +83,6 @@ def test_today_counts_as_the_statistics_do(settings: Settings, tmp_path) -> None
         assert job is not None and job.id in (failed, sent)
         store.record_part(job.id, 1, 9, 0)
         store.mark_sent(job.id, parts_total=1)
-        assert bridge.counts_today() == {"sent": 1, "delivered": 0, "failed": 1}
+        assert store_stats.counts_today(store) == {"sent": 1, "delivered": 0, "failed": 1}
     finally:
         bridge.stop()

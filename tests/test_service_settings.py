@@ -1,4 +1,4 @@
-"""Bridge.apply_settings applies what it says it applies, and nothing unsafe."""
+"""Settings changed while running (bridge.live): what it says it applies, nothing unsafe."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ def test_modem_timings_apply_to_the_running_modem(bridge: Bridge, settings: Sett
     new.modem.send_timeout_s = settings.modem.send_timeout_s + 7
     new.modem.register_timeout_s = settings.modem.register_timeout_s + 7
     new.modem.poll_interval_s = settings.modem.poll_interval_s + 7
-    restart = bridge.apply_settings(new)
+    restart = bridge.live.apply(new)
     modem = bridge.modems[0]
     for name in ("send_timeout_s", "register_timeout_s", "poll_interval_s"):
         applied = getattr(modem.options, name) == getattr(new.modem, name)
@@ -29,7 +29,7 @@ def test_a_smaller_body_limit_applies_or_asks_for_a_restart(
 ) -> None:
     new = copy.deepcopy(settings)
     new.server.max_body_bytes = 2048
-    restart = bridge.apply_settings(new)
+    restart = bridge.live.apply(new)
     big = payload(data__smsContent="x" * 4000)
     status, _, _ = client.post("/webhook", big)
     assert status == 413 or "server.max_body_bytes" in restart
@@ -46,7 +46,7 @@ def test_credentials_cannot_be_removed_while_listening_on_the_network(
         new.auth.username = ""
         new.auth.password = ""
         with pytest.raises(ExposureError):
-            b.apply_settings(new)
+            b.live.apply(new)
         status, _, _ = Client(b.web.port).post("/webhook", payload(), auth=False)
         assert status == 401
     finally:

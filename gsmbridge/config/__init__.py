@@ -5,6 +5,7 @@ Precedence, lowest first: defaults, the TOML file, ``GSMBRIDGE_<SECTION>_<KEY>``
 environment variables, command-line flags.  Nothing happens at import time.
 """
 
+from gsmbridge.config.live import LiveSettings
 from gsmbridge.config.load import load_settings, read_settings
 from gsmbridge.config.passwords import (
     PASSWORD_ALPHABET,
@@ -67,6 +68,7 @@ __all__ = [
     "GuiSettings",
     "HistorySettings",
     "LimitsSettings",
+    "LiveSettings",
     "Loaded",
     "LoggingSettings",
     "ModemSettings",

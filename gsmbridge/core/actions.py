@@ -16,6 +16,7 @@ from gsmbridge.config import Settings
 from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import Contact, NewJob, State
+from gsmbridge.core.optout import queue_confirmation
 from gsmbridge.core.phones import normalise
 from gsmbridge.core.store import Store
 
@@ -107,6 +108,13 @@ class JobActions(_Actions):
         self.wake()
         return job_id
 
+    def send_opt_out_confirmation(self, number: str, text: str) -> int:
+        """Queue the reply to a STOP or START (sent although the number opted out)."""
+        job_id = queue_confirmation(self.store, number, text)
+        self.events.job_changed(job_id, State.QUEUED.value)
+        self.wake()
+        return job_id
+
 
 class ContactActions(_Actions):
     """Adding and importing contacts; the waiting jobs they release are queued."""
@@ -124,3 +132,14 @@ class ContactActions(_Actions):
             self.events.jobs_changed()
             self.wake()
         return result
+
+    def number_found(self, uid: str, number: str) -> None:
+        """CometChat gave a recipient's number: saved as a contact, it releases their jobs."""
+        released = self.store.upsert_contact(Contact(uid=uid, number=number))
+        log.info("Saved %s's number from CometChat; %d job(s) released", uid, len(released))
+        self.announce(released)
+
+    def number_not_found(self, uid: str, reason: str) -> None:
+        """CometChat could not give the number: the waiting jobs say why."""
+        for job_id in self.store.explain_needs_number(uid, f"number lookup failed: {reason}"):
+            self.events.job_changed(job_id, State.NEEDS_NUMBER.value)

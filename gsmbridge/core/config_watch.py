@@ -5,7 +5,7 @@ runs; without this the running app would keep answering the old password and
 every webhook CometChat sends with the new one would fail with 401.  A thread
 polls the file's size and modification time (no Qt, so headless mode gets it
 too), reads the file again as at start (environment included: an environment
-variable still wins) and copies a changed ``[auth]`` into the running
+variable still wins) and hands a changed ``[auth]`` to the running
 settings.  A file that does not load leaves the credentials as they are.
 """
 
@@ -34,8 +34,9 @@ def _identity(auth: AuthSettings) -> tuple[str, str, str]:
 
 
 class ConfigWatch:
-    """Polls ``path``; when its credentials differ from ``auth``, updates ``auth`` in
-    place and calls ``applied(auth)``.  ``check()`` does one poll (tests call it)."""
+    """Polls ``path``; when its credentials differ from ``auth`` (the running ones), hands
+    the new ones to ``applied``, which puts them in ``auth``.  ``check()`` does one poll
+    (tests call it)."""
 
     def __init__(
         self,
@@ -114,12 +115,8 @@ class ConfigWatch:
                     new.missing,
                 )
             return False
-        self.auth.username = new.username
-        self.auth.password_hash = new.password_hash
-        self.auth.password = new.password
-        self.auth.unreadable = ""
+        self._applied(new)  # the running settings take them (see config.LiveSettings)
         log.info("Webhook credentials changed in %s; now in use", self.path)
-        self._applied(self.auth)
         return True
 
 

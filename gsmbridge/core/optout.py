@@ -57,7 +57,7 @@ class OptOuts:
         store: RepliesStore,
         settings: Callable[[], RepliesSettings],
         listener: Listener,
-        confirm: Callable[[str, str], None],
+        confirm: Callable[[str, str], object],
         *,
         exempt: Iterable[str] = (),
     ) -> None:

@@ -143,3 +143,35 @@ class KeepAwake:
             return
         self._stop.set()
         thread.join(5.0)
+
+
+class PowerWatch:
+    """Windows: keeps the PC awake as ``server.keep_awake`` says, and says what the power
+    plan does (``note``: for the log, /api/status and the window; "" elsewhere)."""
+
+    def __init__(self) -> None:
+        self._keeper = KeepAwake()
+        self.note = ""
+
+    @property
+    def active(self) -> bool:
+        """gsmbridge holds the PC awake now."""
+        return self._keeper.active
+
+    def update(self, keep_awake: bool) -> None:
+        if not running_on_windows():
+            return
+        if keep_awake:
+            self._keeper.start()
+        else:
+            self._keeper.stop()
+        note = self._keeper.error or power_note(self._keeper.active, sleep_after_s())
+        if note and note != self.note:
+            if self._keeper.active:
+                log.info("%s", note)
+            else:
+                log.warning("%s", note)
+        self.note = note
+
+    def stop(self) -> None:
+        self._keeper.stop()

@@ -375,6 +375,20 @@ def changes_between(store: StatsStore, start: float, end: float) -> WentOut:
     return out
 
 
+def counts_today(store: StatsStore, now: float | None = None) -> dict[str, int]:
+    """The window's "today" (since local midnight), counted as the Statistics tab and
+    /metrics count: an SMS carrying merged notifications once, each failure when it
+    happened."""
+    now = time.time() if now is None else now
+    midnight = local_midnight(dt.datetime.fromtimestamp(now).date())
+    went = changes_between(store, midnight, now + 1)
+    return {
+        "sent": sum(went.sent.values()),
+        "delivered": sum(went.delivered.values()),
+        "failed": sum(went.failed.values()),
+    }
+
+
 def oldest_due_age(store: StatsStore, now: float) -> float:
     """Seconds since the webhook of the oldest job that is due to go now (0: none).
 

@@ -19,6 +19,7 @@ from gsmbridge.config import (
     apply_new_password,
     changed_keys,
     get_key,
+    restart_keys,
     save_changes,
     set_key,
 )
@@ -27,7 +28,7 @@ from gsmbridge.gui.bridge import CoreEvents
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.problems import Problem, explain_start_error
 from gsmbridge.gui.tasks import TaskRunner
-from gsmbridge.service import RESTART_KEYS, Bridge
+from gsmbridge.service import Bridge
 
 log = logging.getLogger(__name__)
 
@@ -82,11 +83,11 @@ class AppContext(QObject):
 
     @property
     def simulated(self) -> bool:
-        return bool(getattr(self.bridge, "simulated", False))
+        return self.bridge.modems.simulated
 
     @property
     def running(self) -> bool:
-        return bool(getattr(self.bridge, "started", False))
+        return self.bridge.started
 
     @property
     def store(self) -> Any:
@@ -122,7 +123,7 @@ class AppContext(QObject):
         old.events.remove(self.events.listener)
         old.stop()
         # The settings object stays the same (views hold it); the waiting values go in.
-        for key in RESTART_KEYS:
+        for key in restart_keys():
             set_key(self.settings, key, get_key(self.desired, key))
         return self._start_in_worker(self._new_bridge())
 
@@ -150,8 +151,8 @@ class AppContext(QObject):
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
             autostart.set_enabled(new.gui.start_at_login)
-        restart = self.bridge.apply_settings(copy.deepcopy(new))
-        for key in RESTART_KEYS:  # keys not applied live stay wanted until a restart
+        restart = self.bridge.live.apply(copy.deepcopy(new))
+        for key in restart_keys():  # keys not applied live stay wanted until a restart
             set_key(self.desired, key, get_key(new, key))
         for key in keys:
             set_key(self.desired, key, get_key(new, key))

@@ -152,7 +152,7 @@ def main(out: Path = OUT) -> None:
     window.contacts.grab().save(str(out / "contacts.png"))
 
     # Replies: what the recipients sent back to the SIM.
-    sim = bridge.simulators[bridge.modems[0].url]
+    sim = bridge.modems.simulators[bridge.modems[0].url]
     sim.receive_sms("+12125550123", "Yes! Saturday at 10, I'll bring the maps.")
     sim.receive_sms("+12125550125", "Thanks, reviewed it. All good, paying today.")
     sim.receive_sms("+12125550199", "Who is this? Please stop texting me.")
@@ -306,7 +306,7 @@ def replies(out: Path, data_dir: Path) -> None:
     bridge.accept(payload(GROUP_NO_CONTENT, data__to__uid="cometchat-uid-5",
                           data__to__phno="+12125550126", data__to__name="John Paul"))  # fmt: skip
     wait(lambda: bridge.store.counts().get("delivered", 0) + bridge.store.counts()["sent"] >= 4)
-    sim = bridge.simulators[bridge.modems[0].url]
+    sim = bridge.modems.simulators[bridge.modems[0].url]
     sim.receive_sms("+12125550123", "Yes! Saturday at 10, I'll bring the maps.")
     wait(lambda: len(cometchat.posts()) >= 1)
     cometchat.fail = [(403, "ERR_NOT_A_MEMBER", {}, "The user is not a member of the group.")]

@@ -46,7 +46,7 @@ def test_inbox_shows_the_conversation_the_state_and_posts_again(
     )
 
     cometchat.fail = [(403, "ERR_NOT_A_MEMBER", {})]
-    simulator = bridge.simulators[modem.url]
+    simulator = bridge.modems.simulators[modem.url]
     simulator.receive_sms(ALICE, "Count me in")
     simulator.receive_sms(STRANGER, "Who is this?")
     qtbot.waitUntil(lambda: view.model.rowCount() == 2, timeout=10000)

@@ -50,7 +50,7 @@ def test_received_sms_appears_with_the_sender_named(gui, qtbot):
     bridge.contacts.add("alice", ALICE, "Alice")
     modem = simulated_modem(gui, qtbot)
 
-    gui.ctx.bridge.simulators[modem.url].receive_sms(ALICE, "Yes, see you at 9")
+    gui.ctx.bridge.modems.simulators[modem.url].receive_sms(ALICE, "Yes, see you at 9")
     qtbot.waitUntil(lambda: view.model.rowCount() == 1, timeout=10000)
     assert cell(view, 0, InboxModel.COL_MESSAGE) == "Yes, see you at 9"
     # Named from the contacts; the number shown masked, as in the queue.
@@ -76,7 +76,7 @@ def test_a_long_sms_from_the_modem_is_one_row(gui, qtbot):
     text = "Running late, the train is stuck outside the station. " * 4
     assert len(encode_deliver(BOB, text)) > 1
 
-    gui.ctx.bridge.simulators[modem.url].receive_sms(BOB, text, concat_ref=9)
+    gui.ctx.bridge.modems.simulators[modem.url].receive_sms(BOB, text, concat_ref=9)
     qtbot.waitUntil(lambda: bridge.store.count_incoming() == 1, timeout=10000)
     qtbot.waitUntil(
         lambda: view.model.rowCount() == 1 and view.model.message(0).complete, timeout=10000

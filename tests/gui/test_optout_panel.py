@@ -22,7 +22,7 @@ def test_the_opt_out_list_shows_stops_and_is_edited(gui, qtbot) -> None:
     panel = gui.window.contacts.opt_outs
     modem = simulated_modem(gui, qtbot)
 
-    bridge.simulators[modem.url].receive_sms(ALICE, "stop")
+    bridge.modems.simulators[modem.url].receive_sms(ALICE, "stop")
     qtbot.waitUntil(lambda: bridge.opt_outs.store.is_opted_out(ALICE), timeout=10000)
     panel.refresh()
     qtbot.waitUntil(lambda: numbers(panel) == [ALICE], timeout=5000)
@@ -40,7 +40,7 @@ def test_the_opt_out_list_shows_stops_and_is_edited(gui, qtbot) -> None:
     # Failed at intake, or by the sender just before sending if it claimed the job first.
     qtbot.waitUntil(lambda: bridge.store.get(refused.id).state.value == "failed", timeout=5000)
     assert bridge.store.get(refused.id).last_error == "recipient opted out"
-    assert not [m for m in bridge.simulators[modem.url].sent if m.number == BOB]
+    assert not [m for m in bridge.modems.simulators[modem.url].sent if m.number == BOB]
 
     row = numbers(panel).index(BOB)
     panel.table.selectRow(row)

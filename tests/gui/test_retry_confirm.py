@@ -90,11 +90,11 @@ def test_no_retries_only_the_jobs_that_did_not_go_out(gui, qtbot, dialog: Dialog
 
 def test_yes_sends_them_again(gui, qtbot, dialog: Dialog) -> None:
     bridge, view, sent, cancelled = _setup(gui, qtbot)
-    before = len(bridge.simulator_outbox())
+    before = len(bridge.modems.simulator_outbox())
     dialog.answer = Button.Yes
     view.retry_selected()
     qtbot.waitUntil(lambda: all(_retried(bridge, j) for j in [*sent, cancelled]), timeout=5000)
-    qtbot.waitUntil(lambda: len(bridge.simulator_outbox()) == before + 2, timeout=15000)
+    qtbot.waitUntil(lambda: len(bridge.modems.simulator_outbox()) == before + 2, timeout=15000)
 
 
 def test_no_question_when_nothing_went_out(gui, qtbot, dialog: Dialog) -> None:

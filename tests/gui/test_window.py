@@ -28,7 +28,7 @@ def test_webhook_row_appears_and_reaches_sent(gui, qtbot):
     model = gui.window.queue.model
     qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=5000)
     qtbot.waitUntil(lambda: model.job(0).state in (State.SENT, State.DELIVERED), timeout=15000)
-    assert gui.ctx.bridge.simulator_outbox()
+    assert gui.ctx.bridge.modems.simulator_outbox()
 
 
 def test_cancel_retry_and_edit_number_change_the_store(gui, qtbot):

@@ -29,7 +29,7 @@ def _sent_job(bridge: Bridge, client: Client, uid: str) -> int:
 
 
 def _outbox_texts(bridge: Bridge, text: str) -> int:
-    return sum(1 for m in bridge.simulator_outbox() if m.text == text)
+    return sum(1 for m in bridge.modems.simulator_outbox() if m.text == text)
 
 
 def test_a_job_that_went_out_is_not_sent_again_without_force(

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 )
 
 from gsmbridge import __version__
+from gsmbridge.core import store_stats
 from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.store import Store
 from gsmbridge.gui.bridge import connect_queued
@@ -386,7 +387,7 @@ class MainWindow(QMainWindow):
     def _show_power(self) -> None:
         """Windows: whether the power plan would put the PC to sleep, and who stops it."""
         bridge = self.ctx.bridge
-        note, kept = bridge.power_note, bridge.keeping_awake
+        note, kept = bridge.power.note, bridge.power.active
         self.awake_label.setVisible(bool(note) and kept)
         self.awake_label.setToolTip(note)
         self.power_banner.show_problem(power_problem(note, kept), level="warning")
@@ -414,12 +415,13 @@ class MainWindow(QMainWindow):
 
     @Slot()
     def refresh_today(self) -> None:
-        bridge = self.ctx.bridge
-        if self.ctx.store is None or not hasattr(bridge, "counts_today"):
+        store = self.ctx.store
+        if store is None:
             return
         self.ctx.tasks.run(
             "Today's counts",
-            bridge.counts_today,
+            store_stats.counts_today,
+            store,
             on_done=self.header.set_today,
             on_error=lambda exc: log.debug("today's counts: %s", exc),
         )

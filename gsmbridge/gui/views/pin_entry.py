@@ -60,7 +60,7 @@ class PinEntry(QGroupBox):
         self.button.setEnabled(False)  # one PIN at a time: a second could be the third
         self.ctx.tasks.run(
             "Enter PIN",
-            self.ctx.bridge.enter_pin,
+            self.ctx.bridge.modems.enter_pin,
             pin,
             self._port(),
             on_done=self._sent,

@@ -57,7 +57,7 @@ class SettingsDialog(QDialog):
         self.limits = LimitsPage(s)
         self.tunnel = TunnelPage(s)
         self.replies = RepliesPage(s)
-        self.desktop = DesktopPage(s, getattr(ctx.bridge, "power_note", ""))
+        self.desktop = DesktopPage(s, ctx.bridge.power.note)
         self.pages: tuple[SettingsPage, ...] = (
             self.server,
             self.modem,

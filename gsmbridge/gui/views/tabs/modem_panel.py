@@ -462,7 +462,7 @@ class ModemPanel(QWidget):
         port = self.current_port()
         self.ctx.tasks.run(
             "Reconnect",
-            self.ctx.bridge.reconnect_modem,
+            self.ctx.bridge.modems.reconnect,
             port,
             on_done=lambda _r: emit(self.message_posted, f"Reconnecting {port or 'the modem'}…"),
         )
@@ -479,7 +479,7 @@ class ModemPanel(QWidget):
         self.pin_button.setEnabled(False)
         self.ctx.tasks.run(
             "Enter PIN",
-            self.ctx.bridge.enter_pin,
+            self.ctx.bridge.modems.enter_pin,
             pin,
             self.current_port(),
             on_done=self._pin_sent,
@@ -510,7 +510,7 @@ class ModemPanel(QWidget):
         self.ussd_when.setText("")
         self.ctx.tasks.run(
             "Check balance",
-            self.ctx.bridge.ussd,
+            self.ctx.bridge.modems.ussd,
             code,
             self.current_port(),
             on_done=self._ussd_answered,
@@ -563,9 +563,8 @@ class ModemPanel(QWidget):
 
     @Slot()
     def refresh_outbox(self) -> None:
-        outbox = getattr(self.ctx.bridge, "simulator_outbox", None)
-        if outbox is not None and self.ctx.running:
-            self.outbox.set_messages(outbox())  # an in-memory copy under a lock: cheap
+        if self.ctx.running:  # an in-memory copy under a lock: cheap
+            self.outbox.set_messages(self.ctx.bridge.modems.simulator_outbox())
 
     def showEvent(self, event: Any) -> None:
         super().showEvent(event)

@@ -18,7 +18,14 @@ from typing import Any
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
-from gsmbridge.config import Settings, apply_new_password, changed_keys, get_key, set_key
+from gsmbridge.config import (
+    Settings,
+    apply_new_password,
+    changed_keys,
+    get_key,
+    restart_keys,
+    set_key,
+)
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.wizard.cometchat import CometChatPage
@@ -26,7 +33,6 @@ from gsmbridge.gui.views.wizard.credentials import CredentialsPage
 from gsmbridge.gui.views.wizard.modem import ModemPage
 from gsmbridge.gui.views.wizard.sms import TestSmsPage
 from gsmbridge.gui.views.wizard.tunnel import TunnelPage
-from gsmbridge.service import RESTART_KEYS
 
 AUTH_KEYS = ["auth.username", "auth.password_hash", "auth.password"]
 
@@ -41,7 +47,7 @@ def apply_live(ctx: AppContext, new: Settings, password: str = "") -> Settings:
     if password:
         apply_new_password(new, password)
     new.validate()
-    ctx.bridge.apply_settings(copy.deepcopy(new))
+    ctx.bridge.live.apply(copy.deepcopy(new))
     return new
 
 
@@ -98,7 +104,7 @@ class SetupWizard(QWizard):
             if password:
                 self.password = password
             self.applied = True
-            restart = [k for k in RESTART_KEYS if get_key(applied, k) != get_key(self.initial, k)]
+            restart = [k for k in restart_keys() if get_key(applied, k) != get_key(self.initial, k)]
             moved = [k for k in restart if get_key(self.ctx.settings, k) != get_key(applied, k)]
             if moved:
                 # A new modem port needs a new Bridge: restart with the draft's values.
@@ -162,7 +168,7 @@ class SetupWizard(QWizard):
         """Cancel: the running Bridge goes back to the saved settings."""
         self.applied = False
         initial = copy.deepcopy(self.initial)
-        moved = [k for k in RESTART_KEYS if get_key(self.ctx.desired, k) != get_key(initial, k)]
+        moved = [k for k in restart_keys() if get_key(self.ctx.desired, k) != get_key(initial, k)]
 
         def reverted(_result: Any) -> None:
             if moved:
@@ -171,7 +177,7 @@ class SetupWizard(QWizard):
                 self.ctx.restart_bridge()
 
         self.ctx.tasks.run(
-            "Undo setup changes", self.ctx.bridge.apply_settings, initial, on_done=reverted
+            "Undo setup changes", self.ctx.bridge.live.apply, initial, on_done=reverted
         )
 
 

@@ -1,0 +1,95 @@
+"""The one way a setting changes while the service runs.
+
+Every component holds the running ``Settings`` (or one of its sections) and reads a
+value when it uses it; ``LiveSettings.apply`` copies the new values into those same
+objects, so a live setting needs nothing more.  A component that cannot read them (the
+modem driver, a leaf that knows no settings; the web server's credentials; the root
+logger's level; the tunnel) registers a reaction for the keys it copied, run after
+the values are in.  What the schema marks ``restart`` is left as it is and reported.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from gsmbridge.config.schema import (
+    AuthSettings,
+    Settings,
+    changed_keys,
+    get_key,
+    restart_keys,
+    set_key,
+)
+
+Reaction = Callable[[list[str]], None]  # called with the live keys that changed
+Guard = Callable[[Settings], None]  # raises to refuse new settings before anything applies
+
+
+@dataclass(frozen=True)
+class _Registered:
+    prefixes: tuple[str, ...]  # "server.keep_awake", or a section: "tunnel."
+    react: Reaction
+
+    def wants(self, keys: list[str]) -> list[str]:
+        return [k for k in keys if any(k == p or k.startswith(p) for p in self.prefixes)]
+
+
+class LiveSettings:
+    """The running settings and who must hear that they changed."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._guards: list[Guard] = []
+        self._reactions: list[_Registered] = []
+        self._lock = threading.Lock()  # the GUI and the config watch may apply at once
+
+    def guard(self, check: Guard) -> None:
+        """``check(new)`` runs before anything applies; what it raises refuses them all."""
+        self._guards.append(check)
+
+    def on_change(self, keys: Iterable[str], react: Reaction) -> None:
+        """Call ``react(changed)`` when one of ``keys`` (a key, or "section." for all of
+        a section's) changed live."""
+        self._reactions.append(_Registered(tuple(keys), react))
+
+    def apply(self, new: Settings) -> list[str]:
+        """Apply what can change while running; return the keys that need a restart.
+        Raises ``ConfigError`` (a bad value) or a guard's error, with nothing applied."""
+        new.validate()
+        for check in self._guards:
+            check(new)
+        restart = set(restart_keys())
+        with self._lock:
+            changed = changed_keys(self.settings, new)
+            live = [key for key in changed if key not in restart]
+            for key in live:
+                set_key(self.settings, key, get_key(new, key))
+        self._react(live)
+        return [key for key in changed if key in restart]
+
+    def apply_credentials(self, auth: AuthSettings) -> None:
+        """New webhook credentials from the config file (set-password, an editor)."""
+        with self._lock:
+            running = self.settings.auth
+            changed = [
+                f"auth.{name}"
+                for name in ("username", "password_hash", "password")
+                if getattr(running, name) != getattr(auth, name)
+            ]
+            running.username = auth.username
+            running.password_hash = auth.password_hash
+            running.password = auth.password
+            if running.unreadable:  # the file reads again: the lock-out ends
+                running.unreadable = ""
+                changed = changed or ["auth.username"]
+        self._react(changed)
+
+    def _react(self, changed: list[str]) -> None:
+        if not changed:
+            return
+        for registered in self._reactions:
+            keys = registered.wants(changed)
+            if keys:
+                registered.react(keys)
