@@ -56,11 +56,13 @@ def test_pin_entry_unlocks_the_sim(gui_factory, qtbot):
     app = gui_factory(factory=locked)
     panel, window = app.window.modem_panel, app.window
     qtbot.waitUntil(lambda: panel.pin_box.isVisibleTo(panel), timeout=10000)
-    assert "three wrong PINs" in panel.pin_box.findChildren(type(panel.port_note))[0].text()
+    assert "three wrong PINs" in panel.pin_box.warning.text()
     qtbot.waitUntil(lambda: window.modem_banner.isVisibleTo(window), timeout=5000)
     assert "PIN" in window.modem_banner.title.text()
-    panel.pin.setText("4321")
-    panel.submit_pin()
+    with qtbot.waitSignal(panel.message_posted) as said:
+        panel.pin_box.edit.setText("4321")
+        panel.pin_box.submit()
+    assert said.args == ["PIN sent to the modem"]
     qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
     assert not panel.pin_box.isVisibleTo(panel)
     assert not window.modem_banner.isVisibleTo(window)

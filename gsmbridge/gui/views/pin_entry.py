@@ -20,7 +20,8 @@ from gsmbridge.gui.views.widgets import ERROR_STYLE
 
 
 class PinEntry(QGroupBox):
-    """Asks for the PIN of the SIM in the modem ``port()`` names; hidden until shown.
+    """Asks for the PIN of the SIM in the modem ``port()`` names (None: every modem
+    waiting for one); hidden until shown.
 
     Signals:
         said(str, bool): what happened, for the host's message line (ok or not).
@@ -28,7 +29,7 @@ class PinEntry(QGroupBox):
 
     said = Signal(str, bool)
 
-    def __init__(self, ctx: AppContext, port: Callable[[], str]) -> None:
+    def __init__(self, ctx: AppContext, port: Callable[[], str | None]) -> None:
         super().__init__("SIM PIN")
         self.ctx = ctx
         self._port = port

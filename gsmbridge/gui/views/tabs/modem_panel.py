@@ -29,12 +29,12 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.config import valid_pin
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_time
 from gsmbridge.gui.list_models import OutboxModel
-from gsmbridge.gui.texts import MODEM_STATE_TEXT, PIN_WARNING
+from gsmbridge.gui.texts import MODEM_STATE_TEXT
+from gsmbridge.gui.views.pin_entry import PinEntry
 from gsmbridge.gui.views.tabs.signal_chart import SignalChart
 from gsmbridge.gui.views.tabs.sms_test_box import SmsTestBox
 from gsmbridge.gui.views.widgets import ERROR_STYLE, OK_STYLE, SignalBars, WrappingLabel
@@ -175,22 +175,8 @@ class ModemPanel(QWidget):
         conn.setColumnStretch(1, 1)
 
         # -- PIN
-        self.pin_box = QGroupBox("SIM PIN")
-        self.pin = QLineEdit()
-        self.pin.setEchoMode(QLineEdit.EchoMode.Password)
-        self.pin.setValidator(QRegularExpressionValidator(r"\d{0,8}"))
-        self.pin.setPlaceholderText("4 to 8 digits")
-        self.pin_button = QPushButton("Unlock")
-        self.pin_button.clicked.connect(self.submit_pin)
-        self.pin.returnPressed.connect(self.submit_pin)
-        pin_warning = QLabel(PIN_WARNING)
-        pin_warning.setWordWrap(True)
-        pin_warning.setStyleSheet(ERROR_STYLE)
-        pin_layout = QGridLayout(self.pin_box)
-        pin_layout.addWidget(pin_warning, 0, 0, 1, 2)
-        pin_layout.addWidget(self.pin, 1, 0)
-        pin_layout.addWidget(self.pin_button, 1, 1)
-        self.pin_box.hide()
+        self.pin_box = PinEntry(self.ctx, self.current_port)
+        self.pin_box.said.connect(lambda message, _ok: emit(self.message_posted, message))
 
         # -- test SMS
         self.test_sms = SmsTestBox(ctx)
@@ -466,33 +452,6 @@ class ModemPanel(QWidget):
             port,
             on_done=lambda _r: emit(self.message_posted, f"Reconnecting {port or 'the modem'}…"),
         )
-
-    # -- PIN --------------------------------------------------------------------------------
-
-    @Slot()
-    def submit_pin(self) -> None:
-        pin = self.pin.text()
-        if not valid_pin(pin):
-            emit(self.message_posted, "A PIN is 4 to 8 digits")
-            return
-        self.pin.clear()
-        self.pin_button.setEnabled(False)
-        self.ctx.tasks.run(
-            "Enter PIN",
-            self.ctx.bridge.modems.enter_pin,
-            pin,
-            self.current_port(),
-            on_done=self._pin_sent,
-            on_error=self._pin_failed,
-        )
-
-    def _pin_sent(self, _result: object) -> None:
-        self.pin_button.setEnabled(True)
-        emit(self.message_posted, "PIN sent to the modem")
-
-    def _pin_failed(self, exc: BaseException) -> None:
-        self.pin_button.setEnabled(True)
-        emit(self.message_posted, f"PIN not sent: {exc}")
 
     # -- balance (USSD) ----------------------------------------------------------------------
 
