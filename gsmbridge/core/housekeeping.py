@@ -39,14 +39,21 @@ class Housekeeping:
         self.interval_s = interval_s
         self.clock = clock
         self._stop = threading.Event()
+        self._soon = threading.Event()  # run now, not at the next interval
         self._thread = threading.Thread(target=self._run, name="housekeeping", daemon=True)
 
     def start(self) -> None:
         if self._thread.ident is None:
             self._thread.start()
 
+    def run_soon(self) -> None:
+        """Prune now (``history.keep_days`` was lowered: it applies at once, not within
+        the hour)."""
+        self._soon.set()
+
     def stop(self) -> None:
         self._stop.set()
+        self._soon.set()
         if self._thread.ident is not None:
             self._thread.join(timeout=10)
 
@@ -78,4 +85,5 @@ class Housekeeping:
                 log.warning("History not pruned this time: %s", exc)
             except Exception:  # noqa: BLE001 - unforeseen: its traceback helps; try later
                 log.warning("History not pruned this time", exc_info=True)
-            self._stop.wait(self.interval_s)
+            self._soon.wait(self.interval_s)
+            self._soon.clear()

@@ -159,6 +159,7 @@ class Bridge:
         live.on_change(["auth."], self._credentials_changed)
         live.on_change(["logging.level"], self._log_level_changed)
         live.on_change(["server.keep_awake"], self._keep_awake_changed)
+        live.on_change(["history.keep_days"], lambda _changed: self._housekeeping.run_soon())
         live.on_change(["tunnel.", "auth.", "cometchat."], self._tunnel_settings_changed)
         live.on_change([""], lambda _changed: self.wake_sender())  # a limit, a retry delay…
 

@@ -107,3 +107,36 @@ def test_prune_works_in_small_batches(store: Store, clock: FakeClock):
     assert store.prune(clock.now - 90 * DAY_S, batch=3) == 7
     assert store.prune_incoming(clock.now - 90 * DAY_S, batch=3) == 7
     assert store.count_jobs() == 0 and store.count_incoming() == 0
+
+
+def test_lowering_keep_days_prunes_at_once_not_within_the_hour(settings, tmp_path):
+    """The setting said "older than N days go", but a lowered N waited for the next
+    hourly clean-up without a word; now the running service prunes as it applies."""
+    import copy
+    import sqlite3
+    import time
+
+    from gsmbridge.service import DB_NAME, Bridge
+
+    settings.history.keep_days = 90
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        old = finished(bridge.store, "old", "sent")
+        recent = finished(bridge.store, "recent", "sent")
+        with sqlite3.connect(tmp_path / "data" / DB_NAME) as db:  # finished 40 days ago
+            db.execute(
+                "UPDATE jobs SET updated_at = ? WHERE id = ?", (time.time() - 40 * DAY_S, old)
+            )
+        bridge._housekeeping.run_once()  # what the hourly run does: 40 < 90 days, kept
+        assert bridge.store.get(old) is not None
+        new = copy.deepcopy(bridge.settings)
+        new.history.keep_days = 30
+        assert bridge.live.apply(new) == []
+        deadline = time.monotonic() + 5
+        while bridge.store.get(old) is not None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert bridge.store.get(old) is None
+        assert bridge.store.get(recent) is not None
+    finally:
+        bridge.stop()
