@@ -9,13 +9,15 @@ from datetime import datetime
 from gsmbridge.core.phones import mask
 
 # "+4915112345678", "004915112345678", "015112345678": a plus and 6+ digits, or 8+ digits.
-# Spaces and dashes inside a number are allowed once digits have started.
-_NUMBER = re.compile(r"(?<![\w.:+-])(\+\d[\d -]{5,}\d|\d{8,})(?![\w.:])")
+# Spaces and dashes inside a number are allowed once digits have started.  A number with
+# a plus may end a clause ("report to +4915112345678: received"); bare digits before a
+# colon are more likely a time or a port.
+_NUMBER = re.compile(r"(?<![\w.:+-])(?:(\+\d[\d -]{5,}\d)(?![\w.])|(\d{8,})(?![\w.:]))")
 
 
 def mask_numbers(text: str) -> str:
     """Hide all but the last four digits of anything that looks like a phone number."""
-    return _NUMBER.sub(lambda m: mask(re.sub(r"[ -]", "", m.group(1))), text)
+    return _NUMBER.sub(lambda m: mask(re.sub(r"[ -]", "", m.group(1) or m.group(2))), text)
 
 
 def format_number(number: str | None, masked: bool) -> str:

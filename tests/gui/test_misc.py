@@ -71,6 +71,12 @@ def test_masking_in_free_text():
     masked = mask_numbers(text)
     assert "+4915112345678" not in masked and "5678" in masked
     assert "job 12 at 12:00:01, port 8080" in masked
+    # The modem's line for a delivery report (shown unmasked at DEBUG) ends in a colon.
+    report = "Status report for TP-MR 0 to +12125550123: received by SME"
+    assert mask_numbers(report) == "Status report for TP-MR 0 to +*******0123: received by SME"
+    assert mask_numbers("socket://127.0.0.1:17777 at 20261206:") == (
+        "socket://127.0.0.1:17777 at 20261206:"
+    )
 
 
 def test_config_error_and_tunnel_url_are_shown(gui_factory, qtbot):
