@@ -7,7 +7,6 @@ sender's thread, never here (the 2-second budget, and waitress's threads).
 
 from __future__ import annotations
 
-import json
 import logging
 import sqlite3
 import time
@@ -20,16 +19,16 @@ from werkzeug.exceptions import HTTPException
 
 from gsmbridge.config import Settings
 from gsmbridge.core.actions import JobActions
-from gsmbridge.core.db import StoreClosed, StoreUnavailable
+from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
-from gsmbridge.core.notification import PayloadError
 from gsmbridge.core.replies import Replies
 from gsmbridge.core.store import Store
 from gsmbridge.core.store_stats import MAX_DAYS, Stats
 from gsmbridge.modem.status import ModemStatus
 from gsmbridge.web.auth import BasicAuth
 from gsmbridge.web.metrics import make_registry, metrics_open, public_refusal
+from gsmbridge.web.webhook import WebhookRoute, answer, closed_answer, is_json_type
 
 log = logging.getLogger(__name__)
 
@@ -40,14 +39,6 @@ _TRUE, _FALSE = ("true", "1", "yes"), ("false", "0", "no", "")
 def too_large_message(limit: int) -> str:
     """The 413's error text, the same from Flask and from waitress (see server.py)."""
     return f"request body is larger than {limit} bytes (server.max_body_bytes)"
-
-
-def is_json_type(mimetype: str) -> bool:
-    """CometChat posts ``application/json``; ``+json`` types are JSON too."""
-    mimetype = mimetype.lower()
-    return mimetype == "application/json" or (
-        mimetype.startswith("application/") and mimetype.endswith("+json")
-    )
 
 
 class WebBackend(Protocol):
@@ -138,14 +129,8 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
 
     @app.errorhandler(StoreClosed)
     def store_away(exc: StoreClosed) -> Response:
-        # An outage of the shared store (or a restart) is not a bug: one line, the
-        # reason in the answer, and a client may try again (no traceback, no 500).
-        if isinstance(exc, StoreUnavailable):
-            message = str(exc) or "the shared store is unreachable"
-        else:
-            message = f"{exc or 'the queue is closed'} (gsmbridge is stopping or restarting)"
-        log.warning("%s %s answered 503: %s", request.method, request.path, message)
-        return _error(503, message, **{"Retry-After": "5"})
+        status, body, headers = closed_answer(exc, request.method, request.path)
+        return Response(body, status, headers, mimetype="application/json")
 
     @app.errorhandler(Exception)
     def unexpected(exc: Exception) -> Response:
@@ -158,44 +143,14 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
 
     @app.post("/webhook")
     def webhook() -> Response:
+        # Reached when WebhookRoute (below) hands the request on: a body without a
+        # length (chunked), or a content type that is not JSON.
         mimetype = request.mimetype or ""
         if not is_json_type(mimetype):
             return _error(415, f"Content-Type must be application/json, got {mimetype or 'none'}")
         body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-        try:
-            payload = json.loads(body)
-        except (ValueError, RecursionError) as exc:
-            return _error(400, f"body is not valid JSON: {str(exc)[:200]}")
-        raw: str | None = None  # kept as received when it is plain UTF-8 JSON text
-        if json.detect_encoding(body) == "utf-8":  # not UTF-16/32, no BOM
-            try:
-                raw = body.decode("utf-8")
-            except UnicodeDecodeError:  # json.loads allowed lone surrogates
-                raw = None
-        try:
-            accepted = backend.accept(payload, raw)
-        except PayloadError as exc:
-            log.warning("Webhook rejected: %s", exc)
-            return _error(400, str(exc))
-        except RecursionError:
-            return _error(400, "payload is nested too deeply")
-        except StoreUnavailable as exc:  # not queued and no spool took it: send again
-            return store_away(exc)
-        except StoreClosed:
-            return _error(503, "gsmbridge is shutting down; send again", **{"Retry-After": "5"})
-        except sqlite3.Error as exc:
-            # Not queued, so not acknowledged: CometChat may send it again.
-            log.error("Webhook NOT queued: the queue database cannot be written: %s", exc)
-            return _error(503, f"the queue database cannot be written: {exc}")
-        # The answer's bytes directly (what jsonify writes, without its provider's
-        # per-call machinery: this route is the hot one).
-        if accepted.spooled:  # on this PC's disk, not yet a job: no id to give
-            return jsonify(status=accepted.state.value, spooled=True)
-        tail = ',"duplicate":true}\n' if accepted.duplicate else "}\n"
-        return Response(
-            f'{{"id":{accepted.id},"status":"{accepted.state.value}"{tail}',
-            mimetype="application/json",
-        )
+        status, out, headers = answer(backend.accept, body)
+        return Response(out, status, headers, mimetype="application/json")
 
     @app.get("/api/status")
     def status() -> Response:
@@ -315,4 +270,12 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     def cancel(job_id: int) -> Response:
         return _action(job_id, backend.jobs.cancel, "cancelled")
 
+    # The hot route in plain WSGI, before Flask's per-request machinery (web/webhook.py).
+    app.wsgi_app = WebhookRoute(  # type: ignore[method-assign]
+        app.wsgi_app,
+        backend.accept,
+        lambda: app.extensions["gsmbridge.auth"],
+        lambda: int(app.config["MAX_CONTENT_LENGTH"]),
+        webhook_metrics,
+    )
     return app
