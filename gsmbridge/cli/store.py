@@ -90,11 +90,24 @@ def cmd_check(args: argparse.Namespace, settings: Settings) -> int:
             f"{kind} {store.location}: reachable, schema version {version} "
             f"(this gsmbridge: {known}), {jobs} job(s)"
         )
+        if url:
+            print(f"client: {pg_client()}")
     except StoreClosed as exc:
         return fail(str(exc), 1)
     finally:
         store.close()
     return 0
+
+
+def pg_client() -> str:
+    """psycopg's version, implementation and libpq, e.g. "psycopg 3.3.9 (binary), libpq
+    18.6": a bundle must use "binary" (its own libpq), which installer/check_bundle.py
+    checks here."""
+    import psycopg  # only for a shared store
+    from psycopg.pq.misc import version_pretty
+
+    libpq = version_pretty(psycopg.pq.version())
+    return f"psycopg {psycopg.__version__} ({psycopg.pq.__impl__}), libpq {libpq}"
 
 
 def cmd_copy(args: argparse.Namespace) -> int:
