@@ -222,7 +222,7 @@ class WebServer:
     """Serves a WSGI app on host:port in a daemon thread."""
 
     def __init__(
-        self, app: Any, host: str, port: int, *, threads: int = 16, max_body: int = 1 << 20
+        self, app: Any, host: str, port: int, *, threads: int = 32, max_body: int = 1 << 20
     ) -> None:
         self.app = app
         self.host = host
