@@ -13,7 +13,11 @@ committed row (WAL, synchronous=FULL): the script counts them afterwards.
     python tests/perf/bench_webhook.py [--rounds 3] [--duration 5] [--connections 32]
         [--wrk-threads 2] [--threads N (gsmbridge's waitress threads; default: the app's)]
         [--bare-threads 4] [--log-level LEVEL (default: the app's)] [--modem sim|none]
-        [--client wrk|python]
+        [--client wrk|python] [--switch-interval MS] [--bare-switch-interval MS]
+
+Comma lists (``--threads 4,8,16 --switch-interval 5,1``) start a server for every
+combination; all of them take turns in each round, so settings are compared under
+the same conditions.  Every ratio is against the first bare app of the same round.
 """
 
 from __future__ import annotations
@@ -34,6 +38,7 @@ import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -208,19 +213,50 @@ def run_python(
     return rate, p50, p99, ok, len(bodies) - ok
 
 
-def start_bare(port: int, threads: int) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, str(HERE / "bare_app.py"), str(port), str(threads)])
+def python_with(switch_ms: float, target: list[str]) -> list[str]:
+    """The command running ``target`` (a script, or ``-m module``) with the interpreter's
+    GIL switch interval set first and kept (the program's own setting of it is made a
+    no-op, so 5 measures Python's default against gsmbridge's); 0: as the program sets it."""
+    if not switch_ms:
+        return [sys.executable, *target]
+    run = (
+        f"runpy.run_module({target[1]!r}, run_name='__main__', alter_sys=True)"
+        if target[0] == "-m"
+        else f"runpy.run_path({target[0]!r}, run_name='__main__')"
+    )
+    rest = target[2:] if target[0] == "-m" else target[1:]
+    code = (
+        f"import runpy, sys; sys.setswitchinterval({switch_ms / 1000!r});"
+        f" sys.setswitchinterval = lambda interval: None; {run}"
+    )
+    return [sys.executable, "-c", code, *rest]
 
 
-def start_gsmbridge(port: int, data: Path, args: argparse.Namespace) -> subprocess.Popen[bytes]:
+def start_bare(port: int, threads: int, switch_ms: float = 0) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        python_with(switch_ms, [str(HERE / "bare_app.py"), str(port), str(threads)])
+    )
+
+
+def start_gsmbridge(
+    port: int,
+    data: Path,
+    args: argparse.Namespace,
+    threads: int,
+    switch_ms: float,
+    tree: Path | None = None,
+) -> subprocess.Popen[bytes]:
+    data.mkdir()
     (data / "config.toml").write_text("")
     env = {k: v for k, v in os.environ.items() if not k.startswith("GSMBRIDGE_")}
+    if tree is not None:  # gsmbridge from another source tree (an earlier commit)
+        env["PYTHONPATH"] = str(tree)
     env.update(GSMBRIDGE_AUTH_USERNAME="bench", GSMBRIDGE_AUTH_PASSWORD="bench-password")
-    if args.threads:
-        env["GSMBRIDGE_SERVER_THREADS"] = str(args.threads)
+    if threads:
+        env["GSMBRIDGE_SERVER_THREADS"] = str(threads)
     if args.log_level:
         env["GSMBRIDGE_LOGGING_LEVEL"] = args.log_level
-    command = [sys.executable, "-m", "gsmbridge", "--headless"]
+    command = python_with(switch_ms, ["-m", "gsmbridge", "--headless"])
     if args.modem != "none":
         command += ["--modem", args.modem]
     command += ["--config", str(data / "config.toml"), "--data-dir", str(data)]
@@ -229,9 +265,42 @@ def start_gsmbridge(port: int, data: Path, args: argparse.Namespace) -> subproce
     return subprocess.Popen(
         [*command, "--port", str(port)],
         env=env,
+        cwd=tree,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+
+
+@dataclass
+class Server:
+    """One server under test and what each of its runs gave."""
+
+    name: str
+    port: int
+    process: subprocess.Popen[bytes]
+    data: Path | None = None  # gsmbridge's data directory (its database)
+    rows: list[tuple[float, float, float, int, int]] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # server CPU seconds per request
+
+
+def numbers(text: str, kind: type[float] | type[int]) -> list[float]:
+    """A comma-separated option: every value is measured, side by side."""
+    return [kind(x) for x in text.split(",") if x.strip()]
+
+
+def durable_counts(data: Path) -> tuple[int, int]:
+    """(rows of the timed runs, jobs the modem sent) in a gsmbridge's database."""
+    db = sqlite3.connect(data / "gsmbridge.db")
+    try:
+        stored = db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE uid LIKE 'bench-%' AND uid NOT LIKE 'bench--%'"
+        ).fetchone()[0]
+        sent = db.execute(
+            "SELECT COUNT(*) FROM jobs WHERE state IN ('sent', 'delivered')"
+        ).fetchone()[0]
+    finally:
+        db.close()
+    return stored, sent
 
 
 def main() -> int:
@@ -246,94 +315,131 @@ def main() -> int:
     parser.add_argument("--wrk-threads", type=int, default=2)
     parser.add_argument("--requests", type=int, default=3000, help="per Python-client run")
     parser.add_argument(
-        "--threads", type=int, default=0, help="gsmbridge's waitress threads (default: the app's)"
+        "--threads",
+        default="0",
+        help="gsmbridge's waitress threads, e.g. 4,8,16 (0: the app's default)",
     )
-    parser.add_argument("--bare-threads", type=int, default=4)
+    parser.add_argument("--bare-threads", default="4", help="the bare app's, e.g. 4,16")
     parser.add_argument("--log-level", default="", help="gsmbridge's (default: the app's)")
     parser.add_argument("--modem", default="sim", help="'sim' (default) or 'none': no sending")
+    parser.add_argument(
+        "--switch-interval",
+        default="0",
+        help="gsmbridge's GIL switch interval in ms, e.g. 5,1 (0: as the app sets it)",
+    )
+    parser.add_argument(
+        "--bare-switch-interval",
+        default="0",
+        help="the bare app's GIL switch interval in ms (0: Python's, 5 ms)",
+    )
+    parser.add_argument(
+        "--also-tree",
+        type=Path,
+        action="append",
+        default=[],
+        help="also run gsmbridge from this source tree (e.g. `git archive` of an earlier"
+        " commit unpacked), with the first --threads and --switch-interval: code A/B",
+    )
     args = parser.parse_args()
     client = args.client or ("wrk" if shutil.which("wrk") else "python")
-    threads = args.threads or defaults.server.threads
     level = args.log_level or defaults.logging.level
 
-    bare_port, app_port = free_port(), free_port()
-    rows: dict[str, list[tuple[float, float, float, int, int]]] = {"bare": [], "gsmbridge": []}
-    cpu: dict[str, list[float]] = {"bare": [], "gsmbridge": []}  # server CPU s per request
+    def switch_label(ms: float) -> str:
+        return f", switch {ms:g} ms" if ms else ""
+
+    servers: list[Server] = []
     with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp)
-        script = wrk_script(data)
-        servers = {
-            "bare": (bare_port, start_bare(bare_port, args.bare_threads)),
-            "gsmbridge": (app_port, start_gsmbridge(app_port, data, args)),
-        }
+        folder = Path(tmp)
+        script = wrk_script(folder)
         try:
-            wait_listening(bare_port)
-            wait_listening(app_port)
+            # The first bare app is the reference of every ratio.
+            for threads in numbers(args.bare_threads, int):
+                for ms in numbers(args.bare_switch_interval, float):
+                    port = free_port()
+                    name = f"bare Flask + waitress ({threads:g} threads{switch_label(ms)})"
+                    servers.append(Server(name, port, start_bare(port, int(threads), ms)))
+            for n, threads in enumerate(numbers(args.threads, int)):
+                for m, ms in enumerate(numbers(args.switch_interval, float)):
+                    port, data = free_port(), folder / f"gsmbridge-{n}-{m}"
+                    shown = int(threads) or defaults.server.threads
+                    name = f"gsmbridge ({level}, {shown} threads, modem {args.modem}"
+                    name += f"{switch_label(ms)})"
+                    process = start_gsmbridge(port, data, args, int(threads), ms)
+                    servers.append(Server(name, port, process, data))
+            for n, tree in enumerate(args.also_tree):
+                port, data = free_port(), folder / f"gsmbridge-tree-{n}"
+                threads, ms = numbers(args.threads, int)[0], numbers(args.switch_interval, float)[0]
+                shown = int(threads) or defaults.server.threads
+                name = f"gsmbridge of {tree.resolve().name} ({level}, {shown} threads"
+                name += f"{switch_label(ms)})"
+                process = start_gsmbridge(port, data, args, int(threads), ms, tree.resolve())
+                servers.append(Server(name, port, process, data))
+            for server in servers:
+                wait_listening(server.port)
             warm = [json.dumps(payload(data__to__uid=f"bench--{i}")).encode() for i in range(200)]
-            for port, _ in servers.values():
-                burst(port, warm, args.connections, keep_alive=True)
+            for server in servers:
+                burst(server.port, warm, args.connections, keep_alive=True)
+            reference = servers[0]
             for round_ in range(args.rounds):
-                for name, (port, server) in servers.items():
-                    before = cpu_seconds(server.pid)
-                    tag = f"{round_}{name[0]}"
+                for n, server in enumerate(servers):
+                    before = cpu_seconds(server.process.pid)
+                    tag = f"{round_}s{n}"
                     if client == "wrk":
-                        row = run_wrk(port, script, tag, args)
+                        row = run_wrk(server.port, script, tag, args)
                     else:
-                        row = run_python(port, tag, args)
-                    rows[name].append(row)
-                    cpu[name].append((cpu_seconds(server.pid) - before) / max(row[3], 1))
-                bare_r, app_r = rows["bare"][-1], rows["gsmbridge"][-1]
-                print(
-                    f"round {round_ + 1}: bare {bare_r[0]:6.0f} req/s p99 {bare_r[2]:5.1f} ms"
-                    f" | gsmbridge {app_r[0]:6.0f} req/s p99 {app_r[2]:5.1f} ms"
-                    f" | ratio {app_r[0] / bare_r[0]:.2f}",
-                    flush=True,
+                        row = run_python(server.port, tag, args)
+                    server.rows.append(row)
+                    server.cpu.append((cpu_seconds(server.process.pid) - before) / max(row[3], 1))
+                line = " | ".join(
+                    f"{s.rows[-1][0]:5.0f} req/s p99 {s.rows[-1][2]:5.1f} ms"
+                    + (f" ({s.rows[-1][0] / reference.rows[-1][0]:.2f})" if s.data else "")
+                    for s in servers
                 )
+                print(f"round {round_ + 1}: {line}", flush=True)
             time.sleep(0.5)  # the last commits of requests wrk gave up on at its deadline
-            db = sqlite3.connect(data / "gsmbridge.db")
-            stored = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE uid LIKE 'bench-%' AND uid NOT LIKE 'bench--%'"
-            ).fetchone()[0]
-            sent = db.execute(
-                "SELECT COUNT(*) FROM jobs WHERE state IN ('sent', 'delivered')"
-            ).fetchone()[0]
-            db.close()
+            durable = {s.name: durable_counts(s.data) for s in servers if s.data is not None}
         finally:
-            for _, server in servers.values():
-                server.terminate()
-                server.wait()
+            for server in servers:
+                server.process.terminate()
+                server.process.wait()
 
     how = (
         f"wrk -t{args.wrk_threads} -c{args.connections} -d{args.duration}s, keep-alive"
         if client == "wrk"
         else f"Python client (wrk not found), {args.connections} keep-alive connections"
     )
-    acked = sum(r[3] for r in rows["gsmbridge"])
     print()
     print(f"client: {how}; medians of {args.rounds} alternating runs")
-    print(f"{'server':<44} {'2xx/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}")
-    labels = {
-        "bare": f"bare Flask + waitress ({args.bare_threads} threads)",
-        "gsmbridge": f"gsmbridge ({level}, {threads} threads, modem {args.modem})",
-    }
-    medians = {}
-    for name, got in rows.items():
-        rate, p50, p99 = (statistics.median(r[i] for r in got) for i in range(3))
-        medians[name] = rate
-        print(
-            f"{labels[name]:<44} {rate:>7.0f} {p50:>7.1f} {p99:>7.1f}"
-            f" {statistics.median(cpu[name]) * 1e6:>10.0f}"
-        )
-    ratios = [a[0] / b[0] for a, b in zip(rows["gsmbridge"], rows["bare"], strict=True)]
-    failed = sum(r[4] for r in rows["gsmbridge"])
-    print(f"ratio: {statistics.median(ratios):.2f} of the bare app's throughput (median of runs)")
+    width = max(len(s.name) for s in servers)
     print(
-        f"durable: {stored} rows for {acked} answered 2xx ({failed} failed or unanswered"
-        f" at the deadline); {sent} sent by the modem meanwhile"
+        f"{'server':<{width}} {'2xx/s':>7} {'p50 ms':>7} {'p99 ms':>7} {'CPU us/req':>10}"
+        f" {'ratio':>6}"
     )
-    ok = stored >= acked  # a row more: wrk's deadline came before its answer did
-    if not ok:
-        print("DURABILITY FAILURE: fewer rows than acknowledged webhooks")
+    for server in servers:
+        rate, p50, p99 = (statistics.median(r[i] for r in server.rows) for i in range(3))
+        ratios = [
+            a[0] / b[0] for a, b in zip(server.rows, reference.rows, strict=True)
+        ]  # each run against the reference's run of the same round
+        ratio = f"{statistics.median(ratios):>6.2f}" if server.data else ""
+        print(
+            f"{server.name:<{width}} {rate:>7.0f} {p50:>7.1f} {p99:>7.1f}"
+            f" {statistics.median(server.cpu) * 1e6:>10.0f} {ratio}"
+        )
+    print(f"ratio: of the {reference.name}'s throughput in the same round (median of runs)")
+    ok = True
+    for server in servers:
+        if server.data is None:
+            continue
+        stored, sent = durable[server.name]
+        acked = sum(r[3] for r in server.rows)
+        failed = sum(r[4] for r in server.rows)
+        print(
+            f"durable, {server.name}: {stored} rows for {acked} answered 2xx ({failed} failed"
+            f" or unanswered at the deadline); {sent} sent by the modem meanwhile"
+        )
+        if stored < acked:  # a row more: wrk's deadline came before its answer did
+            print("DURABILITY FAILURE: fewer rows than acknowledged webhooks")
+            ok = False
     return 0 if ok else 1
 
 
