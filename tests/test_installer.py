@@ -176,6 +176,65 @@ def test_spec_bundles_the_ngrok_sdk() -> None:
     assert "check_ngrok(bundle" in check
 
 
+def test_spec_bundles_psycopg_binary_and_its_libpq() -> None:
+    # psycopg picks its implementation by importing psycopg_binary by name; without it a
+    # frozen app falls back to a libpq of the system's (none on Windows).
+    assert '"psycopg_binary", "psycopg_binary.pq"' in SPEC
+    assert 'find_spec("psycopg_binary") is None' in SPEC  # the build stops without it
+    assert 'collect_delvewheel_libs_directory("psycopg_binary")' in SPEC
+    assert "binaries=PG_BINARIES" in SPEC and "*PG_DATAS" in SPEC
+    import psycopg.pq
+
+    selection = Path(psycopg.pq.__file__).read_text(encoding="utf-8")
+    assert "from psycopg_binary import pq" in selection  # the name the spec hides in
+
+
+def test_check_bundle_reads_the_client_line_of_store_check() -> None:
+    from gsmbridge.cli.store import pg_client
+
+    check = load(INSTALLER / "check_bundle.py")
+    found = check.PG_CLIENT.search(f"shared store ...: reachable\nclient: {pg_client()}\n")
+    assert found is not None, pg_client()
+    assert found.group(2) in ("binary", "c", "python")
+
+
+def test_check_bundle_redacts_a_password_in_the_url() -> None:
+    redact = load(INSTALLER / "check_bundle.py").redact
+    assert (
+        redact("postgresql://gsm:pa:ss@db.lan:5432/queue")
+        == "postgresql://gsm:***@db.lan:5432/queue"
+    )
+    assert redact("postgresql://gsm@db.lan/queue") == "postgresql://gsm@db.lan/queue"
+
+
+def test_check_bundle_skips_postgres_with_a_reason_when_there_is_none(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    check = load(INSTALLER / "check_bundle.py")
+    monkeypatch.setattr(check, "find_initdb", lambda: None)
+    result = check.postgres(tmp_path / "no-bundle", tmp_path, None)
+    assert "--pg-url" in result["pg_skipped"]
+
+
+def test_check_bundle_throwaway_postgres_starts_and_is_removed() -> None:
+    import psycopg
+
+    check = load(INSTALLER / "check_bundle.py")
+    initdb = check.find_initdb()
+    if initdb is None:
+        pytest.skip("PostgreSQL is not installed")
+    server = check.PgServer(initdb)
+    try:
+        server.start()
+        with psycopg.connect(server.url, connect_timeout=10) as conn:
+            assert conn.execute("SELECT 1").fetchone() == (1,)
+    finally:
+        server.stop()
+    assert not server.dir.exists()
+    with pytest.raises(psycopg.OperationalError):
+        psycopg.connect(server.url, connect_timeout=2)
+
+
 # -- Windows: Inno Setup -------------------------------------------------------------
 
 

@@ -2,12 +2,14 @@
 
 The same as ``python installer/build.py --check`` followed by
 ``python installer/check_bundle.py --gui``; the first build takes a minute or two.
+The shared-store part runs on a throwaway PostgreSQL when initdb is installed.
 """
 
 from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +21,7 @@ ROOT = Path(__file__).resolve().parents[2]
 INSTALLER = ROOT / "installer"
 
 pytestmark = pytest.mark.slow
+REQUIRE_POSTGRES = "GSMBRIDGE_REQUIRE_POSTGRES"  # as tests/pgcluster.py: no skipping
 
 
 def load(name: str) -> ModuleType:
@@ -46,6 +49,18 @@ def test_bundle_runs_headless_and_gui(bundle: Path, tmp_path: Path) -> None:
     assert results["bundle_mib"] < 300  # QML/WebEngine creeping in would double it
     assert results["version_s"] < 5 and results["listening_s"] < 10
     assert results["ngrok_sdk"].startswith("ngrok SDK 1.")  # the native module was bundled
+    # /metrics from the frozen app, on this PC's queue and on the shared store.
+    assert results["metrics_families"] >= 10
+    if "pg_skipped" in results:
+        assert load("check_bundle").find_initdb() is None, results["pg_skipped"]
+        assert os.environ.get(REQUIRE_POSTGRES) != "1", results["pg_skipped"]
+        return
+    # A throwaway PostgreSQL: the frozen psycopg with the libpq it brings (not the
+    # system's, which a Windows PC lacks), a webhook sent through the shared store.
+    assert results["psycopg_impl"] == "binary"
+    assert results["pg_backend"] == "postgresql"
+    assert results["pg_job_state"] in ("sent", "delivered")
+    assert results["pg_metrics_families"] >= 10
 
 
 def test_inno_setup_compiles(bundle: Path) -> None:
