@@ -71,6 +71,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="the SIM asks for this PIN at power-on",
     )
     faults.add_argument(
+        "--pin-tries",
+        dest="pin_tries_style",
+        choices=("3gpp", "quectel", "simcom", "huawei", "zte", "none"),
+        default="3gpp",
+        help="how it says the PIN tries left: 3GPP's AT+CPINR, a maker's own command, "
+        "or not at all (3gpp)",
+    )
+    faults.add_argument(
         "--register-delay",
         type=_non_negative(float),
         default=0.0,
@@ -341,6 +349,7 @@ def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_simulate(args: argparse.Namespace) -> int:
     options = SimulatorOptions(
         pin=args.sim_pin,
+        pin_tries_style=args.pin_tries_style,
         register_delay_s=args.register_delay,
         prompt_delay_s=args.prompt_delay,
         send_latency_s=args.send_latency,

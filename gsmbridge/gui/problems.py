@@ -11,7 +11,7 @@ from pathlib import Path
 
 from gsmbridge.config import ConfigError, Settings
 from gsmbridge.core.instance import AlreadyRunning
-from gsmbridge.modem.status import ModemState, ModemStatus
+from gsmbridge.modem.status import ModemState, ModemStatus, pin_tries_text
 from gsmbridge.web.server import ExposureError, ServerError
 
 
@@ -113,7 +113,7 @@ def modem_problem(status: ModemStatus) -> Problem | None:
         return Problem(
             f"The SIM in {port} needs its PIN",
             "Nothing is sent until the SIM is unlocked.",
-            "Enter the PIN in the Modem tab. Three wrong PINs lock the SIM.",
+            f"Enter the PIN in the Modem tab. Careful: {pin_tries_text(status.pin_tries)}.",
             (("modem", "Modem tab"),),
         )
     if status.state == ModemState.PUK_REQUIRED:

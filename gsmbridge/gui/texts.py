@@ -10,7 +10,7 @@ import datetime
 import html
 import re
 
-from gsmbridge.modem.status import ModemState, ModemStatus
+from gsmbridge.modem.status import ModemState, ModemStatus, pin_tries_text
 from gsmbridge.tunnel import ngrok_sdk
 from gsmbridge.tunnel.programs import find_program
 from gsmbridge.tunnel.registration import RegistrationResult
@@ -28,10 +28,12 @@ MODEM_STATE_TEXT: dict[ModemState, str] = {
 }
 
 
-PIN_WARNING = (
-    "The SIM asks for its PIN. Careful: three wrong PINs lock the SIM, and then only "
-    "the PUK from the SIM's card unlocks it."
-)
+def pin_warning(tries: int | None) -> str:
+    """Above a PIN field: how many tries are left (when the modem says), and the cost."""
+    return (
+        f"The SIM asks for its PIN. Careful: {pin_tries_text(tries)}, and then only the "
+        "PUK from the SIM's card unlocks it."
+    )
 
 
 # Tunnel states (gsmbridge.tunnel.status) in words.

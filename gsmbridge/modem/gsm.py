@@ -355,6 +355,7 @@ class Modem:
             if state is ModemState.DISCONNECTED:  # the next connection may find another SIM
                 changes.setdefault("imsi", "")
                 changes.setdefault("iccid", "")
+                changes.setdefault("pin_tries", None)
         with self._status_lock:
             new = dataclasses.replace(self._status, **changes)
             if new == self._status:

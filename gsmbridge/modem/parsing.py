@@ -116,6 +116,36 @@ def parse_cpin(lines: list[str]) -> str | None:
     return line.split(":", 1)[1].strip().strip('"').upper()
 
 
+# How many PIN tries the SIM has left, as each kind of modem says it: (answer prefix, the
+# first field it must have or "", which field is the PIN's count).
+#   3GPP TS 27.007 8.65:  +CPINR: SIM PIN,<retries>,<default retries>
+#   Quectel AT+QPINC="SC": +QPINC: "SC",<pin counter>,<puk counter>
+#   SIMCom AT+SPIC:       +SPIC: <pin1>,...  (the other fields' order differs by series)
+#   Huawei AT^CPIN?:      ^CPIN: <code>,[<times>],<puk times>,<pin times>,...
+#   ZTE AT+ZPINPUK=?:     +ZPINPUK: <pin>,<puk>
+_PIN_TRIES: tuple[tuple[str, str, int], ...] = (
+    ("+CPINR:", "SIM PIN", 1),
+    ("+QPINC:", "SC", 1),
+    ("+SPIC:", "", 0),
+    ("^CPIN:", "", 3),
+    ("+ZPINPUK:", "", 0),
+)
+
+
+def parse_pin_tries(lines: list[str]) -> int | None:
+    """The SIM PIN tries left (0..10), or None when the answer does not say."""
+    for line in lines:
+        for prefix, first, index in _PIN_TRIES:
+            if not line.upper().startswith(prefix):
+                continue
+            fields = [f.strip('"').upper() for f in _fields(line)]
+            if first and (not fields or fields[0] != first):
+                continue
+            if index < len(fields) and fields[index].isdigit() and int(fields[index]) <= 10:
+                return int(fields[index])
+    return None
+
+
 def parse_csms_service(lines: list[str]) -> int | None:
     line = find(lines, "+CSMS:")
     fields = _fields(line) if line else []

@@ -12,7 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-__all__ = ["DEFAULT", "Quirks", "quirks_for"]
+__all__ = ["DEFAULT", "PIN_TRIES_3GPP", "Quirks", "quirks_for"]
+
+
+PIN_TRIES_3GPP = 'AT+CPINR="SIM PIN"'  # TS 27.007 8.65; many modems predate it
 
 
 @dataclass(frozen=True)
@@ -26,18 +29,29 @@ class Quirks:
     # USSD strings go both ways as packed GSM 7-bit hex, whatever AT+CSCS says
     # (Huawei E1xx sticks; Gammu's F_ENCODED_USSD).
     ussd_packed: bool = False
+    # How to ask for the PIN tries left; 3GPP's AT+CPINR is asked when this does not answer.
+    pin_tries: str = PIN_TRIES_3GPP
 
 
 DEFAULT = Quirks()
 
 # (manufacturer pattern, model pattern, quirks): case-insensitive searches, first match wins.
 _TABLE: tuple[tuple[str, str, Quirks], ...] = (
-    ("SIMCOM", r"SIM8\d\d", Quirks(name="SIMCom SIM800 family", stored_reports=False)),
+    (
+        "SIMCOM",
+        r"SIM8\d\d",
+        Quirks(name="SIMCom SIM800 family", stored_reports=False, pin_tries="AT+SPIC"),
+    ),
     (
         "HUAWEI",
         r"^(E1\d{2,3}|EM770W)",
-        Quirks(name="Huawei E1xx stick", ussd_packed=True),
+        Quirks(name="Huawei E1xx stick", ussd_packed=True, pin_tries="AT^CPIN?"),
     ),
+    # The makers' own PIN counters, for their models not listed above.
+    ("SIMCOM", r".", Quirks(name="SIMCom modem", pin_tries="AT+SPIC")),
+    ("QUECTEL", r".", Quirks(name="Quectel modem", pin_tries='AT+QPINC="SC"')),
+    ("HUAWEI", r".", Quirks(name="Huawei modem", pin_tries="AT^CPIN?")),
+    ("ZTE", r".", Quirks(name="ZTE modem", pin_tries="AT+ZPINPUK=?")),
 )
 
 

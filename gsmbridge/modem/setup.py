@@ -16,15 +16,16 @@ from gsmbridge.modem import parsing
 from gsmbridge.modem.at import AtChannel
 from gsmbridge.modem.connection import ConnectionState, ReceivedMode, ReportsMode
 from gsmbridge.modem.errors import ConnectionLost, ModemError, ModemUnavailable, no_answer_text
-from gsmbridge.modem.quirks import quirks_for
-from gsmbridge.modem.status import ModemState
+from gsmbridge.modem.quirks import PIN_TRIES_3GPP, quirks_for
+from gsmbridge.modem.status import ModemState, pin_tries_text
 
 if TYPE_CHECKING:
     from gsmbridge.modem.gsm import Modem
 
 log = logging.getLogger("gsmbridge.modem.setup")
 
-PIN_REJECTED = "PIN rejected; not retried automatically — 3 wrong PINs lock the SIM"
+PIN_REJECTED = "PIN rejected; not retried automatically"
+
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
 _WRONG_PIN = {("cme", 16), ("cme", 12), ("cms", 316)}
@@ -287,7 +288,7 @@ class Initialiser:
                     raise ModemUnavailable("no usable SIM card", name="no SIM") from exc
                 raise
             sim = parsing.parse_cpin(lines) or "UNKNOWN"
-            modem.set_status(sim=sim)
+            modem.set_status(sim=sim, pin_tries=self.pin_tries() if sim == "SIM PIN" else None)
             if sim == "READY":
                 return
             if sim == "SIM PIN":
@@ -310,6 +311,15 @@ class Initialiser:
                 continue
             modem.set_status(state=ModemState.ERROR, last_error=f"unsupported SIM state {sim}")
             raise ModemUnavailable(f"unsupported SIM state {sim}", name="SIM state")
+
+    def pin_tries(self) -> int | None:
+        """The PIN tries the SIM has left, if the modem says (the maker's command, then
+        3GPP's); only asked while the SIM waits for its PIN."""
+        for command in dict.fromkeys((self.state.quirks.pin_tries, PIN_TRIES_3GPP)):
+            tries = parsing.parse_pin_tries(self.optional(command, busy_retry=False) or [])
+            if tries is not None:
+                return tries
+        return None
 
     def choose_pin(self) -> str | None:
         memory = self.modem.pin
@@ -353,17 +363,23 @@ class Initialiser:
                     message = PIN_REJECTED
                 else:
                     message = f"PIN entry failed ({exc.name}); not retried automatically"
-                log.error("SIM PIN: %s (%s)", message, exc.name)
+                tries = self.pin_tries()
+                log.error("SIM PIN: %s — %s (%s)", message, pin_tries_text(tries), exc.name)
                 memory.error = message
-                modem.set_status(state=ModemState.PIN_REQUIRED, last_error=message)
+                modem.set_status(
+                    state=ModemState.PIN_REQUIRED,
+                    last_error=f"{message} — {pin_tries_text(tries)}",
+                    pin_tries=tries,
+                )
                 return
 
     def wait_for_pin(self, puk: bool = False) -> None:
         modem = self.modem
         if not puk:
+            said = modem.pin.error or "SIM PIN required: enter the PIN"
             modem.set_status(
                 state=ModemState.PIN_REQUIRED,
-                last_error=modem.pin.error or "SIM PIN required: enter the PIN",
+                last_error=f"{said} — {pin_tries_text(modem.status.pin_tries)}",
             )
         while True:
             event = modem.next_event(3600.0, self.channel)

@@ -54,6 +54,7 @@ class ModemStatus:
     iccid: str = ""
     smsc: str = ""
     last_error: str = ""
+    pin_tries: int | None = None  # while the SIM waits for its PIN: tries left, if known
     extra: dict[str, str] = field(default_factory=dict)
     ussd: UssdAnswer | None = None  # the last USSD answer (kept across reconnects)
 
@@ -67,3 +68,12 @@ class StatusListener(Protocol):
     modem's threads."""
 
     def modem_status_changed(self, status: ModemStatus) -> None: ...
+
+
+def pin_tries_text(tries: int | None) -> str:
+    """What a person must know before typing a PIN: how many tries are left."""
+    if tries is None:
+        return "3 wrong PINs lock the SIM"
+    if tries == 1:
+        return "1 try left before the SIM locks"
+    return f"{tries} tries left before the SIM locks"

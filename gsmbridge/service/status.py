@@ -31,6 +31,7 @@ def modem_dict(status: ModemStatus) -> dict[str, Any]:
         "signal_dbm": status.signal_dbm,
         "signal_bars": status.signal_bars,
         "last_error": status.last_error,
+        "pin_tries": status.pin_tries,  # while it waits for a PIN; null when not known
         "ussd": ussd_dict(status.ussd),
     }
 

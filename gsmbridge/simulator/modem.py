@@ -374,6 +374,29 @@ class SimulatedModem:
             self.sim.state = "SIM PUK"
         return (self._error("cme", 16),)
 
+    def _pin_tries(self, style: str, answer: str) -> tuple[str, ...]:
+        """One of the ways modems say the PIN tries left; ERROR from the others."""
+        if self.options.pin_tries_style != style:
+            return ("ERROR",)
+        puk = 10  # the simulator never counts PUK tries
+        return (answer.format(pin=self.sim.pin_tries_left, puk=puk), "OK")
+
+    def _cpinr(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return self._pin_tries("3gpp", "+CPINR: SIM PIN,{pin},3")
+
+    def _qpinc(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return self._pin_tries("quectel", '+QPINC: "SC",{pin},{puk}')
+
+    def _spic(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return self._pin_tries("simcom", "+SPIC: {pin},{puk},3,10")
+
+    def _huawei_cpin(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        # ^CPIN: <code>,[<times>],<puk times>,<pin times>,<puk2 times>,<pin2 times>
+        return self._pin_tries("huawei", "^CPIN: " + self.sim.state + ",,{puk},{pin},10,3")
+
+    def _zpinpuk(self, suffix: str, arg: str | None) -> tuple[str, ...]:
+        return self._pin_tries("zte", "+ZPINPUK: {pin},{puk}")
+
     def _unlocked(self) -> tuple[str, ...]:
         self.sim.state = "READY"
         self.sim.pin_tries_left = 3
@@ -532,12 +555,22 @@ _WITHOUT_SIM = frozenset(
         "+GMM",
         "+CSCS",
         "+CMGF",
+        "+CPINR",
+        "+QPINC",
+        "+SPIC",
+        "^CPIN",
+        "+ZPINPUK",
     }
 )
 
 _HANDLERS: dict[str, Handler] = {
     "+CMEE": SimulatedModem._cmee,
     "+CPIN": SimulatedModem._cpin,
+    "+CPINR": SimulatedModem._cpinr,
+    "+QPINC": SimulatedModem._qpinc,
+    "+SPIC": SimulatedModem._spic,
+    "^CPIN": SimulatedModem._huawei_cpin,
+    "+ZPINPUK": SimulatedModem._zpinpuk,
     "+CREG": SimulatedModem._registration,
     "+CGREG": SimulatedModem._cgreg,
     "+CMGF": _setting("cmgf", (0, 1), "+CMGF"),

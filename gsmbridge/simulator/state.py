@@ -59,6 +59,9 @@ class SimulatorOptions:
     ussd_coding: str = "gsm7"
     ussd_delay_s: float = 0.3
     sim_busy_after_pin: int = 0  # answer this many commands with +CME ERROR: 14 after unlocking
+    # How it says the PIN tries left: "3gpp" (AT+CPINR), the makers' own "quectel"
+    # (AT+QPINC), "simcom" (AT+SPIC), "huawei" (AT^CPIN?), "zte" (AT+ZPINPUK), or "none".
+    pin_tries_style: str = "3gpp"
     smsc: str = "+31653131313"  # empty -> AT+CSCA? answers +CMS ERROR: 330
     operator: str = "Simulated"
     manufacturer: str = "gsmbridge"

@@ -56,9 +56,14 @@ def test_pin_entry_unlocks_the_sim(gui_factory, qtbot):
     app = gui_factory(factory=locked)
     panel, window = app.window.modem_panel, app.window
     qtbot.waitUntil(lambda: panel.pin_box.isVisibleTo(panel), timeout=10000)
-    assert "three wrong PINs" in panel.pin_box.warning.text()
+    assert "3 tries left before the SIM locks" in panel.pin_box.warning.text()
     qtbot.waitUntil(lambda: window.modem_banner.isVisibleTo(window), timeout=5000)
     assert "PIN" in window.modem_banner.title.text()
+    # A wrong PIN: the tries left are said where the PIN is typed and in the banner.
+    panel.pin_box.edit.setText("1111")
+    panel.pin_box.submit()
+    qtbot.waitUntil(lambda: "2 tries left" in panel.pin_box.warning.text(), timeout=10000)
+    qtbot.waitUntil(lambda: "2 tries left" in window.modem_banner.advice.text(), timeout=5000)
     with qtbot.waitSignal(panel.message_posted) as said:
         panel.pin_box.edit.setText("4321")
         panel.pin_box.submit()

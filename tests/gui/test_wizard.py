@@ -286,7 +286,7 @@ def test_modem_page_asks_for_the_pin_once_and_unlocks(gui_factory, wizard_settin
     go_next(wizard, qtbot, wizard.modem)
     page = wizard.modem
     qtbot.waitUntil(lambda: page.pin_box.isVisibleTo(wizard), timeout=10000)
-    assert "three wrong PINs" in page.pin_box.warning.text()
+    assert "3 tries left before the SIM locks" in page.pin_box.warning.text()
     page.pin_box.edit.setText("12")
     page.pin_box.submit()
     assert "4 to 8 digits" in page.feedback.text()

@@ -8,27 +8,51 @@ import pytest
 
 from gsmbridge.modem.connection import ReceivedMode, ReportsMode
 from gsmbridge.modem.memory import StoredEntry, listing, parse_cmgr
-from gsmbridge.modem.quirks import DEFAULT, quirks_for
+from gsmbridge.modem.parsing import parse_pin_tries
+from gsmbridge.modem.quirks import DEFAULT, PIN_TRIES_3GPP, quirks_for
 from tests.modem.conftest import wait_until
 
 
 @pytest.mark.parametrize(
-    ("manufacturer", "model", "stored", "packed"),
+    ("manufacturer", "model", "stored", "packed", "tries"),
     [
-        ("SIMCOM_Ltd", "SIMCOM_SIM800L", False, False),
-        ("SIMCOM_Ltd", "SIM800 R14.18", False, False),
-        ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H", True, False),
-        ("huawei", "E173", True, True),
-        ("Huawei Technologies", "E1550", True, True),
-        ("huawei", "E3372", True, False),
-        ("Quectel", "EC25", True, False),
-        ("", "", True, False),
+        ("SIMCOM_Ltd", "SIMCOM_SIM800L", False, False, "AT+SPIC"),
+        ("SIMCOM_Ltd", "SIM800 R14.18", False, False, "AT+SPIC"),
+        ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H", True, False, "AT+SPIC"),
+        ("huawei", "E173", True, True, "AT^CPIN?"),
+        ("Huawei Technologies", "E1550", True, True, "AT^CPIN?"),
+        ("huawei", "E3372", True, False, "AT^CPIN?"),
+        ("Quectel", "EC25", True, False, 'AT+QPINC="SC"'),
+        ("ZTE CORPORATION", "MF833V", True, False, "AT+ZPINPUK=?"),
+        ("u-blox", "SARA-R410M", True, False, PIN_TRIES_3GPP),
+        ("", "", True, False, PIN_TRIES_3GPP),
     ],
 )
-def test_quirks_table(manufacturer, model, stored, packed):
+def test_quirks_table(manufacturer, model, stored, packed, tries):
     quirks = quirks_for(manufacturer, model)
-    assert (quirks.stored_reports, quirks.ussd_packed) == (stored, packed)
-    assert (quirks is DEFAULT) == (stored and not packed)
+    assert (quirks.stored_reports, quirks.ussd_packed, quirks.pin_tries) == (stored, packed, tries)
+    assert (quirks is DEFAULT) == (tries == PIN_TRIES_3GPP)
+
+
+@pytest.mark.parametrize(
+    ("lines", "tries"),
+    [
+        (["+CPINR: SIM PIN,2,3", "OK"], 2),
+        (['+CPINR: "SIM PIN2",3,3', "+CPINR: SIM PIN,1,3"], 1),
+        (['+QPINC: "SC",3,10', '+QPINC: "P2",3,10'], 3),
+        (['+QPINC: "P2",1,10'], None),  # PIN2's counter is not the SIM's PIN
+        (["+SPIC: 2,10,3,10"], 2),
+        (["^CPIN: SIM PIN,3,10,3,10,3"], 3),
+        (["^CPIN: READY,,10,1,10,3"], 1),
+        (["+ZPINPUK: 3,10"], 3),
+        (["+CPINR: SIM PIN,x,3"], None),
+        (["+CPINR: SIM PIN,99,3"], None),  # not a PIN counter: say nothing rather
+        (["ERROR"], None),
+        ([], None),
+    ],
+)
+def test_pin_tries_in_each_maker_s_words(lines, tries):
+    assert parse_pin_tries(lines) == tries
 
 
 def test_cmgr_is_parsed_in_one_place():

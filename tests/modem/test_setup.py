@@ -22,17 +22,18 @@ def test_wrong_pin_is_never_retried(sim_factory, modem_factory, transport):
     sim = sim_factory(transport, pin="2468")
     modem = modem_factory(sim.url, pin="0000")
     assert wait_until(lambda: modem.status.state == "pin-required")
-    assert modem.status.last_error == PIN_REJECTED
-    assert "3 wrong PINs lock the SIM" in modem.status.last_error
+    assert modem.status.last_error == f"{PIN_REJECTED} — 2 tries left before the SIM locks"
+    assert modem.status.pin_tries == 2
     with pytest.raises(ModemUnavailable):
         modem.send_sms(NUMBER, "locked")
     modem.reconnect()  # a fresh connection must not try the rejected PIN again
     assert wait_until(lambda: sim.commands.count("AT+CPIN?") >= 2)
     assert wait_until(lambda: modem.status.state == "pin-required")
-    assert sim.pin_attempts == ["0000"]
+    assert sim.pin_attempts == ["0000"] and modem.status.pin_tries == 2  # asked, not used
     modem.enter_pin("2468")  # the user types the right one
     assert modem.wait_ready(5)
     assert sim.pin_attempts == ["0000", "2468"]
+    assert modem.status.pin_tries is None  # unlocked: nothing to count
 
 
 def test_pin_required_without_pin_then_user_enters_it(sim_factory, modem_factory):
@@ -45,6 +46,51 @@ def test_pin_required_without_pin_then_user_enters_it(sim_factory, modem_factory
     modem.enter_pin("1111")
     assert modem.wait_ready(5)  # through two "SIM busy" answers
     assert sim.pin_attempts == ["1111"]
+
+
+# (manufacturer, model the simulator says, how it counts): each maker's own command, or
+# 3GPP's AT+CPINR, reaches the window as the same number.
+MAKERS = [
+    ("gsmbridge", "Simulated GSM modem", "3gpp"),
+    ("Quectel", "EC25", "quectel"),
+    ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H", "simcom"),
+    ("SIMCOM_Ltd", "SIMCOM_SIM800L", "simcom"),
+    ("huawei", "E3372", "huawei"),
+    ("huawei", "E173", "huawei"),
+    ("ZTE CORPORATION", "MF833V", "zte"),
+    ("Quectel", "EC25", "3gpp"),  # a newer firmware: only the standard answers
+]
+
+
+@pytest.mark.parametrize(("maker", "model", "style"), MAKERS)
+def test_the_tries_left_are_said_before_and_after_a_wrong_pin(
+    sim_factory, modem_factory, maker, model, style
+):
+    sim = sim_factory(
+        pin="2468", manufacturer=maker, model=model, pin_tries_style=style, reports_inline_only=True
+    )
+    modem = modem_factory(sim.url)
+    assert wait_until(lambda: modem.status.state == "pin-required")
+    assert modem.status.pin_tries == 3
+    assert (
+        modem.status.last_error
+        == "SIM PIN required: enter the PIN — 3 tries left before the SIM locks"
+    )
+    modem.enter_pin("1111")
+    assert wait_until(lambda: modem.status.pin_tries == 2)
+    assert modem.status.last_error == f"{PIN_REJECTED} — 2 tries left before the SIM locks"
+    modem.enter_pin("1112")
+    assert wait_until(lambda: modem.status.pin_tries == 1)
+    assert "1 try left before the SIM locks" in modem.status.last_error
+    assert sim.pin_attempts == ["1111", "1112"]  # asking never used a try
+
+
+def test_a_modem_that_cannot_count_says_the_rule(sim_factory, modem_factory):
+    sim = sim_factory(pin="2468", pin_tries_style="none")
+    modem = modem_factory(sim.url, pin="0000")
+    assert wait_until(lambda: modem.status.state == "pin-required")
+    assert modem.status.pin_tries is None
+    assert modem.status.last_error == f"{PIN_REJECTED} — 3 wrong PINs lock the SIM"
 
 
 def test_puk_required(sim_factory, modem_factory):
@@ -115,7 +161,7 @@ def test_rejection_message_survives_reconnects(sim_factory, modem_factory):
     modem.reconnect()
     assert wait_until(lambda: sim.commands.count("AT+CPIN?") >= 2)
     assert wait_until(lambda: modem.status.state == "pin-required")
-    assert modem.status.last_error == PIN_REJECTED and sim.pin_attempts == ["1357"]
+    assert modem.status.last_error.startswith(PIN_REJECTED) and sim.pin_attempts == ["1357"]
 
 
 def test_configured_pin_that_is_not_digits_is_never_sent(sim_factory, modem_factory):

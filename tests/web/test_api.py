@@ -79,3 +79,25 @@ def test_needs_number_cannot_be_retried_without_a_number(client: Client) -> None
     status, _, body = client.post(f"/api/jobs/{job_id}/retry")
     assert status == 409
     assert "needs-number" in body["error"]
+
+
+def test_status_says_a_locked_sim_s_tries_left(settings, tmp_path) -> None:
+    import time
+
+    from gsmbridge.simulator import fast_options
+    from tests.conftest import PASSWORD, USER
+
+    settings.modem.pin = "1111"  # wrong: the simulated SIM wants 4321
+    bridge = Bridge(settings, tmp_path / "data", simulator_options=fast_options(pin="4321"))
+    bridge.start()
+    try:
+        client = Client(bridge.web.port, USER, PASSWORD)
+        deadline = time.monotonic() + 10
+        modem = client.get("/api/status")[2]["modems"][0]
+        while modem["state"] != "pin-required" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            modem = client.get("/api/status")[2]["modems"][0]
+        assert modem["pin_tries"] == 2
+        assert modem["last_error"].endswith("2 tries left before the SIM locks")
+    finally:
+        bridge.stop()

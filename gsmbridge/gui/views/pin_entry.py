@@ -15,8 +15,9 @@ from PySide6.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QLineEdit, QPushBu
 from gsmbridge.config import valid_pin
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
-from gsmbridge.gui.texts import PIN_WARNING
+from gsmbridge.gui.texts import pin_warning
 from gsmbridge.gui.views.widgets import ERROR_STYLE
+from gsmbridge.modem.status import ModemState, ModemStatus
 
 
 class PinEntry(QGroupBox):
@@ -33,7 +34,7 @@ class PinEntry(QGroupBox):
         super().__init__("SIM PIN")
         self.ctx = ctx
         self._port = port
-        self.warning = QLabel(PIN_WARNING)
+        self.warning = QLabel(pin_warning(None))
         self.warning.setWordWrap(True)
         self.warning.setStyleSheet(ERROR_STYLE)
         self.edit = QLineEdit()
@@ -50,6 +51,12 @@ class PinEntry(QGroupBox):
         layout.addWidget(self.warning)
         layout.addLayout(row)
         self.hide()
+
+    def show_for(self, status: ModemStatus | None) -> None:
+        """Shown while the modem waits for a PIN, with the tries left when it says."""
+        waiting = status is not None and status.state == ModemState.PIN_REQUIRED
+        self.warning.setText(pin_warning(status.pin_tries if status is not None else None))
+        self.setVisible(waiting)
 
     @Slot()
     def submit(self) -> None:

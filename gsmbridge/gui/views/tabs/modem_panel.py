@@ -323,7 +323,7 @@ class ModemPanel(QWidget):
         ready = status.state == ModemState.READY
         self.info["state"].setStyleSheet(OK_STYLE if ready else ERROR_STYLE)
         self.bars.set_bars(status.signal_bars, known=status.signal_dbm is not None)
-        self.pin_box.setVisible(status.state == ModemState.PIN_REQUIRED)
+        self.pin_box.show_for(status)
         if not self._asking:
             self._show_balance(status)
         if chart_changed:

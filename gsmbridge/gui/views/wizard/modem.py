@@ -193,7 +193,7 @@ class ModemPage(Page):
         if status.state == ModemState.READY and status.signal_dbm is not None:
             text += f" · signal {status.signal_dbm} dBm ({status.signal_bars}/5)"
         say(self.state, text, status.state == ModemState.READY)
-        self.pin_box.setVisible(status.state == ModemState.PIN_REQUIRED)
+        self.pin_box.show_for(status)
 
     @Slot(str, bool)
     def _pin_said(self, message: str, ok: bool) -> None:
