@@ -7,11 +7,10 @@ import logging
 
 from gsmbridge.config import Settings
 from gsmbridge.core.events import Listener
-from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.core.phones import InvalidNumber, mask, normalise
 from gsmbridge.core.replies import Replies
 from gsmbridge.core.store import Store
 from gsmbridge.modem.deliver import Deliver
-from gsmbridge.modem.masking import mask
 
 log = logging.getLogger("gsmbridge.service")
 

@@ -6,7 +6,7 @@ import functools
 
 import phonenumbers
 
-from gsmbridge.modem.masking import mask_number
+from gsmbridge.modem import masking
 
 MAX_RAW_LENGTH = 64
 
@@ -53,5 +53,8 @@ def _normalise_text(text: str, default_region: str) -> str:
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 
-# Hide all but the last four digits (one home: the modem logs numbers too).
-mask = mask_number
+# Numbers in the log: ``mask`` keeps the last four digits, or the whole number while
+# DEBUG logging is on (diagnosing a send needs it), the same rule as the modem's lines.
+# The window's masked columns and notifications use ``mask_number``: always masked.
+mask = masking.mask
+mask_number = masking.mask_number

@@ -6,7 +6,7 @@ import re
 import time
 from datetime import datetime
 
-from gsmbridge.core.phones import mask
+from gsmbridge.core.phones import mask_number
 
 # "+4915112345678", "004915112345678", "015112345678": a plus and 6+ digits, or 8+ digits.
 # Spaces and dashes inside a number are allowed once digits have started.  A number with
@@ -17,13 +17,13 @@ _NUMBER = re.compile(r"(?<![\w.:+-])(?:(\+\d[\d -]{5,}\d)(?![\w.])|(\d{8,})(?![\
 
 def mask_numbers(text: str) -> str:
     """Hide all but the last four digits of anything that looks like a phone number."""
-    return _NUMBER.sub(lambda m: mask(re.sub(r"[ -]", "", m.group(1) or m.group(2))), text)
+    return _NUMBER.sub(lambda m: mask_number(re.sub(r"[ -]", "", m.group(1) or m.group(2))), text)
 
 
 def format_number(number: str | None, masked: bool) -> str:
     if not number:
         return ""
-    return mask(number) if masked else number
+    return mask_number(number) if masked else number
 
 
 def format_time(ts: float | None, *, now: float | None = None) -> str:

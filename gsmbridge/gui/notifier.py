@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, Slot
 from PySide6.QtWidgets import QWidget
 
 from gsmbridge.core.models import IncomingSms
-from gsmbridge.core.phones import mask
+from gsmbridge.core.phones import mask_number
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.throttle import Throttle
 from gsmbridge.modem.status import ModemStatus
@@ -67,7 +67,11 @@ class DesktopNotifier(QObject):
             return
         self._replies_seen.add(message.id)
         masked = self.ctx.settings.gui.mask_numbers
-        who = message.name or message.uid or (mask(message.sender) if masked else message.sender)
+        who = (
+            message.name
+            or message.uid
+            or (mask_number(message.sender) if masked else message.sender)
+        )
         text = message.text
         if len(text) > REPLY_PREVIEW:
             text = text[: REPLY_PREVIEW - 1] + "…"

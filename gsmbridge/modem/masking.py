@@ -22,6 +22,8 @@ def mask_number(number: str | None) -> str:
     return prefix + "*" * hidden + number[len(prefix) + hidden :]
 
 
-def mask(number: str) -> str:
+def mask(number: str | None) -> str:
     """The number for logs: last 4 digits only, unless DEBUG logging is on."""
+    if not number:
+        return ""
     return number if _log.isEnabledFor(logging.DEBUG) else mask_number(number)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gsmbridge.core.notification import PayloadError, dedup_key, parse_notification
-from gsmbridge.core.phones import InvalidNumber, mask, normalise
+from gsmbridge.core.phones import InvalidNumber, mask, mask_number, normalise
 from tests.helpers import GROUP_NO_CONTENT, ONE_TO_ONE, payload
 
 
@@ -89,7 +89,19 @@ def test_normalise_rejects_with_reason(raw: object) -> None:
 
 
 def test_mask_keeps_last_four() -> None:
+    assert mask_number("+12125550123") == "+*******0123"
+    assert mask_number("0123") == "0123"
+    assert mask_number("") == ""
+    assert mask_number(None) == ""
+
+
+def test_log_lines_show_numbers_whole_only_at_debug(caplog) -> None:
+    """The intake's and the sender's lines once stayed masked at DEBUG while the modem's
+    showed the number: one rule for every layer's log lines."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="gsmbridge")
     assert mask("+12125550123") == "+*******0123"
-    assert mask("0123") == "0123"
-    assert mask("") == ""
-    assert mask(None) == ""
+    caplog.set_level(logging.DEBUG, logger="gsmbridge")
+    assert mask("+12125550123") == "+12125550123"
+    assert mask_number("+12125550123") == "+*******0123"  # the window's: always
