@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from gsmbridge.core.db import Database, StoreClosed, StoreUnavailable
+from gsmbridge.core.db import Database, StoreClosed, StoreConfigError, StoreUnavailable
 from gsmbridge.core.models import (
     CANCELLABLE,
     RETRYABLE,
@@ -97,7 +97,13 @@ class Store(SendingStore, InboxStore, NodesStore):
         self._drainer: threading.Thread | None = None
         self._drain_stop = threading.Event()
         if is_shared_url(location):
-            from gsmbridge.core.store_pg import PgDatabase  # psycopg only when used
+            try:
+                from gsmbridge.core.store_pg import PgDatabase  # psycopg only when used
+            except ImportError as exc:  # its libpq did not load (a broken install)
+                raise StoreConfigError(
+                    f"the PostgreSQL client does not load ({exc}); reinstall gsmbridge "
+                    "(on Windows, its installer) or pip install 'psycopg[binary]'"
+                ) from exc
 
             backend = PgDatabase(str(location), clock=clock, offline_ok=spool is not None)
             self.path: Path | None = None

@@ -272,3 +272,28 @@ def test_a_bridge_starts_on_its_spool_while_the_database_pc_boots(
         if not pg_cluster.started:
             pg_cluster.resume()
         bridge.stop()
+
+
+@pytest.mark.parametrize("command", [["store", "check"], ["--headless", "--port", "0"]])
+def test_a_postgresql_client_that_does_not_load_is_one_line_not_a_traceback(
+    tmp_path, command: list[str]
+) -> None:
+    """A frozen bundle without its libpq (or a broken install) died with "Failed to
+    execute script" and a traceback; psycopg is made to fail the same way here."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "PSYCOPG_IMPL": "c"}  # the C implementation is not installed
+    done = subprocess.run(
+        [sys.executable, "-m", "gsmbridge", *command, "--data-dir", str(tmp_path)]
+        + ["--store", "postgresql://gsm@127.0.0.1:1/queue"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert done.returncode == 1
+    last = done.stderr.strip().splitlines()[-1]
+    assert last.startswith("gsmbridge: the PostgreSQL client does not load")
+    assert "psycopg[binary]" in last and "Traceback" not in done.stderr
