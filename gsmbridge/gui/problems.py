@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gsmbridge.config import ConfigError, Settings
+from gsmbridge.core.db import StoreConfigError
 from gsmbridge.core.instance import AlreadyRunning
 from gsmbridge.modem.status import ModemState, ModemStatus, pin_tries_text
 from gsmbridge.web.server import ExposureError, ServerError
@@ -56,6 +57,15 @@ def explain_start_error(exc: BaseException, settings: Settings, config_path: Pat
         )
     if isinstance(exc, ConfigError):
         return config_problem(exc, settings, config_path)
+    if isinstance(exc, StoreConfigError):  # the shared queue (store.url) refuses this PC
+        return Problem(
+            "The shared queue refuses this PC",
+            text,
+            "Check store.url in the configuration file (the database server's address, "
+            "user and password) and that this gsmbridge is as new as the others; then press "
+            "Start again. Without store.url this PC keeps its own queue.",
+            ((("open-config", "Open the file"),) if config_path.exists() else ()) + (again,),
+        )
     if isinstance(exc, AlreadyRunning):
         return Problem("gsmbridge is already running", text, "Use the running window.", ())
     if isinstance(exc, sqlite3.Error | OSError) or "database" in text:

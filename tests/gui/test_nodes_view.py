@@ -65,3 +65,19 @@ def test_the_window_says_when_the_shared_store_is_away_and_what_waits(
     finally:
         pg_cluster.resume()
     qtbot.waitUntil(lambda: not banner.isVisible(), timeout=15000)
+
+
+def test_a_shared_queue_that_refuses_this_pc_says_so_not_the_disk(
+    gui_factory, gui_settings, pg_cluster, qtbot
+) -> None:
+    """A refusal by the shared store (here: no such database) once read "The queue
+    database cannot be opened … check the disk is not full"; it names the store now."""
+    gui_settings.store.url = pg_cluster.url("nowhere")
+    app = gui_factory(gui_settings)
+    window = app.window
+    assert not app.ctx.running
+    qtbot.waitUntil(lambda: window.banner.isVisibleTo(window), timeout=5000)
+    assert window.banner.title.text() == "The shared queue refuses this PC"
+    assert "no such database" in window.banner.message.text()
+    assert "store.url" in window.banner.advice.text()
+    assert "start" in window.banner.buttons()
