@@ -36,6 +36,11 @@ BACKUPS = 5
 ROLLOVER_RETRY_S = 60.0
 # How long an ERROR's thread waits for its line to be on disk.
 ERROR_WAIT_S = 2.0
+# After the first record of a quiet spell the log thread waits this long for more:
+# under load (a line per webhook) it then wakes, writes and flushes once per batch,
+# not once per line, and a put() into a queue nobody waits on wakes no thread.  An
+# ERROR, flush() and stop() cut the wait short.  Measured with bench_webhook.py.
+GATHER_S = 0.02
 
 log = logging.getLogger(__name__)
 
@@ -161,6 +166,7 @@ class LogPipeline(logging.Handler):
         self._inline_lock = threading.RLock()  # handling on the caller's thread (stopped)
         self._thread: threading.Thread | None = None
         self._stopping = False
+        self._urgent = threading.Event()  # cuts the gathering short (see GATHER_S)
 
     # -- the logging threads' side ---------------------------------------------------
 
@@ -191,6 +197,7 @@ class LogPipeline(logging.Handler):
         done = threading.Event()
         record.gsmbridge_written = done
         self._queue.put(record)
+        self._urgent.set()
         done.wait(ERROR_WAIT_S)  # on disk before the caller goes on (and maybe crashes)
 
     # -- our thread ------------------------------------------------------------------
@@ -200,22 +207,29 @@ class LogPipeline(logging.Handler):
         self._thread.start()
 
     def _run(self) -> None:
-        get = self._queue.get
+        get, get_nowait = self._queue.get, self._queue.get_nowait
         while True:
             item = get()
+            if item is not None and not self._urgent.is_set():
+                self._urgent.wait(GATHER_S)  # let a burst's lines gather (GATHER_S)
+            self._urgent.clear()  # what set it is queued already: this batch takes it
+            while item is not None:
+                if isinstance(item, threading.Event):  # flush(): everything before it is out
+                    self._flush_targets()
+                    item.set()
+                else:
+                    self._dispatch(item)
+                    done = getattr(item, "gsmbridge_written", None)
+                    if done is not None:  # an ERROR: on disk before its thread goes on
+                        self._flush_targets()
+                        done.set()
+                try:
+                    item = get_nowait()
+                except queue.Empty:
+                    break
+            self._flush_targets()
             if item is None:
                 break
-            if isinstance(item, threading.Event):  # flush(): everything before it is out
-                self._flush_targets()
-                item.set()
-                continue
-            self._dispatch(item)
-            done = getattr(item, "gsmbridge_written", None)
-            if done is not None or self._queue.empty():
-                self._flush_targets()
-            if done is not None:
-                done.set()
-        self._flush_targets()
 
     def _dispatch(self, record: logging.LogRecord) -> None:
         for handler in self._targets:
@@ -252,6 +266,7 @@ class LogPipeline(logging.Handler):
             return True
         marker = threading.Event()
         self._queue.put(marker)
+        self._urgent.set()
         return marker.wait(timeout)
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -259,6 +274,7 @@ class LogPipeline(logging.Handler):
         thread = self._thread
         if thread is not None and thread.is_alive() and threading.current_thread() is not thread:
             self._queue.put(None)
+            self._urgent.set()
             thread.join(timeout)
         self._flush_targets()
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -132,6 +133,51 @@ def test_an_error_is_on_disk_before_the_caller_goes_on(tmp_path: Path) -> None:
     text = (tmp_path / "data" / "logs" / "gsmbridge.log").read_text()
     assert "filler 2999" in text  # everything before the error, in order
     assert text.rstrip().endswith("the last words before the crash")
+
+
+class FlushCounter(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.lines: list[str] = []
+        self.flushes = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(record.getMessage())
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+
+def test_lines_a_moment_apart_are_written_in_batches(tmp_path: Path, clean_logging: None) -> None:
+    setup_logging(tmp_path / "data", "INFO", stderr=False)
+    counter = FlushCounter()
+    logs.attach(counter)
+    assert logs.flush_logging()
+    before = counter.flushes
+    logger = logging.getLogger("gsmbridge.test.batches")
+    for i in range(40):  # a webhook every 2 ms: line by line, each would be a flush
+        logger.info("line %d", i)
+        time.sleep(0.002)
+    assert logs.flush_logging()
+    assert counter.lines[-40:] == [f"line {i}" for i in range(40)]
+    assert counter.flushes - before <= 20, counter.flushes - before
+
+
+def test_an_error_and_a_flush_do_not_wait_for_the_batch(
+    tmp_path: Path, clean_logging: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(logs, "GATHER_S", 30.0)
+    log_file = setup_logging(tmp_path / "data", "INFO", stderr=False)
+    assert log_file is not None
+    logger = logging.getLogger("gsmbridge.test.urgent")
+    logger.info("gathered")
+    started = time.monotonic()
+    logger.error("written at once")
+    assert time.monotonic() - started < logs.ERROR_WAIT_S
+    assert log_file.read_text().rstrip().endswith("written at once")
+    logger.info("also gathered")
+    assert logs.flush_logging(timeout=5.0)
+    assert log_file.read_text().rstrip().endswith("also gathered")
 
 
 def test_exit_drains_the_queue(tmp_path: Path) -> None:
