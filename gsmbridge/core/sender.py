@@ -243,11 +243,7 @@ class Sender:
         return out
 
     def modem_key(self, modem_url: str) -> str:
-        """A modem's identity in the store (jobs.modem, sent parts, its limits): its port
-        on one PC; in a shared store the node and the port (two PCs can both have a COM3,
-        and a multi-port modem may give every port one IMEI)."""
-        shared = self.store.dialect.shared and self.store.node
-        return f"{self.store.node}:{modem_url}" if shared else modem_url
+        return self.store.modem_key(modem_url)
 
     def _apply_report(self, modem_url: str, report: StatusReport) -> tuple[int, str] | None:
         return self.store.record_report(

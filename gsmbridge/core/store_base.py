@@ -30,6 +30,13 @@ class StoreBase:
     def clock(self) -> Callable[[], float]:
         return self.backend.clock
 
+    def modem_key(self, modem_url: str) -> str:
+        """A modem's identity in the store (jobs.modem, sent parts, its limits, the
+        statistics and metrics): its port on one PC; in a shared store the node and the
+        port (two PCs can both have a COM3, and a multi-port modem may give every port
+        one IMEI)."""
+        return f"{self.node}:{modem_url}" if self.dialect.shared and self.node else modem_url
+
     def _write(self, fn: Callable[[Conn], T]) -> T:
         """Run fn in a write transaction; return after it has committed."""
         return self.backend._write(fn)

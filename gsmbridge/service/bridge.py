@@ -320,7 +320,10 @@ class Bridge:
     def stats(self, days: int = 30) -> Stats:
         """The Statistics tab's and /api/stats' figures; this node's modems always listed."""
         return store_stats.collect(
-            self.store, days, per_day_limit=self.settings.limits.per_day, modems=self.modems.urls()
+            self.store,
+            days,
+            per_day_limit=self.settings.limits.per_day,
+            modems=[self.store.modem_key(url) for url in self.modems.urls()],
         )
 
     def modem_statuses(self) -> list[ModemStatus]:

@@ -172,7 +172,8 @@ class BridgeCollector(Collector):
     def collect(self) -> Iterator[Metric]:
         backend = self._backend
         statuses = backend.modem_statuses()
-        own = [s.port for s in statuses]
+        # This node's modems as the store names them ("pc-1:COM3" in a shared store).
+        own = [backend.store.modem_key(s.port) for s in statuses]
         with self._lock:
             self._advance(own)
             sent, parts = dict(self._sent), dict(self._parts)
@@ -230,11 +231,11 @@ class BridgeCollector(Collector):
             "Signal strength in dBm (absent while unknown).",
             labels=["modem"],
         )
-        for status in statuses:
-            up.add_metric([status.port], 1 if status.ready else 0)
-            registration.add_metric([status.port, status.registration or "unknown"], 1)
+        for key, status in zip(own, statuses, strict=True):
+            up.add_metric([key], 1 if status.ready else 0)
+            registration.add_metric([key, status.registration or "unknown"], 1)
             if status.signal_dbm is not None:
-                signal.add_metric([status.port], status.signal_dbm)
+                signal.add_metric([key], status.signal_dbm)
         yield up
         yield registration
         yield signal

@@ -279,3 +279,32 @@ def test_public_off_loopback_still_asks_and_says_why(
         assert client.get("/metrics")[0] == 200
     finally:
         b.stop()
+
+
+def test_on_a_shared_store_a_node_counts_its_modems_by_their_queue_names(
+    settings: Settings, tmp_path: Path, pg_url: str
+) -> None:
+    """The queue names a shared store's modem "node:port"; /metrics looked for the bare
+    port and so never counted an SMS sent through a shared store."""
+    settings.limits.per_minute = 0
+    settings.store.url, settings.store.node = pg_url, "pc-1"
+    b = Bridge(settings, tmp_path / "data", simulator_options=fast_options())
+    b.start()
+    try:
+        client = Client(b.web.port, USER, PASSWORD)
+        _wait(lambda: all(s.ready for s in b.modem_statuses()))
+        job_id = client.post("/webhook", payload(data__to__uid="m"))[2]["id"]
+        _wait(lambda: b.store.get(job_id).state == State.DELIVERED)
+
+        def counted() -> bool:
+            samples = scrape(client)[2]
+            return value(samples, "gsmbridge_sms_delivered_total", modem="pc-1:sim") == 1
+
+        _wait(counted, timeout=metrics.SETTLE_S + 10)
+        samples = scrape(client)[2]
+        assert value(samples, "gsmbridge_sms_sent_total", modem="pc-1:sim") == 1
+        assert value(samples, "gsmbridge_modem_up", modem="pc-1:sim") == 1
+        assert value(samples, "gsmbridge_sms_sent_total", modem="sim") is None
+        assert [m.modem for m in b.stats(7).modems] == ["pc-1:sim"]  # and the Statistics tab
+    finally:
+        b.stop()
