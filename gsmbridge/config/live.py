@@ -43,7 +43,9 @@ class LiveSettings:
         self.settings = settings
         self._guards: list[Guard] = []
         self._reactions: list[_Registered] = []
-        self._lock = threading.Lock()  # the GUI and the config watch may apply at once
+        # The GUI and the config watch may apply at once: one change and its reactions at
+        # a time (two tunnel restarts must not interleave).  Reentrant: a reaction may read.
+        self._lock = threading.RLock()
 
     def guard(self, check: Guard) -> None:
         """``check(new)`` runs before anything applies; what it raises refuses them all."""
@@ -66,7 +68,7 @@ class LiveSettings:
             live = [key for key in changed if key not in restart]
             for key in live:
                 set_key(self.settings, key, get_key(new, key))
-        self._react(live)
+            self._react(live)
         return [key for key in changed if key in restart]
 
     def apply_credentials(self, auth: AuthSettings) -> None:
@@ -84,7 +86,7 @@ class LiveSettings:
             if running.unreadable:  # the file reads again: the lock-out ends
                 running.unreadable = ""
                 changed = changed or ["auth.username"]
-        self._react(changed)
+            self._react(changed)
 
     def _react(self, changed: list[str]) -> None:
         if not changed:

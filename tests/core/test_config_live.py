@@ -102,3 +102,36 @@ def test_the_modem_options_table_names_real_settings_and_driver_options() -> Non
     live = live_option_keys()
     assert "modem.baudrate" not in live and "modem.baudrate" in restart_keys()
     assert {"sending.max_parts", "modem.send_timeout_s"} <= set(live)
+
+
+def test_two_changes_at_once_react_one_after_the_other() -> None:
+    """The window's Save and the config watch (set-password) may apply together: a
+    tunnel restart must not interleave with another change's reaction."""
+    import threading
+    import time
+
+    settings = Settings()
+    live = LiveSettings(settings)
+    trace: list[str] = []
+
+    def slow(keys: list[str]) -> None:
+        trace.append(f"in {keys[0]}")
+        time.sleep(0.1)
+        trace.append(f"out {keys[0]}")
+
+    live.on_change(["tunnel.", "auth."], slow)
+    fresh = copy.deepcopy(settings.auth)
+    fresh.username, fresh.password = "cc", "new-pass"
+    window = threading.Thread(
+        target=live.apply, args=(_changed(settings, tunnel__program="ngrok"),)
+    )
+    window.start()
+    time.sleep(0.02)
+    live.apply_credentials(fresh)
+    window.join()
+    assert trace == [
+        "in tunnel.program",
+        "out tunnel.program",
+        "in auth.username",
+        "out auth.username",
+    ]
