@@ -125,7 +125,9 @@ class AppContext(QObject):
         # The settings object stays the same (views hold it); the waiting values go in.
         for key in restart_keys():
             set_key(self.settings, key, get_key(self.desired, key))
-        return self._start_in_worker(self._new_bridge())
+        new = self._new_bridge()
+        new.modems.earlier_outbox = old.modems.simulator_outbox()  # still shown after it
+        return self._start_in_worker(new)
 
     # -- settings (on the pool) -----------------------------------------------------------
 

@@ -116,6 +116,8 @@ class ModemFleet:
         self._modems: list[Modem] = []
         # port "sim": the built-in simulators, by modem name (the driver only gets a URL)
         self.simulators: dict[str, ModemSimulator] = {}
+        # What an earlier run's simulators "sent": Restart service keeps the outbox.
+        self.earlier_outbox: list[SimulatedMessage] = []
         self.stopping = False
 
     def __iter__(self) -> Iterator[Modem]:
@@ -200,6 +202,7 @@ class ModemFleet:
         for modem in self._modems:
             modem.stop()
         self._modems = []
+        self.earlier_outbox = self.simulator_outbox()
         for simulator in self.simulators.values():
             simulator.stop()
         self.simulators = {}
@@ -238,8 +241,8 @@ class ModemFleet:
                 modem.enter_pin(pin)
 
     def simulator_outbox(self) -> list[SimulatedMessage]:
-        """What the simulated modems "sent" (nothing for real modems)."""
-        out: list[SimulatedMessage] = []
+        """What the simulated modems "sent" (nothing for real modems), earlier runs' first."""
+        out: list[SimulatedMessage] = list(self.earlier_outbox)
         for simulator in self.simulators.values():
             out.extend(simulator.sent)
         return out

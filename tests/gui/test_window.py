@@ -98,3 +98,19 @@ def test_pause_and_resume(gui, qtbot, paused):
     assert "paused" in window.windowTitle()
     window.act.pause.setChecked(False)
     qtbot.waitUntil(lambda: not gui.ctx.bridge.sending_paused, timeout=5000)
+
+
+def test_restart_service_keeps_the_simulator_outbox(gui, qtbot):
+    """Restart service made new simulators, and the Modem tab's outbox came back empty
+    as if nothing had been sent."""
+    client_for(gui).post("/webhook", unique_payload())
+    qtbot.waitUntil(lambda: len(gui.ctx.bridge.modems.simulator_outbox()) == 1, timeout=15000)
+    sent = gui.ctx.bridge.modems.simulator_outbox()[0]
+    old = gui.ctx.bridge
+    with qtbot.waitSignal(gui.ctx.started, timeout=15000):
+        gui.window.restart_service()
+    assert gui.ctx.bridge is not old
+    assert gui.ctx.bridge.modems.simulator_outbox() == [sent]
+    panel = gui.window.modem_panel
+    panel.refresh_outbox()
+    assert panel.outbox.rowCount() == 1
