@@ -117,9 +117,11 @@ class Store(SendingStore, InboxStore, NodesStore):
             self._drainer = threading.Thread(target=self._drain_loop, name="spool", daemon=True)
             self._drainer.start()
 
-    def health(self) -> dict[str, str | int | bool]:
-        """Where the queue is and whether it can be reached (for /api/status, the window)."""
+    def health(self) -> dict[str, str | int | bool | float | None]:
+        """Where the queue is and whether it can be reached (for /api/status, the window);
+        on a shared store, how far this PC's clock is from the server's (seconds)."""
         down = self.backend.down
+        skew = self.clock_skew_s
         return {
             "backend": self.dialect.name,
             "location": self.location,
@@ -127,6 +129,7 @@ class Store(SendingStore, InboxStore, NodesStore):
             "reachable": not down,
             "error": down,
             "spooled": self.spool.count() if self.spool is not None else 0,
+            "clock_skew_s": round(skew, 1) if skew is not None else None,
         }
 
     def close(self, timeout: float = 10.0) -> None:

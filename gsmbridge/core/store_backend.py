@@ -77,6 +77,8 @@ class Dialect:
     notify: str
     # Several nodes: claims carry a lease that other nodes may take over.
     shared: bool
+    # The database server's clock in epoch seconds, as "now"; "": no other clock to compare.
+    server_clock: str = ""
 
 
 # One writer at a time (group commit): nothing to lock.
@@ -97,6 +99,7 @@ POSTGRESQL = Dialect(
     key_lock="SELECT pg_advisory_xact_lock(hashtext(?))",
     notify="SELECT pg_notify('gsmbridge_jobs', ?)",
     shared=True,
+    server_clock="SELECT EXTRACT(EPOCH FROM clock_timestamp()) AS now",
 )
 
 

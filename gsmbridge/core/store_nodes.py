@@ -7,11 +7,30 @@ claimed jobs may then be taken over by the others."""
 from __future__ import annotations
 
 import json
+import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
 from gsmbridge.core.store_backend import Conn
 from gsmbridge.core.store_base import StoreBase
+
+log = logging.getLogger(__name__)
+
+# Leases are timed by each PC's own clock: PCs whose clocks disagree by more than this
+# are warned (a claim another PC holds could be taken over early, its SMS sent twice).
+CLOCK_TOLERANCE_S = 5.0
+
+
+def clock_warning(skew_s: float) -> str:
+    """What a person must do when this PC's clock disagrees with the database server's."""
+    way = "ahead of" if skew_s > 0 else "behind"
+    return (
+        f"This PC's clock is {abs(skew_s):.0f} s {way} the database server's: the PCs "
+        "sharing the queue time each other's claims by their clocks, so a job another PC "
+        "is sending could be taken over and sent twice. Let the clocks set themselves "
+        "(Windows: Settings > Time & language > Set time automatically)"
+    )
 
 
 @dataclass(frozen=True)
@@ -35,6 +54,9 @@ class NodeInfo:
 
 
 class NodesStore(StoreBase):
+    # This PC's clock minus the database server's, from the last heartbeat (shared store).
+    clock_skew_s: float | None = None
+
     def cluster(self) -> list[dict[str, Any]]:
         """The nodes for /api/status; [] on one PC's store."""
         return [n.to_dict() for n in self.nodes()] if self.dialect.shared else []
@@ -56,6 +78,30 @@ class NodesStore(StoreBase):
             )
 
         self._write(fn)
+        self._compare_clocks()
+
+    def _compare_clocks(self) -> None:
+        """Measure this PC's clock against the database server's (the real clocks, not
+        the store's: leases are timed by time.time()); warn when they disagree."""
+        sql = self.dialect.server_clock
+        if not sql:
+            return
+        before = time.time()
+        row = self._reader().execute(sql).fetchone()
+        after = time.time()
+        if row is None:
+            return
+        skew = (before + after) / 2 - float(row["now"])
+        was = self.clock_skew_s
+        self.clock_skew_s = skew
+        off, was_off = (
+            abs(skew) > CLOCK_TOLERANCE_S,
+            was is not None and abs(was) > CLOCK_TOLERANCE_S,
+        )
+        if off and not was_off:
+            log.warning("%s", clock_warning(skew))
+        elif was_off and not off:
+            log.info("This PC's clock agrees with the database server's again")
 
     def nodes(self) -> list[NodeInfo]:
         """Every node heard of, by name; ``up`` when heard from within the lease."""

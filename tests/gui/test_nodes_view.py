@@ -81,3 +81,19 @@ def test_a_shared_queue_that_refuses_this_pc_says_so_not_the_disk(
     assert "no such database" in window.banner.message.text()
     assert "store.url" in window.banner.advice.text()
     assert "start" in window.banner.buttons()
+
+
+def test_the_nodes_tab_says_when_this_pc_s_clock_is_off(
+    gui_factory, gui_settings, pg_url, qtbot
+) -> None:
+    gui_settings.store.url = pg_url
+    gui_settings.store.node = "front"
+    gui = gui_factory()
+    view = gui.window.nodes_view
+    assert view is not None
+    store = gui.ctx.store
+    qtbot.waitUntil(lambda: store.clock_skew_s is not None, timeout=10000)  # the first beat
+    store.clock_skew_s = -42.0  # as a heartbeat would measure it (the next is 20 s away)
+    gui.window.tabs.setCurrentWidget(view)
+    qtbot.waitUntil(lambda: "clock" in view.feedback.text(), timeout=10000)
+    assert "42 s behind the database server's" in view.feedback.text()

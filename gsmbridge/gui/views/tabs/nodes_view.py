@@ -13,10 +13,11 @@ from typing import Any
 from PySide6.QtCore import QObject, Qt, QTimer, Signal, Slot
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QTableView, QVBoxLayout, QWidget
 
-from gsmbridge.core.store_nodes import NodeInfo
+from gsmbridge.core.store_nodes import CLOCK_TOLERANCE_S, NodeInfo, clock_warning
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.formatting import format_time
 from gsmbridge.gui.models import Index, RowTableModel
+from gsmbridge.gui.views.widgets import ERROR_STYLE
 
 REFRESH_MS = 5000
 HELP = (
@@ -135,7 +136,14 @@ class NodesView(QWidget):
     def _loaded(self, rows: list[NodeInfo]) -> None:
         self.model.set_rows(rows)
         down = [n.name for n in rows if not n.up]
-        self.feedback.setText(f"Down: {', '.join(down)}" if down else "")
+        said = [f"Down: {', '.join(down)}"] if down else []
+        store = self.ctx.store
+        skew = store.clock_skew_s if store is not None else None
+        clock_off = skew is not None and abs(skew) > CLOCK_TOLERANCE_S
+        if skew is not None and clock_off:
+            said.append(clock_warning(skew) + ".")
+        self.feedback.setText("\n".join(said))
+        self.feedback.setStyleSheet(ERROR_STYLE if clock_off else "")
 
     def _failed(self, exc: BaseException) -> None:
         self.feedback.setText(f"The shared store cannot be read now: {exc}")
