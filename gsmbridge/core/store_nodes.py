@@ -56,6 +56,8 @@ class NodeInfo:
 class NodesStore(StoreBase):
     # This PC's clock minus the database server's, from the last heartbeat (shared store).
     clock_skew_s: float | None = None
+    # The clock compared (the real one even where tests give the store a fake clock).
+    wall_clock: staticmethod[[], float] = staticmethod(time.time)
 
     def cluster(self) -> list[dict[str, Any]]:
         """The nodes for /api/status; [] on one PC's store."""
@@ -81,14 +83,14 @@ class NodesStore(StoreBase):
         self._compare_clocks()
 
     def _compare_clocks(self) -> None:
-        """Measure this PC's clock against the database server's (the real clocks, not
-        the store's: leases are timed by time.time()); warn when they disagree."""
+        """Measure this PC's clock against the database server's; warn when they
+        disagree."""
         sql = self.dialect.server_clock
         if not sql:
             return
-        before = time.time()
+        before = self.wall_clock()
         row = self._reader().execute(sql).fetchone()
-        after = time.time()
+        after = self.wall_clock()
         if row is None:
             return
         skew = (before + after) / 2 - float(row["now"])

@@ -8,12 +8,11 @@ import time
 
 import pytest
 
-from gsmbridge.core import store_nodes
 from gsmbridge.core.store import Store
 
 
 def test_a_shared_store_measures_this_pc_s_clock_against_the_server_s(
-    pg_url: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    pg_url: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     store = Store(pg_url, node="pc-1")
     try:
@@ -23,8 +22,7 @@ def test_a_shared_store_measures_this_pc_s_clock_against_the_server_s(
         assert isinstance(skew, float) and abs(skew) < 1.0  # one machine: the same clock
         caplog.set_level(logging.INFO, logger="gsmbridge.core.store_nodes")
 
-        real = time.time
-        monkeypatch.setattr(store_nodes.time, "time", lambda: real() + 120)  # 2 min fast
+        store.wall_clock = lambda: time.time() + 120  # this PC's clock is 2 min fast
         store.heartbeat("1.0", [])
         store.heartbeat("1.0", [])
         warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
@@ -33,7 +31,7 @@ def test_a_shared_store_measures_this_pc_s_clock_against_the_server_s(
         assert "sent twice" in warnings[0] and "Set time automatically" in warnings[0]
         assert 119 < store.health()["clock_skew_s"] < 121  # type: ignore[operator]
 
-        monkeypatch.setattr(store_nodes.time, "time", real)
+        store.wall_clock = time.time
         store.heartbeat("1.0", [])
         assert "agrees with the database server's again" in caplog.messages[-1]
     finally:
