@@ -54,14 +54,23 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, timeout: float = 30) -> None:
+def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"the server for port {port} exited ({process.returncode})")
         try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
+            sock = socket.create_connection(("127.0.0.1", port), timeout=0.5)
         except OSError:
             time.sleep(0.05)
+            continue
+        # A port from the ephemeral range can connect to itself (TCP simultaneous open)
+        # while nothing listens yet: that is not the server.
+        itself = sock.getsockname() == sock.getpeername()
+        sock.close()
+        if not itself:
+            return
+        time.sleep(0.05)
     raise RuntimeError(f"nothing listening on {port}")
 
 
@@ -375,7 +384,7 @@ def main() -> int:
                 process = start_gsmbridge(port, data, args, int(threads), ms, tree.resolve())
                 servers.append(Server(name, port, process, data))
             for server in servers:
-                wait_listening(server.port)
+                wait_listening(server.port, server.process)
             warm = [json.dumps(payload(data__to__uid=f"bench--{i}")).encode() for i in range(200)]
             for server in servers:
                 burst(server.port, warm, args.connections, keep_alive=True)
