@@ -108,3 +108,25 @@ def test_planned_times_clear_when_the_limit_lets_go(location: str) -> None:
         assert (job.next_attempt_at, job.note) == (clock.now, "")
     finally:
         store.close()
+
+
+def test_a_long_backlog_plans_its_head_and_notes_the_rest(location: str) -> None:
+    """Planning every queued job rewrote the whole backlog at each send (80 ms for
+    25,000 rows, webhooks waiting to commit); the first PLANNED_AHEAD get a time."""
+    from gsmbridge.core.store_sending import PLANNED_AHEAD
+
+    clock = FakeClock()
+    store = Store(location, clock=clock)
+    try:
+        ids = [add(store, f"m{i}") for i in range(PLANNED_AHEAD + 20)]
+        note = "waiting: limit of 10 SMS per minute on m1"
+        assert store.annotate_waiting(note, until=clock.now + 6, spacing_s=6) == len(ids)
+        head, tail = store.get(ids[PLANNED_AHEAD - 1]), store.get(ids[PLANNED_AHEAD])
+        assert head.next_attempt_at == clock.now + 6 * PLANNED_AHEAD
+        assert (tail.note, tail.next_attempt_at) == (note, clock.now)  # due, and why it waits
+        # One went, the next may go 6 s later: the head's times stand, one job joins it.
+        store.claim_next(now=clock.now)
+        assert store.annotate_waiting(note, until=clock.now + 12, spacing_s=6) == 1
+        assert store.get(ids[PLANNED_AHEAD]).next_attempt_at == clock.now + 6 * PLANNED_AHEAD + 6
+    finally:
+        store.close()
