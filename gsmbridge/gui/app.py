@@ -107,11 +107,26 @@ class GuiApp(QObject):
             # The notice strip, not the start banner: a successful start must not hide it.
             self.window.notice.show_problem(problem)
             self.window.notice.action_triggered.connect(self.open_config_file)
+            self.ctx.credentials_changed.connect(self._config_credentials_applied)
             # The service still starts, on the file's valid values (never open while
             # its credentials cannot be read), so webhooks are not lost meanwhile.
         self.ctx.start_bridge()
         if self.first_run and show:
             QTimer.singleShot(0, self.window.open_wizard)  # once the window is on screen
+
+    @Slot()
+    def _config_credentials_applied(self) -> None:
+        """The config watch took the fixed file's credentials: the notice must not go
+        on saying that the webhook answers 401 to everyone."""
+        if self.config_error is None or self.ctx.settings.auth.unreadable:
+            return
+        self.config_error = None
+        self.window.notice.show_message(
+            "The configuration file loads again",
+            "Its webhook credentials are in use now.",
+            "Quit gsmbridge and start it again to use the rest of the file too.",
+            level="info",
+        )
 
     @Slot(str)
     def open_config_file(self, action: str = "open-config") -> None:

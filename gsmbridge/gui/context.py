@@ -32,6 +32,8 @@ from gsmbridge.service import Bridge
 
 log = logging.getLogger(__name__)
 
+AUTH_KEYS = ("auth.username", "auth.password_hash", "auth.password")
+
 
 class AppContext(QObject):
     """The running app's shared state; owns the Bridge's lifecycle.
@@ -52,6 +54,8 @@ class AppContext(QObject):
     start_failed = Signal(object)
     busy_changed = Signal(bool)
     contacts_changed = Signal()
+    # The running webhook credentials changed (set-password, the config file fixed).
+    credentials_changed = Signal()
 
     def __init__(
         self,
@@ -79,7 +83,17 @@ class AppContext(QObject):
     def _new_bridge(self) -> Bridge:
         bridge = self._factory(self.settings, self.data_dir)
         bridge.events.add(self.events.listener)
+        bridge.live.on_change(["auth."], self._credentials_applied)
         return bridge
+
+    def _credentials_applied(self, _keys: list[str]) -> None:
+        """Any thread: the credentials the dialogs start from follow the running ones,
+        so Settings and the wizard never show, or put back, the ones set-password
+        replaced."""
+        for key in AUTH_KEYS:
+            set_key(self.desired, key, get_key(self.settings, key))
+        self.desired.auth.unreadable = self.settings.auth.unreadable
+        emit(self.credentials_changed)
 
     @property
     def simulated(self) -> bool:
@@ -141,7 +155,7 @@ class AppContext(QObject):
         """
         new = copy.deepcopy(new)
         keys = list(keys) if keys is not None else changed_keys(self.desired, new)
-        for key in ("auth.username", "auth.password_hash", "auth.password"):
+        for key in AUTH_KEYS:
             if key not in keys:  # the config watch may have applied new ones (set-password)
                 set_key(new, key, get_key(self.settings, key))
         if password:

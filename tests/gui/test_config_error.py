@@ -122,3 +122,25 @@ def test_open_the_file_opens_it_or_its_folder(
     # Windows without a program for .toml: the folder instead, and a word in the window.
     button(app.window.notice, "Open the file").click()
     assert opened[1:] == [str(path), str(tmp_path)]
+
+
+def test_a_fixed_file_ends_the_lock_out_and_the_window_says_so(
+    gui_factory, qtbot, tmp_path
+) -> None:
+    """The config watch took the fixed file's credentials, but the notice went on saying
+    the webhook answers 401 to everyone, and Settings held the stale credentials."""
+    good = FILE.format(hash=hash_password("file-password"))
+    path = broken_file(tmp_path, good.replace("[auth]", "[auth"))
+    app = start_like_main(gui_factory, path)
+    watch = app.ctx.bridge._config_watch
+    assert watch is not None
+    watch.stop()  # polled by hand
+    path.write_text(good.replace("close_to_tary", "close_to_tray"), encoding="utf-8")
+    assert watch.check() is True
+    port = app.ctx.bridge.web.port
+    assert Client(port, "cc", "file-password").request("POST", "/webhook", payload())[0] == 200
+    notice = app.window.notice
+    qtbot.waitUntil(lambda: notice.title.text() == "The configuration file loads again")
+    assert "401" not in notice.advice.text()
+    assert app.ctx.desired.auth.username == "cc" and not app.ctx.desired.auth.unreadable
+    assert app.ctx.desired.auth.password_hash == app.ctx.settings.auth.password_hash

@@ -149,3 +149,22 @@ def test_generate_takes_away_the_missing_password_message(gui, qtbot):
     dialog.generate_password()
     assert dialog.fields["auth.new_password"].error.text() == ""
     dialog.reject()
+
+
+def test_settings_opens_on_the_credentials_set_password_gave_the_running_app(gui, qtbot):
+    """set-password --username bob while the app ran: Settings still said the old user
+    name, and told the user to paste that (with the new password) into CometChat."""
+    import copy
+
+    from gsmbridge.config import apply_new_password
+
+    fresh = copy.deepcopy(gui.ctx.settings)
+    fresh.auth.username = "bob"
+    apply_new_password(fresh, "bobs-new-password")
+    gui.ctx.bridge.live.apply_credentials(fresh.auth)  # what the config watch does
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    assert dialog.server.username.text() == "bob"
+    new, password, errors = dialog.build()
+    assert new is not None and not errors and password == ""  # nothing demanded
+    assert "auth.username" not in changed_keys(gui.ctx.desired, new)

@@ -310,3 +310,37 @@ def test_credentials_page_says_why_next_is_greyed_out(gui_factory, wizard_settin
     assert not page.isComplete() and "8 characters" in page.feedback.text()
     page.password.generate()
     assert page.isComplete() and page.feedback.text() == ""
+
+
+@pytest.mark.parametrize(
+    ("when", "then"), [("before", "next"), ("during", "next"), ("during", "cancel")]
+)
+def test_the_wizard_keeps_credentials_set_password_changed_meanwhile(
+    gui_factory, wizard_settings, qtbot, when: str, then: str
+) -> None:
+    """set-password while the app runs, then the wizard with "Keep the current password":
+    its Next (and its Cancel) put back the credentials the app started with, and every
+    webhook sent with the new password got 401."""
+    import copy
+
+    from gsmbridge.config import apply_new_password
+    from tests.gui.conftest import client_for
+
+    app = gui_factory(wizard_settings)
+    fresh = copy.deepcopy(app.ctx.settings)
+    apply_new_password(fresh, "set-by-the-command")
+    if when == "before":
+        app.ctx.bridge.live.apply_credentials(fresh.auth)  # what the config watch does
+    wizard = open_wizard(app, qtbot)
+    if when == "during":
+        app.ctx.bridge.live.apply_credentials(fresh.auth)
+    assert wizard.credentials.keep.isChecked()
+    go_next(wizard, qtbot, wizard.modem)
+    if then == "cancel":
+        wizard.reject()
+        qtbot.waitUntil(lambda: not app.ctx.tasks.busy, timeout=5000)
+    client = client_for(app)
+    client.password = "set-by-the-command"
+    assert client.get("/api/status")[0] == 200
+    if then == "next":
+        wizard.reject()

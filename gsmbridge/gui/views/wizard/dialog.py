@@ -27,14 +27,12 @@ from gsmbridge.config import (
     set_key,
 )
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.context import AppContext
+from gsmbridge.gui.context import AUTH_KEYS, AppContext
 from gsmbridge.gui.views.wizard.cometchat import CometChatPage
 from gsmbridge.gui.views.wizard.credentials import CredentialsPage
 from gsmbridge.gui.views.wizard.modem import ModemPage
 from gsmbridge.gui.views.wizard.sms import TestSmsPage
 from gsmbridge.gui.views.wizard.tunnel import TunnelPage
-
-AUTH_KEYS = ["auth.username", "auth.password_hash", "auth.password"]
 
 
 def apply_live(ctx: AppContext, new: Settings, password: str = "") -> Settings:
@@ -98,6 +96,9 @@ class SetupWizard(QWizard):
         running Bridge (on the pool)."""
         new = copy.deepcopy(self.draft)
         password = change(new)
+        for key in AUTH_KEYS:  # not changed here: the running ones (set-password may have)
+            if get_key(new, key) == get_key(self.initial, key):
+                set_key(new, key, get_key(self.ctx.settings, key))
 
         def done(applied: Settings) -> None:
             self.draft = applied
@@ -168,6 +169,9 @@ class SetupWizard(QWizard):
         """Cancel: the running Bridge goes back to the saved settings."""
         self.applied = False
         initial = copy.deepcopy(self.initial)
+        if not self.password:  # the wizard set none: keep the running credentials
+            for key in AUTH_KEYS:
+                set_key(initial, key, get_key(self.ctx.settings, key))
         moved = [k for k in restart_keys() if get_key(self.ctx.desired, k) != get_key(initial, k)]
 
         def reverted(_result: Any) -> None:
