@@ -51,3 +51,46 @@ def test_credentials_cannot_be_removed_while_listening_on_the_network(
         assert status == 401
     finally:
         b.stop()
+
+
+class _TunnelStandIn:
+    def __init__(self) -> None:
+        self.calls: list[str] = []
+
+    def stop(self) -> None:
+        self.calls.append("stop")
+
+    def register_now(self) -> None:
+        self.calls.append("register")
+
+    def check_now(self) -> None:
+        self.calls.append("check")
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "calls"),
+    [
+        ("self_check_interval_s", 600.0, ["check"]),  # a quick tunnel's URL must not change
+        ("path", "/opt/cloudflared", ["stop"]),
+        ("token", "eyJ-another", ["stop"]),
+    ],
+)
+def test_only_what_the_tunnel_program_is_started_with_restarts_it(
+    bridge: Bridge, settings: Settings, key: str, value: object, calls: list[str]
+) -> None:
+    tunnel = _TunnelStandIn()
+    bridge.tunnel = tunnel  # type: ignore[assignment]
+    new = copy.deepcopy(bridge.settings)
+    setattr(new.tunnel, key, value)
+    assert bridge.live.apply(new) == []
+    assert tunnel.calls == calls
+
+
+def test_new_credentials_re_register_the_tunnel_without_restarting_it(bridge: Bridge) -> None:
+    tunnel = _TunnelStandIn()
+    bridge.tunnel = tunnel  # type: ignore[assignment]
+    new = copy.deepcopy(bridge.settings)
+    new.auth.password = "another-pass"
+    new.auth.password_hash = ""
+    bridge.live.apply(new)
+    assert tunnel.calls == ["register"]

@@ -47,6 +47,9 @@ from gsmbridge.web.server import WebServer, check_exposure
 log = logging.getLogger("gsmbridge.service")
 
 DB_NAME = "gsmbridge.db"
+# The tunnel settings its program is started with: a change restarts the tunnel (a quick
+# tunnel then has a new URL).  The self-check interval is read as it goes.
+TUNNEL_RESTART_KEYS = ("tunnel.program", "tunnel.path", "tunnel.token", "tunnel.public_url")
 
 
 class Bridge:
@@ -283,13 +286,18 @@ class Bridge:
             self.power.update(self.settings.server.keep_awake)
 
     def _tunnel_settings_changed(self, changed: list[str]) -> None:
-        if any(key.startswith("tunnel.") for key in changed):
+        if any(key in TUNNEL_RESTART_KEYS for key in changed):
             if self.tunnel is not None:
                 self.tunnel.stop()
                 self.tunnel = None
             self._start_tunnel()
-        elif self.tunnel is not None:
+            return
+        if self.tunnel is None:
+            return
+        if any(key.startswith(("auth.", "cometchat.")) for key in changed):
             self.tunnel.register_now()  # CometChat must send the new credentials too
+        if "tunnel.self_check_interval_s" in changed:
+            self.tunnel.check_now()  # then the next one at the new interval
 
     # -- the web backend (web.app.WebBackend) and the sender's switches --------------------
 
