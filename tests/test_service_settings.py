@@ -94,3 +94,27 @@ def test_new_credentials_re_register_the_tunnel_without_restarting_it(bridge: Br
     new.auth.password_hash = ""
     bridge.live.apply(new)
     assert tunnel.calls == ["register"]
+
+
+def test_a_pin_saved_while_a_modem_waits_for_one_unlocks_it(settings: Settings, tmp_path) -> None:
+    """Settings > Modem > SIM PIN, saved while the SIM asked for its PIN: the modem went
+    on waiting (the PIN was only read at the next connect) and no restart was asked for."""
+    import time
+
+    from gsmbridge.simulator import fast_options
+
+    b = Bridge(settings, tmp_path / "data", simulator_options=fast_options(pin="4321"))
+    b.start()
+    try:
+        modem = b.modems[0]
+        deadline = time.monotonic() + 10
+        while modem.status.state != "pin-required" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert modem.status.state == "pin-required"
+        new = copy.deepcopy(b.settings)
+        new.modem.pin = "4321"
+        assert b.live.apply(new) == []
+        assert modem.wait_ready(10)
+        assert b.modems.simulators["sim"].pin_attempts == ["4321"]
+    finally:
+        b.stop()

@@ -18,6 +18,7 @@ from gsmbridge.config import Settings, get_key, restart_keys
 from gsmbridge.core.events import Listener
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
+from gsmbridge.modem.parsing import valid_pin
 from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.modem.status_report import StatusReport
 from gsmbridge.simulator import ModemSimulator, SimulatedMessage, SimulatorOptions, start_builtin
@@ -142,14 +143,19 @@ class ModemFleet:
         }
         return dataclasses.replace(ModemOptions(**built), **self._overrides)
 
-    def apply_options(self, _changed: list[str] | None = None) -> None:
-        """Put the live options into the running modems (a setting changed)."""
+    def apply_options(self, changed: list[str] | None = None) -> None:
+        """Put the live options into the running modems (a setting changed).  A PIN saved
+        while a modem waits for one is tried at once (once, as a PIN typed in the Modem
+        tab: the person chose it)."""
         fresh = self.options()
         restart = set(restart_keys())
         for modem in self._modems:
             for name, (key, _convert) in MODEM_OPTIONS.items():
                 if key not in restart:
                     setattr(modem.options, name, getattr(fresh, name))
+        pin = fresh.pin or ""
+        if changed and "modem.pin" in changed and valid_pin(pin):
+            self.enter_pin(pin)
 
     def _ports(self) -> list[str]:
         """The modems to open; a modem pinned by IMEI is looked for on every connect
