@@ -75,8 +75,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         dest="pin_tries_style",
         choices=("3gpp", "quectel", "simcom", "huawei", "zte", "none"),
         default="3gpp",
-        help="how it says the PIN tries left: 3GPP's AT+CPINR, a maker's own command, "
-        "or not at all (3gpp)",
+        help="how it says the PIN tries left: 3GPP's AT+CPINR, a maker's own command "
+        "(it then says it is a modem of that maker), or not at all (3gpp)",
     )
     faults.add_argument(
         "--register-delay",
@@ -346,7 +346,18 @@ def cmd_ussd(args: argparse.Namespace, settings: Settings) -> int:
         return fail(str(exc), exc.code)
 
 
+# A maker's own PIN counter comes with that maker's name: the name is what makes
+# gsmbridge ask that way (modem/quirks.py).
+_COUNTING_MAKERS = {
+    "quectel": ("Quectel", "EC25"),
+    "simcom": ("SIMCOM INCORPORATED", "SIMCOM_SIM7600E-H"),
+    "huawei": ("huawei", "E3372"),
+    "zte": ("ZTE CORPORATION", "MF833V"),
+}
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
+    maker = _COUNTING_MAKERS.get(args.pin_tries_style)
     options = SimulatorOptions(
         pin=args.sim_pin,
         pin_tries_style=args.pin_tries_style,
@@ -367,6 +378,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
         ussd_answer=args.ussd_answer,
         ussd_coding=args.ussd_coding,
     )
+    if maker:
+        options.manufacturer, options.model = maker
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if args.pty and sys.platform == "win32":
@@ -400,6 +413,8 @@ def cmd_simulate(args: argparse.Namespace) -> int:
                 started = False
                 return 2
             print(f"Simulated modem at {simulator.url}", flush=True)
+        if maker:
+            print(f"It says it is a {maker[0]} {maker[1]}.", flush=True)
         print("Press Ctrl-C to stop.", flush=True)
         try:
             _run_until_interrupted(args.duration)

@@ -98,3 +98,31 @@ def test_simulate_modem_on_an_address_that_does_not_exist_is_one_line(capsys):
     err = capsys.readouterr().err
     assert err.startswith("gsmbridge: cannot listen on 999.1.1.1:7001: ")
     assert err.count("\n") == 1 and "while attempting" not in err and "Traceback" not in err
+
+
+@pytest.mark.parametrize("style", ["quectel", "huawei"])
+def test_simulate_modem_counts_pin_tries_the_maker_s_way(style: str, modem_factory) -> None:
+    """--pin-tries quectel once answered AT+QPINC while it said it was made by
+    "gsmbridge": gsmbridge never asked it that way, and showed no count."""
+    import re
+
+    from tests.modem.conftest import wait_until
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gsmbridge.cli.modem", "simulate-modem", "--listen"]
+        + ["127.0.0.1:0", "--pin", "1234", "--pin-tries", style, "--duration", "20"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        url = re.search(r"socket://\S+", line)
+        assert url, line
+        assert "It says it is a" in proc.stdout.readline()
+        modem = modem_factory(url.group(0))
+        assert wait_until(lambda: modem.status.state == "pin-required", timeout=10)
+        assert wait_until(lambda: modem.status.pin_tries == 3)
+    finally:
+        proc.terminate()
+        proc.wait(10)
