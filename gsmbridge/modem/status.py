@@ -73,7 +73,9 @@ class StatusListener(Protocol):
 def pin_tries_text(tries: int | None) -> str:
     """What a person must know before typing a PIN: how many tries are left."""
     if tries is None:
-        return "3 wrong PINs lock the SIM"
+        return "3 wrong PINs in a row lock the SIM"
+    if tries == 0:
+        return "no tries left: the SIM now needs its PUK"
     if tries == 1:
         return "1 try left before the SIM locks"
     return f"{tries} tries left before the SIM locks"

@@ -67,7 +67,7 @@ def test_pin_entry_unlocks_the_sim(gui_factory, qtbot):
     with qtbot.waitSignal(panel.message_posted) as said:
         panel.pin_box.edit.setText("4321")
         panel.pin_box.submit()
-    assert said.args == ["PIN sent to the modem"]
+    assert said.args == ["PIN sent to the modem: its state says whether the SIM took it"]
     qtbot.waitUntil(lambda: panel.info["state"].text().startswith("ready"), timeout=10000)
     assert not panel.pin_box.isVisibleTo(panel)
     assert not window.modem_banner.isVisibleTo(window)

@@ -77,7 +77,7 @@ class PinEntry(QGroupBox):
 
     def _sent(self, _result: object) -> None:
         self.button.setEnabled(True)
-        emit(self.said, "PIN sent to the modem", True)
+        emit(self.said, "PIN sent to the modem: its state says whether the SIM took it", True)
 
     def _failed(self, exc: BaseException) -> None:
         self.button.setEnabled(True)
