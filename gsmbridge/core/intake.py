@@ -59,7 +59,8 @@ class Intake:
             try:
                 return normalise(phno, self._region()), raw[:64], ""
             except InvalidNumber as exc:
-                return None, raw[:64], f"invalid number from CometChat: {exc}"
+                # Without the number: it is the job's raw number, masked where it shows.
+                return None, raw[:64], f"invalid number from CometChat: {exc.why}"
         try:
             contact = self.store.get_contact(uid)
         except StoreUnavailable:  # the shared store is away: its spool looks again later

@@ -23,7 +23,13 @@ _PARSE_REASONS: dict[int, str] = {
 
 
 class InvalidNumber(ValueError):
-    """The number cannot be used; the message says why, for a person to fix it."""
+    """The number cannot be used; the message says why, for a person to fix it.
+    ``why`` says it without the number (for the log and a job's error, where the
+    number is masked or shown apart)."""
+
+    def __init__(self, message: str, why: str = "") -> None:
+        super().__init__(message)
+        self.why = why or message
 
 
 def normalise(raw: object, default_region: str) -> str:
@@ -45,11 +51,15 @@ def _normalise_text(text: str, default_region: str) -> str:
         parsed = phonenumbers.parse(text, default_region)
     except phonenumbers.NumberParseException as exc:
         reason = _PARSE_REASONS.get(exc.error_type, "cannot be read")
-        raise InvalidNumber(f"phone number {text!r} {reason}") from exc
+        raise InvalidNumber(f"phone number {text!r} {reason}", f"the number {reason}") from exc
     if not phonenumbers.is_possible_number(parsed):
-        raise InvalidNumber(f"phone number {text!r} has an impossible length")
+        raise InvalidNumber(
+            f"phone number {text!r} has an impossible length", "the number has an impossible length"
+        )
     if not phonenumbers.is_valid_number(parsed):
-        raise InvalidNumber(f"phone number {text!r} is not a valid number")
+        raise InvalidNumber(
+            f"phone number {text!r} is not a valid number", "the number is not a valid number"
+        )
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
 
 

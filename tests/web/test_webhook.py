@@ -356,3 +356,24 @@ def test_a_webhook_during_shutdown_is_refused_not_lost(bridge: Bridge, client: C
     status, headers, body = client.post("/webhook", payload(data__to__uid="late"))
     assert status == 503 and headers.get("retry-after") == "5"
     assert "shutting down" in body["error"]
+
+
+@pytest.mark.parametrize("phno", ["+4917612345", "0176 1234 5678 9"])
+def test_an_invalid_number_is_not_logged_whole_at_info(
+    bridge: Bridge, client: Client, phno: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The reason ("phone number '+4917612345' is not a valid number") carried the whole
+    number into the log at INFO and into the job's error; the job keeps it as its raw
+    number, masked where it shows."""
+    import logging
+
+    caplog.set_level(logging.INFO, logger="gsmbridge")
+    status, _, body = client.post("/webhook", payload(data__to__phno=phno))
+    assert (status, body["status"]) == (200, "needs-number")
+    job = bridge.store.get(body["id"])
+    assert job.raw_number == phno
+    digits = phno.replace(" ", "")
+    assert digits not in job.last_error.replace(" ", "")
+    assert "not a valid number" in job.last_error or "impossible length" in job.last_error
+    logged = " ".join(r.getMessage() for r in caplog.records).replace(" ", "")
+    assert digits not in logged
