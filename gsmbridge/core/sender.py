@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import random
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -522,15 +523,22 @@ class _Worker:
 
     def _settle(self, write: Callable[[], T]) -> T:
         """Write a send's result (a part, the outcome), which must not be lost: while
-        the shared store is unreachable the worker waits here, its modem idle, and
-        writes it once the store answers (a stop gives up: the crash policy covers it)."""
+        the shared store is unreachable, or this PC's database cannot be written (a
+        full disk), the worker waits here, its modem idle, and writes it once it can
+        (a stop gives up: the crash policy covers it).  Left "sending", an SMS that
+        went out would be sent again at the next start under crash_policy=resend."""
         warned = False
         while True:
             try:
                 return write()
-            except StoreUnavailable as exc:
+            except (StoreUnavailable, sqlite3.OperationalError) as exc:
                 if not warned:
-                    log.warning("A sent job's result waits for the shared store: %s", exc)
+                    where = (
+                        "the shared store"
+                        if isinstance(exc, StoreUnavailable)
+                        else "the queue database to be writable"
+                    )
+                    log.warning("A sent job's result waits for %s: %s", where, exc)
                     warned = True
                 if self.sender._stop.wait(NOT_READY_WAIT_S):
                     raise

@@ -416,3 +416,38 @@ def test_coalescing_is_off_by_default(tmp_path, rigs) -> None:
     rig.sender.resume()
     rig.wait_states(ids, {"sent"})
     assert sorted(m.text for m in rig.sims[0].sent) == ["t0", "t1"]
+
+
+def test_a_sent_sms_whose_result_cannot_be_written_waits_and_is_never_left_sending(
+    tmp_path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A full disk when an SMS had gone out left the job "sending" (the write failed and
+    was dropped), and crash_policy=resend sent it again at the next start.  The failure
+    is injected where SQLite raises it (SQLITE_FULL: "database or disk is full")."""
+    import logging
+    import sqlite3
+
+    rig = Rig(tmp_path, fast_settings(), fast_options(status_reports=False))
+    try:
+        real = rig.store.mark_sent
+        failures = [2]
+
+        def full_disk(*args, **kwargs):
+            if failures[0]:
+                failures[0] -= 1
+                raise sqlite3.OperationalError("database or disk is full")
+            return real(*args, **kwargs)
+
+        rig.store.mark_sent = full_disk  # type: ignore[method-assign]
+        caplog.set_level(logging.WARNING, logger="gsmbridge.core.sender")
+        job_id = rig.add("full")
+        rig.wait_states([job_id], {"sent"}, timeout=20)  # written once the disk had room
+        assert failures == [0]
+        assert len(rig.sims[0].sent) == 1  # sent once, never again
+        waits = [r.getMessage() for r in caplog.records if "waits for" in r.getMessage()]
+        assert waits == [
+            "A sent job's result waits for the queue database to be writable: "
+            "database or disk is full"
+        ]
+    finally:
+        rig.close()
