@@ -51,14 +51,14 @@ _RESEND_IF_SENT = (
 
 _JOB_FIELDS = (
     "created_at, updated_at, state, uid, name, number, raw_number, text, payload, dedup_key,"
-    " last_error, next_attempt_at, app_id, conversation"
+    " last_error, next_attempt_at, app_id, conversation, note"
 )
 _INSERT = (
-    f"INSERT INTO jobs({_JOB_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO jobs({_JOB_FIELDS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     " RETURNING id"
 )
 _INSERT_IF_NEW = (
-    f"INSERT INTO jobs({_JOB_FIELDS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
+    f"INSERT INTO jobs({_JOB_FIELDS}) SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?"
     " WHERE NOT EXISTS (SELECT 1 FROM jobs WHERE dedup_key=? AND created_at>=?) RETURNING id"
 )
 
@@ -227,6 +227,9 @@ class Store(SendingStore, InboxStore, NodesStore):
             now,
             new.app_id,
             new.conversation,
+            # While a rate limit holds the queue, a new job says so from the start: no
+            # write of its own later (under load, thousands at each send).
+            self.waiting_note if new.state is State.QUEUED else "",
         )
         check = bool(new.dedup_key) and dedup_window_s > 0
         # One statement per webhook: the duplicate check rides in the INSERT.  Every

@@ -22,6 +22,9 @@ PLANNED_AHEAD = 100
 class SendingStore(StoreBase):
     """Queue operations the sender uses; Store adds intake, user actions and reads."""
 
+    # The note a rate limit puts on due queued jobs ("" when none holds them).
+    waiting_note = ""
+
     def claim_next(self, *, modem: str = "", now: float | None = None) -> Job | None:
         """Atomically move the next due queued job to ``sending`` and return it.
 
@@ -238,6 +241,8 @@ class SendingStore(StoreBase):
         (80 ms for 25,000, while webhooks waited to commit).  Merged jobs keep their
         "merged into job N" note: their carrier shows the wait.
         """
+
+        self.waiting_note = note  # new queued jobs get it as they are written
 
         def fn(conn: Conn) -> int:
             if note and until is not None:

@@ -56,7 +56,11 @@ def test_a_long_message_waits_the_share_of_all_its_parts(tmp_path, rig_factory) 
     long_id = rig.add("long", "+12125550100", text="x" * 400)  # 3 parts: 30 s
     rig.wait_states([long_id], {"sent"})
     short_id = rig.add("short", "+12125550101")
-    _wait_note(rig, short_id, "limit of 6 SMS per minute")
+    _wait_note(rig, short_id, "limit of 6 SMS per minute")  # written with the job
+    deadline = time.monotonic() + 5  # its planned time follows at the sender's next look
+    while rig.store.get(short_id).next_attempt_at < started + 30:
+        assert time.monotonic() < deadline, rig.store.get(short_id)
+        time.sleep(0.02)
     assert started + 30 <= rig.store.get(short_id).next_attempt_at <= rig.clock() + 30
     rig.clock.offset += 20
     rig.sender.wake()
@@ -128,5 +132,23 @@ def test_a_long_backlog_plans_its_head_and_notes_the_rest(location: str) -> None
         store.claim_next(now=clock.now)
         assert store.annotate_waiting(note, until=clock.now + 12, spacing_s=6) == 1
         assert store.get(ids[PLANNED_AHEAD]).next_attempt_at == clock.now + 6 * PLANNED_AHEAD + 6
+    finally:
+        store.close()
+
+
+def test_a_job_queued_while_a_limit_holds_says_so_from_its_first_write(location: str) -> None:
+    """Under load thousands of webhooks arrive between two sends; each got the note in
+    a write of its own at the next send (a long write the webhooks' commits waited for)."""
+    clock = FakeClock()
+    store = Store(location, clock=clock)
+    try:
+        note = "waiting: limit of 10 SMS per minute on m1"
+        store.annotate_waiting(note, until=clock.now + 6, spacing_s=6)
+        held = add(store, "during the hold")
+        assert store.get(held).note == note
+        assert store.annotate_waiting(note, until=clock.now + 6, spacing_s=6) == 1  # its time
+        store.annotate_waiting("")
+        after = add(store, "after it")
+        assert store.get(after).note == "" and store.get(held).note == ""
     finally:
         store.close()

@@ -301,7 +301,7 @@ def test_jobs_arriving_while_held_get_the_note_without_a_write_each(tmp_path, ri
     while not all("limit of 1 SMS per minute" in rig.store.get(i).note for i in ids):
         assert time.monotonic() < deadline, [rig.store.get(i).note for i in ids]
         time.sleep(0.05)
-    assert 1 <= len(notes) <= 3, notes  # throttled: not one write per webhook
+    assert len(notes) <= 3, notes  # written with the job, or throttled: not one per webhook
 
 
 def test_per_recipient_limit_does_not_block_others(tmp_path, rigs) -> None:
