@@ -17,6 +17,8 @@ REPORT_CLOCK_SLACK_S = 600.0
 # Held by a rate limit, the next this many jobs show when each will go (the queue's
 # first pages); later ones show why they wait.
 PLANNED_AHEAD = 100
+# Jobs past the head another PC queued without the note get it this often.
+BACKLOG_NOTE_S = 30.0
 
 
 class SendingStore(StoreBase):
@@ -24,6 +26,7 @@ class SendingStore(StoreBase):
 
     # The note a rate limit puts on due queued jobs ("" when none holds them).
     waiting_note = ""
+    _backlog_noted_at = float("-inf")  # when the whole backlog last got the note
 
     def claim_next(self, *, modem: str = "", now: float | None = None) -> Job | None:
         """Atomically move the next due queued job to ``sending`` and return it.
@@ -242,11 +245,17 @@ class SendingStore(StoreBase):
         "merged into job N" note: their carrier shows the wait.
         """
 
-        self.waiting_note = note  # new queued jobs get it as they are written
+        now = self.clock()
+        # The backlog past the head is read (inside the write: rows carry whole payloads)
+        # only when the note changes, or now and then for jobs another PC queued without
+        # it; new jobs here get the note as they are written.
+        whole = note != self.waiting_note or now - self._backlog_noted_at >= BACKLOG_NOTE_S
+        if whole:
+            self._backlog_noted_at = now
+        self.waiting_note = note
 
         def fn(conn: Conn) -> int:
             if note and until is not None:
-                now = self.clock()
                 head = (
                     "SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
                     " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT ?"
@@ -259,6 +268,8 @@ class SendingStore(StoreBase):
                     f" {self.dialect.is_distinct} ? + held.k * ?)",
                     (note, until, spacing_s, now, PLANNED_AHEAD, note, until, spacing_s),
                 ).rowcount
+                if not whole:
+                    return planned
                 rest = conn.execute(
                     "UPDATE jobs SET note=?, planned_at=NULL WHERE state='queued'"
                     " AND next_attempt_at<=? AND merged_into IS NULL"
@@ -267,10 +278,12 @@ class SendingStore(StoreBase):
                 ).rowcount
                 return planned + rest
             if note:
+                if not whole:
+                    return 0
                 return conn.execute(
                     "UPDATE jobs SET note=? WHERE state='queued' AND next_attempt_at<=?"
                     " AND merged_into IS NULL AND note!=?",
-                    (note, self.clock(), note),
+                    (note, now, note),
                 ).rowcount
             return conn.execute(
                 "UPDATE jobs SET note=CASE WHEN note LIKE ? THEN '' ELSE note END,"
