@@ -152,3 +152,28 @@ def test_a_job_queued_while_a_limit_holds_says_so_from_its_first_write(location:
         assert store.get(after).note == "" and store.get(held).note == ""
     finally:
         store.close()
+
+
+def test_jobs_another_pc_queued_get_the_note_within_half_a_minute(location: str) -> None:
+    """Past the head, the backlog is read for the note only when it changes or every
+    BACKLOG_NOTE_S: a job queued by another PC (which knows no note) gets it then."""
+    from gsmbridge.core.store_sending import BACKLOG_NOTE_S, PLANNED_AHEAD
+
+    clock = FakeClock()
+    store = Store(location, clock=clock)
+    other = Store(location, clock=clock)  # the other PC (or process) on the same queue
+    try:
+        for i in range(PLANNED_AHEAD):
+            add(store, f"head{i}")
+        note = "waiting: limit of 10 SMS per minute on m1"
+        store.annotate_waiting(note, until=clock.now + 6, spacing_s=6)
+        theirs = add(other, "queued elsewhere")
+        assert store.get(theirs).note == ""
+        store.annotate_waiting(note, until=clock.now + 6, spacing_s=6)
+        assert store.get(theirs).note == ""  # the same note again: the backlog is not read
+        clock.now += BACKLOG_NOTE_S
+        store.annotate_waiting(note, until=clock.now + 6, spacing_s=6)
+        assert store.get(theirs).note == note
+    finally:
+        other.close()
+        store.close()
