@@ -283,6 +283,7 @@ class _Worker:
         self.modem = modem
         self.event = threading.Event()
         self._waiting_note = ""
+        self._sent_unheld = True  # the last send was not followed by a limit's hold
         # While a limit holds, wake-ups (every webhook) need not ask the database again.
         self._limited_until = 0.0
         self._limits_seen: tuple[int, int] = (0, 0)
@@ -399,16 +400,22 @@ class _Worker:
         now = sender.clock()
         delay, reason = self._limit_delay(now)
         if delay > 0:
+            self._sent_unheld = False
             self._note_waiting(reason, now + delay)
             if self._refresh_note:  # not yet shown: come back when the throttle allows
                 return max(min(delay, self._noted_at + NOTE_REFRESH_S - now), 0.01)
             return delay
-        self._note_waiting("")
+        if self._sent_unheld:
+            # No limit held the queue after the last send: it no longer waits.  (When a
+            # hold just ran out, the note stays on the backlog for the next hold: clearing
+            # and writing it again cost two writes of every queued row per send.)
+            self._note_waiting("")
         job = sender.store.claim_next(modem=sender.modem_key(self.modem.url), now=now)
         if job is None:
             due = sender.store.next_due_at()
             return None if due is None else max(due - now, 0.05)
         self.claims += 1
+        self._sent_unheld = True  # until a limit holds the next one
         sender.listener.job_changed(job.id, "sending")
         with sender._in_flight_lock:
             sender._in_flight.add(job.id)

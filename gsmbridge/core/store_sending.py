@@ -40,6 +40,7 @@ class SendingStore(StoreBase):
             at = self.clock() if now is None else now
             row = conn.execute(
                 "UPDATE jobs SET state='sending', modem=?, updated_at=?, planned_at=NULL,"
+                " note=CASE WHEN note LIKE 'waiting:%' THEN '' ELSE note END,"
                 " node=?, lease_until=? WHERE id = ("
                 " SELECT id FROM jobs WHERE state='queued' AND next_attempt_at<=?"
                 " AND merged_into IS NULL ORDER BY next_attempt_at, id LIMIT 1"
