@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QApplication, QMessageBox
 
 from gsmbridge.config import ConfigError, Settings, default_config_path
 from gsmbridge.core.instance import AlreadyRunning, DataDirUnusable, InstanceLock
+from gsmbridge.gui.bridge import connect_queued
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.icons import app_icon
 from gsmbridge.gui.loghandler import QtLogHandler, install_qt_message_handler
@@ -107,7 +108,7 @@ class GuiApp(QObject):
             # The notice strip, not the start banner: a successful start must not hide it.
             self.window.notice.show_problem(problem)
             self.window.notice.action_triggered.connect(self.open_config_file)
-            self.ctx.credentials_changed.connect(self._config_credentials_applied)
+            connect_queued(self.ctx.credentials_changed, self._config_credentials_applied)
             # The service still starts, on the file's valid values (never open while
             # its credentials cannot be read), so webhooks are not lost meanwhile.
         self.ctx.start_bridge()

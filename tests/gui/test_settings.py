@@ -162,6 +162,8 @@ def test_settings_opens_on_the_credentials_set_password_gave_the_running_app(gui
     fresh.auth.username = "bob"
     apply_new_password(fresh, "bobs-new-password")
     gui.ctx.bridge.live.apply_credentials(fresh.auth)  # what the config watch does
+    header = gui.window.header.auth
+    qtbot.waitUntil(lambda: "(bob)" in header.text(), timeout=3000)  # it said "(cometchat)"
     dialog = SettingsDialog(gui.ctx, gui.window)
     qtbot.addWidget(dialog)
     assert dialog.server.username.text() == "bob"

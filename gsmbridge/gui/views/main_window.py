@@ -213,6 +213,7 @@ class MainWindow(QMainWindow):
         ctx.started.connect(self.on_started)
         ctx.start_failed.connect(self.on_start_failed)
         ctx.busy_changed.connect(self.on_busy_changed)
+        connect_queued(ctx.credentials_changed, self.on_credentials_changed)  # any thread
         events = ctx.events
         # jobs_updated is batched and emitted on this thread (see gui.bridge): a plain connect.
         events.jobs_updated.connect(self.queue.model.note_jobs_updated)
@@ -293,6 +294,12 @@ class MainWindow(QMainWindow):
         self._update_tray()
         self.post(problem.title)
         self.notifier.say(problem.title, problem.message)
+
+    @Slot()
+    def on_credentials_changed(self) -> None:
+        """set-password (or the fixed config file) gave the running webhook new ones."""
+        auth = self.ctx.settings.auth
+        self.header.set_auth(auth.enabled, auth.username)
 
     @Slot(bool)
     def on_busy_changed(self, busy: bool) -> None:
