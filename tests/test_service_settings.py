@@ -118,3 +118,29 @@ def test_a_pin_saved_while_a_modem_waits_for_one_unlocks_it(settings: Settings, 
         assert b.modems.simulators["sim"].pin_attempts == ["4321"]
     finally:
         b.stop()
+
+
+def test_a_shorter_poll_interval_applies_now_not_after_the_longer_one(
+    settings: Settings, tmp_path
+) -> None:
+    import time
+
+    from gsmbridge.simulator import fast_options
+
+    settings.modem.poll_interval_s = 600  # ten minutes between signal polls
+    b = Bridge(settings, tmp_path / "data", simulator_options=fast_options())
+    b.start()
+    try:
+        modem = b.modems[0]
+        assert modem.wait_ready(10)
+        sim = b.modems.simulators["sim"]
+        before = sim.commands.count("AT+CSQ")
+        new = copy.deepcopy(b.settings)
+        new.modem.poll_interval_s = 1
+        assert b.live.apply(new) == []
+        deadline = time.monotonic() + 5
+        while sim.commands.count("AT+CSQ") < before + 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert sim.commands.count("AT+CSQ") >= before + 2  # now, and a second later
+    finally:
+        b.stop()

@@ -146,7 +146,8 @@ class ModemFleet:
     def apply_options(self, changed: list[str] | None = None) -> None:
         """Put the live options into the running modems (a setting changed).  A PIN saved
         while a modem waits for one is tried at once (once, as a PIN typed in the Modem
-        tab: the person chose it)."""
+        tab: the person chose it); a new poll interval starts with a poll (a shorter one
+        waited for the end of the longer one)."""
         fresh = self.options()
         restart = set(restart_keys())
         for modem in self._modems:
@@ -156,6 +157,9 @@ class ModemFleet:
         pin = fresh.pin or ""
         if changed and "modem.pin" in changed and valid_pin(pin):
             self.enter_pin(pin)
+        if changed and "modem.poll_interval_s" in changed:
+            for modem in self._modems:  # poll now: the next one comes at the new interval
+                modem.request_poll()
 
     def _ports(self) -> list[str]:
         """The modems to open; a modem pinned by IMEI is looked for on every connect
