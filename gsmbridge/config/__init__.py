@@ -5,7 +5,7 @@ Precedence, lowest first: defaults, the TOML file, ``GSMBRIDGE_<SECTION>_<KEY>``
 environment variables, command-line flags.  Nothing happens at import time.
 """
 
-from gsmbridge.config.live import LiveSettings
+from gsmbridge.config.live import AUTH_KEYS, LiveSettings
 from gsmbridge.config.load import load_settings, read_settings
 from gsmbridge.config.passwords import (
     PASSWORD_ALPHABET,
@@ -57,6 +57,7 @@ from gsmbridge.config.schema import (
 )
 
 __all__ = [
+    "AUTH_KEYS",
     "APP_NAME",
     "ENV_PREFIX",
     "PASSWORD_ALPHABET",

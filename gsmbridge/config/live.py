@@ -23,6 +23,9 @@ from gsmbridge.config.schema import (
     set_key,
 )
 
+# The webhook's credentials: what set-password (or a fixed config file) changes.
+AUTH_KEYS = ("auth.username", "auth.password_hash", "auth.password")
+
 Reaction = Callable[[list[str]], None]  # called with the live keys that changed
 Guard = Callable[[Settings], None]  # raises to refuse new settings before anything applies
 
@@ -75,14 +78,12 @@ class LiveSettings:
         """New webhook credentials from the config file (set-password, an editor)."""
         with self._lock:
             running = self.settings.auth
-            changed = [
-                f"auth.{name}"
-                for name in ("username", "password_hash", "password")
-                if getattr(running, name) != getattr(auth, name)
-            ]
-            running.username = auth.username
-            running.password_hash = auth.password_hash
-            running.password = auth.password
+            changed = []
+            for key in AUTH_KEYS:
+                name = key.split(".", 1)[1]
+                if getattr(running, name) != getattr(auth, name):
+                    changed.append(key)
+                    setattr(running, name, getattr(auth, name))
             if running.unreadable:  # the file reads again: the lock-out ends
                 running.unreadable = ""
                 changed = changed or ["auth.username"]

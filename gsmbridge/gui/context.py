@@ -15,6 +15,7 @@ from typing import Any
 from PySide6.QtCore import QObject, Signal
 
 from gsmbridge.config import (
+    AUTH_KEYS,
     Settings,
     apply_new_password,
     changed_keys,
@@ -31,8 +32,6 @@ from gsmbridge.gui.tasks import TaskRunner
 from gsmbridge.service import Bridge
 
 log = logging.getLogger(__name__)
-
-AUTH_KEYS = ("auth.username", "auth.password_hash", "auth.password")
 
 
 class AppContext(QObject):

@@ -19,6 +19,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QWidget, QWizard
 
 from gsmbridge.config import (
+    AUTH_KEYS,
     Settings,
     apply_new_password,
     changed_keys,
@@ -27,7 +28,7 @@ from gsmbridge.config import (
     set_key,
 )
 from gsmbridge.gui.compat import emit
-from gsmbridge.gui.context import AUTH_KEYS, AppContext
+from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.wizard.cometchat import CometChatPage
 from gsmbridge.gui.views.wizard.credentials import CredentialsPage
 from gsmbridge.gui.views.wizard.modem import ModemPage
