@@ -104,7 +104,9 @@ class Database:
         self._migrations = migrations
         self._max_batch = max_batch
         self._local = threading.local()
-        self._readers: list[sqlite3.Connection] = []
+        # Each thread's read connection, with its thread: close() may close only those
+        # nobody can be using (see close).
+        self._readers: dict[int, tuple[threading.Thread, sqlite3.Connection]] = {}
         self._readers_lock = threading.Lock()
         # _mutex guards _pending, _leader and _closed; the write connection is
         # used only by the thread that leads (one at a time).
@@ -305,14 +307,23 @@ class Database:
         self._submit(fn, wait=False)
 
     def _reader(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if self._closed:
+            if conn is not None:  # closed by its own thread, never under a running query
+                self._local.conn = None
+                with self._readers_lock:
+                    self._readers.pop(threading.get_ident(), None)
+                conn.close()
+            raise StoreClosed("the queue database is closed")
         if conn is None:
-            if self._closed:
-                raise StoreClosed("the queue database is closed")
             conn = self._connect()
             self._local.conn = conn
             with self._readers_lock:
-                self._readers.append(conn)
+                ended = [i for i, (thread, _) in self._readers.items() if not thread.is_alive()]
+                gone = [self._readers.pop(i)[1] for i in ended]
+                self._readers[threading.get_ident()] = (threading.current_thread(), conn)
+            for old in gone:  # threads that ended: nobody reads through these any more
+                old.close()
         return conn
 
     def close(self, timeout: float = 10.0) -> None:
@@ -325,11 +336,22 @@ class Database:
                 if self._leader is not None:  # the last leader closes the connection
                     self._close_when_idle = True
                     log.warning("a database write is still under way; closing after it")
+        # A read connection another thread may be using is left to that thread: closing
+        # it under a running query crashes the process (SQLite frees the statement the
+        # other thread is stepping).  That thread closes it at its next read, which
+        # raises StoreClosed, or it goes when the thread ends.
         with self._readers_lock:
-            conns = [*self._readers] if self._close_when_idle else [self._conn, *self._readers]
-            for conn in conns:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
+            mine = threading.get_ident()
+            idle = [
+                conn
+                for ident, (thread, conn) in self._readers.items()
+                if ident == mine or not thread.is_alive()
+            ]
             self._readers.clear()
+        if getattr(self._local, "conn", None) is not None:
+            self._local.conn = None
+        for conn in idle if self._close_when_idle else [self._conn, *idle]:
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass

@@ -5,9 +5,11 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from pathlib import Path
 
 import pytest
 
+from gsmbridge.core.db import StoreClosed
 from gsmbridge.core.store import Store
 from tests.core.conftest import new_job
 
@@ -299,6 +301,54 @@ def test_random_interrupts_never_strand_or_misreport_a_write() -> None:
     assert summary["interrupts"] > 100 and summary["writes"] > 1000, summary
     assert summary["stuck"] == [], summary
     assert summary["returned_but_missing"] == [] and summary["failed_but_committed"] == []
+
+
+def test_closing_while_others_read_does_not_crash() -> None:
+    """Closing the store closed every thread's read connection, under queries other
+    threads were running: a segmentation fault (the app on quit or Restart service,
+    and a CI run).  Their next read now says the store is closed."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.core.db_close_race", "150"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    summary = json.loads(done.stdout.strip().splitlines()[-1])
+    assert summary["met"] == {"StoreClosed": 4 * 150}, summary
+
+
+def test_a_thread_reading_after_close_gets_store_closed(tmp_path: Path) -> None:
+    """Not sqlite3's "Cannot operate on a closed database", which no caller expects."""
+    from gsmbridge.core.store import Store
+
+    store = Store(tmp_path / "q.db")
+    seen: list[BaseException] = []
+    ready, closed = threading.Event(), threading.Event()
+
+    def reader() -> None:
+        store.counts()
+        ready.set()
+        closed.wait(5)
+        try:
+            store.counts()
+        except BaseException as exc:  # noqa: BLE001 - what it is is the test
+            seen.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    ready.wait(5)
+    store.close()
+    closed.set()
+    thread.join(5)
+    assert [type(e) for e in seen] == [StoreClosed]
 
 
 def test_a_new_database_is_one_log_line_not_one_per_migration(tmp_path, caplog) -> None:
