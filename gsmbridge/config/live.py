@@ -59,14 +59,20 @@ class LiveSettings:
         a section's) changed live."""
         self._reactions.append(_Registered(tuple(keys), react))
 
-    def apply(self, new: Settings) -> list[str]:
+    def apply(self, new: Settings, *, keep: Iterable[str] = ()) -> list[str]:
         """Apply what can change while running; return the keys that need a restart.
-        Raises ``ConfigError`` (a bad value) or a guard's error, with nothing applied."""
-        new.validate()
-        for check in self._guards:
-            check(new)
+        Raises ``ConfigError`` (a bad value) or a guard's error, with nothing applied.
+
+        ``keep``: keys this change leaves as they run, read under the lock.  A window
+        that built ``new`` a moment ago passes the credentials it did not touch: the
+        config watch may have applied set-password's since, and must not be undone."""
         restart = set(restart_keys())
         with self._lock:
+            for key in keep:
+                set_key(new, key, get_key(self.settings, key))
+            new.validate()
+            for check in self._guards:
+                check(new)
             changed = changed_keys(self.settings, new)
             live = [key for key in changed if key not in restart]
             for key in live:

@@ -166,7 +166,8 @@ class AppContext(QObject):
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
             autostart.set_enabled(new.gui.start_at_login)
-        restart = self.bridge.live.apply(copy.deepcopy(new))
+        untouched = [key for key in AUTH_KEYS if key not in keys]
+        restart = self.bridge.live.apply(copy.deepcopy(new), keep=untouched)
         for key in restart_keys():  # keys not applied live stay wanted until a restart
             set_key(self.desired, key, get_key(new, key))
         for key in keys:

@@ -135,3 +135,31 @@ def test_two_changes_at_once_react_one_after_the_other() -> None:
         "in auth.username",
         "out auth.username",
     ]
+
+
+def test_kept_keys_stay_as_they_run_even_when_they_changed_after_new_was_built() -> None:
+    """A window built its settings, then set-password's credentials arrived through the
+    config watch: applying the window's settings put the old credentials back, and
+    webhooks with the new password got 401 until the watch applied them again."""
+    from gsmbridge.config import AUTH_KEYS, AuthSettings, apply_new_password
+
+    settings = Settings(auth=AuthSettings(username="alice"))
+    apply_new_password(settings, "the-old-password")
+    live = LiveSettings(settings)
+    heard: list[str] = []
+    live.on_change(["auth."], heard.extend)
+    from_window = _changed(settings, limits__per_minute=3)  # built from the old ones
+    unkept = _changed(settings, limits__per_minute=4)
+
+    fresh = AuthSettings(username="bob")
+    scratch = Settings(auth=fresh)
+    apply_new_password(scratch, "set-by-the-command")
+    live.apply_credentials(scratch.auth)  # the config watch, meanwhile
+    heard.clear()
+
+    assert live.apply(from_window, keep=AUTH_KEYS) == []
+    assert (settings.auth.username, settings.auth.password_hash) == ("bob", fresh.password_hash)
+    assert settings.limits.per_minute == 3 and heard == []
+    # Without keep, the same settings put the old credentials back (what happened).
+    live.apply(unkept)
+    assert settings.auth.username == "alice" and heard

@@ -170,3 +170,34 @@ def test_settings_opens_on_the_credentials_set_password_gave_the_running_app(gui
     new, password, errors = dialog.build()
     assert new is not None and not errors and password == ""  # nothing demanded
     assert "auth.username" not in changed_keys(gui.ctx.desired, new)
+
+
+def test_a_save_while_set_password_lands_keeps_the_new_credentials(gui, qtbot, monkeypatch):
+    """The config watch applied set-password's credentials while a Settings save was
+    under way (its scrypt and file write take a moment): the save put the credentials
+    it started from back, and webhooks with the new password got 401."""
+    import copy
+
+    import gsmbridge.gui.context as context
+    from gsmbridge.config import apply_new_password
+    from tests.gui.conftest import client_for
+
+    fresh = copy.deepcopy(gui.ctx.settings)
+    fresh.auth.username = "bob"
+    apply_new_password(fresh, "bobs-new-password")
+    real_save = context.save_changes
+
+    def save_while_the_watch_applies(*args: object, **kwargs: object) -> object:
+        gui.ctx.bridge.live.apply_credentials(fresh.auth)  # set-password, meanwhile
+        return real_save(*args, **kwargs)
+
+    monkeypatch.setattr(context, "save_changes", save_while_the_watch_applies)
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.limits.per_recipient.setText("5")
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    client = client_for(gui)
+    client.user, client.password = "bob", "bobs-new-password"
+    assert client.get("/api/status")[0] == 200
+    assert gui.ctx.bridge.settings.limits.per_recipient_per_hour == 5

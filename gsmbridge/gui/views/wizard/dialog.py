@@ -12,7 +12,8 @@ running Bridge back as it was.
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from PySide6.QtCore import Signal
@@ -36,17 +37,20 @@ from gsmbridge.gui.views.wizard.sms import TestSmsPage
 from gsmbridge.gui.views.wizard.tunnel import TunnelPage
 
 
-def apply_live(ctx: AppContext, new: Settings, password: str = "") -> Settings:
+def apply_live(
+    ctx: AppContext, new: Settings, password: str = "", keep: Sequence[str] = ()
+) -> Settings:
     """On the pool: hash a new password, apply ``new`` to the running Bridge; return it.
 
     The plain password stays in the settings in memory (self-registration sends
-    it); ``save_settings`` never writes it.
+    it); ``save_settings`` never writes it.  ``keep``: keys left as they run (see
+    ``LiveSettings.apply``).
     """
     new = copy.deepcopy(new)
     if password:
         apply_new_password(new, password)
     new.validate()
-    ctx.bridge.live.apply(copy.deepcopy(new))
+    ctx.bridge.live.apply(new, keep=keep)  # ``new`` gets the kept keys' running values
     return new
 
 
@@ -97,9 +101,12 @@ class SetupWizard(QWizard):
         running Bridge (on the pool)."""
         new = copy.deepcopy(self.draft)
         password = change(new)
-        for key in AUTH_KEYS:  # not changed here: the running ones (set-password may have)
-            if get_key(new, key) == get_key(self.initial, key):
-                set_key(new, key, get_key(self.ctx.settings, key))
+        # Not changed here: the running ones (set-password may have changed them).  A new
+        # password is hashed on the pool, so its keys still read as the initial ones here.
+        touched = {"auth.password_hash", "auth.password"} if password else set()
+        untouched = [
+            k for k in AUTH_KEYS if k not in touched and get_key(new, k) == get_key(self.initial, k)
+        ]
 
         def done(applied: Settings) -> None:
             self.draft = applied
@@ -116,7 +123,7 @@ class SetupWizard(QWizard):
             on_done()
 
         self.ctx.tasks.run(
-            what, apply_live, self.ctx, new, password, on_done=done, on_error=on_error
+            what, apply_live, self.ctx, new, password, untouched, on_done=done, on_error=on_error
         )
 
     # -- finishing ---------------------------------------------------------------------------
@@ -170,9 +177,7 @@ class SetupWizard(QWizard):
         """Cancel: the running Bridge goes back to the saved settings."""
         self.applied = False
         initial = copy.deepcopy(self.initial)
-        if not self.password:  # the wizard set none: keep the running credentials
-            for key in AUTH_KEYS:
-                set_key(initial, key, get_key(self.ctx.settings, key))
+        kept = () if self.password else AUTH_KEYS  # none set here: the running credentials
         moved = [k for k in restart_keys() if get_key(self.ctx.desired, k) != get_key(initial, k)]
 
         def reverted(_result: Any) -> None:
@@ -182,7 +187,9 @@ class SetupWizard(QWizard):
                 self.ctx.restart_bridge()
 
         self.ctx.tasks.run(
-            "Undo setup changes", self.ctx.bridge.live.apply, initial, on_done=reverted
+            "Undo setup changes",
+            functools.partial(self.ctx.bridge.live.apply, initial, keep=kept),
+            on_done=reverted,
         )
 
 
