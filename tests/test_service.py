@@ -45,10 +45,52 @@ def test_stop_goes_in_order_and_twice_is_harmless(settings: Settings, tmp_path) 
         modem.stop = recording("modem", modem.stop)
     bridge.store.close = recording("store", bridge.store.close)
     bridge.stop()
-    assert order == ["web", "sender", "modem", "store"]
+    assert order == ["sender", "web", "modem", "store"]
     assert bridge.web is None and bridge.sender is None and len(bridge.modems) == 0
     assert not bridge.started
     bridge.stop()  # again: nothing left to stop, no error
+
+
+def test_webhooks_are_taken_while_stop_waits_for_the_sms_under_way(
+    settings: Settings, tmp_path
+) -> None:
+    """Restart service (or quit) stopped the web server first, then waited for the SMS
+    being sent: every webhook meanwhile met a closed port (up to the modem's send
+    timeout, 2 minutes), and CometChat never retries.  Now the webhook stays open until
+    the sender has finished, and what it took is in the queue."""
+    import threading
+    import time
+
+    from gsmbridge.core.store import Store
+    from gsmbridge.simulator import fast_options
+    from tests.conftest import PASSWORD, USER
+    from tests.helpers import Client, payload
+
+    settings.modem.port = ["sim"]
+    settings.limits.per_minute = 0
+    bridge = Bridge(settings, tmp_path / "data", simulator_options=fast_options(send_latency_s=1.5))
+    bridge.start()
+    client = Client(bridge.web.port, USER, PASSWORD)
+    status, _, first = client.post("/webhook", payload(data__to__uid="first"))
+    assert status == 200
+    deadline = time.monotonic() + 10
+    while bridge.store.get(first["id"]).state is not State.SENDING:
+        assert time.monotonic() < deadline, "the first SMS never started"
+        time.sleep(0.02)
+    stopping = threading.Thread(target=bridge.stop)
+    stopping.start()
+    time.sleep(0.3)  # stop() is waiting for the SMS under way
+    assert stopping.is_alive()
+    status, _, during = client.post("/webhook", payload(data__to__uid="during the stop"))
+    stopping.join(15)
+    assert not stopping.is_alive()
+    assert status == 200
+    store = Store(tmp_path / "data" / DB_NAME)
+    try:
+        assert store.get(during["id"]).state is State.QUEUED  # sent after the restart
+        assert store.get(first["id"]).state in (State.SENT, State.DELIVERED)
+    finally:
+        store.close()
 
 
 def test_a_start_that_fails_starts_no_modem(settings: Settings, tmp_path) -> None:

@@ -235,26 +235,30 @@ class Bridge:
         self.replies.start()
 
     def _on_report(self, modem: str, report: StatusReport) -> None:
-        if self.sender is not None:
-            self.sender.status_report(modem, report)
+        sender = self.sender
+        if sender is not None:
+            sender.status_report(modem, report)
 
     def stop(self) -> None:
-        """Stop in order: tunnel, web server, sender, modems, database."""
+        """Stop in order: sender, tunnel, web server, modems, database.
+
+        The webhook stays open while the sender finishes the SMS under way (up to the
+        modem's send timeout): CometChat never retries, and the queue is durable."""
         self.stopping = True
         if self._config_watch is not None:
             self._config_watch.stop()
             self._config_watch = None
+        if self.sender is not None:
+            self.sender.stop()
+            self.sender = None
+        if self.replies is not None:
+            self.replies.stop()
         if self.tunnel is not None:
             self.tunnel.stop()
             self.tunnel = None
         if self.web is not None:
             self.web.stop()
             self.web = None
-        if self.sender is not None:
-            self.sender.stop()
-            self.sender = None
-        if self.replies is not None:
-            self.replies.stop()
         self.modems.stop()
         self.power.stop()  # after the last send: sleeping mid-CMGS loses it
         self.lookup.stop()
@@ -310,13 +314,15 @@ class Bridge:
         return self.web.urls if self.web else []
 
     def wake_sender(self) -> None:
-        if self.sender is not None:
-            self.sender.wake()
+        sender = self.sender  # once: stop() may set it to None meanwhile
+        if sender is not None:
+            sender.wake()
 
     def _wake_for_new_job(self) -> None:
         # A burst of webhooks while a rate limit holds need not wake the sender each time.
-        if self.sender is not None:
-            self.sender.wake(force=False)
+        sender = self.sender
+        if sender is not None:
+            sender.wake(force=False)
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted:
         # A notification to a number that opted out ends failed at once, unsent.
@@ -343,12 +349,15 @@ class Bridge:
 
     @property
     def sending_paused(self) -> bool:
-        return self.sender.paused if self.sender is not None else False
+        sender = self.sender
+        return sender.paused if sender is not None else False
 
     def pause_sending(self) -> None:
-        if self.sender is not None:
-            self.sender.pause()
+        sender = self.sender
+        if sender is not None:
+            sender.pause()
 
     def resume_sending(self) -> None:
-        if self.sender is not None:
-            self.sender.resume()
+        sender = self.sender
+        if sender is not None:
+            sender.resume()
