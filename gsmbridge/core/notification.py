@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +32,24 @@ class Notification:
     conversation: str
     app_id: str
     dedup_key: str
+
+
+# Control characters (C0, DEL, C1) in an SMS: a phone shows them as boxes or nothing,
+# and a NUL or a BEL is not GSM 7-bit, so it alone made the whole text UCS-2 (70
+# characters a part instead of 160).  Line breaks are kept as LF (the GSM alphabet has
+# it; a CR would show as a second break on some phones), a tab becomes a space.
+_CONTROL_RE = re.compile("[\x00-\x09\x0b-\x1f\x7f-\x9f]")
+_LINE_BREAK_RE = re.compile("\r\n?|[\x0b\x0c\x85]")
+_OTHER_CONTROL_RE = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x84\x86-\x9f]")
+
+
+def sms_text(text: str) -> str:
+    """``text`` as an SMS carries it: CR-LF, CR, VT, FF and NEL become LF, a tab a space,
+    other control characters go."""
+    if not _CONTROL_RE.search(text):
+        return text  # the usual case, at the cost of one scan
+    text = _LINE_BREAK_RE.sub("\n", text).replace("\t", " ")
+    return _OTHER_CONTROL_RE.sub("", text)
 
 
 def clean(text: str) -> str:
@@ -75,12 +94,15 @@ def text_from_messages(data: dict[str, Any]) -> str:
     lines = []
     for message in _messages(data):
         body = message.get("message")
-        if not isinstance(body, str) or not body.strip():
+        body = sms_text(body).strip() if isinstance(body, str) else ""
+        if not body:
             continue
         sender = _name_of(message.get("sender")) or _name_of(data.get("senderDetails"))
-        lines.append(f"{sender}: {body.strip()}" if sender else body.strip())
+        sender = sms_text(sender).strip()
+        lines.append(f"{sender}: {body}" if sender else body)
     if not lines:
         return ""
+    group = sms_text(group).strip()
     if group:
         return f"[{group}] " + "\n".join(lines)
     return "\n".join(lines)
@@ -130,7 +152,9 @@ def parse_notification(payload: Any) -> Notification:
     raw_name = to.get("name")
     name: str = raw_name if isinstance(raw_name, str) else ""
     app_id = _opt_str(body.get("appId"), "appId")
-    text = _opt_str(data.get("smsContent"), "data.smsContent").strip()
+    # Cleaned here, so the job shows the text that goes out (and a text of control
+    # characters alone counts as empty).
+    text = sms_text(_opt_str(data.get("smsContent"), "data.smsContent")).strip()
     if not text:
         text = text_from_messages(data)
     if not text:

@@ -26,6 +26,7 @@ from gsmbridge.config import RetrySettings, Settings
 from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import Job
+from gsmbridge.core.notification import sms_text
 from gsmbridge.core.phones import mask
 from gsmbridge.core.store import Store
 from gsmbridge.modem.errors import ModemError, ModemUnavailable
@@ -584,10 +585,11 @@ class _Worker:
                 for job_id in joined:
                     self.sender.listener.job_changed(job_id, "sending")
         others = store.merged_texts(job.id)
+        # Intake cleans a webhook's text; this covers the rest (a test SMS, an older job).
         if not others:
-            return job.text
+            return sms_text(job.text)
         texts = [job.text, *others]
-        return f"{len(texts)} new messages:\n" + "\n".join(f"- {t}" for t in texts)
+        return sms_text(f"{len(texts)} new messages:\n" + "\n".join(f"- {t}" for t in texts))
 
     def _failed_attempt(self, job: Job, error: str, transient: bool) -> None:
         sender, store = self.sender, self.sender.store

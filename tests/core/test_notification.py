@@ -105,3 +105,31 @@ def test_log_lines_show_numbers_whole_only_at_debug(caplog) -> None:
     caplog.set_level(logging.DEBUG, logger="gsmbridge")
     assert mask("+12125550123") == "+12125550123"
     assert mask_number("+12125550123") == "+*******0123"  # the window's: always
+
+
+@pytest.mark.parametrize(
+    ("raw", "sent"),
+    [
+        ("a\x00b\x07c", "abc"),
+        ("line 1\r\nline 2\rline 3\nline 4", "line 1\nline 2\nline 3\nline 4"),
+        ("a\tb", "a b"),
+        ("page\x0cbreak\x0bv\x85nel", "page\nbreak\nv\nnel"),
+        ("c1\x80\x9b[0m del\x7f esc\x1b", "c1[0m del esc"),
+        ("plain text, ünïcode 📷", "plain text, ünïcode 📷"),
+    ],
+)
+def test_control_characters_leave_the_sms_text(raw: str, sent: str) -> None:
+    assert parse_notification(payload(data__smsContent=raw)).text == sent
+
+
+def test_a_text_of_control_characters_alone_is_empty() -> None:
+    # Falls back to the messages, as an empty smsContent does.
+    p = payload(data__smsContent="\x00\x07\r\n")
+    assert parse_notification(p).text.startswith("Susan Marie: Are we meeting")
+    p = payload(
+        data__smsContent="\x00",
+        data__messages=[{"sender": {"name": "S\x00am"}, "message": "\x07hi\tthere\x00"}],
+    )
+    assert parse_notification(p).text == "Sam: hi there"
+    with pytest.raises(PayloadError, match="nothing to send"):
+        parse_notification(payload(data__smsContent="\x00", data__messages=[{"message": "\x07"}]))
