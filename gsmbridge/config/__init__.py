@@ -15,7 +15,7 @@ from gsmbridge.config.passwords import (
     hash_password,
     verify_password,
 )
-from gsmbridge.config.paths import default_config_path, default_data_dir
+from gsmbridge.config.paths import default_config_path, default_data_dir, platform_data_dir
 from gsmbridge.config.save import (
     backup_path,
     patch_text,
@@ -85,6 +85,7 @@ __all__ = [
     "changed_keys",
     "default_config_path",
     "default_data_dir",
+    "platform_data_dir",
     "generate_password",
     "get_key",
     "hash_password",

@@ -20,4 +20,9 @@ def default_data_dir() -> Path:
     env = os.environ.get(ENV_PREFIX + "DATA_DIR")
     if env:
         return Path(env)
+    return platform_data_dir()
+
+
+def platform_data_dir() -> Path:
+    """The data directory without ``GSMBRIDGE_DATA_DIR``: what a start at login finds."""
     return Path(platformdirs.user_data_dir(APP_NAME, appauthor=False))

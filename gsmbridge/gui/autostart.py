@@ -15,6 +15,8 @@ import shlex
 import sys
 from pathlib import Path
 
+from gsmbridge.config import default_config_path, platform_data_dir
+
 APP_ID = "gsmbridge"
 RUN_KEY = r"Software\Microsoft\Windows\CurrentVersion\Run"
 APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupApproved\Run"
@@ -23,14 +25,27 @@ APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupAppro
 _APPROVED_ON = b"\x02" + bytes(11)
 
 
-def command() -> list[str]:
-    """How to start the desktop app again: the frozen executable or this interpreter."""
+def command(config_path: Path | None = None, data_dir: Path | None = None) -> list[str]:
+    """How to start the desktop app again: the frozen executable or this interpreter,
+    with this run's config file and data directory where a login start would not find
+    them by default (``--config``, ``--data-dir``, or ``GSMBRIDGE_DATA_DIR``, which the
+    login session does not have): otherwise it starts on another, empty queue."""
     if getattr(sys, "frozen", False):
-        return [sys.executable, "--minimized"]
-    exe = Path(sys.executable)
-    if os.name == "nt" and exe.with_name("pythonw.exe").exists():
-        exe = exe.with_name("pythonw.exe")  # no console window at login
-    return [str(exe), "-m", "gsmbridge", "--minimized"]
+        argv = [sys.executable, "--minimized"]
+    else:
+        exe = Path(sys.executable)
+        if os.name == "nt" and exe.with_name("pythonw.exe").exists():
+            exe = exe.with_name("pythonw.exe")  # no console window at login
+        argv = [str(exe), "-m", "gsmbridge", "--minimized"]
+    if config_path is not None and not _same(config_path, default_config_path()):
+        argv += ["--config", str(Path(config_path).resolve())]
+    if data_dir is not None and not _same(data_dir, platform_data_dir()):
+        argv += ["--data-dir", str(Path(data_dir).resolve())]
+    return argv
+
+
+def _same(a: Path, b: Path) -> bool:
+    return Path(a).resolve() == Path(b).resolve()
 
 
 def _xdg_path() -> Path:

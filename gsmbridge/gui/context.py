@@ -165,7 +165,8 @@ class AppContext(QObject):
         # Against the real entry, not the old setting: the installer (or Windows'
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
-            autostart.set_enabled(new.gui.start_at_login)
+            argv = autostart.command(self.config_path, self.data_dir)
+            autostart.set_enabled(new.gui.start_at_login, argv)
         untouched = [key for key in AUTH_KEYS if key not in keys]
         restart = self.bridge.live.apply(copy.deepcopy(new), keep=untouched)
         for key in restart_keys():  # keys not applied live stay wanted until a restart

@@ -147,3 +147,33 @@ def test_keep_awake_box_on_by_default_and_saved(gui, qtbot, tmp_path) -> None:
     data = tomllib.loads((tmp_path / "config.toml").read_text())
     assert data["server"]["keep_awake"] is False
     assert gui.ctx.bridge.settings.server.keep_awake is False  # applied live
+
+
+def test_ticking_start_at_login_carries_this_runs_config_and_data_dir(
+    gui, qtbot, winreg: FakeWinreg
+) -> None:
+    """The entry said only ``gsmbridge --minimized``: started with --config and
+    --data-dir, the next login opened the default config and another, empty queue."""
+    import subprocess
+
+    dialog = gui.window.open_settings()
+    dialog.desktop.start_at_login.setChecked(True)
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    value = winreg.run_value()
+    assert isinstance(value, str)
+    argv = autostart.command(gui.ctx.config_path, gui.ctx.data_dir)
+    assert value == subprocess.list2cmdline(argv)
+    assert argv[argv.index("--config") + 1] == str(gui.ctx.config_path.resolve())
+    assert argv[argv.index("--data-dir") + 1] == str(gui.ctx.data_dir.resolve())
+
+
+def test_the_default_places_add_no_flags(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
+    from gsmbridge.config import default_config_path, platform_data_dir
+
+    monkeypatch.setenv("GSMBRIDGE_DATA_DIR", str(tmp_path / "from-env"))
+    plain = autostart.command(default_config_path(), platform_data_dir())
+    assert "--config" not in plain and "--data-dir" not in plain
+    # A data directory given by the environment: the login session will not have it.
+    from_env = autostart.command(default_config_path(), tmp_path / "from-env")
+    assert from_env[-2:] == ["--data-dir", str((tmp_path / "from-env").resolve())]
