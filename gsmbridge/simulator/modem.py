@@ -560,6 +560,7 @@ _WITHOUT_SIM = frozenset(
         "+SPIC",
         "^CPIN",
         "+ZPINPUK",
+        "+CCID",  # the ICCID is readable before the PIN, as on most modems
     }
 )
 
