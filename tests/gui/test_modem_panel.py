@@ -132,6 +132,35 @@ def test_connect_saves_the_new_port_and_restarts_with_it_only(gui, qtbot, tmp_pa
         sim.stop()
 
 
+def test_the_port_picker_follows_a_port_changed_in_settings(gui, qtbot, tmp_path):
+    """Settings changed the port and the service restarted on it, but the Modem tab's
+    picker still said "sim": its Connect then saved sim and moved the service back to
+    the simulator."""
+    import copy
+    import tomllib
+
+    from gsmbridge.simulator import ModemSimulator
+
+    sim = ModemSimulator(fast_options())
+    sim.serve_tcp()
+    try:
+        panel = gui.window.modem_panel
+        assert panel.selected_port() == "sim"
+        new = copy.deepcopy(gui.ctx.desired)
+        new.modem.port = [sim.url]
+        assert gui.ctx.save_and_apply(new, ["modem.port"]) == ["modem.port"]  # as Settings
+        with qtbot.waitSignal(gui.ctx.started, timeout=20000):
+            gui.ctx.restart_bridge()  # its Restart now
+        assert panel.selected_port() == sim.url
+        with qtbot.waitSignal(panel.message_posted, timeout=5000) as said:
+            panel.connect_button.click()  # the port in use: a reconnect, nothing saved
+        assert said.args == [f"Reconnecting {sim.url}…"]
+        assert tomllib.loads((tmp_path / "config.toml").read_text())["modem"]["port"] == [sim.url]
+        assert gui.ctx.settings.modem.port == [sim.url]
+    finally:
+        sim.stop()
+
+
 def test_connect_while_the_service_starts_names_the_real_menu(gui, qtbot):
     panel = gui.window.modem_panel
     gui.ctx.starting = True  # a start in progress: Connect cannot restart now

@@ -331,8 +331,8 @@ class ModemPanel(QWidget):
 
     # -- ports ------------------------------------------------------------------------------
 
-    def _fill_ports(self, detected: list[tuple[str, str]]) -> None:
-        current = self.port.currentText() or ",".join(self.ctx.settings.modem.port)
+    def _fill_ports(self, detected: list[tuple[str, str]], current: str = "") -> None:
+        current = current or self.port.currentText() or ", ".join(self.ctx.settings.modem.port)
         self._port_choices = detected
         self.port.clear()
         seen = set()
@@ -382,16 +382,18 @@ class ModemPanel(QWidget):
         """Use the selected port: save it in the settings, then restart the service with
         it (a new port needs a new Bridge); the port in use is reconnected."""
         port = self.selected_port()
-        if not port:
+        ports = [p.strip() for p in port.split(",") if p.strip()]  # several modems
+        if not ports:
             self.port_note.setText("Choose a port first.")
             return
-        if [port] == self.ctx.settings.modem.port:
+        port = ", ".join(ports)
+        if ports == self.ctx.settings.modem.port:
             self.port_note.setText(f"Reconnecting {port}…")
             self.reconnect()
             return
         # From the saved values: other settings waiting for a restart stay as saved.
         new = copy.deepcopy(self.ctx.desired)
-        new.modem.port = [port]
+        new.modem.port = ports
         self.connect_button.setEnabled(False)
         self.port_note.setText(f"Saving {port}…")
         self.ctx.tasks.run(
@@ -430,6 +432,9 @@ class ModemPanel(QWidget):
 
     @Slot()
     def _service_started(self) -> None:
+        # The picker shows the port(s) in use: Settings may have changed them, and a
+        # stale choice here would be saved back by Connect.
+        self._fill_ports(self._port_choices, ", ".join(self.ctx.settings.modem.port))
         if self._switching_to:
             self.port_note.setText(f"The service runs with {self._switching_to}.")
             self._switching_to = ""
