@@ -519,9 +519,20 @@ class _Worker:
             self._match_parked(final=True)
         parts = getattr(result, "parts", 1)
         detail = f"{parts} part(s), {getattr(result, 'encoding', '?')}, via {self.modem.url}"
+        note = ""
         if getattr(result, "truncated", False):
             detail += ", truncated to the maximum number of parts"
-        state = self._settle(lambda: store.mark_sent(job.id, parts_total=parts, detail=detail))
+            # On the job (the Queue tab's note column, its details, the API), not only in
+            # its history: the recipient did not get the whole text.
+            kept = len(getattr(result, "text_sent", "")) or "?"
+            note = (
+                f"text cut to {parts} part(s) (Longest message, sending.max_parts):"
+                f" {kept} of {len(text)} characters went out"
+            )
+            log.warning("Job %d to %s: %s", job.id, mask(job.number), note)
+        state = self._settle(
+            lambda: store.mark_sent(job.id, parts_total=parts, detail=detail, note=note)
+        )
         log.info("Job %d sent to %s (%s)", job.id, mask(job.number), detail)
         if state == "delivered":  # every part's report came while it was sending
             log.info("Job %d delivered", job.id)

@@ -138,9 +138,10 @@ class SendingStore(StoreBase):
 
         self._write_soon(fn)
 
-    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "") -> str:
+    def mark_sent(self, job_id: int, *, parts_total: int, detail: str = "", note: str = "") -> str:
         """The last part went out; return the job's state.  Reports that arrived while
-        it was sending count: "delivered" if every part was, "failed" if one was not."""
+        it was sending count: "delivered" if every part was, "failed" if one was not.
+        ``note`` stays on the job (what the user should know of the SMS, e.g. it was cut)."""
 
         def fn(conn: Conn) -> str:
             now = self.clock()
@@ -148,8 +149,8 @@ class SendingStore(StoreBase):
                 return self._state(conn, job_id)
             conn.execute(
                 "UPDATE jobs SET state='sent', attempts=attempts+1, sent_at=?, updated_at=?,"
-                " parts_total=?, last_error='', note='', lease_until=NULL WHERE id=?",
-                (now, now, parts_total, job_id),
+                " parts_total=?, last_error='', note=?, lease_until=NULL WHERE id=?",
+                (now, now, parts_total, note, job_id),
             )
             self._event(conn, job_id, "sent", detail)
             state = self._settle(conn, job_id, now)

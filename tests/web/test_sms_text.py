@@ -3,10 +3,14 @@ simulated modem (the simulator decodes the PDUs it was given)."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 
+import pytest
+
 from gsmbridge.core.models import State
+from gsmbridge.core.phones import mask
 from gsmbridge.service import Bridge
 from tests.helpers import Client, payload
 
@@ -34,3 +38,39 @@ def test_control_characters_are_not_sent_and_the_text_stays_gsm7(
     job = client.get(f"/api/jobs/{job_id}")[2]
     assert job["text"] == "abc\nsecond line"  # the job shows what went out
     assert job["parts"]["total"] == 1
+
+
+def test_a_text_cut_to_the_longest_message_says_so_on_the_job(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A text over sending.max_parts (6) was cut with only an INFO line and a history
+    entry: the queue showed a plain "sent"/"delivered"."""
+    caplog.set_level(logging.INFO, logger="gsmbridge")
+    text = " ".join(f"word{i:04d}" for i in range(120))  # 1,079 characters: 8 parts
+    body = payload(data__to__uid="long", data__smsContent=text)
+    job_id = client.post("/webhook", body)[2]["id"]
+    _wait(lambda: bridge.store.get(job_id).state in (State.SENT, State.DELIVERED))
+    (sent,) = [m for m in bridge.modems.simulator_outbox() if m.text.startswith("word0000")]
+    assert sent.parts == 6 and sent.text.endswith("...")
+    job = client.get(f"/api/jobs/{job_id}")[2]
+    # On the job itself: the API's note, which the Queue tab's note column and the
+    # job's details show.
+    assert job["note"] == (
+        f"text cut to 6 part(s) (Longest message, sending.max_parts):"
+        f" {len(sent.text)} of {len(text)} characters went out"
+    )
+    assert job["last_error"] == ""
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING and f"Job {job_id} " in r.getMessage()
+    ]
+    assert warnings == [f"Job {job_id} to {mask('+12125550123')}: {job['note']}"]
+    assert "2125550123" not in warnings[0]  # numbers whole only at DEBUG
+
+
+def test_a_text_that_fits_has_no_note(bridge: Bridge, client: Client) -> None:
+    body = payload(data__to__uid="short", data__smsContent="short and sweet")
+    job_id = client.post("/webhook", body)[2]["id"]
+    _wait(lambda: bridge.store.get(job_id).state in (State.SENT, State.DELIVERED))
+    assert client.get(f"/api/jobs/{job_id}")[2]["note"] == ""
