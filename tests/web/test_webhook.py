@@ -244,7 +244,9 @@ def test_lone_surrogates_and_control_characters_are_stored(bridge: Bridge, clien
     raw = json.dumps(ONE_TO_ONE).replace("You've", "\\ud800You\\u0000've")
     status, _, body = client.post("/webhook", raw)
     assert status == 200
-    assert "You\x00've" in bridge.store.get(body["id"]).text
+    job = bridge.store.get(body["id"])
+    assert "You\x00've" in job.payload["data"]["smsContent"]  # the payload as received
+    assert job.text.startswith("?You've received")  # the text as sent: no NUL (an SMS)
 
 
 def test_unknown_paths_and_methods_answer_json(client: Client) -> None:
