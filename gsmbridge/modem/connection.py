@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 from gsmbridge.modem.quirks import DEFAULT, Quirks
 
-__all__ = ["ConnectionState", "PinMemory", "ReceivedMode", "ReportsMode"]
+__all__ = ["PIN_TRIES_FULL", "ConnectionState", "PinMemory", "ReceivedMode", "ReportsMode"]
 
 
 class ReportsMode(enum.StrEnum):
@@ -59,11 +59,65 @@ class ConnectionState:
         return self.reports is not ReportsMode.UNSUPPORTED
 
 
+# A SIM's PIN counter when full (TS 31.101: PIN1 allows 3 wrong tries before its PUK).
+PIN_TRIES_FULL = 3
+
+
 @dataclass
 class PinMemory:
-    """The SIM PIN across connections: a rejected PIN is never tried again
-    automatically (3 wrong PINs lock the SIM); a PIN typed by the user is tried once."""
+    """The SIM PIN across connections: a PIN the SIM rejected is never entered again
+    automatically (3 wrong PINs lock the SIM); a PIN typed by a person is entered once.
 
-    rejected: str | None = None
+    Every rejected PIN is kept, not only the last one: after the configured PIN and
+    then a typed one were refused, the configured one must not come back.  The memory
+    belongs to one SIM in one state of its counter.  It is forgotten (``renew``) when the
+    SIM's ICCID changes (another SIM) or when its tries left rise above what the SIM said
+    after our last rejection: a right PIN or the PUK was entered elsewhere, the counter
+    is full again, and the configured PIN may be right now (it costs one try at most).
+    A PIN the SIM accepted from us fills the counter too, but it is no news about the
+    PINs it refused: those stay refused.
+    """
+
+    rejected: set[str] = field(default_factory=set)
     error: str = ""  # why the SIM is still locked, shown while waiting for a PIN
     entered: str | None = None  # typed by the user, not tried yet
+    iccid: str = ""  # the SIM the rejections belong to ("" while unknown)
+    tries_after: int | None = None  # tries left the SIM said after our last try
+    announced: str = ""  # the wait last logged (each is logged once, not at each reconnect)
+
+    def reject(self, pin: str, *, iccid: str, tries: int | None, error: str) -> None:
+        self.rejected.add(pin)
+        self.iccid = iccid or self.iccid
+        self.tries_after = tries
+        self.error = error
+
+    def accept(self, pin: str, *, iccid: str) -> None:
+        self.rejected.discard(pin)
+        self.iccid = iccid or self.iccid
+        self.tries_after = PIN_TRIES_FULL  # a right PIN resets the counter
+        self.error = ""
+
+    def renew(self, *, iccid: str, tries: int | None) -> str:
+        """Forget the rejected PINs if the SIM is another one or its counter rose; why
+        (for the log), or "" when the memory still holds."""
+        if not self.rejected and not self.error:
+            self.iccid = iccid or self.iccid
+            return ""
+        if iccid and self.iccid and iccid != self.iccid:
+            why = "another SIM is in the modem (its ICCID changed)"
+        elif tries is not None and tries > _floor(self.tries_after):
+            why = f"the SIM has {tries} PIN tries left again (unlocked elsewhere)"
+        else:
+            self.iccid = self.iccid or iccid
+            return ""
+        self.rejected.clear()
+        self.error = ""
+        self.iccid = iccid
+        self.tries_after = None
+        return why
+
+
+def _floor(tries_after: int | None) -> int:
+    """The most tries the SIM can say after our rejection without anyone else's help; if
+    it did not say then, a wrong PIN left at most one less than a full counter."""
+    return tries_after if tries_after is not None else PIN_TRIES_FULL - 1

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("gsmbridge.modem.setup")
 
 PIN_REJECTED = "PIN rejected; not retried automatically"
+CONFIGURED_PIN_REJECTED = "this SIM rejected the configured PIN; it is not entered again"
 
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
@@ -70,6 +71,8 @@ class Initialiser:
         self.channel = channel
         self.options = modem.options
         self._state: ConnectionState | None = None  # the one run() made
+        self._iccid: str | None = None  # the SIM's, read while it waits for its PIN
+        self._tries: int | None = None  # the PIN tries the SIM said it has left
 
     @property
     def state(self) -> ConnectionState:
@@ -212,14 +215,18 @@ class Initialiser:
 
     def read_sim_identity(self) -> None:
         imsi = parsing.parse_digits(self.optional("AT+CIMI") or [], "AT+CIMI", 6, 15)
-        iccid = ""
+        iccid = self.read_iccid()
+        self.modem.set_status(imsi=imsi, iccid=iccid)
+        if why := self.modem.pin.renew(iccid=iccid, tries=None):
+            log.info("SIM PIN: %s; the PINs it rejected before are forgotten", why)
+
+    def read_iccid(self) -> str:
+        """The SIM's ICCID, "" if the modem does not say (most do before the PIN)."""
         for command in _ICCID_COMMANDS:
             lines = self.optional(command, busy_retry=False)
-            if lines:
-                iccid = parsing.parse_digits(lines, command, 18, 22)
-                if iccid:
-                    break
-        self.modem.set_status(imsi=imsi, iccid=iccid)
+            if lines and (iccid := parsing.parse_digits(lines, command, 18, 22)):
+                return iccid
+        return ""
 
     def check_smsc(self) -> None:
         try:
@@ -288,10 +295,13 @@ class Initialiser:
                     raise ModemUnavailable("no usable SIM card", name="no SIM") from exc
                 raise
             sim = parsing.parse_cpin(lines) or "UNKNOWN"
-            modem.set_status(sim=sim, pin_tries=self.pin_tries() if sim == "SIM PIN" else None)
+            self._tries = self.pin_tries() if sim == "SIM PIN" else None
+            modem.set_status(sim=sim, pin_tries=self._tries)
             if sim == "READY":
+                modem.pin.announced = ""  # a later wait for a PIN is news again
                 return
             if sim == "SIM PIN":
+                self.renew_pin_memory()
                 pin = self.choose_pin()
                 if pin is None:
                     self.wait_for_pin()
@@ -306,7 +316,12 @@ class Initialiser:
                         "then reconnect"
                     ),
                 )
-                log.error("The SIM needs its PUK; the bridge will not try to unlock it")
+                self.announce(
+                    logging.ERROR,
+                    f"The SIM in {modem.url} needs its PUK (too many wrong PINs); the bridge "
+                    "will not try to unlock it: unlock it in a phone with the PUK from the "
+                    "SIM's card, then reconnect the modem",
+                )
                 self.wait_for_pin(puk=True)
                 continue
             modem.set_status(state=ModemState.ERROR, last_error=f"unsupported SIM state {sim}")
@@ -321,19 +336,31 @@ class Initialiser:
                 return tries
         return None
 
+    def renew_pin_memory(self) -> None:
+        """Forget the PINs the SIM rejected if it is another SIM (ICCID), or if its
+        counter rose since (see PinMemory)."""
+        if self._iccid is None:
+            self._iccid = self.read_iccid()
+            if self._iccid:
+                self.modem.set_status(iccid=self._iccid)
+        if why := self.modem.pin.renew(iccid=self._iccid, tries=self._tries):
+            log.info("SIM PIN: %s; the PINs it rejected before may be entered again", why)
+
     def choose_pin(self) -> str | None:
+        """The PIN to enter now, or None to wait for a person: the one they typed (once),
+        else the configured one unless this SIM rejected it."""
         memory = self.modem.pin
         if memory.entered:
             pin, memory.entered = memory.entered, None
             return pin  # a deliberate user entry, even if equal to a rejected one
         pin = (self.options.pin or "").strip()
-        if not pin or pin == memory.rejected:
+        if not pin or pin in memory.rejected:
             return None
         if not parsing.valid_pin(pin):
             # Never put an arbitrary string into an AT command; treat it as rejected.
-            memory.rejected = pin
-            memory.error = "the configured SIM PIN is not 4 to 8 digits; not used"
-            log.error("SIM PIN: %s", memory.error)
+            error = "the configured SIM PIN is not 4 to 8 digits; not used"
+            memory.reject(pin, iccid=self._iccid or "", tries=self._tries, error=error)
+            log.error("SIM PIN: %s", error)
             return None
         return pin
 
@@ -348,9 +375,7 @@ class Initialiser:
                     f'AT+CPIN="{pin}"', timeout=max(10.0, self.options.command_timeout_s)
                 )
                 log.info("SIM PIN accepted")
-                if memory.rejected == pin:
-                    memory.rejected = None
-                memory.error = ""
+                memory.accept(pin, iccid=self._iccid or "")
                 return
             except ConnectionLost:
                 raise
@@ -358,14 +383,13 @@ class Initialiser:
                 if (exc.kind, exc.code) in _BUSY and attempt < 2:
                     self.sleep(0.5)  # not processed: the SIM was busy, no attempt used
                     continue
-                memory.rejected = pin
                 if (exc.kind, exc.code) in _WRONG_PIN or exc.kind in ("cme", "cms"):
                     message = PIN_REJECTED
                 else:
                     message = f"PIN entry failed ({exc.name}); not retried automatically"
-                tries = self.pin_tries()
+                tries = self._tries = self.pin_tries()
+                memory.reject(pin, iccid=self._iccid or "", tries=tries, error=message)
                 log.error("SIM PIN: %s — %s (%s)", message, pin_tries_text(tries), exc.name)
-                memory.error = message
                 modem.set_status(
                     state=ModemState.PIN_REQUIRED,
                     last_error=f"{message} — {pin_tries_text(tries)}",
@@ -376,10 +400,21 @@ class Initialiser:
     def wait_for_pin(self, puk: bool = False) -> None:
         modem = self.modem
         if not puk:
-            said = modem.pin.error or "SIM PIN required: enter the PIN"
-            modem.set_status(
-                state=ModemState.PIN_REQUIRED,
-                last_error=f"{said} — {pin_tries_text(modem.status.pin_tries)}",
+            tries = pin_tries_text(modem.status.pin_tries)
+            configured = (self.options.pin or "").strip()
+            if modem.pin.error:
+                why = said = modem.pin.error
+            elif configured in modem.pin.rejected:  # then another PIN unlocked this SIM
+                why = CONFIGURED_PIN_REJECTED
+                said = f"{why}: enter the PIN"
+            else:
+                why, said = "no PIN is configured", "SIM PIN required: enter the PIN"
+            modem.set_status(state=ModemState.PIN_REQUIRED, last_error=f"{said} — {tries}")
+            self.announce(
+                logging.WARNING,
+                f"The SIM in {modem.url} waits for its PIN ({why} — {tries}): nothing is sent "
+                "until it is unlocked. Set modem.pin in the config and restart (or enter the "
+                "PIN in the window's Modem tab)",
             )
         while True:
             event = modem.next_event(3600.0, self.channel)
@@ -389,6 +424,13 @@ class Initialiser:
                     continue
                 modem.set_status(state=ModemState.CONNECTING, last_error="")
                 return
+
+    def announce(self, level: int, text: str) -> None:
+        """Log why the SIM waits for a person, once (not again at each reconnect)."""
+        memory = self.modem.pin
+        if memory.announced != text:
+            memory.announced = text
+            log.log(level, "%s", text)
 
     # -- polling -------------------------------------------------------------------------
     def poll(self) -> None:
