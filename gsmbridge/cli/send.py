@@ -16,7 +16,7 @@ import argparse
 from gsmbridge.cli import modem_access
 from gsmbridge.cli.common import fail
 from gsmbridge.config import Settings, valid_pin
-from gsmbridge.core.phones import InvalidNumber, normalise
+from gsmbridge.core.phones import normalise
 from gsmbridge.modem.errors import ModemError
 from gsmbridge.modem.gsm import ModemOptions
 
@@ -97,9 +97,7 @@ def cmd_send(args: argparse.Namespace, settings: Settings) -> int:
     try:
         number = normalise(args.number, region)
         options = modem_options(settings, args)
-    except InvalidNumber as exc:
-        return fail(f"{exc} (numbers without + are read as {region}: sending.default_region)")
-    except ValueError as exc:
+    except ValueError as exc:  # InvalidNumber too: it names the default country used
         return fail(str(exc))
     try:
         with modem_access.ready_modem(

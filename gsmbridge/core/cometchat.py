@@ -93,7 +93,8 @@ def fetch_phone(
     try:
         return normalise(phno, default_region)
     except InvalidNumber as exc:
-        raise LookupFailed(f"CometChat's number for {request.uid} is unusable: {exc}") from exc
+        # Without the number (exc.why): this reason goes to the log and the waiting jobs.
+        raise LookupFailed(f"CometChat's number for {request.uid} is unusable: {exc.why}") from exc
 
 
 class PhoneLookup:

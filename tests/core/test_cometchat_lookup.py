@@ -115,6 +115,18 @@ def test_fetch_failures_say_why(
         fetch_phone(template_for(cometchat), key, LookupRequest(uid, "app123", "us"), "US")
 
 
+def test_an_unusable_number_is_named_by_its_reason_not_whole(cometchat: FakeCometChat) -> None:
+    """The reason goes to the log (WARNING) and to the waiting jobs' error: it carried
+    the whole number ("phone number '12' has ..."), and not the country it was read in."""
+    with pytest.raises(LookupFailed) as caught:
+        fetch_phone(template_for(cometchat), "rest-key", LookupRequest("bad", "a", "us"), "US")
+    assert str(caught.value) == (
+        "CometChat's number for bad is unusable: the number has an impossible length,"
+        " read as a US number: use + and the country code, or set Default country"
+        " (sending.default_region)"
+    )
+
+
 def test_unreachable_server_is_a_lookup_failure() -> None:
     with pytest.raises(LookupFailed, match="could not be reached"):
         fetch_phone("http://127.0.0.1:9/v3", "k", LookupRequest("a", "app", "us"), "US", 2)

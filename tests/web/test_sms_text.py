@@ -74,3 +74,22 @@ def test_a_text_that_fits_has_no_note(bridge: Bridge, client: Client) -> None:
     job_id = client.post("/webhook", body)[2]["id"]
     _wait(lambda: bridge.store.get(job_id).state in (State.SENT, State.DELIVERED))
     assert client.get(f"/api/jobs/{job_id}")[2]["note"] == ""
+
+
+def test_a_number_from_cometchat_read_in_the_default_country_says_so(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """'0151 12345678' with Default country US: the job waited with 'the number has an
+    impossible length', which did not say it was read as a US number."""
+    caplog.set_level(logging.INFO, logger="gsmbridge")
+    body = payload(data__to__uid="de-user", data__to__phno="0151 12345678")
+    status, _, out = client.post("/webhook", body)
+    assert (status, out["status"]) == (200, "needs-number")
+    job = client.get(f"/api/jobs/{out['id']}")[2]
+    assert job["last_error"] == (
+        "invalid number from CometChat: the number has an impossible length, read as a US"
+        " number: use + and the country code, or set Default country (sending.default_region)"
+    )
+    assert job["raw_number"] == "0151 12345678"  # kept, masked where it shows
+    logged = " ".join(r.getMessage() for r in caplog.records).replace(" ", "")
+    assert "015112345678" not in logged
