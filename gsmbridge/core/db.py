@@ -35,6 +35,9 @@ def log_migrated(what: str, where: object, before: int, after: int) -> None:
         log.info("%s %s upgraded from schema version %d to %d", what, where, before, after)
 
 
+LOCK_NOTE_S = 0.5  # a write that waited this long for the lock is remembered (lock_waited)
+
+
 class StoreClosed(RuntimeError):
     pass
 
@@ -140,6 +143,14 @@ class Database:
 
     # A file on this PC is never "unreachable" (a full disk is an error of its own).
     down = ""
+    # The last write that waited for another program's lock: (monotonic end, seconds).
+    lock_waited: tuple[float, float] = (-float("inf"), 0.0)
+
+    def lock_wait_since(self, since: float) -> float:
+        """How long a write waited for another connection's lock (a database browser, a
+        backup) if that wait ended at or after ``since`` (monotonic); else 0."""
+        ended, waited = self.lock_waited
+        return waited if ended >= since else 0.0
 
     def probe(self) -> bool:
         return True
@@ -269,7 +280,10 @@ class Database:
         """
         self._batch_results = None
         try:
+            began = time.monotonic()
             conn.execute("BEGIN IMMEDIATE")
+            if (waited := time.monotonic() - began) >= LOCK_NOTE_S:
+                self.lock_waited = (began + waited, waited)  # why a webhook was slow
             results = [write.fn(conn) for write in batch]
             self._batch_results = results  # for _recover, should COMMIT be interrupted
             conn.execute("COMMIT")

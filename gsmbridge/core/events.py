@@ -39,6 +39,10 @@ class Listener:
     def sms_received(self, message: IncomingSms) -> None:
         """A modem received an SMS, or another part of one (a ``core.models.IncomingSms``)."""
 
+    def webhook_trouble_changed(self, trouble: object) -> None:
+        """Webhooks were refused or answered slowly, or one was accepted after that (a
+        ``gsmbridge.web.refusals.WebhookTrouble``; the web layer sits above the core)."""
+
 
 class EventHub(Listener):
     """Fans events out to registered listeners; safe to call from any thread.
@@ -87,3 +91,6 @@ class EventHub(Listener):
 
     def sms_received(self, message: IncomingSms) -> None:
         self._fan_out("sms_received", message)
+
+    def webhook_trouble_changed(self, trouble: object) -> None:
+        self._fan_out("webhook_trouble_changed", trouble)

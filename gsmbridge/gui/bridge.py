@@ -39,6 +39,8 @@ class CoreEvents(QObject):
         tunnel_changed(object): the tunnel's status (has ``public_url`` when up).
         sms_received(object): a modem received an SMS or another part of one (an
             ``IncomingSms``, its parts joined so far; a later part keeps the same id).
+        webhook_trouble_changed(object): webhooks were refused or answered slowly, or
+            one was accepted after that (a ``WebhookTrouble``, web/refusals.py).
     """
 
     job_changed = Signal(int, str)
@@ -48,6 +50,7 @@ class CoreEvents(QObject):
     modem_status_changed = Signal(object)
     tunnel_changed = Signal(object)
     sms_received = Signal(object)
+    webhook_trouble_changed = Signal(object)
     _jobs_pending = Signal()  # internal wake-up: core thread -> _deliver_jobs
 
     def __init__(self, parent: QObject | None = None) -> None:
@@ -106,6 +109,9 @@ class _SignalListener(Listener):
 
     def sms_received(self, message: IncomingSms) -> None:
         self._emit(self._events.sms_received, message)
+
+    def webhook_trouble_changed(self, trouble: object) -> None:
+        self._emit(self._events.webhook_trouble_changed, trouble)
 
 
 def connect_queued(signal: SignalInstance, slot: Callable[..., Any]) -> None:

@@ -20,6 +20,7 @@ from werkzeug.exceptions import HTTPException
 from gsmbridge.config import Settings
 from gsmbridge.core.actions import JobActions
 from gsmbridge.core.db import StoreClosed
+from gsmbridge.core.events import Listener
 from gsmbridge.core.intake import Accepted
 from gsmbridge.core.models import WENT_OUT, State
 from gsmbridge.core.replies import Replies
@@ -28,7 +29,15 @@ from gsmbridge.core.store_stats import MAX_DAYS, Stats
 from gsmbridge.modem.status import ModemStatus
 from gsmbridge.web.auth import BasicAuth
 from gsmbridge.web.metrics import make_registry, metrics_open, public_refusal
-from gsmbridge.web.webhook import WebhookRoute, answer, closed_answer, is_json_type
+from gsmbridge.web.refusals import SLOW_S, RefusalKind, WebhookWatch, client_of, printable
+from gsmbridge.web.webhook import (
+    PATH,
+    WebhookRoute,
+    answer,
+    closed_answer,
+    is_json_type,
+    note_slow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +56,9 @@ class WebBackend(Protocol):
     store: Store
     replies: Replies  # replies posted into CometChat (issue 17)
     jobs: JobActions  # retry, cancel…: what a person does to jobs
+
+    @property
+    def events(self) -> Listener: ...  # refused and slow webhooks are told to the window
 
     def accept(self, payload: Any, text: str | None = None) -> Accepted: ...
 
@@ -87,6 +99,25 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     app.extensions["gsmbridge.auth"] = auth  # replaced credentials apply at once
     registry, webhook_metrics = make_registry(backend)
     app.extensions["gsmbridge.metrics"] = registry
+    # Refused and slow webhooks: logged, in /api/status, and told to the window.
+    watch = WebhookWatch(backend.events.webhook_trouble_changed)
+    app.extensions["gsmbridge.webhook_watch"] = watch
+
+    def refused(status: int, kind: RefusalKind, reason: str) -> None:
+        watch.refused(status, kind, reason, client_of(request.environ))
+
+    def why_slow(started: float) -> str:
+        """Why a webhook took long, when the store knows (another program's lock)."""
+        store = backend.store
+        lock_wait = getattr(store.backend, "lock_wait_since", None)
+        waited = float(lock_wait(started)) if callable(lock_wait) else 0.0
+        if waited < 0.5:
+            return ""
+        return (
+            f"the queue database was locked by another program for {waited:.1f} s "
+            f"(a database browser or a backup holding {store.location}?)"
+        )
+
     if settings.server.metrics_public and public_refusal(settings):
         log.warning(
             "server.metrics_public is set but /metrics still needs credentials: %s",
@@ -100,8 +131,13 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
     @app.after_request
     def count_webhook(response: Response) -> Response:
         started = g.get("started")
-        if request.path == "/webhook" and started is not None:
-            webhook_metrics.observe(response.status_code, time.perf_counter() - started)
+        if request.path == PATH and started is not None:
+            took = time.perf_counter() - started
+            webhook_metrics.observe(response.status_code, took)
+            if took > SLOW_S:
+                note_slow(watch, why_slow, response.status_code, took)
+            elif watch.troubled and response.status_code == 200:
+                watch.accepted()
         return response
 
     @app.before_request
@@ -110,7 +146,10 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return None
         if request.path == "/metrics" and metrics_open(settings, request.headers.keys()):
             return None
-        if not auth.check(request.headers.get("Authorization")):
+        refusal = auth.refusal(request.headers.get("Authorization"))
+        if refusal is not None:
+            if request.path == PATH:
+                refused(401, *refusal)
             return _error(
                 401,
                 "missing or wrong credentials (HTTP Basic Auth)",
@@ -125,7 +164,15 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             404: "no such endpoint",
             405: f"method {request.method} is not allowed here",
         }
-        return _error(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
+        code = exc.code or 500
+        if code == 413 and request.path == PATH:
+            refused(413, RefusalKind.TOO_LARGE, too_large_message(settings.server.max_body_bytes))
+        elif code == 405 and request.path == PATH:
+            refused(405, RefusalKind.METHOD, f"method {request.method} (CometChat posts)")
+        elif code == 404 and request.method == "POST":  # CometChat's URL with a wrong path
+            path = printable(request.path)
+            refused(404, RefusalKind.PATH, f"POST to {path}: no such endpoint, not {PATH}")
+        return _error(code, messages.get(code, exc.description or exc.name))
 
     @app.errorhandler(StoreClosed)
     def store_away(exc: StoreClosed) -> Response:
@@ -147,14 +194,19 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         # length (chunked), or a content type that is not JSON.
         mimetype = request.mimetype or ""
         if not is_json_type(mimetype):
-            return _error(415, f"Content-Type must be application/json, got {mimetype or 'none'}")
+            message = f"Content-Type must be application/json, got {mimetype or 'none'}"
+            refused(415, RefusalKind.CONTENT_TYPE, printable(message, 100))
+            return _error(415, message)
         body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-        status, out, headers = answer(backend.accept, body)
+        status, out, headers = answer(
+            backend.accept, body, lambda kind, reason: refused(400, kind, reason)
+        )
         return Response(out, status, headers, mimetype="application/json")
 
     @app.get("/api/status")
     def status() -> Response:
-        return jsonify(backend.status())
+        # The webhook's refused and slow answers: the web layer's own (this run's).
+        return jsonify({**backend.status(), "webhook": watch.status()})
 
     @app.get("/api/stats")
     def stats() -> Response:
@@ -277,5 +329,7 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         lambda: app.extensions["gsmbridge.auth"],
         lambda: int(app.config["MAX_CONTENT_LENGTH"]),
         webhook_metrics,
+        watch,
+        why_slow,
     )
     return app

@@ -19,6 +19,7 @@ import secrets
 import threading
 
 from gsmbridge.config import AuthSettings, verify_password
+from gsmbridge.web.refusals import RefusalKind, printable
 
 
 class BasicAuth:
@@ -47,25 +48,35 @@ class BasicAuth:
 
     def check(self, header: str | None) -> bool:
         """True when the Authorization header carries the configured credentials."""
+        return self.refusal(header) is None
+
+    def refusal(self, header: str | None) -> tuple[RefusalKind, str] | None:
+        """None when the header carries the configured credentials; else why not (the
+        kind and a reason for the log: the user name given, never the password)."""
         if self.locked:
-            return False
+            return RefusalKind.CREDENTIALS_UNREADABLE, (
+                f"the config file's credentials could not be read ({self.locked})"
+            )
         if not self.enabled:
-            return True
-        if not header or not header.startswith("Basic "):
-            return False
+            return None
+        if not header:
+            return RefusalKind.NO_CREDENTIALS, "no credentials sent (no Authorization header)"
+        scheme, _, encoded = header.partition(" ")
+        if scheme.lower() != "basic":  # RFC 7235: the scheme is case-insensitive
+            return RefusalKind.NOT_BASIC, f"not Basic credentials ({printable(scheme, 20)!r})"
         digest = self._digest(header)
         with self._lock:  # one consistent set of credentials for the whole check
             verified, known = self._verified, list(self._verified)
             username, password_, password_hash = self.username, self._password, self._password_hash
         if any(hmac.compare_digest(digest, k) for k in known):
-            return True
+            return None
         try:
-            decoded = base64.b64decode(header[6:].strip(), validate=True).decode("utf-8")
+            decoded = base64.b64decode(encoded.strip(), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
-            return False
+            decoded = ""
         user, sep, password = decoded.partition(":")
         if not sep:
-            return False
+            return RefusalKind.BAD_CREDENTIALS, "unreadable Basic credentials (not user:password)"
         user_ok = hmac.compare_digest(user.encode(), username.encode())
         if password_hash:
             pass_ok = verify_password(password, password_hash)
@@ -76,5 +87,9 @@ class BasicAuth:
                 # Not if the credentials changed meanwhile: update() made a new set.
                 if verified is self._verified and len(verified) < 16:
                     verified.add(digest)
-            return True
-        return False
+            return None
+        given = printable(user)
+        if not user_ok:
+            both = "" if pass_ok else " and wrong password"
+            return RefusalKind.WRONG_USER, f"wrong user name {given!r}{both}"
+        return RefusalKind.WRONG_PASSWORD, f"wrong password for user {given!r}"

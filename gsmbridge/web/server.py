@@ -24,6 +24,8 @@ from waitress.server import BaseWSGIServer, create_server
 from waitress.task import ErrorTask
 
 from gsmbridge.web.app import too_large_message
+from gsmbridge.web.refusals import RefusalKind, WebhookWatch, client_of
+from gsmbridge.web.webhook import PATH
 
 log = logging.getLogger(__name__)
 
@@ -189,13 +191,14 @@ _queue_filter = _QueueDepthFilter()
 logging.getLogger("waitress.queue").addFilter(_queue_filter)
 
 
-def _json_errors_channel(max_body: int) -> type[HTTPChannel]:
+def _json_errors_channel(max_body: int, watch: WebhookWatch | None) -> type[HTTPChannel]:
     """A waitress channel whose own errors answer like the app: JSON ``{"error": ...}``.
 
     waitress answers some requests itself, before the app sees them: a body over
     its limit (413, also while a chunked body streams in), a malformed request (400),
     headers too large (431).  Its plain-text page would be the one answer of the
-    API that a client cannot parse, and would not name our setting.
+    API that a client cannot parse, and would not name our setting.  A webhook it
+    refuses is told to ``watch`` like the app's own refusals.
     """
 
     class JsonErrorTask(ErrorTask):  # type: ignore[misc]
@@ -203,6 +206,9 @@ def _json_errors_channel(max_body: int) -> type[HTTPChannel]:
             error = self.request.error
             if error.code == 413:
                 message = too_large_message(max_body)
+                if watch is not None and getattr(self.request, "path", "") == PATH:
+                    client = {"REMOTE_ADDR": self.channel.addr[0] if self.channel.addr else ""}
+                    watch.refused(413, RefusalKind.TOO_LARGE, message, client_of(client))
             else:
                 message = f"{error.reason}: {error.body}" if error.body else error.reason
             body = json.dumps({"error": message}).encode()
@@ -233,6 +239,11 @@ class WebServer:
         self._listeners: list[BaseWSGIServer] = []
         self.addresses: list[tuple[str, int]] = []  # (host, port) of each listening socket
         self._thread: threading.Thread | None = None
+
+    @property
+    def _watch(self) -> WebhookWatch | None:
+        found = getattr(self.app, "extensions", {}).get("gsmbridge.webhook_watch")
+        return found if isinstance(found, WebhookWatch) else None
 
     @property
     def port(self) -> int:
@@ -275,7 +286,7 @@ class WebServer:
             for sock in sockets:
                 sock.close()
             raise ServerError(f"cannot listen on {self.host}:{self.requested_port}: {exc}") from exc
-        channel = _json_errors_channel(self._max_body)
+        channel = _json_errors_channel(self._max_body, self._watch)
         # One listener per socket; several make waitress return a MultiSocketServer,
         # which has neither ``effective_port`` nor ``trigger``: use the listeners'.
         self._listeners = [
@@ -335,4 +346,6 @@ class WebServer:
         self._thread = None
         self._listeners = []
         self.addresses = []
+        if self._watch is not None:  # the refusals held back for a summary
+            self._watch.close()
         log.info("Web server stopped")

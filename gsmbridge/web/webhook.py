@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 from gsmbridge.core.db import StoreClosed, StoreUnavailable
 from gsmbridge.core.notification import PayloadError
 from gsmbridge.web.auth import BasicAuth
+from gsmbridge.web.refusals import SLOW_S, RefusalKind, WebhookWatch, client_of
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -63,14 +64,27 @@ def closed_answer(exc: StoreClosed, method: str, path: str) -> tuple[int, bytes,
 
 
 def answer(
-    accept: Callable[[Any, str | None], Accepted], body: bytes
+    accept: Callable[[Any, str | None], Accepted],
+    body: bytes,
+    refused: Callable[[RefusalKind, str], None] | None = None,
 ) -> tuple[int, bytes, Headers]:
     """The webhook's answer to a JSON body (credentials and content type checked):
-    (status, JSON bytes, extra headers).  A 200 means the job is on disk."""
+    (status, JSON bytes, extra headers).  A 200 means the job is on disk.  A 400 is
+    told to ``refused`` (kind, reason), which logs it; without one it is logged here."""
+
+    def bad(kind: RefusalKind, message: str) -> tuple[int, bytes, Headers]:
+        if refused is not None:
+            refused(kind, message)
+        else:
+            log.warning("Webhook rejected: %s", message)
+        return 400, error_body(message), []
+
     try:
         payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        return 400, error_body(f"body is not valid JSON: {str(exc)[:200]}"), []
+    except RecursionError:
+        return bad(RefusalKind.TOO_DEEP, "body is not valid JSON: it is nested too deeply")
+    except ValueError as exc:
+        return bad(RefusalKind.NOT_JSON, f"body is not valid JSON: {str(exc)[:200]}")
     raw: str | None = None  # kept as received when it is plain UTF-8 JSON text
     if json.detect_encoding(body) == "utf-8":  # not UTF-16/32, no BOM
         try:
@@ -80,10 +94,9 @@ def answer(
     try:
         accepted = accept(payload, raw)
     except PayloadError as exc:
-        log.warning("Webhook rejected: %s", exc)
-        return 400, error_body(str(exc)), []
+        return bad(RefusalKind.INVALID, str(exc))
     except RecursionError:
-        return 400, error_body("payload is nested too deeply"), []
+        return bad(RefusalKind.TOO_DEEP, "payload is nested too deeply")
     except StoreUnavailable as exc:  # not queued and no spool took it: send again
         return closed_answer(exc, "POST", PATH)
     except StoreClosed:
@@ -109,12 +122,16 @@ class WebhookRoute:
         auth: Callable[[], BasicAuth],
         max_body: Callable[[], int],
         metrics: WebhookMetrics,
+        watch: WebhookWatch,
+        why_slow: Callable[[float], str],
     ) -> None:
         self.app = app
         self._accept = accept
         self._auth = auth  # read per request: replaced credentials apply at once
         self._max_body = max_body
         self._metrics = metrics
+        self._watch = watch
+        self._why_slow = why_slow
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
@@ -128,13 +145,37 @@ class WebhookRoute:
             and self._auth().check(environ.get("HTTP_AUTHORIZATION"))
         ):
             return self.app(environ, start_response)  # Flask answers 401, 413, 415...
+        watch = self._watch
+
+        def refused(kind: RefusalKind, reason: str) -> None:
+            watch.refused(400, kind, reason, client_of(environ))
+
         try:
             body = environ["wsgi.input"].read(int(length))
-            status, out, headers = answer(self._accept, body)
+            status, out, headers = answer(self._accept, body, refused)
         except Exception as exc:  # noqa: BLE001 - as Flask's handler of the unexpected
             log.exception("unexpected error handling POST %s", PATH)
             status, out, headers = 500, error_body(f"internal error: {type(exc).__name__}"), []
         headers += [("Content-Type", JSON_TYPE), ("Content-Length", str(len(out)))]
         start_response(_STATUS_LINES[status], headers)
-        self._metrics.observe(status, time.perf_counter() - started)
+        took = time.perf_counter() - started
+        self._metrics.observe(status, took)
+        if took > SLOW_S:
+            note_slow(watch, self._why_slow, status, took)
+        elif watch.troubled and status == 200:  # the first good one after a refusal
+            watch.accepted()
         return [out]
+
+
+def note_slow(
+    watch: WebhookWatch, why_slow: Callable[[float], str], status: int, took: float
+) -> None:
+    """A webhook answered after more than SLOW_S: say so, and why when it is known."""
+    try:
+        why = why_slow(time.monotonic() - took)
+    except Exception:  # noqa: BLE001 - the reason is a nicety; the warning must come
+        log.debug("finding why a webhook was slow failed", exc_info=True)
+        why = ""
+    watch.slow(took, status, why)
+    if watch.troubled and status == 200:
+        watch.accepted()

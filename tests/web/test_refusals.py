@@ -1,0 +1,251 @@
+"""Refused and slow webhooks leave a trace (review 7, findings 2 and 8): a rate-limited
+WARNING with a reason to act on, /api/status, and an event for the window.  Against a
+real waitress on 127.0.0.1 and a real SQLite file."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import sqlite3
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from gsmbridge.core.events import Listener
+from gsmbridge.service import Bridge
+from gsmbridge.web import refusals
+from gsmbridge.web.refusals import WebhookTrouble
+from tests.conftest import PASSWORD, USER
+from tests.helpers import Client, payload
+from tests.web.test_server_limits import NINE_MIB, _exchange, _head
+
+WEBHOOK_LOG = "gsmbridge.web.webhook"
+
+
+def warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == WEBHOOK_LOG and r.levelno == logging.WARNING
+    ]
+
+
+def webhook_status(client: Client) -> dict[str, Any]:
+    status, _, body = client.get("/api/status")
+    assert status == 200
+    return body["webhook"]  # type: ignore[no-any-return]
+
+
+def basic(user: str, password: str, scheme: str = "Basic") -> dict[str, str]:
+    token = base64.b64encode(f"{user}:{password}".encode()).decode()
+    return {"Authorization": f"{scheme} {token}"}
+
+
+def test_a_wrong_password_is_logged_counted_and_never_shown(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    status, _, _ = client.post("/webhook", payload(), headers=basic(USER, "Wr0ngPa55"))
+    assert status == 401
+    lines = warnings(caplog)
+    assert lines == [
+        f"Webhook refused (401): wrong password for user '{USER}' (from 127.0.0.1). "
+        + refusals.HINTS[refusals.RefusalKind.WRONG_PASSWORD]
+    ]
+    assert "Wr0ngPa55" not in caplog.text and PASSWORD not in caplog.text
+    seen = webhook_status(client)
+    assert seen["refused_last_hour"] == 1
+    last = seen["last_refused"]
+    assert last["status"] == 401 and last["kind"] == "wrong-password"
+    assert last["reason"] == f"wrong password for user '{USER}'"
+    assert last["from"] == "127.0.0.1"
+    assert seen["accepted_since_last_refused"] is False
+    # A good webhook after it: still counted, but the refusals are no longer the last word.
+    assert client.post("/webhook", payload())[0] == 200
+    seen = webhook_status(client)
+    assert seen["refused_last_hour"] == 1 and seen["accepted_since_last_refused"] is True
+
+
+def _too_deep() -> bytes:
+    return b"[" * 100_000 + b"]" * 100_000
+
+
+# (what is sent, answer, kind, words of the reason); the body is the default payload.
+CASES: list[tuple[str, dict[str, Any], int, str, str]] = [
+    ("no credentials", {"auth": False}, 401, "no-credentials", "no credentials sent"),
+    ("wrong user", {"headers": basic("comet", PASSWORD)}, 401, "wrong-user", "'comet'"),
+    ("bearer", {"headers": {"Authorization": "Bearer abc"}}, 401, "not-basic", "'Bearer'"),
+    ("not json", {"body": b"{not json"}, 400, "not-json", "body is not valid JSON"),
+    ("too deep", {"body": _too_deep()}, 400, "too-deep", "nested too deeply"),
+    ("invalid", {"body": payload(trigger="x")}, 400, "invalid-payload", "trigger must be"),
+    (
+        "content type",
+        {"headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+        415,
+        "content-type",
+        "got application/x-www-form-urlencoded",
+    ),
+    ("just too large", {"body": b" " * (1 << 20) + b"{}"}, 413, "too-large", "max_body_bytes"),
+    ("method", {"method": "GET"}, 405, "method", "method GET"),
+    ("path", {"path": "/webhok"}, 404, "path", "POST to /webhok"),
+]
+
+
+@pytest.mark.parametrize(
+    ("sent", "expected", "kind", "words"),
+    [case[1:] for case in CASES],
+    ids=[case[0] for case in CASES],
+)
+def test_every_refusal_says_why(
+    bridge: Bridge,
+    client: Client,
+    caplog: pytest.LogCaptureFixture,
+    sent: dict[str, Any],
+    expected: int,
+    kind: str,
+    words: str,
+) -> None:
+    caplog.set_level(logging.INFO)
+    sent = dict(sent)
+    method, path = sent.pop("method", "POST"), sent.pop("path", "/webhook")
+    body = sent.pop("body", payload()) if method == "POST" else None
+    status, _, _ = client.request(method, path, body, **sent)
+    assert status == expected
+    [line] = warnings(caplog)
+    assert line.startswith(f"Webhook refused ({expected}): ") and words in line
+    assert "from 127.0.0.1" in line
+    last = webhook_status(client)["last_refused"]
+    assert last["kind"] == kind and words in last["reason"] and last["status"] == expected
+    assert bridge.store.count_jobs() == 0
+
+
+def test_a_body_waitress_refuses_itself_is_a_refusal_too(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Far over the limit, waitress answers before the app runs (web/server.py)."""
+    port = bridge.web.port
+    head = _head(port, client, f"Content-Length: {NINE_MIB}\r\n")
+    assert _exchange(port, head, [b"x" * NINE_MIB])[0] == 413
+    [line] = warnings(caplog)
+    assert line.startswith("Webhook refused (413): request body is larger than 1048576 bytes")
+    assert webhook_status(client)["last_refused"]["kind"] == "too-large"
+
+
+def test_api_mistakes_are_not_webhook_refusals(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    assert client.get("/api/jobs", auth=False)[0] == 401  # the API's own client sees it
+    assert client.get("/no-such-page")[0] == 404  # a browser, a scanner
+    assert webhook_status(client)["refused_last_hour"] == 0
+    assert warnings(caplog) == []
+
+
+def test_the_basic_scheme_is_case_insensitive(bridge: Bridge, client: Client) -> None:
+    for scheme in ("basic", "BASIC", "bAsIc"):
+        status, _, body = client.post(
+            "/webhook", payload(data__to__uid=scheme), headers=basic(USER, PASSWORD, scheme)
+        )
+        assert status == 200, body
+    assert webhook_status(client)["refused_last_hour"] == 0
+
+
+def test_a_flood_of_refusals_is_one_line_then_one_summary(
+    settings: Any, tmp_path: Any, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(refusals, "LOG_EVERY_S", 1.0)  # a minute in production
+    caplog.set_level(logging.INFO)
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        client = Client(bridge.web.port, USER, PASSWORD)
+        for _ in range(12):
+            assert client.post("/webhook", payload(), headers=basic("x", "y"))[0] == 401
+        client.post("/webhook", b"[1")
+        assert len(warnings(caplog)) == 1  # the first at once; the rest wait for the summary
+        deadline = time.monotonic() + 5
+        while len(warnings(caplog)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        first, summary = warnings(caplog)
+        assert first.startswith("Webhook refused (401): wrong user name 'x' and wrong password")
+        assert summary.startswith("Webhook refused 12 request(s) in the last minute: ")
+        assert "11× wrong user name 'x' and wrong password (from 127.0.0.1)" in summary
+        assert "1× body is not valid JSON" in summary
+        assert webhook_status(client)["refused_last_hour"] == 13
+    finally:
+        bridge.stop()
+    assert len(warnings(caplog)) == 2  # nothing was left to sum up at stop
+
+
+class Recorder(Listener):
+    def __init__(self) -> None:
+        self.seen: list[WebhookTrouble] = []
+        self.event = threading.Event()
+
+    def webhook_trouble_changed(self, trouble: object) -> None:
+        assert isinstance(trouble, WebhookTrouble)
+        self.seen.append(trouble)
+        self.event.set()
+
+
+def test_the_listeners_hear_of_refusals_and_of_the_next_good_webhook(
+    bridge: Bridge, client: Client
+) -> None:
+    recorder = Recorder()
+    bridge.events.add(recorder)
+    client.post("/webhook", payload(), headers=basic(USER, "nope"))
+    assert recorder.event.wait(5)
+    last = recorder.seen[-1]
+    assert last.last_refusal is not None and last.last_refusal.kind.value == "wrong-password"
+    assert not last.accepted_since and last.refused_within(time.time()) == 1
+    recorder.event.clear()
+    assert client.post("/webhook", payload())[0] == 200
+    assert recorder.event.wait(5)
+    assert recorder.seen[-1].accepted_since
+
+
+def test_a_webhook_held_up_by_a_locked_database_is_a_warning_with_the_reason(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review 7 finding 8: another program (a DB browser, a backup) holds the queue's
+    write lock; the webhook waits for it, answers 200 late, and says why."""
+    caplog.set_level(logging.INFO)
+    assert client.post("/webhook", payload(data__to__uid="warm-up"))[0] == 200
+    other = sqlite3.connect(bridge.store.path, timeout=1, check_same_thread=False)
+    try:
+        other.execute("BEGIN EXCLUSIVE")
+        release = threading.Timer(2.5, other.commit)
+        release.start()
+        started = time.monotonic()
+        status, _, body = client.post("/webhook", payload(data__to__uid="late"))
+        took = time.monotonic() - started
+        release.join()
+    finally:
+        other.close()
+    assert status == 200 and body["status"] == "queued"
+    assert took >= 2.4
+    [line] = [w for w in warnings(caplog) if "to answer" in w]
+    assert line.startswith("A webhook took 2.") and "CometChat waits about 2 s" in line
+    assert "the queue database was locked by another program for 2." in line
+    assert str(bridge.store.path) in line
+    slow = webhook_status(client)
+    assert slow["slow_last_hour"] == 1
+    assert slow["last_slow"]["status"] == 200 and slow["last_slow"]["seconds"] >= 2.4
+    assert "locked by another program" in slow["last_slow"]["why"]
+    assert slow["refused_last_hour"] == 0
+
+
+def test_status_json_is_plain(bridge: Bridge, client: Client) -> None:
+    """The section is there from the start, and JSON all through."""
+    seen = webhook_status(client)
+    assert seen == {
+        "refused_last_hour": 0,
+        "last_refused": None,
+        "accepted_since_last_refused": False,
+        "slow_last_hour": 0,
+        "last_slow": None,
+        "slow_after_s": 2.0,
+    }
+    json.dumps(seen)
