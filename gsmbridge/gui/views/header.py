@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt, Signal, Slot
+from PySide6.QtCore import Qt, QTimer, Signal, Slot
 from PySide6.QtGui import QGuiApplication
 from PySide6.QtWidgets import (
     QFrame,
@@ -22,6 +23,7 @@ from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.widgets import SignalBars
 from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.tunnel.status import TunnelStatus
+from gsmbridge.web.refusals import SLOW_S, WebhookTrouble
 
 # Order and labels of the count chips (jobs by their current state).
 COUNT_LABELS = (
@@ -44,6 +46,8 @@ TODAY_TIP = (
 )
 
 WARN_STYLE = "color: #b06b00;"
+ERROR_STYLE = "color: #c0392b; font-weight: bold;"
+TROUBLE_RECOUNT_MS = 60_000  # "in the last hour" counts down, and goes after an hour
 LOCAL_ONLY_TIP = (
     "This address is on this PC only ({host}); CometChat's servers are on the internet and "
     "cannot reach it. Start a tunnel (Tunnel tab) for a public https:// URL and give CometChat "
@@ -91,6 +95,14 @@ class HeaderBar(QFrame):
         self.url_kind = QLabel()
         self.auth = QLabel()
         self.auth.setTextFormat(Qt.TextFormat.RichText)
+        # Refused or slow webhooks (web/refusals.py); plain text: it quotes what clients sent.
+        self.trouble = QLabel()
+        self.trouble.setTextFormat(Qt.TextFormat.PlainText)
+        self.trouble.hide()
+        self._trouble: WebhookTrouble | None = None
+        self._trouble_timer = QTimer(self)
+        self._trouble_timer.setInterval(TROUBLE_RECOUNT_MS)
+        self._trouble_timer.timeout.connect(self._show_trouble)
 
         self.modem = QPushButton("Modem: starting…")
         self.modem.setFlat(True)
@@ -118,6 +130,7 @@ class HeaderBar(QFrame):
         url_row.addWidget(self.url_kind)
         url_row.addSpacing(12)
         url_row.addWidget(self.auth)
+        url_row.addWidget(self.trouble)
         grid.addWidget(caption_webhook, 0, 0)
         grid.addLayout(url_row, 0, 1)
         modem_row = QHBoxLayout()
@@ -204,6 +217,51 @@ class HeaderBar(QFrame):
                 "Anyone who can reach the URL can queue SMS through your SIM. "
                 "Set credentials in Settings → Server before exposing it."
             )
+
+    @Slot(object)
+    def set_webhook_trouble(self, trouble: object) -> None:
+        """Refused or slow webhooks (a ``WebhookTrouble``; None: a new run, none yet)."""
+        self._trouble = trouble if isinstance(trouble, WebhookTrouble) else None
+        self._show_trouble()
+
+    @Slot()
+    def _show_trouble(self) -> None:
+        trouble, now = self._trouble, time.time()
+        texts: list[str] = []
+        tips: list[str] = []
+        style = WARN_STYLE
+        refused = trouble.refused_within(now) if trouble is not None else 0
+        if trouble is not None and refused and (last := trouble.last_refusal) is not None:
+            at = time.strftime("%H:%M:%S", time.localtime(last.at))
+            if trouble.accepted_since:
+                texts.append(f"⚠ {refused:,} webhook(s) refused in the last hour")
+                tips.append("Webhooks were accepted since the last refusal.")
+            else:
+                # Every notification since is lost: CometChat does not send a refused one again.
+                texts.append(f"⚠ Webhooks refused: {refused:,} in the last hour — {last.reason}")
+                style = ERROR_STYLE
+            tips.insert(
+                0,
+                f"Last refused at {at} ({last.status}): {last.reason}, from {last.client}.\n"
+                f"{last.hint}\nCometChat does not send a refused notification again.",
+            )
+        slow = trouble.slow_within(now) if trouble is not None else 0
+        if trouble is not None and slow and (late := trouble.last_slow) is not None:
+            at = time.strftime("%H:%M:%S", time.localtime(late.at))
+            texts.append(f"⚠ {slow:,} slow answer(s) in the last hour")
+            why = f": {late.why}" if late.why else " (the reason is not known)"
+            tips.append(
+                f"A webhook took {late.seconds:.1f} s to answer at {at}; CometChat waits "
+                f"about {SLOW_S:g} s and may count it as failed{why}."
+            )
+        self.trouble.setText("   ".join(texts))
+        self.trouble.setToolTip("\n\n".join(tips))
+        self.trouble.setStyleSheet(style)
+        self.trouble.setVisible(bool(texts))
+        if texts and not self._trouble_timer.isActive():
+            self._trouble_timer.start()
+        elif not texts:
+            self._trouble_timer.stop()
 
     def set_modem(self, statuses: list[ModemStatus], simulated: bool) -> None:
         prefix = "Simulated modem" if simulated else "Modem"

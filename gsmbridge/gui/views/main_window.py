@@ -225,6 +225,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.modem_status_changed, self.on_modem_status_changed)
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
         connect_queued(events.tunnel_changed, self.tunnel_panel.on_tunnel_changed)
+        connect_queued(events.webhook_trouble_changed, self.header.set_webhook_trouble)
         connect_queued(events.sms_received, self.inbox.on_sms_received)
         connect_queued(events.jobs_changed, self.inbox.on_history_changed)
         if tray is not None:
@@ -259,6 +260,7 @@ class MainWindow(QMainWindow):
     def on_started(self) -> None:
         bridge = self.ctx.bridge
         self.banner.clear()
+        self.header.set_webhook_trouble(None)  # a new run counts its own refusals
         self.header.set_local_url(bridge.url)
         self.header.set_auth(self.ctx.settings.auth.enabled, self.ctx.settings.auth.username)
         self.modem_panel.set_simulated(self.ctx.simulated)

@@ -1,0 +1,89 @@
+"""The window shows refused and slow webhooks in the header (review 7, findings 2 and 8):
+a real Bridge and waitress, the core's event through gui/bridge.py to the header."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+from PySide6.QtCore import QThread
+
+from gsmbridge.gui.views.header import ERROR_STYLE, WARN_STYLE, HeaderBar
+from gsmbridge.web.refusals import Refusal, RefusalKind, SlowAnswer, WebhookTrouble
+from tests.conftest import USER
+from tests.gui.conftest import client_for, unique_payload
+
+
+def test_a_wrong_password_turns_the_header_red_until_a_webhook_is_accepted(gui, qtbot):
+    header = gui.window.header
+    assert not header.trouble.isVisibleTo(header)
+    wrong = base64.b64encode(f"{USER}:stale-password".encode()).decode()
+    client = client_for(gui)
+    status, _, _ = client.post(
+        "/webhook", unique_payload(), headers={"Authorization": f"Basic {wrong}"}
+    )
+    assert status == 401
+    qtbot.waitUntil(lambda: header.trouble.isVisibleTo(header), timeout=5000)
+    assert header.trouble.text() == (
+        f"⚠ Webhooks refused: 1 in the last hour — wrong password for user '{USER}'"
+    )
+    assert header.trouble.styleSheet() == ERROR_STYLE
+    tip = header.trouble.toolTip()
+    assert "from 127.0.0.1" in tip and "CometChat's dashboard" in tip
+    assert "stale-password" not in tip
+
+    assert client.post("/webhook", unique_payload())[0] == 200
+    qtbot.waitUntil(lambda: header.trouble.styleSheet() == WARN_STYLE, timeout=5000)
+    assert header.trouble.text() == "⚠ 1 webhook(s) refused in the last hour"
+    assert "accepted since" in header.trouble.toolTip()
+
+
+def test_the_header_slot_runs_on_the_gui_thread(gui, qtbot, monkeypatch):
+    header = gui.window.header
+    threads: list[QThread] = []
+    shown = header._show_trouble
+    monkeypatch.setattr(
+        header, "_show_trouble", lambda: (threads.append(QThread.currentThread()), shown())
+    )
+    client_for(gui).post("/webhook", b"{not json")
+    qtbot.waitUntil(lambda: header.trouble.isVisibleTo(header), timeout=5000)
+    assert "body is not valid JSON" in header.trouble.text()
+    assert threads and all(t is header.thread() for t in threads)
+
+
+def _trouble(at: float, *, slow_at: float | None = None, why: str = "") -> WebhookTrouble:
+    refusal = Refusal(at, 415, RefusalKind.CONTENT_TYPE, "Content-Type must be …", "10.0.0.9")
+    slow = SlowAnswer(slow_at, 11.06, 200, why) if slow_at is not None else None
+    return WebhookTrouble(
+        refused=((int(at // 60), 3),),
+        last_refusal=refusal,
+        slow=((int(slow_at // 60), 1),) if slow_at is not None else (),
+        last_slow=slow,
+    )
+
+
+def test_an_hour_later_the_warning_is_gone(qtbot):
+    header = HeaderBar()
+    qtbot.addWidget(header)
+    header.set_webhook_trouble(_trouble(time.time() - 3 * 60))
+    assert header.trouble.isVisibleTo(header)
+    assert header.trouble.text().startswith("⚠ Webhooks refused: 3 in the last hour")
+    assert header._trouble_timer.isActive()  # counts down while shown
+    header.set_webhook_trouble(_trouble(time.time() - 62 * 60))
+    assert not header.trouble.isVisibleTo(header)
+    assert not header._trouble_timer.isActive()
+    header.set_webhook_trouble(_trouble(time.time()))
+    header.set_webhook_trouble(None)  # a restarted service starts counting again
+    assert not header.trouble.isVisibleTo(header)
+
+
+def test_a_slow_answer_says_how_long_and_why(qtbot):
+    header = HeaderBar()
+    qtbot.addWidget(header)
+    long_ago = time.time() - 2 * 3600
+    why = "the queue database was locked by another program for 10.8 s"
+    header.set_webhook_trouble(_trouble(long_ago, slow_at=time.time(), why=why))
+    assert header.trouble.text() == "⚠ 1 slow answer(s) in the last hour"
+    assert header.trouble.styleSheet() == WARN_STYLE
+    tip = header.trouble.toolTip()
+    assert "took 11.1 s to answer" in tip and why in tip and "about 2 s" in tip
