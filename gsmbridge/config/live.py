@@ -10,6 +10,8 @@ the values are in.  What the schema marks ``restart`` is left as it is and repor
 
 from __future__ import annotations
 
+import copy
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ from gsmbridge.config.schema import (
 AUTH_KEYS = ("auth.username", "auth.password_hash", "auth.password")
 
 Reaction = Callable[[list[str]], None]  # called with the live keys that changed
+Waiting = Callable[[list[str], Settings], None]  # keys a file edit left for a restart
+
+log = logging.getLogger("gsmbridge.config")
 Guard = Callable[[Settings], None]  # raises to refuse new settings before anything applies
 
 
@@ -46,6 +51,7 @@ class LiveSettings:
         self.settings = settings
         self._guards: list[Guard] = []
         self._reactions: list[_Registered] = []
+        self._waiting: list[Waiting] = []
         # The GUI and the config watch may apply at once: one change and its reactions at
         # a time (two tunnel restarts must not interleave).  Reentrant: a reaction may read.
         self._lock = threading.RLock()
@@ -79,6 +85,39 @@ class LiveSettings:
                 set_key(self.settings, key, get_key(new, key))
             self._react(live)
         return [key for key in changed if key in restart]
+
+    def on_waiting(self, observer: Waiting) -> None:
+        """Call ``observer(keys, values)`` when an edit of the config file changed keys
+        that apply only after a restart (the window offers the restart)."""
+        self._waiting.append(observer)
+
+    def apply_file(self, values: Settings, keys: list[str]) -> list[str]:
+        """Keys whose value an edit of the config file changed (the config watch; the
+        credentials go through ``apply_credentials``).  What can change live is applied
+        at once, the rest waits for a restart; the log says which.  Returns the keys
+        that wait.  A value refused here changes nothing."""
+        where = values.loaded_from or "the config file"
+        with self._lock:
+            new = copy.deepcopy(self.settings)
+            for key in keys:
+                set_key(new, key, get_key(values, key))
+            try:
+                self.apply(new)
+            except Exception as exc:  # noqa: BLE001 - a bad value or a guard, of any type
+                log.warning("%s changed, but %s; nothing in the change was applied", where, exc)
+                return []
+        restart = set(restart_keys())
+        live = [key for key in keys if key not in restart]
+        waiting = [key for key in keys if key in restart]
+        if live:
+            log.info("%s changed: %s now in use", where, ", ".join(live))
+        if waiting:
+            log.warning(
+                "%s changed: %s apply after a restart of the service", where, ", ".join(waiting)
+            )
+            for observer in self._waiting:
+                observer(waiting, values)
+        return waiting
 
     def apply_credentials(self, auth: AuthSettings) -> None:
         """New webhook credentials from the config file (set-password, an editor)."""

@@ -1,12 +1,14 @@
-"""Watch the config file and put changed webhook credentials to use at once.
+"""Watch the config file and put what changed in it to use.
 
 ``gsmbridge set-password`` (or a text editor) writes the file while the app
 runs; without this the running app would keep answering the old password and
 every webhook CometChat sends with the new one would fail with 401.  A thread
 polls the file's size and modification time (no Qt, so headless mode gets it
 too), reads the file again as at start (environment included: an environment
-variable still wins) and hands a changed ``[auth]`` to the running
-settings.  A file that does not load leaves the credentials as they are.
+variable still wins) and hands a changed ``[auth]`` to the running settings.
+Any other key whose value in the file changed goes to ``settings_changed``
+(``LiveSettings.apply_file``): applied at once where it can be, otherwise said to
+wait for a restart.  A file that does not load changes nothing, and says so.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gsmbridge.config import AuthSettings, Settings, read_settings
+from gsmbridge.config import AuthSettings, Settings, changed_keys, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -33,10 +35,14 @@ def _identity(auth: AuthSettings) -> tuple[str, str, str]:
     return (auth.username, auth.password_hash, "" if auth.password_hash else auth.password)
 
 
+SettingsChanged = Callable[[Settings, list[str]], object]  # the file's values, the keys
+
+
 class ConfigWatch:
     """Polls ``path``; when its credentials differ from ``auth`` (the running ones), hands
-    the new ones to ``applied``, which puts them in ``auth``.  ``check()`` does one poll
-    (tests call it)."""
+    the new ones to ``applied``, which puts them in ``auth``; other keys whose value in
+    the file changed go to ``settings_changed``.  ``check()`` does one poll (tests call
+    it)."""
 
     def __init__(
         self,
@@ -44,15 +50,22 @@ class ConfigWatch:
         auth: AuthSettings,
         applied: Callable[[AuthSettings], None],
         *,
+        settings_changed: SettingsChanged | None = None,
+        baseline: Settings | None = None,
         interval_s: float = POLL_S,
         environ: Mapping[str, str] | None = None,
     ) -> None:
         self.path = Path(path)
         self.auth = auth
         self._applied = applied
+        self._settings_changed = settings_changed
         self._interval = interval_s
         self._environ = environ
         self._seen = self._stamp()
+        # What the file said when last read well: a key counts as edited when the file's
+        # value moves, not when it differs from the running one (--port, --modem and
+        # values waiting for a restart differ on purpose).
+        self._last = self._read_values() or baseline
         self._warned: tuple[int, int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -81,6 +94,13 @@ class ConfigWatch:
             except Exception:  # noqa: BLE001 - the watch must outlive one bad read
                 log.exception("Could not read %s again", self.path)
 
+    def _read_values(self) -> Settings | None:
+        if self._stamp() is None:
+            return None
+        environ = os.environ if self._environ is None else self._environ
+        loaded = read_settings(self.path, environ=environ)
+        return None if loaded.errors else loaded.settings
+
     def check(self) -> bool:
         """Read the file again if it changed; True when new credentials were applied."""
         stamp = self._stamp()
@@ -92,13 +112,15 @@ class ConfigWatch:
             if self._warned != stamp:
                 self._warned = stamp
                 log.warning(
-                    "%s changed but does not load (%s); the webhook keeps its credentials",
+                    "%s changed but does not load (%s); nothing in it is applied, the "
+                    "webhook keeps its credentials",
                     self.path,
                     loaded.errors[0].message,
                 )
             self._seen = stamp  # said once; read again at its next change
             return False
         self._seen = stamp
+        self._other_keys(loaded.settings)
         new = loaded.settings.auth
         if _identity(new) == _identity(self.auth) and not self.auth.unreadable:
             return False
@@ -118,6 +140,15 @@ class ConfigWatch:
         self._applied(new)  # the running settings take them (see config.LiveSettings)
         log.info("Webhook credentials changed in %s; now in use", self.path)
         return True
+
+    def _other_keys(self, values: Settings) -> None:
+        """Hand on the keys, other than the credentials, whose value in the file moved."""
+        before, self._last = self._last, values
+        if before is None or self._settings_changed is None:
+            return
+        keys = [k for k in changed_keys(before, values) if not k.startswith("auth.")]
+        if keys:
+            self._settings_changed(values, keys)
 
 
 def describe_running(

@@ -22,6 +22,7 @@ from gsmbridge.config import (
     get_key,
     restart_keys,
     save_changes,
+    schema_fields,
     set_key,
 )
 from gsmbridge.gui import autostart
@@ -55,6 +56,8 @@ class AppContext(QObject):
     contacts_changed = Signal()
     # The running webhook credentials changed (set-password, the config file fixed).
     credentials_changed = Signal()
+    # An edit of the config file changed keys that wait for a restart (list of keys).
+    restart_waiting = Signal(object)
 
     def __init__(
         self,
@@ -83,7 +86,21 @@ class AppContext(QObject):
         bridge = self._factory(self.settings, self.data_dir)
         bridge.events.add(self.events.listener)
         bridge.live.on_change(["auth."], self._credentials_applied)
+        bridge.live.on_change([""], self._live_applied)
+        bridge.live.on_waiting(self._file_waiting)
         return bridge
+
+    def _live_applied(self, keys: list[str]) -> None:
+        """Any thread: values applied live (an edit of the config file, too) are what the
+        dialogs start from; a stale one would be shown, and put back by the next save."""
+        for key in keys:
+            set_key(self.desired, key, get_key(self.settings, key))
+
+    def _file_waiting(self, keys: list[str], values: Settings) -> None:
+        """Any thread: the config file was edited with values that wait for a restart."""
+        for key in keys:
+            set_key(self.desired, key, get_key(values, key))
+        emit(self.restart_waiting, list(keys))
 
     def _credentials_applied(self, _keys: list[str]) -> None:
         """Any thread: the credentials the dialogs start from follow the running ones,
@@ -167,11 +184,12 @@ class AppContext(QObject):
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
             argv = autostart.command(self.config_path, self.data_dir)
             autostart.set_enabled(new.gui.start_at_login, argv)
-        untouched = [key for key in AUTH_KEYS if key not in keys]
+        # Only what this save changed: the rest stays as it runs (the config watch may
+        # have applied set-password's credentials, or an edit of the file, meanwhile).
+        waits = set(restart_keys())
+        untouched = [k for k, _f in schema_fields() if k not in keys and k not in waits]
         restart = self.bridge.live.apply(copy.deepcopy(new), keep=untouched)
-        for key in restart_keys():  # keys not applied live stay wanted until a restart
-            set_key(self.desired, key, get_key(new, key))
-        for key in keys:
+        for key in keys:  # those not applied live stay wanted until a restart
             set_key(self.desired, key, get_key(new, key))
         log.info(
             "Settings saved to %s%s",

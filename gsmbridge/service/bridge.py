@@ -210,11 +210,17 @@ class Bridge:
         self.events.jobs_changed()
 
     def _watch_config(self) -> None:
-        """Credentials changed in the config file (set-password) apply at once."""
+        """Edits of the config file (set-password, an editor) apply at once, or are said
+        to wait for a restart."""
         path = self.settings.loaded_from
         if path is None:
             return
-        self._config_watch = ConfigWatch(path, self.settings.auth, self.live.apply_credentials)
+        self._config_watch = ConfigWatch(
+            path,
+            self.settings.auth,
+            self.live.apply_credentials,
+            settings_changed=self.live.apply_file,
+        )
         self._config_watch.start()
 
     def _start_tunnel(self) -> None:

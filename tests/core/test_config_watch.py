@@ -157,3 +157,75 @@ def test_incomplete_credentials_say_what_is_missing(
         )
     finally:
         bridge.stop()
+
+
+def _notepad_edit(path: Path, replacements: dict[str, str]) -> None:
+    """Change lines as Notepad saves a file: a BOM and CRLF line ends."""
+    text = path.read_text(encoding="utf-8")
+    for old, new in replacements.items():
+        assert old in text
+        text = text.replace(old, new)
+    path.write_bytes(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+
+
+def test_other_edits_apply_live_or_are_said_to_wait_for_a_restart(
+    running: Bridge, config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Only [auth] was read again: a new default country, limit or part count in the
+    file was ignored without a word (a German number stayed "impossible")."""
+    from tests.helpers import payload
+
+    watch = running._config_watch
+    assert watch is not None
+    watch.stop()  # polled by hand below
+    port = running.web.port
+    client = Client(port, "cc", "old-pass")
+    german = payload(data__to__phno="0151 23456789", data__to__uid="de-1")
+    assert client.post("/webhook", german)[2]["status"] == "needs-number"  # read as US
+    _notepad_edit(
+        config_file,
+        {
+            "[server]\nport = 0\n": "[server]\nport = 8765\n"
+            '[sending]\ndefault_region = "DE"\nmax_parts = 2\n[limits]\nper_minute = 30\n'
+        },
+    )
+    with caplog.at_level(logging.INFO, logger="gsmbridge.config"):
+        watch.check()
+    s = running.settings
+    assert (s.sending.default_region, s.sending.max_parts, s.limits.per_minute) == ("DE", 2, 30)
+    assert s.server.port == 0 and running.web.port == port  # waits for a restart
+    said = [(r.levelname, r.getMessage()) for r in caplog.records]
+    assert (
+        "INFO",
+        f"{config_file} changed: sending.default_region, sending.max_parts, "
+        "limits.per_minute now in use",
+    ) in said
+    assert (
+        "WARNING",
+        f"{config_file} changed: server.port apply after a restart of the service",
+    ) in said
+    german["data"]["to"]["uid"] = "de-2"
+    assert client.post("/webhook", german)[2]["status"] == "queued"  # +49 now
+    # The same file read again (a touch): nothing moved, nothing said.
+    caplog.clear()
+    config_file.write_bytes(config_file.read_bytes() + b"\r\n")
+    with caplog.at_level(logging.INFO, logger="gsmbridge.config"):
+        watch.check()
+    assert [r for r in caplog.records if "changed" in r.getMessage()] == []
+
+
+def test_a_bad_value_in_an_edit_changes_nothing_and_says_why(
+    running: Bridge, config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    watch = running._config_watch
+    assert watch is not None
+    watch.stop()
+    _notepad_edit(
+        config_file, {"[server]\n": "[limits]\nper_minute = 30\nper_day = -4\n[server]\n"}
+    )
+    with caplog.at_level(logging.WARNING):
+        watch.check()
+    assert running.settings.limits.per_minute != 30
+    assert any(
+        "does not load" in r.getMessage() and "per_day" in r.getMessage() for r in caplog.records
+    )

@@ -201,3 +201,34 @@ def test_a_save_while_set_password_lands_keeps_the_new_credentials(gui, qtbot, m
     client.user, client.password = "bob", "bobs-new-password"
     assert client.get("/api/status")[0] == 200
     assert gui.ctx.bridge.settings.limits.per_recipient_per_hour == 5
+
+
+def test_an_edit_of_the_config_file_reaches_the_dialogs_and_offers_a_restart(gui, qtbot, tmp_path):
+    """An edit of the file applied while the window ran: Settings showed the old value,
+    and its next save put the old value back in use."""
+    import copy
+
+    edited = copy.deepcopy(gui.ctx.settings)
+    edited.limits.per_minute = 45
+    edited.server.port = 8765
+    dialog = SettingsDialog(gui.ctx, gui.window)  # open before the edit
+    qtbot.addWidget(dialog)
+    (tmp_path / "config.toml").write_text("[limits]\nper_minute = 45\n[server]\nport = 8765\n")
+    waiting = gui.ctx.bridge.live.apply_file(edited, ["limits.per_minute", "server.port"])
+    assert waiting == ["server.port"]
+    assert gui.ctx.settings.limits.per_minute == 45
+    qtbot.waitUntil(lambda: gui.window.notice.isVisibleTo(gui.window), timeout=3000)
+    assert "server.port" in gui.window.notice.message.text()
+    # The dialog opened before the edit: saving something else keeps the edit.
+    dialog.limits.per_recipient.setText("5")
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    assert gui.ctx.settings.limits.per_minute == 45
+    assert gui.ctx.settings.limits.per_recipient_per_hour == 5
+    saved = tomllib.loads((tmp_path / "config.toml").read_text())
+    assert saved["limits"] == {"per_minute": 45, "per_recipient_per_hour": 5}  # not 10 again
+    # A dialog opened now starts from the edited values.
+    again = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(again)
+    assert again.limits.per_minute.text() == "45"
+    assert again.server.port.text() == "8765"

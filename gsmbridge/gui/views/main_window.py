@@ -214,6 +214,7 @@ class MainWindow(QMainWindow):
         ctx.start_failed.connect(self.on_start_failed)
         ctx.busy_changed.connect(self.on_busy_changed)
         connect_queued(ctx.credentials_changed, self.on_credentials_changed)  # any thread
+        connect_queued(ctx.restart_waiting, self.on_restart_waiting)  # any thread
         events = ctx.events
         # jobs_updated is batched and emitted on this thread (see gui.bridge): a plain connect.
         events.jobs_updated.connect(self.queue.model.note_jobs_updated)
@@ -486,14 +487,19 @@ class MainWindow(QMainWindow):
         if self.ctx.running:
             self._show_power()
         if restart:
-            self.notice.show_message(
-                "Some settings apply after a restart of the service",
-                "Waiting: " + ", ".join(restart),
-                "Press Restart now (the queue is kept; sending pauses for a moment).",
-                level="info",
-                actions=[("restart", "Restart now")],
-            )
+            self.on_restart_waiting(restart)
         self.post("Settings saved")
+
+    @Slot(object)
+    def on_restart_waiting(self, keys: list[str]) -> None:
+        """Saved values (from Settings, or an edit of the config file) wait for a restart."""
+        self.notice.show_message(
+            "Some settings apply after a restart of the service",
+            "Waiting: " + ", ".join(keys),
+            "Press Restart now (the queue is kept; sending pauses for a moment).",
+            level="info",
+            actions=[("restart", "Restart now")],
+        )
 
     @Slot()
     def bring_to_front(self) -> None:

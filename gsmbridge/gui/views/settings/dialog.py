@@ -20,7 +20,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.config import Settings
+from gsmbridge.config import Settings, changed_keys
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.views.settings.desktop import DesktopPage
@@ -173,7 +173,7 @@ class SettingsDialog(QDialog):
             "Save settings",
             self.ctx.save_and_apply,
             new,
-            None,
+            changed_keys(self.original, new),  # what was changed here, nothing else
             password or None,
             on_done=self._saved,
             on_error=self._save_failed,
