@@ -31,6 +31,7 @@ from gsmbridge.web.auth import BasicAuth
 from gsmbridge.web.metrics import make_registry, metrics_open, public_refusal
 from gsmbridge.web.refusals import SLOW_S, RefusalKind, WebhookWatch, client_of, printable
 from gsmbridge.web.webhook import (
+    AUTH_REFUSAL,
     PATH,
     WebhookRoute,
     answer,
@@ -146,7 +147,9 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             return None
         if request.path == "/metrics" and metrics_open(settings, request.headers.keys()):
             return None
-        refusal = auth.refusal(request.headers.get("Authorization"))
+        refusal: tuple[RefusalKind, str] | None = request.environ.get(AUTH_REFUSAL)
+        if refusal is None:  # not already refused by WebhookRoute
+            refusal = auth.refusal(request.headers.get("Authorization"))
         if refusal is not None:
             if request.path == PATH:
                 refused(401, *refusal)
@@ -169,7 +172,8 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             refused(413, RefusalKind.TOO_LARGE, too_large_message(settings.server.max_body_bytes))
         elif code == 405 and request.path == PATH:
             refused(405, RefusalKind.METHOD, f"method {request.method} (CometChat posts)")
-        elif code == 404 and request.method == "POST":  # CometChat's URL with a wrong path
+        elif code == 404 and request.method == "POST" and not request.path.startswith("/api/"):
+            # CometChat's URL with a wrong path (the API's own 404s name the job or reply)
             path = printable(request.path)
             refused(404, RefusalKind.PATH, f"POST to {path}: no such endpoint, not {PATH}")
         return _error(code, messages.get(code, exc.description or exc.name))

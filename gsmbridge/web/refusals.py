@@ -65,7 +65,10 @@ HINTS: Mapping[RefusalKind, str] = {
     ),
     RefusalKind.NOT_JSON: "CometChat posts JSON; check what posts to this URL.",
     RefusalKind.TOO_DEEP: "CometChat posts JSON; check what posts to this URL.",
-    RefusalKind.INVALID: "The log says which field is wrong.",
+    RefusalKind.INVALID: (
+        "CometChat's SMS notifications carry trigger, webhook and data.to.uid: check what "
+        "posts to this URL, or whether CometChat changed its payload."
+    ),
     RefusalKind.TOO_LARGE: "Raise server.max_body_bytes if CometChat's notifications are this big.",
     RefusalKind.CONTENT_TYPE: "CometChat posts application/json; check what posts to this URL.",
     RefusalKind.METHOD: "CometChat posts (POST); opening the URL in a browser also gives this.",

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PATH = "/webhook"
+AUTH_REFUSAL = "gsmbridge.auth_refusal"  # environ key: why the credentials were refused
 JSON_TYPE = "application/json"
 Headers = list[tuple[str, str]]
 _STATUS_LINES = {s.value: f"{s.value} {s.phrase.upper()}" for s in HTTPStatus}
@@ -142,9 +143,13 @@ class WebhookRoute:
             length.isdigit()
             and int(length) <= self._max_body()
             and is_json_type(environ.get("CONTENT_TYPE", "").partition(";")[0].strip())
-            and self._auth().check(environ.get("HTTP_AUTHORIZATION"))
         ):
-            return self.app(environ, start_response)  # Flask answers 401, 413, 415...
+            return self.app(environ, start_response)  # Flask answers 413, 415...
+        refusal = self._auth().refusal(environ.get("HTTP_AUTHORIZATION"))
+        if refusal is not None:
+            # Flask answers the 401 with this reason: a wrong password's scrypt runs once.
+            environ[AUTH_REFUSAL] = refusal
+            return self.app(environ, start_response)
         watch = self._watch
 
         def refused(kind: RefusalKind, reason: str) -> None:

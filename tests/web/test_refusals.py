@@ -134,11 +134,39 @@ def test_a_body_waitress_refuses_itself_is_a_refusal_too(
     assert webhook_status(client)["last_refused"]["kind"] == "too-large"
 
 
+def test_a_wrong_password_costs_one_scrypt_not_two(
+    settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A flood of wrong passwords: WebhookRoute's refusal reaches Flask's 401 with it."""
+    from gsmbridge.config import hash_password
+    from gsmbridge.web import auth
+
+    settings.auth.password_hash, settings.auth.password = hash_password(PASSWORD), ""
+    checked: list[str] = []
+    real = auth.verify_password
+
+    def counting(password: str, stored: str) -> bool:
+        checked.append(password)
+        return real(password, stored)
+
+    monkeypatch.setattr(auth, "verify_password", counting)
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        client = Client(bridge.web.port, USER, PASSWORD)
+        assert client.post("/webhook", payload(), headers=basic(USER, "nope"))[0] == 401
+        assert checked == ["nope"]
+        assert webhook_status(client)["last_refused"]["kind"] == "wrong-password"
+    finally:
+        bridge.stop()
+
+
 def test_api_mistakes_are_not_webhook_refusals(
     bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:
     assert client.get("/api/jobs", auth=False)[0] == 401  # the API's own client sees it
     assert client.get("/no-such-page")[0] == 404  # a browser, a scanner
+    assert client.post("/api/jobs/x/retry")[0] == 404  # the API's client sees it
     assert webhook_status(client)["refused_last_hour"] == 0
     assert warnings(caplog) == []
 
