@@ -128,3 +128,48 @@ def test_today_counts_as_the_statistics_do(settings: Settings, tmp_path) -> None
         assert store_stats.counts_today(store) == {"sent": 1, "delivered": 0, "failed": 1}
     finally:
         bridge.stop()
+
+
+def test_a_pause_outlives_a_restart_and_says_so(settings: Settings, tmp_path, caplog) -> None:
+    """Pause sending (no credit, a bad SIM) was forgotten at the next start: sending
+    resumed without a word."""
+    import logging
+    import time
+
+    from gsmbridge.simulator import fast_options
+    from tests.conftest import PASSWORD, USER
+    from tests.helpers import Client, payload
+
+    settings.modem.port = ["sim"]
+    settings.limits.per_minute = 0
+    data = tmp_path / "data"
+    first = Bridge(settings, data, simulator_options=fast_options())
+    first.start()
+    first.pause_sending()
+    first.stop()
+
+    second = Bridge(settings, data, simulator_options=fast_options())
+    with caplog.at_level(logging.WARNING, logger="gsmbridge.service"):
+        second.start()
+    try:
+        assert second.sending_paused
+        assert any("Sending is paused, as it was left" in r.getMessage() for r in caplog.records)
+        assert second.status()["sending_paused"] is True
+        client = Client(second.web.port, USER, PASSWORD)
+        status, _, body = client.post("/webhook", payload(data__to__uid="held"))
+        assert status == 200
+        time.sleep(0.5)
+        assert second.store.get(body["id"]).state is State.QUEUED  # held by the pause
+        second.resume_sending()
+        deadline = time.monotonic() + 10
+        while second.store.get(body["id"]).state not in (State.SENT, State.DELIVERED):
+            assert time.monotonic() < deadline
+            time.sleep(0.05)
+    finally:
+        second.stop()
+    third = Bridge(settings, data, simulator_options=fast_options())
+    third.start()
+    try:
+        assert not third.sending_paused  # resumed is remembered too
+    finally:
+        third.stop()

@@ -178,3 +178,37 @@ def clear_running_ports(data_dir: Path) -> None:
         (Path(data_dir) / PORTS_FILE).unlink(missing_ok=True)
     except OSError:
         pass
+
+
+# -- Pause sending, remembered across restarts -----------------------------------------
+# A person pauses for a reason (no credit, a bad SIM): a restart (the PC's, or Restart
+# service) must not resume sending without a word.  The file holds when it was paused.
+PAUSED_FILE = "sending.paused"
+
+
+def remember_paused(data_dir: Path, paused: bool, at: float) -> str:
+    """Write (or remove) the pause; return "" or why it could not be kept."""
+    path = Path(data_dir) / PAUSED_FILE
+    try:
+        if paused:
+            path.write_text(f"{at:.0f}\n", "utf-8")
+        else:
+            path.unlink(missing_ok=True)
+    except OSError as exc:
+        return f"{path}: {exc.strerror or exc}"
+    return ""
+
+
+def paused_since(data_dir: Path) -> float | None:
+    """When sending was paused, if it still is; None when it is not paused."""
+    path = Path(data_dir) / PAUSED_FILE
+    try:
+        text = path.read_text("utf-8").strip()
+    except FileNotFoundError:
+        return None
+    except OSError:
+        return 0.0  # there but unreadable: still paused, since unknown
+    try:
+        return float(text)
+    except ValueError:
+        return 0.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import time
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +26,12 @@ from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import EventHub
 from gsmbridge.core.housekeeping import Housekeeping
 from gsmbridge.core.incoming import SmsReceiver
-from gsmbridge.core.instance import clear_running_ports, write_running_ports
+from gsmbridge.core.instance import (
+    clear_running_ports,
+    paused_since,
+    remember_paused,
+    write_running_ports,
+)
 from gsmbridge.core.intake import Accepted, Intake
 from gsmbridge.core.optout import OptOuts
 from gsmbridge.core.power import PowerWatch
@@ -237,6 +243,15 @@ class Bridge:
         self.sender = Sender(self.store, modems, self.settings, self.events)
         self.modems.start()
         self.sender.refuse = self.opt_outs.refuse  # for jobs queued before a STOP
+        since = paused_since(self.data_dir)
+        if since is not None:
+            self.sender.pause()
+            when = time.strftime("%Y-%m-%d %H:%M", time.localtime(since)) if since else "earlier"
+            log.warning(
+                "Sending is paused, as it was left (since %s): webhooks are taken and "
+                "queued; Resume sending in the window's gsmbridge menu",
+                when,
+            )
         self.sender.start()
         self.replies.start()
 
@@ -362,8 +377,16 @@ class Bridge:
         sender = self.sender
         if sender is not None:
             sender.pause()
+            self._remember_pause(True)
 
     def resume_sending(self) -> None:
         sender = self.sender
         if sender is not None:
             sender.resume()
+            self._remember_pause(False)
+
+    def _remember_pause(self, paused: bool) -> None:
+        problem = remember_paused(self.data_dir, paused, time.time())
+        if problem:
+            state = "paused" if paused else "resumed"
+            log.warning("Sending %s, but this is not kept for the next start: %s", state, problem)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 
@@ -114,3 +115,19 @@ def test_restart_service_keeps_the_simulator_outbox(gui, qtbot):
     panel = gui.window.modem_panel
     panel.refresh_outbox()
     assert panel.outbox.rowCount() == 1
+
+
+def test_a_pause_left_at_quit_is_shown_at_the_next_start(gui_factory, qtbot, tmp_path):
+    from gsmbridge.core.instance import remember_paused
+
+    data = tmp_path / "paused-data"
+    data.mkdir()
+    assert remember_paused(data, True, time.time()) == ""
+    app = gui_factory(data_dir=data)
+    window = app.window
+    qtbot.waitUntil(lambda: app.ctx.bridge.sending_paused, timeout=5000)
+    assert window.act.pause.isChecked()
+    assert window.act.pause.text() == "Resume sending"
+    assert "paused" in window.windowTitle()
+    window.act.pause.setChecked(False)
+    qtbot.waitUntil(lambda: not (data / "sending.paused").exists(), timeout=5000)
