@@ -26,6 +26,7 @@ log = logging.getLogger("gsmbridge.modem.setup")
 
 PIN_REJECTED = "PIN rejected; not retried automatically"
 CONFIGURED_PIN_REJECTED = "this SIM rejected the configured PIN; it is not entered again"
+LAST_TRY_HELD_BACK = "the configured PIN is not entered by itself on the SIM's last try"
 
 _BUSY = {("cme", 14), ("cme", 515), ("cms", 314), ("cms", 515)}
 _NO_SIM = {("cme", 10), ("cms", 310), ("cme", 13), ("cms", 313)}
@@ -348,7 +349,9 @@ class Initialiser:
 
     def choose_pin(self) -> str | None:
         """The PIN to enter now, or None to wait for a person: the one they typed (once),
-        else the configured one unless this SIM rejected it."""
+        else the configured one unless this SIM rejected it or has one try left (the
+        memory lasts one run: a wrong configured PIN costs a try per start, and a
+        service restarted in a loop must not use the last one)."""
         memory = self.modem.pin
         if memory.entered:
             pin, memory.entered = memory.entered, None
@@ -362,6 +365,8 @@ class Initialiser:
             memory.reject(pin, iccid=self._iccid or "", tries=self._tries, error=error)
             log.error("SIM PIN: %s", error)
             return None
+        if self._tries == 1:
+            return None  # an earlier run's wrong PINs are not remembered; the SIM's are
         return pin
 
     def enter(self, pin: str) -> None:
@@ -407,14 +412,26 @@ class Initialiser:
             elif configured in modem.pin.rejected:  # then another PIN unlocked this SIM
                 why = CONFIGURED_PIN_REJECTED
                 said = f"{why}: enter the PIN"
+            elif configured and modem.status.pin_tries == 1:
+                why = LAST_TRY_HELD_BACK
+                said = f"{why}: enter the PIN"
             else:
                 why, said = "no PIN is configured", "SIM PIN required: enter the PIN"
             modem.set_status(state=ModemState.PIN_REQUIRED, last_error=f"{said} — {tries}")
+            if why == LAST_TRY_HELD_BACK:  # a restart would hold it back again
+                todo = (
+                    "Enter the PIN in the window's Modem tab (or save it in Settings), or "
+                    "unlock the SIM in a phone"
+                )
+            else:
+                todo = (
+                    "Set modem.pin in the config and restart (or enter the PIN in the "
+                    "window's Modem tab)"
+                )
             self.announce(
                 logging.WARNING,
                 f"The SIM in {modem.url} waits for its PIN ({why} — {tries}): nothing is sent "
-                "until it is unlocked. Set modem.pin in the config and restart (or enter the "
-                "PIN in the window's Modem tab)",
+                f"until it is unlocked. {todo}",
             )
         while True:
             event = modem.next_event(3600.0, self.channel)

@@ -9,7 +9,7 @@ import logging
 
 import pytest
 
-from gsmbridge.modem.setup import CONFIGURED_PIN_REJECTED, PIN_REJECTED
+from gsmbridge.modem.setup import CONFIGURED_PIN_REJECTED, LAST_TRY_HELD_BACK, PIN_REJECTED
 from tests.modem.conftest import RecordingListener, wait_until
 
 SETTLE_S = 0.5  # a wrong automatic entry follows the SIM check within milliseconds
@@ -153,6 +153,29 @@ def test_a_pin_typed_right_leaves_the_configured_one_rejected(sim_factory, modem
     assert modem.status.last_error == (
         f"{CONFIGURED_PIN_REJECTED}: enter the PIN — 3 tries left before the SIM locks"
     )
+
+
+def test_restarts_with_a_wrong_configured_pin_never_use_the_last_try(
+    sim_factory, modem_factory, caplog
+):
+    """The memory lasts one run: each start enters the configured PIN once, but never on
+    the SIM's last try (a service restarted in a loop would lock it)."""
+    caplog.set_level(logging.INFO, logger="gsmbridge")
+    sim = sim_factory(pin="9999")
+    for start, (attempts, checks) in enumerate(((1, 2), (2, 4), (2, 5)), 1):
+        modem = modem_factory(sim.url, pin="1234")  # a new run: nothing remembered
+        pin_required(sim, modem, attempts=attempts, checks=checks)
+        if start < 3:
+            modem.stop()
+    assert sim.pin_attempts == ["1234", "1234"]
+    assert sim.modem.sim.state == "SIM PIN" and sim.modem.sim.pin_tries_left == 1
+    assert modem.status.last_error == (
+        f"{LAST_TRY_HELD_BACK}: enter the PIN — 1 try left before the SIM locks"
+    )
+    text = waits(caplog, "waits for its PIN")[-1].getMessage()
+    assert LAST_TRY_HELD_BACK in text and "unlock the SIM in a phone" in text
+    modem.enter_pin("9999")  # typed by a person: entered
+    assert modem.wait_ready(5)
 
 
 def waits(caplog: pytest.LogCaptureFixture, words: str) -> list[logging.LogRecord]:
