@@ -102,6 +102,9 @@ class GuiApp(QObject):
         if self.tray is not None:
             self.tray.show()
         if self.config_error is not None:
+            # In the log file and the Log tab too: stderr is nowhere a desktop user looks.
+            for said in self.config_error.problems or (str(self.config_error),):
+                log.warning("Configuration: %s", getattr(said, "message", said))
             problem = explain_start_error(
                 self.config_error, self.ctx.settings, self.ctx.config_path
             )

@@ -144,3 +144,18 @@ def test_a_fixed_file_ends_the_lock_out_and_the_window_says_so(
     assert "401" not in notice.advice.text()
     assert app.ctx.desired.auth.username == "cc" and not app.ctx.desired.auth.unreadable
     assert app.ctx.desired.auth.password_hash == app.ctx.settings.auth.password_hash
+
+
+def test_config_problems_reach_the_log_not_only_stderr(gui_factory, qtbot, tmp_path, caplog):
+    """The desktop app printed them on stderr, which a desktop user never sees: the
+    log file and the Log tab had nothing to say why a limit was not the one written."""
+    import logging
+
+    text = FILE.format(hash=hash_password("file-password"))
+    path = broken_file(tmp_path, text.replace("per_minute = 3", 'per_minute = "ten"'))
+    with caplog.at_level(logging.WARNING, logger="gsmbridge.gui.app"):
+        start_like_main(gui_factory, path)
+    said = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Configuration: ")]
+    assert len(said) == 2
+    assert any("limits.per_minute" in line and "line 13" in line for line in said), said
+    assert any("close_to_tary" in line for line in said)
