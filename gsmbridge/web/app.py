@@ -152,7 +152,11 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             refusal = auth.refusal(request.headers.get("Authorization"))
         if refusal is not None:
             if request.path == PATH:
-                refused(401, *refusal)
+                kind, reason = refusal
+                if request.method != "POST":
+                    method = printable(request.method, 10)
+                    reason += f"; a {method}, not CometChat's POST (a browser opening the URL?)"
+                refused(401, kind, reason)
             return _error(
                 401,
                 "missing or wrong credentials (HTTP Basic Auth)",

@@ -90,6 +90,13 @@ CASES: list[tuple[str, dict[str, Any], int, str, str]] = [
     ),
     ("just too large", {"body": b" " * (1 << 20) + b"{}"}, 413, "too-large", "max_body_bytes"),
     ("method", {"method": "GET"}, 405, "method", "method GET"),
+    (
+        "browser visit",
+        {"method": "GET", "auth": False},
+        401,
+        "no-credentials",
+        "no credentials sent (no Authorization header); a GET, not CometChat's POST",
+    ),
     ("path", {"path": "/webhok"}, 404, "path", "POST to /webhok"),
 ]
 
