@@ -27,6 +27,8 @@ class State(StrEnum):
 RETRYABLE = (State.FAILED, State.CANCELLED, State.SENT, State.DELIVERED, State.QUEUED)
 WENT_OUT = (State.SENT, State.DELIVERED)
 CANCELLABLE = (State.QUEUED, State.NEEDS_NUMBER, State.FAILED)
+# A number can be changed on a job not under way nor gone out (Store.set_number).
+NUMBER_EDITABLE = (State.NEEDS_NUMBER, State.QUEUED, State.FAILED, State.CANCELLED)
 
 
 @dataclass

@@ -15,6 +15,7 @@ from typing import Any
 from gsmbridge.core.db import Database, StoreClosed, StoreConfigError, StoreUnavailable
 from gsmbridge.core.models import (
     CANCELLABLE,
+    NUMBER_EDITABLE,
     RETRYABLE,
     WENT_OUT,
     Contact,
@@ -313,7 +314,7 @@ class Store(SendingStore, InboxStore, NodesStore):
     def set_number(self, ids: Iterable[int], number: str) -> list[int]:
         """Give jobs a (normalised) number and queue the ones that were waiting for it."""
         now = self.clock()
-        allowed = (State.NEEDS_NUMBER, State.QUEUED, State.FAILED, State.CANCELLED)
+        allowed = NUMBER_EDITABLE
         return self._update_ids(
             ids,
             allowed,

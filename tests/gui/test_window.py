@@ -67,6 +67,25 @@ def test_cancel_retry_and_edit_number_change_the_store(gui, qtbot):
     qtbot.waitUntil(lambda: view.model.row_of(other) == -1, timeout=5000)
 
 
+def test_edit_number_is_off_for_a_job_under_way_or_gone_out(gui, qtbot):
+    """It was on for a sent job, and its OK said "New number set on 0 jobs"."""
+    status, _, body = client_for(gui).post("/webhook", unique_payload())
+    assert status == 200
+    view = gui.window.queue
+    store = gui.ctx.bridge.store
+    went_out = (State.SENT, State.DELIVERED)
+    qtbot.waitUntil(lambda: store.get(body["id"]).state in went_out, timeout=15000)
+
+    def shown_as_gone_out() -> bool:
+        job = view.model.job(view.model.row_of(body["id"]))
+        return job is not None and job.state in went_out
+
+    qtbot.waitUntil(shown_as_gone_out, timeout=5000)
+    view.select_ids([body["id"]])
+    assert not view.act_edit.isEnabled()
+    assert view.act_retry.isEnabled()  # sending it again is still offered
+
+
 def test_port_in_use_shows_banner(gui_factory, gui_settings, qtbot):
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from gsmbridge.core.models import CANCELLABLE, RETRYABLE, WENT_OUT, Job, State
+from gsmbridge.core.models import CANCELLABLE, NUMBER_EDITABLE, RETRYABLE, WENT_OUT, Job, State
 from gsmbridge.core.store import Store
 from gsmbridge.gui.compat import emit
 from gsmbridge.gui.context import AppContext
@@ -278,7 +278,8 @@ class QueueView(QWidget):
         running = self.ctx.store is not None
         self.act_retry.setEnabled(running and any(j.state in RETRYABLE for j in jobs))
         self.act_cancel.setEnabled(running and any(j.state in CANCELLABLE for j in jobs))
-        self.act_edit.setEnabled(running and bool(jobs) and len({j.uid for j in jobs}) == 1)
+        editable = [j for j in jobs if j.state in NUMBER_EDITABLE]  # not sending, not sent
+        self.act_edit.setEnabled(running and bool(editable) and len({j.uid for j in jobs}) == 1)
         self.act_delete.setEnabled(running and any(j.state is not State.SENDING for j in jobs))
         self.act_copy_text.setEnabled(bool(jobs))
         self.act_copy_json.setEnabled(bool(jobs))
@@ -411,8 +412,9 @@ class QueueView(QWidget):
 
     @Slot()
     def edit_number_selected(self) -> None:
-        jobs = self.selected_jobs()
-        if not jobs or len({j.uid for j in jobs}) != 1:
+        selected = self.selected_jobs()
+        jobs = [j for j in selected if j.state in NUMBER_EDITABLE]
+        if not jobs or len({j.uid for j in selected}) != 1:
             return
         first = jobs[0]
         who = f"{first.name} ({first.uid})" if first.name else first.uid
