@@ -217,8 +217,9 @@ def test_an_edit_of_the_config_file_reaches_the_dialogs_and_offers_a_restart(gui
     waiting = gui.ctx.bridge.live.apply_file(edited, ["limits.per_minute", "server.port"])
     assert waiting == ["server.port"]
     assert gui.ctx.settings.limits.per_minute == 45
-    qtbot.waitUntil(lambda: gui.window.notice.isVisibleTo(gui.window), timeout=3000)
-    assert "server.port" in gui.window.notice.message.text()
+    notice = gui.window.notice  # the signal crosses threads: queued
+    qtbot.waitUntil(lambda: "server.port" in notice.message.text(), timeout=5000)
+    assert notice.isVisibleTo(gui.window)
     # The dialog opened before the edit: saving something else keeps the edit.
     dialog.limits.per_recipient.setText("5")
     with qtbot.waitSignal(dialog.saved, timeout=10000):
