@@ -635,6 +635,7 @@ class Modem:
             if event is not None:
                 kind, _ = event
                 if kind == "pin":
+                    self.pin.entered = None  # not kept for the next time the SIM asks
                     log.info("PIN entered but the SIM is already unlocked; ignored")
                 elif kind == "poll":
                     next_poll = min(next_poll, time.monotonic())

@@ -437,6 +437,7 @@ class Initialiser:
             event = modem.next_event(3600.0, self.channel)
             if event is not None and event[0] == "pin":
                 if puk:
+                    modem.pin.entered = None  # not kept for once the PUK unlocked the SIM
                     log.warning("The SIM needs its PUK, not a PIN; PIN ignored")
                     continue
                 modem.set_status(state=ModemState.CONNECTING, last_error="")

@@ -178,6 +178,29 @@ def test_restarts_with_a_wrong_configured_pin_never_use_the_last_try(
     assert modem.wait_ready(5)
 
 
+def test_a_pin_typed_while_the_sim_needs_no_pin_is_not_kept_for_later(sim_factory, modem_factory):
+    """A PIN typed while the SIM needs its PUK (or is unlocked) is ignored, not entered
+    by itself the next time the SIM asks for a PIN."""
+    sim = sim_factory(pin="9999")
+    sim.modem.sim.state = "SIM PUK"
+    modem = modem_factory(sim.url)
+    assert wait_until(lambda: modem.status.state == "puk-required")
+    modem.enter_pin("1111")
+    assert wait_until(lambda: modem.pin.entered is None)
+    sim.modem.sim.state = "SIM PIN"  # the PUK was entered in a phone
+    modem.reconnect()
+    pin_required(sim, modem, attempts=0, checks=2)
+    modem.enter_pin("9999")
+    assert modem.wait_ready(5)
+    modem.enter_pin("2222")  # unlocked meanwhile
+    assert wait_until(lambda: modem.pin.entered is None)
+    sim.modem.sim.state = "SIM PIN"  # a power cut
+    checks = sim.commands.count("AT+CPIN?")
+    modem.reconnect()
+    pin_required(sim, modem, attempts=1, checks=checks + 1)
+    assert sim.pin_attempts == ["9999"]
+
+
 def waits(caplog: pytest.LogCaptureFixture, words: str) -> list[logging.LogRecord]:
     return [r for r in caplog.records if words in r.getMessage()]
 
