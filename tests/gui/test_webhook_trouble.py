@@ -87,3 +87,15 @@ def test_a_slow_answer_says_how_long_and_why(qtbot):
     assert header.trouble.styleSheet() == WARN_STYLE
     tip = header.trouble.toolTip()
     assert "took 11.1 s to answer" in tip and why in tip and "about 2 s" in tip
+
+
+def test_a_long_reason_is_cut_in_the_header_and_whole_in_its_tooltip(qtbot):
+    header = HeaderBar()
+    qtbot.addWidget(header)
+    reason = "wrong user name '" + "u" * 64 + "…' and wrong password"
+    refusal = Refusal(time.time(), 401, RefusalKind.WRONG_USER, reason, "10.0.0.9")
+    header.set_webhook_trouble(
+        WebhookTrouble(refused=((int(time.time() // 60), 1),), last_refusal=refusal)
+    )
+    assert header.trouble.text().endswith("— " + reason[:59] + "…")
+    assert reason in header.trouble.toolTip()

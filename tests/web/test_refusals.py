@@ -168,6 +168,19 @@ def test_a_wrong_password_costs_one_scrypt_not_two(
         bridge.stop()
 
 
+def test_a_client_cannot_write_lines_into_the_log(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The user name given is quoted without control characters; a tunnel's forwarded
+    address is named beside the peer's."""
+    headers = {**basic("ev\nil\x1b[31m", "x"), "X-Forwarded-For": "203.0.113.5, 10.0.0.1"}
+    assert client.post("/webhook", payload(), headers=headers)[0] == 401
+    [line] = warnings(caplog)
+    assert "\n" not in line and "\x1b" not in line
+    assert "wrong user name 'ev?il?[31m' and wrong password" in line
+    assert "(from 203.0.113.5 through 127.0.0.1)" in line
+
+
 def test_api_mistakes_are_not_webhook_refusals(
     bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -238,7 +238,8 @@ class HeaderBar(QFrame):
                 tips.append("Webhooks were accepted since the last refusal.")
             else:
                 # Every notification since is lost: CometChat does not send a refused one again.
-                texts.append(f"⚠ Webhooks refused: {refused:,} in the last hour — {last.reason}")
+                reason = last.reason if len(last.reason) <= 60 else last.reason[:59] + "…"
+                texts.append(f"⚠ Webhooks refused: {refused:,} in the last hour — {reason}")
                 style = ERROR_STYLE
             tips.insert(
                 0,
