@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import re
 import sqlite3
 import threading
 import time
@@ -275,8 +276,11 @@ def test_a_webhook_held_up_by_a_locked_database_is_a_warning_with_the_reason(
     assert status == 200 and body["status"] == "queued"
     assert took >= 2.4
     [line] = [w for w in warnings(caplog) if "to answer" in w]
-    assert line.startswith("A webhook took 2.") and "CometChat waits about 2 s" in line
-    assert "the queue database was locked by another program for 2." in line
+    # The figures depend on the machine's load: 2.5 s of lock, a little more of answer.
+    assert re.match(r"A webhook took (\d+\.\d) s to answer \(200\)", line), line
+    assert "CometChat waits about 2 s" in line
+    locked = re.search(r"the queue database was locked by another program for (\d+\.\d) s", line)
+    assert locked and 2.4 <= float(locked[1]) <= took, line
     assert str(bridge.store.path) in line
     slow = webhook_status(client)
     assert slow["slow_last_hour"] == 1
