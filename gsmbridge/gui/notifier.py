@@ -1,4 +1,5 @@
-"""Desktop notifications: a failed SMS, a reply, a modem lost, said through the tray.
+"""Desktop notifications: a failed SMS, a reply, a modem lost, webhooks refused, said
+through the tray.
 
 Kept out of the main window: which events deserve a notification, and how a burst of
 them becomes one, is its own concern.  Without a tray (none on this desktop, or the
@@ -17,6 +18,7 @@ from gsmbridge.core.phones import mask_number
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.throttle import Throttle
 from gsmbridge.modem.status import ModemStatus
+from gsmbridge.web.refusals import WebhookTrouble
 
 FAILED_BURST_MS = 1000  # one notification for a burst of failures
 REPLY_PREVIEW = 120  # characters of a reply shown
@@ -39,6 +41,7 @@ class DesktopNotifier(QObject):
         self._failed: list[int] = []
         self._failed_throttle = Throttle(FAILED_BURST_MS, self._say_failed, self)
         self._replies_seen: set[int] = set()
+        self._refusal_told: float | None = None  # when the refusals last told began
 
     def say(self, title: str, message: str, *, warning: bool = True) -> None:
         if self.tray is not None:
@@ -57,6 +60,19 @@ class DesktopNotifier(QObject):
     def modem_changed(self, before: ModemStatus | None, status: ModemStatus) -> None:
         if before is not None and before.ready and not status.ready:
             self.say(f"Modem {status.port} lost", status.last_error or status.state)
+
+    @Slot(object)
+    def webhook_trouble(self, trouble: object) -> None:
+        """Webhooks refused with none accepted since: said once per streak.  The app
+        lives in the tray, and every notification refused meanwhile is lost."""
+        if not isinstance(trouble, WebhookTrouble) or trouble.accepted_since:
+            self._refusal_told = None  # accepted again (or a new run): a new streak is told
+            return
+        last = trouble.last_refusal
+        if last is None or self._refusal_told is not None:
+            return
+        self._refusal_told = last.at
+        self.say(f"Webhooks refused: {last.reason}", f"{last.hint} CometChat does not resend them.")
 
     @Slot(object)
     def reply_received(self, message: IncomingSms) -> None:

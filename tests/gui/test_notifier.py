@@ -82,3 +82,26 @@ def test_without_a_tray_nothing_is_shown_and_nothing_breaks(gui, qtbot) -> None:
     fail_from_a_worker(gui.ctx.bridge, make_jobs(gui.ctx.bridge, 1), "x")
     qtbot.wait(1200)
     assert gui.ctx.running
+
+
+def test_refused_webhooks_are_told_once_per_streak(gui, qtbot) -> None:
+    """The app lives in the tray: a password mistyped in CometChat's dashboard showed
+    only in the window's header, and every notification meanwhile was lost."""
+    from tests.gui.conftest import client_for, unique_payload
+
+    tray = RecordingTray()
+    gui.window.notifier.tray = tray
+    client = client_for(gui)
+    wrong = {"Authorization": client.auth_header(password="not-it")}
+    for _ in range(3):
+        assert client.post("/webhook", unique_payload(), headers=wrong)[0] == 401
+    qtbot.waitUntil(lambda: len(tray.notes) == 1, timeout=5000)
+    title, message, warning = tray.notes[0]
+    assert title.startswith("Webhooks refused: wrong password") and warning
+    assert "does not resend" in message
+    qtbot.wait(700)  # the window hears of a flood at most every 0.5 s: still one note
+    assert len(tray.notes) == 1
+    assert client.post("/webhook", unique_payload())[0] == 200  # the streak ends
+    qtbot.wait(700)
+    assert client.post("/webhook", unique_payload(), headers=wrong)[0] == 401
+    qtbot.waitUntil(lambda: len(tray.notes) == 2, timeout=5000)

@@ -227,6 +227,7 @@ class MainWindow(QMainWindow):
         connect_queued(events.tunnel_changed, self.on_tunnel_changed)
         connect_queued(events.tunnel_changed, self.tunnel_panel.on_tunnel_changed)
         connect_queued(events.webhook_trouble_changed, self.header.set_webhook_trouble)
+        connect_queued(events.webhook_trouble_changed, self.notifier.webhook_trouble)
         connect_queued(events.sms_received, self.inbox.on_sms_received)
         connect_queued(events.jobs_changed, self.inbox.on_history_changed)
         if tray is not None:
