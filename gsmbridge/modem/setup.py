@@ -425,8 +425,8 @@ class Initialiser:
                 )
             else:
                 todo = (
-                    "Set modem.pin in the config and restart (or enter the PIN in the "
-                    "window's Modem tab)"
+                    "Set modem.pin in the config file (a running gsmbridge tries it within "
+                    "seconds), or enter the PIN in the window's Modem tab"
                 )
             self.announce(
                 logging.WARNING,
