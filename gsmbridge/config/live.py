@@ -112,8 +112,9 @@ class LiveSettings:
         if live:
             log.info("%s changed: %s now in use", where, ", ".join(live))
         if waiting:
+            verb = "applies" if len(waiting) == 1 else "apply"
             log.warning(
-                "%s changed: %s apply after a restart of the service", where, ", ".join(waiting)
+                "%s changed: %s %s after a restart of the service", where, ", ".join(waiting), verb
             )
             for observer in self._waiting:
                 observer(waiting, values)

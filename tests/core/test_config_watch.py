@@ -202,7 +202,7 @@ def test_other_edits_apply_live_or_are_said_to_wait_for_a_restart(
     ) in said
     assert (
         "WARNING",
-        f"{config_file} changed: server.port apply after a restart of the service",
+        f"{config_file} changed: server.port applies after a restart of the service",
     ) in said
     german["data"]["to"]["uid"] = "de-2"
     assert client.post("/webhook", german)[2]["status"] == "queued"  # +49 now
