@@ -31,7 +31,7 @@ from gsmbridge.core.db import StoreUnavailable
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import IncomingSms
 from gsmbridge.core.optout import CONFIRM_UID, Keyword, OptOuts
-from gsmbridge.core.phones import mask
+from gsmbridge.core.phones import InvalidNumber, mask, normalise
 from gsmbridge.core.sender import backoff_delay
 from gsmbridge.core.store_inbox import MISSING
 from gsmbridge.core.store_replies import (
@@ -317,11 +317,29 @@ class Replies:
     # -- user actions -------------------------------------------------------------------
 
     def post_again(self, ids: list[int]) -> list[int]:
-        """Post again replies that failed or were not posted (their conversation known)."""
+        """Post again replies that failed or were not posted (their conversation known).
+        One received while posting was off is looked up now that it is on."""
+        if self.settings.replies.to_cometchat:
+            for inbox_id in ids:
+                self._address_now(inbox_id)
         done = self.store.repost(ids)
         if done:
             self._wake.set()
         return done
+
+    def _address_now(self, inbox_id: int) -> None:
+        post = self.store.get_post(inbox_id)
+        if post is None or post.receiver or post.error != TURNED_OFF:
+            return
+        message = self.inbox.get_incoming(inbox_id)
+        if message is None:
+            return
+        try:
+            number: str | None = normalise(message.sender, self.settings.sending.default_region)
+        except InvalidNumber:
+            number = None
+        conversation, why = self._conversation(message, number)
+        self.store.address_post(inbox_id, conversation, "" if conversation else why)
 
     # -- the worker -----------------------------------------------------------------------
 

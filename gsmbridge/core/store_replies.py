@@ -323,6 +323,33 @@ class RepliesStore(StoreBase):
 
         return self._write(fn)
 
+    def address_post(self, inbox_id: int, conversation: Conversation | None, error: str) -> None:
+        """Give a reply recorded without a conversation (posting was off) the one found
+        now, or the reason none was; only while it is not posted."""
+        c = conversation
+
+        def fn(conn: Conn) -> None:
+            conn.execute(
+                "UPDATE reply_posts SET job_id=?, receiver=?, receiver_type=?, conversation=?,"
+                " on_behalf_of=?, app_id=?, region=?, note=?, error=?, updated_at=?"
+                " WHERE inbox_id=? AND receiver='' AND state='not-posted'",
+                (
+                    c.job_id if c else None,
+                    c.receiver if c else "",
+                    c.receiver_type if c else "",
+                    c.name if c else "",
+                    c.on_behalf_of if c else "",
+                    c.app_id if c else "",
+                    c.region if c else "",
+                    c.note if c else "",
+                    error,
+                    self.clock(),
+                    inbox_id,
+                ),
+            )
+
+        self._write(fn)
+
     def get_post(self, inbox_id: int) -> ReplyPost | None:
         row = (
             self._reader()

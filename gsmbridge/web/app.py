@@ -297,7 +297,11 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         if post is None:
             return _error(404, f"no reply {message_id} with a posting state")
         if not backend.replies.post_again([message_id]):
-            why = "its sender is unknown" if not post.receiver else f"it is {post.summary}"
+            why = (
+                (post.error or "its sender is unknown")
+                if not post.receiver
+                else (f"it is {post.summary}")
+            )
             return _error(409, f"reply {message_id} cannot be posted again: {why}")
         after = backend.replies.store.get_post(message_id) or post
         return jsonify(id=message_id, posting=after.to_dict())

@@ -227,6 +227,26 @@ def test_turned_off_nothing_is_posted(rig: Rig, cometchat: CometChatStub) -> Non
     assert rig.replies.store.get_post(message.id).error == TURNED_OFF
 
 
+def test_a_reply_from_while_posting_was_off_can_be_posted_once_it_is_on(
+    rig: Rig, cometchat: CometChatStub
+) -> None:
+    """Post again refused it as "its sender is unknown": its conversation was never
+    looked up, since posting was off when it came."""
+    sent_job(rig.store, ONE_TO_ONE)
+    rig.settings.replies.to_cometchat = False
+    message = rig.receive("hello")
+    stranger = rig.receive("who?", "+12125550999")
+    assert rig.replies.post_again([message.id]) == []  # still off: nothing
+    assert rig.replies.store.get_post(message.id).error == TURNED_OFF
+    rig.settings.replies.to_cometchat = True
+    assert rig.replies.post_again([message.id, stranger.id]) == [message.id]
+    rig.replies._work_once()
+    [posted] = cometchat.posts()
+    assert posted.body["receiver"] == "cometchat-uid-4"
+    assert rig.state(message) is PostState.POSTED
+    assert rig.replies.store.get_post(stranger.id).error == UNKNOWN_SENDER  # never as anybody
+
+
 def test_failing_twice_then_succeeding_is_posted_once_honouring_retry_after(
     rig: Rig, cometchat: CometChatStub
 ) -> None:
