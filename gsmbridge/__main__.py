@@ -274,11 +274,25 @@ def cmd_contacts_import(args: argparse.Namespace, settings: Settings) -> int:
         print(f"{args.file}:{line}: {problem}", file=sys.stderr)
     for line, note in result.notes:
         print(f"{args.file}{f':{line}' if line else ''}: note: {note}", file=sys.stderr)
+    when = ""
+    if result.released_jobs and _running_here(args):
+        # Another process's commit does not wake its sender (SQLite tells nobody): it
+        # finds them at its next look, at the latest a minute later.
+        when = " (the running gsmbridge sends them within a minute)"
     print(
         f"imported {result.imported} contact(s), {len(result.errors)} bad row(s), "
-        f"released {result.released_jobs} waiting job(s)"
+        f"released {result.released_jobs} waiting job(s){when}"
     )
     return 1 if result.errors else 0
+
+
+def _running_here(args: argparse.Namespace) -> bool:
+    from gsmbridge.core.instance import InstanceLock
+
+    try:
+        return InstanceLock(data_dir_from_args(args)).held_elsewhere()
+    except Exception:  # noqa: BLE001 - only a courtesy note hangs on it
+        return False
 
 
 def cmd_contacts_export(args: argparse.Namespace, settings: Settings) -> int:

@@ -270,3 +270,39 @@ def test_a_timeout_of_zero_or_less_says_more_than_zero(capsys) -> None:
         with pytest.raises(SystemExit):
             main(["modem", "ussd", "*100#", "--timeout", value])
         assert f"must be more than 0, not {value}" in capsys.readouterr().err
+
+
+def test_contacts_import_says_when_a_running_gsmbridge_sends_what_it_released(
+    home: Path, capsys
+) -> None:
+    """ "released 1 waiting job(s)", and the SMS went out 52 s later: the running app
+    does not hear of another process's commit until its next look."""
+    from gsmbridge.core.models import NewJob, State
+
+    store = Store(home / "data" / DB_NAME)
+    store.enqueue(
+        NewJob(uid="alice", name="Alice", text="hi", payload={}, dedup_key="k1",
+               state=State.NEEDS_NUMBER)
+    )  # fmt: skip
+    store.close()
+    holder = subprocess.Popen(  # a running gsmbridge: it holds the data directory's lock
+        [
+            sys.executable,
+            "-c",
+            "import sys; from pathlib import Path; from gsmbridge.core.instance import "
+            f"InstanceLock; lock = InstanceLock(Path({str(home / 'data')!r})); "
+            "lock.acquire(); print('held', flush=True); sys.stdin.read()",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "held"
+        csv_file = home / "in.csv"
+        csv_file.write_text("uid,phone\nalice,+14155550100\n", encoding="utf-8")
+        assert main(["contacts", "import", str(csv_file)]) == 0
+        out = capsys.readouterr().out
+        assert "released 1 waiting job(s) (the running gsmbridge sends them within a minute)" in out
+    finally:
+        holder.communicate("", timeout=10)
