@@ -130,6 +130,7 @@ class HeaderBar(QFrame):
         url_row.addWidget(self.url_kind)
         url_row.addSpacing(12)
         url_row.addWidget(self.auth)
+        url_row.addSpacing(12)
         url_row.addWidget(self.trouble)
         grid.addWidget(caption_webhook, 0, 0)
         grid.addLayout(url_row, 0, 1)
