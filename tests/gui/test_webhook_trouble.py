@@ -25,7 +25,7 @@ def test_a_wrong_password_turns_the_header_red_until_a_webhook_is_accepted(gui, 
     assert status == 401
     qtbot.waitUntil(lambda: header.trouble.isVisibleTo(header), timeout=5000)
     assert header.trouble.text() == (
-        f"⚠ Webhooks refused: 1 in the last hour — wrong password for user '{USER}'"
+        f"⚠ Webhooks refused: wrong password for user '{USER}' (1 in the last hour)"
     )
     assert header.trouble.styleSheet() == ERROR_STYLE
     tip = header.trouble.toolTip()
@@ -67,7 +67,9 @@ def test_an_hour_later_the_warning_is_gone(qtbot):
     qtbot.addWidget(header)
     header.set_webhook_trouble(_trouble(time.time() - 3 * 60))
     assert header.trouble.isVisibleTo(header)
-    assert header.trouble.text().startswith("⚠ Webhooks refused: 3 in the last hour")
+    assert (
+        header.trouble.text() == "⚠ Webhooks refused: Content-Type must be … (3 in the last hour)"
+    )
     assert header._trouble_timer.isActive()  # counts down while shown
     header.set_webhook_trouble(_trouble(time.time() - 62 * 60))
     assert not header.trouble.isVisibleTo(header)
@@ -89,13 +91,44 @@ def test_a_slow_answer_says_how_long_and_why(qtbot):
     assert "took 11.1 s to answer" in tip and why in tip and "about 2 s" in tip
 
 
-def test_a_long_reason_is_cut_in_the_header_and_whole_in_its_tooltip(qtbot):
-    header = HeaderBar()
-    qtbot.addWidget(header)
-    reason = "wrong user name '" + "u" * 64 + "…' and wrong password"
+def _refused(reason: str) -> WebhookTrouble:
     refusal = Refusal(time.time(), 401, RefusalKind.WRONG_USER, reason, "10.0.0.9")
-    header.set_webhook_trouble(
-        WebhookTrouble(refused=((int(time.time() // 60), 1),), last_refusal=refusal)
-    )
-    assert header.trouble.text().endswith("— " + reason[:59] + "…")
+    return WebhookTrouble(refused=((int(time.time() // 60), 8),), last_refusal=refusal)
+
+
+def test_a_long_refusal_never_widens_the_window(gui, qtbot):
+    """Review 8 finding 4: the red text's width became the window's minimum (1180 -> 1606
+    px on a 1400 px screen) and pushed the banner's buttons and the counts off-screen."""
+    window, header = gui.window, gui.window.header
+    qtbot.waitExposed(window)
+    window.resize(1000, window.height())
+    qtbot.waitUntil(lambda: window.width() == 1000)
+    before = (window.sizeHint().width(), window.minimumSizeHint().width())
+    reason = "wrong user name '" + "u" * 300 + "' and wrong password"
+    header.set_webhook_trouble(_refused(reason))
+    qtbot.wait(100)  # the layouts settle
+    assert header.trouble.isVisible()
+    assert window.width() == 1000
+    assert window.sizeHint().width() <= before[0]
+    assert window.minimumSizeHint().width() <= before[1]
+    assert header.trouble.geometry().right() <= header.width()
+    # Cut to its room, the reason first; the whole text is in the tooltip.
+    shown = header.trouble.shown_text()
+    assert shown.startswith("⚠ Webhooks refused: wrong user name 'uuu") and shown.endswith("…")
+    metrics = header.trouble.fontMetrics()
+    assert metrics.horizontalAdvance(shown) <= header.trouble.contentsRect().width()
+    assert header.trouble.text() in header.trouble.toolTip()
     assert reason in header.trouble.toolTip()
+    # Gone again: nothing is left of it in the window's width either.
+    header.set_webhook_trouble(None)
+    qtbot.wait(100)
+    assert window.width() == 1000
+
+
+def test_a_short_refusal_is_shown_whole(gui, qtbot):
+    window, header = gui.window, gui.window.header
+    qtbot.waitExposed(window)
+    window.resize(1300, window.height())
+    header.set_webhook_trouble(_refused("no credentials sent"))
+    qtbot.waitUntil(lambda: header.trouble.shown_text() == header.trouble.text())
+    assert header.trouble.text() == ("⚠ Webhooks refused: no credentials sent (8 in the last hour)")

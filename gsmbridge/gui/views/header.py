@@ -5,8 +5,8 @@ from __future__ import annotations
 import time
 from urllib.parse import urlsplit
 
-from PySide6.QtCore import Qt, QTimer, Signal, Slot
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QSize, Qt, QTimer, Signal, Slot
+from PySide6.QtGui import QGuiApplication, QPainter, QPaintEvent, QPalette
 from PySide6.QtWidgets import (
     QFrame,
     QGridLayout,
@@ -14,6 +14,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QWidget,
 )
 
@@ -67,6 +68,42 @@ def url_reach(url: str) -> tuple[str, str]:
     return "not public: CometChat cannot reach it", PRIVATE_TIP.format(host=host)
 
 
+class ElidedLabel(QLabel):
+    """One line of plain text cut with "…" to the width the layout gives it.
+
+    It asks for no width of its own (its size policy is Ignored), so however long the
+    text, it never widens the window: a plain QLabel's minimum width is its whole text,
+    which pushed the window past the screen (review 8, finding 4).  ``text()`` is the
+    whole text; put it in the tooltip where it may be cut.
+    """
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setTextFormat(Qt.TextFormat.PlainText)
+        self.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
+
+    def shown_text(self) -> str:
+        """The text as drawn: cut to the room it has now."""
+        return self.fontMetrics().elidedText(
+            self.text(), Qt.TextElideMode.ElideRight, self.contentsRect().width()
+        )
+
+    def minimumSizeHint(self) -> QSize:  # noqa: N802 - Qt override
+        return QSize(0, super().minimumSizeHint().height())
+
+    def paintEvent(self, event: QPaintEvent) -> None:  # noqa: N802 - Qt override
+        painter = QPainter(self)
+        self.style().drawItemText(
+            painter,
+            self.contentsRect(),
+            int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+            self.palette(),
+            self.isEnabled(),
+            self.shown_text(),
+            QPalette.ColorRole.WindowText,
+        )
+
+
 class HeaderBar(QFrame):
     """Webhook URL with a copy button, auth, modem state, counts.
 
@@ -95,9 +132,9 @@ class HeaderBar(QFrame):
         self.url_kind = QLabel()
         self.auth = QLabel()
         self.auth.setTextFormat(Qt.TextFormat.RichText)
-        # Refused or slow webhooks (web/refusals.py); plain text: it quotes what clients sent.
-        self.trouble = QLabel()
-        self.trouble.setTextFormat(Qt.TextFormat.PlainText)
+        # Refused or slow webhooks (web/refusals.py); plain text: it quotes what clients
+        # sent.  Cut to the room left beside the URL: it must never widen the window.
+        self.trouble = ElidedLabel()
         self.trouble.hide()
         self._trouble: WebhookTrouble | None = None
         self._trouble_timer = QTimer(self)
@@ -130,10 +167,11 @@ class HeaderBar(QFrame):
         url_row.addWidget(self.url_kind)
         url_row.addSpacing(12)
         url_row.addWidget(self.auth)
-        url_row.addSpacing(12)
-        url_row.addWidget(self.trouble)
         grid.addWidget(caption_webhook, 0, 0)
         grid.addLayout(url_row, 0, 1)
+        # A line of its own under the URL, while there is trouble: beside the URL, the
+        # reach and auth notes left it a few words on a laptop's screen.
+        grid.addWidget(self.trouble, 1, 1)
         modem_row = QHBoxLayout()
         modem_row.addWidget(self.bars)
         modem_row.addWidget(self.modem)
@@ -141,8 +179,8 @@ class HeaderBar(QFrame):
         modem_row.addWidget(self.counts)
         modem_row.addSpacing(16)
         modem_row.addWidget(self.today)
-        grid.addWidget(caption_modem, 1, 0)
-        grid.addLayout(modem_row, 1, 1)
+        grid.addWidget(caption_modem, 2, 0)
+        grid.addLayout(modem_row, 2, 1)
         grid.setColumnStretch(1, 1)
         self._local_url = ""
         self._public_url = ""
@@ -239,8 +277,8 @@ class HeaderBar(QFrame):
                 tips.append("Webhooks were accepted since the last refusal.")
             else:
                 # Every notification since is lost: CometChat does not send a refused one again.
-                reason = last.reason if len(last.reason) <= 60 else last.reason[:59] + "…"
-                texts.append(f"⚠ Webhooks refused: {refused:,} in the last hour — {reason}")
+                # The reason first: where the text is cut for room, the count goes first.
+                texts.append(f"⚠ Webhooks refused: {last.reason} ({refused:,} in the last hour)")
                 style = ERROR_STYLE
             tips.insert(
                 0,
@@ -257,7 +295,8 @@ class HeaderBar(QFrame):
                 f"about {SLOW_S:g} s and may count it as failed{why}."
             )
         self.trouble.setText("   ".join(texts))
-        self.trouble.setToolTip("\n\n".join(tips))
+        # The whole text first: the header may show only its start.
+        self.trouble.setToolTip("\n\n".join(["\n".join(texts), *tips]))
         self.trouble.setStyleSheet(style)
         self.trouble.setVisible(bool(texts))
         if texts and not self._trouble_timer.isActive():
