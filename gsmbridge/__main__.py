@@ -198,8 +198,27 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
         settings.logging.level = args.log_level
     if getattr(args, "tunnel", None):
         settings.tunnel.program = "" if args.tunnel == "off" else args.tunnel
+    settings.from_command_line = command_line_keys(args)
     settings.validate()
     return settings
+
+
+# The flags that set a setting, and the key each sets.
+FLAG_KEYS = {
+    "host": "server.host",
+    "port": "server.port",
+    "store": "store.url",
+    "modem": "modem.port",
+    "log_level": "logging.level",
+    "tunnel": "tunnel.program",
+}
+
+
+def command_line_keys(args: argparse.Namespace) -> frozenset[str]:
+    """The keys this command line set: an edit of the file does not move them."""
+    return frozenset(
+        key for flag, key in FLAG_KEYS.items() if getattr(args, flag, None) not in (None, "")
+    )
 
 
 def _open_store(args: argparse.Namespace, settings: Settings) -> Store:
@@ -446,6 +465,7 @@ def _settings_despite(exc: ConfigError, args: argparse.Namespace) -> tuple[Setti
         settings.logging.level = args.log_level
     if getattr(args, "tunnel", None):
         settings.tunnel.program = "" if args.tunnel == "off" else args.tunnel
+    settings.from_command_line = command_line_keys(args)
     if settings.failed_checks():  # a bad flag: run without the flags
         settings = loaded.settings
     return settings, ConfigError(str(exc), tuple(loaded.problems) or exc.problems)

@@ -173,3 +173,25 @@ def test_a_pause_outlives_a_restart_and_says_so(settings: Settings, tmp_path, ca
         assert not third.sending_paused  # resumed is remembered too
     finally:
         third.stop()
+
+
+def test_a_live_change_does_not_warn_again_about_missing_credentials(tmp_path, caplog) -> None:
+    """Without credentials (on loopback), every edit of the config file logged the
+    start's loud warning again."""
+    import copy
+    import logging
+
+    settings = Settings()
+    settings.server.port = 0
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        new = copy.deepcopy(settings)
+        new.limits.per_minute = 3
+        caplog.clear()  # the start's own warning
+        with caplog.at_level(logging.WARNING):
+            bridge.live.apply(new)
+        assert settings.limits.per_minute == 3
+        assert [r for r in caplog.records if "credentials" in r.getMessage().lower()] == []
+    finally:
+        bridge.stop()

@@ -88,16 +88,29 @@ class LiveSettings:
 
     def on_waiting(self, observer: Waiting) -> None:
         """Call ``observer(keys, values)`` when an edit of the config file changed keys
-        that apply only after a restart (the window offers the restart)."""
+        that apply only after a restart (the window offers the restart), or put them
+        back as they run (it withdraws the offer)."""
         self._waiting.append(observer)
 
     def apply_file(self, values: Settings, keys: list[str]) -> list[str]:
         """Keys whose value an edit of the config file changed (the config watch; the
         credentials go through ``apply_credentials``).  What can change live is applied
         at once, the rest waits for a restart; the log says which.  Returns the keys
-        that wait.  A value refused here changes nothing."""
+        that wait.  A value refused here changes nothing.  A key the command line set
+        (--port, --modem…) keeps its value: the command line wins, as at start."""
         where = values.loaded_from or "the config file"
+        flags = [key for key in keys if key in self.settings.from_command_line]
+        keys = [key for key in keys if key not in flags]
+        if flags:
+            log.info(
+                "%s changed: %s, but the command line sets %s and wins",
+                where,
+                ", ".join(flags),
+                "it" if len(flags) == 1 else "them",
+            )
+        restart = set(restart_keys())
         with self._lock:
+            before = copy.deepcopy(self.settings)
             new = copy.deepcopy(self.settings)
             for key in keys:
                 set_key(new, key, get_key(values, key))
@@ -106,9 +119,9 @@ class LiveSettings:
             except Exception as exc:  # noqa: BLE001 - a bad value or a guard, of any type
                 log.warning("%s changed, but %s; nothing in the change was applied", where, exc)
                 return []
-        restart = set(restart_keys())
-        live = [key for key in keys if key not in restart]
-        waiting = [key for key in keys if key in restart]
+        moved = [key for key in keys if get_key(before, key) != get_key(values, key)]
+        live = [key for key in moved if key not in restart]
+        waiting = [key for key in moved if key in restart]
         if live:
             log.info("%s changed: %s now in use", where, ", ".join(live))
         if waiting:
@@ -116,8 +129,10 @@ class LiveSettings:
             log.warning(
                 "%s changed: %s %s after a restart of the service", where, ", ".join(waiting), verb
             )
+        edited = [key for key in keys if key in restart]  # waiting or back as it runs
+        if edited:
             for observer in self._waiting:
-                observer(waiting, values)
+                observer(edited, values)
         return waiting
 
     def apply_credentials(self, auth: AuthSettings) -> None:

@@ -346,7 +346,7 @@ def read_settings(
     if errors and not settings.auth.enabled:
         if file_unreadable or (text is not None and _CREDENTIAL.search(text)):
             settings.auth.unreadable = f"the credentials in {path} cannot be read"
-    return Loaded(settings, problems)
+    return Loaded(settings, problems, {key: origin for key, (origin, _l) in origins.items()})
 
 
 def load_settings(

@@ -56,6 +56,8 @@ class Loaded:
 
     settings: Settings
     problems: list[ConfigProblem]
+    # Where each key that is not a default came from: the file's path or "the environment".
+    origins: dict[str, str] = field(default_factory=dict)
 
     @property
     def errors(self) -> list[ConfigProblem]:
@@ -330,8 +332,10 @@ class Settings:
     replies: RepliesSettings = field(default_factory=RepliesSettings)
 
     def __post_init__(self) -> None:
-        # Not a field: the file these settings came from (the config watch reads it again).
+        # Not fields: the file these settings came from (the config watch reads it again),
+        # and the keys the command line set (--port, --modem…), which a file edit leaves.
         self.loaded_from: Path | None = None
+        self.from_command_line: frozenset[str] = frozenset()
 
     def validate(self) -> None:
         """Check values that a type alone does not; raise ConfigError (with its key)."""

@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from gsmbridge.config import AuthSettings, Settings, changed_keys, read_settings
+from gsmbridge.config import AuthSettings, Loaded, Settings, changed_keys, read_settings
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,6 @@ class ConfigWatch:
         applied: Callable[[AuthSettings], None],
         *,
         settings_changed: SettingsChanged | None = None,
-        baseline: Settings | None = None,
         interval_s: float = POLL_S,
         environ: Mapping[str, str] | None = None,
     ) -> None:
@@ -62,10 +61,11 @@ class ConfigWatch:
         self._interval = interval_s
         self._environ = environ
         self._seen = self._stamp()
-        # What the file said when last read well: a key counts as edited when the file's
-        # value moves, not when it differs from the running one (--port, --modem and
-        # values waiting for a restart differ on purpose).
-        self._last = self._read_values() or baseline
+        # What the file alone said when last read (its valid values, even while others in
+        # it are wrong): a key counts as edited when the file's value moves, not when it
+        # differs from the running one (--port, --modem, the environment and values
+        # waiting for a restart differ on purpose).
+        self._last = self._file_values()
         self._warned: tuple[int, int, int] | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -94,12 +94,16 @@ class ConfigWatch:
             except Exception:  # noqa: BLE001 - the watch must outlive one bad read
                 log.exception("Could not read %s again", self.path)
 
-    def _read_values(self) -> Settings | None:
+    def _file_values(self) -> Loaded | None:
         if self._stamp() is None:
             return None
-        environ = os.environ if self._environ is None else self._environ
-        loaded = read_settings(self.path, environ=environ)
-        return None if loaded.errors else loaded.settings
+        return read_settings(self.path, environ={})
+
+    def note_written(self) -> None:
+        """gsmbridge itself wrote the file (Settings, the wizard) and applied what it
+        wrote: nothing to hand on, nor to say twice."""
+        self._seen = self._stamp()
+        self._last = self._file_values()
 
     def check(self) -> bool:
         """Read the file again if it changed; True when new credentials were applied."""
@@ -120,7 +124,7 @@ class ConfigWatch:
             self._seen = stamp  # said once; read again at its next change
             return False
         self._seen = stamp
-        self._other_keys(loaded.settings)
+        self._other_keys(loaded)
         new = loaded.settings.auth
         if _identity(new) == _identity(self.auth) and not self.auth.unreadable:
             return False
@@ -141,14 +145,33 @@ class ConfigWatch:
         log.info("Webhook credentials changed in %s; now in use", self.path)
         return True
 
-    def _other_keys(self, values: Settings) -> None:
-        """Hand on the keys, other than the credentials, whose value in the file moved."""
-        before, self._last = self._last, values
-        if before is None or self._settings_changed is None:
+    def _other_keys(self, loaded: Loaded) -> None:
+        """Hand on the keys, other than the credentials, whose value in the file moved and
+        that the file still sets (a half-written file must not reset what runs)."""
+        before, self._last = self._last, self._file_values()
+        if before is None or self._last is None or self._settings_changed is None:
             return
-        keys = [k for k in changed_keys(before, values) if not k.startswith("auth.")]
+        in_file = str(self.path)
+        moved = changed_keys(before.settings, self._last.settings)
+        moved = [k for k in moved if not k.startswith("auth.")]  # see check()
+        gone = [k for k in moved if self._last.origins.get(k) != in_file]
+        env = [k for k in moved if k not in gone and loaded.origins.get(k) == "the environment"]
+        keys = [k for k in moved if k not in gone and k not in env]
+        if gone:
+            log.info(
+                "%s changed: %s no longer in it; what runs stays until gsmbridge restarts",
+                self.path,
+                ", ".join(gone),
+            )
+        if env:
+            log.info(
+                "%s changed: %s, but the environment (GSMBRIDGE_...) sets %s and wins",
+                self.path,
+                ", ".join(env),
+                "it" if len(env) == 1 else "them",
+            )
         if keys:
-            self._settings_changed(values, keys)
+            self._settings_changed(loaded.settings, keys)
 
 
 def describe_running(

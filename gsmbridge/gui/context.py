@@ -97,10 +97,14 @@ class AppContext(QObject):
             set_key(self.desired, key, get_key(self.settings, key))
 
     def _file_waiting(self, keys: list[str], values: Settings) -> None:
-        """Any thread: the config file was edited with values that wait for a restart."""
+        """Any thread: an edit of the config file changed values that wait for a restart
+        (or put them back as they run): the window offers the restart while any waits."""
         for key in keys:
             set_key(self.desired, key, get_key(values, key))
-        emit(self.restart_waiting, list(keys))
+        waiting = [
+            k for k in restart_keys() if get_key(self.desired, k) != get_key(self.settings, k)
+        ]
+        emit(self.restart_waiting, waiting)
 
     def _credentials_applied(self, _keys: list[str]) -> None:
         """Any thread: the credentials the dialogs start from follow the running ones,
@@ -179,6 +183,7 @@ class AppContext(QObject):
             keys += ["auth.password_hash", "auth.password"]
         new.validate()
         save_changes(new, keys, self.config_path)  # the hash; the plain text stays in memory
+        self.bridge.config_written()  # applied below: the config watch need not hand it on
         # Against the real entry, not the old setting: the installer (or Windows'
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():

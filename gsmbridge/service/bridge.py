@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from gsmbridge.config import LiveSettings, Settings
+from gsmbridge.config import AUTH_KEYS, LiveSettings, Settings, get_key
 from gsmbridge.core import private, store_stats
 from gsmbridge.core.actions import TEST_UID, ContactActions, JobActions
 from gsmbridge.core.cometchat import PhoneLookup
@@ -229,6 +229,12 @@ class Bridge:
         )
         self._config_watch.start()
 
+    def config_written(self) -> None:
+        """The window wrote the config file and applies what it wrote itself."""
+        watch = self._config_watch
+        if watch is not None:
+            watch.note_written()
+
     def _start_tunnel(self) -> None:
         tunnel = self.settings.tunnel
         if not tunnel.program or self.web is None:  # tunnel.path only says where it is
@@ -296,6 +302,9 @@ class Bridge:
     # -- reactions to settings changed while running -------------------------------------
 
     def _refuse_open_webhook(self, new: Settings) -> None:
+        unchanged = all(get_key(new, k) == get_key(self.settings, k) for k in AUTH_KEYS)
+        if unchanged:
+            return  # checked (and warned about) when they were set
         if self.web is not None:  # no credentials on a network address, as at start
             check_exposure(self.web.host, new.auth.enabled, new.auth.missing)
 

@@ -229,3 +229,91 @@ def test_a_bad_value_in_an_edit_changes_nothing_and_says_why(
     assert any(
         "does not load" in r.getMessage() and "per_day" in r.getMessage() for r in caplog.records
     )
+
+
+def test_a_half_written_or_emptied_file_resets_nothing(
+    running: Bridge, config_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An editor that empties the file before writing it (or a save cut short): every
+    key it no longer held went back to its default while running (per_day 0: no limit),
+    and restart keys were offered for a restart although nothing differed after."""
+    watch = running._config_watch
+    assert watch is not None
+    watch.stop()
+    config_file.write_text(
+        config_file.read_text() + '[limits]\nper_day = 50\n[logging]\nlevel = "WARNING"\n'
+    )
+    watch.check()
+    assert (running.settings.limits.per_day, running.settings.logging.level) == (50, "WARNING")
+    whole = config_file.read_text()
+    waiting: list[list[str]] = []
+    running.live.on_waiting(lambda keys, _values: waiting.append(keys))
+    with caplog.at_level(logging.INFO):
+        config_file.write_text(whole.split("[limits]")[0])  # cut short
+        watch.check()
+        config_file.write_text("")  # emptied
+        watch.check()
+    assert (running.settings.limits.per_day, running.settings.logging.level) == (50, "WARNING")
+    assert "no longer in it; what runs stays until gsmbridge restarts" in caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="gsmbridge.config"):
+        config_file.write_text(whole)  # written in full again
+        watch.check()
+    assert [r for r in caplog.records if "now in use" in r.getMessage()] == []  # as it runs
+    assert all(keys == ["server.port"] for keys in waiting)  # back to 0: nothing waits
+    assert running.live.apply_file(load_settings(config_file, environ={}), ["server.port"]) == []
+
+
+def test_a_file_that_did_not_load_at_start_is_applied_once_fixed(
+    config_file: Path, tmp_path: Path
+) -> None:
+    """Started (in the window) on a file with a bad value: fixing it later changed
+    nothing until a restart, and nothing said so."""
+    from gsmbridge.config import read_settings
+
+    config_file.write_text(config_file.read_text() + "[limits]\nper_minute = -1\n")
+    loaded = read_settings(config_file, environ={})
+    assert loaded.errors  # runs on the valid values, per_minute at its default
+    bridge = Bridge(loaded.settings, tmp_path / "data")
+    bridge.start()
+    try:
+        watch = bridge._config_watch
+        assert watch is not None
+        watch.stop()
+        fixed = config_file.read_text().replace("per_minute = -1", "per_minute = 7")
+        config_file.write_text(fixed + '[sending]\ndefault_region = "GB"\n')
+        watch.check()
+        assert bridge.settings.limits.per_minute == 7
+        assert bridge.settings.sending.default_region == "GB"
+    finally:
+        bridge.stop()
+
+
+def test_the_command_line_and_the_environment_still_win_and_say_so(
+    config_file: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    env = {"GSMBRIDGE_LIMITS_PER_MINUTE": "4"}
+    settings = load_settings(config_file, environ=env)
+    settings.server.port = 0
+    settings.from_command_line = frozenset({"server.port"})  # as --port does
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.start()
+    try:
+        watch = bridge._config_watch
+        assert watch is not None
+        watch.stop()
+        watch._environ = env
+        port = bridge.web.port
+        text = config_file.read_text().replace("port = 0", "port = 8765")
+        config_file.write_text(text + "[limits]\nper_minute = 30\nper_day = 9\n")
+        with caplog.at_level(logging.INFO):
+            watch.check()
+        assert bridge.settings.limits.per_minute == 4  # the environment's
+        assert bridge.settings.limits.per_day == 9
+        assert bridge.web.port == port
+        said = caplog.text
+        assert "limits.per_minute, but the environment (GSMBRIDGE_...) sets it and wins" in said
+        assert "server.port, but the command line sets it and wins" in said
+        assert "apply after a restart" not in said and "applies after a restart" not in said
+    finally:
+        bridge.stop()

@@ -233,3 +233,42 @@ def test_an_edit_of_the_config_file_reaches_the_dialogs_and_offers_a_restart(gui
     qtbot.addWidget(again)
     assert again.limits.per_minute.text() == "45"
     assert again.server.port.text() == "8765"
+
+
+def test_a_file_put_back_as_it_runs_withdraws_the_restart_offer(gui, qtbot):
+    import copy
+
+    edited = copy.deepcopy(gui.ctx.settings)
+    edited.server.port = 8765
+    gui.ctx.bridge.live.apply_file(edited, ["server.port"])
+    notice = gui.window.notice
+    qtbot.waitUntil(lambda: "server.port" in notice.message.text(), timeout=5000)
+    back = copy.deepcopy(gui.ctx.settings)
+    assert gui.ctx.bridge.live.apply_file(back, ["server.port"]) == []
+    qtbot.waitUntil(lambda: not notice.isVisibleTo(gui.window), timeout=5000)
+    assert gui.ctx.desired.server.port == gui.ctx.settings.server.port
+
+
+def test_a_settings_save_is_not_handed_on_again_by_the_config_watch(gui, qtbot, tmp_path):
+    """The window's own save came back through the config watch: logged twice, and a
+    port saved in Settings was offered for a restart a second time."""
+    from gsmbridge.core.config_watch import ConfigWatch
+
+    path = tmp_path / "config.toml"
+    path.write_text("[limits]\nper_minute = 0\n")
+    heard: list[list[str]] = []
+    watch = ConfigWatch(
+        path,
+        gui.ctx.settings.auth,
+        lambda _auth: None,
+        settings_changed=lambda _values, keys: heard.append(keys),
+    )
+    gui.ctx.bridge._config_watch = watch  # the running app's watch, polled by hand here
+    dialog = SettingsDialog(gui.ctx, gui.window)
+    qtbot.addWidget(dialog)
+    dialog.limits.per_recipient.setText("5")
+    dialog.server.port.setText("8766")
+    with qtbot.waitSignal(dialog.saved, timeout=10000):
+        dialog.save()
+    watch.check()
+    assert heard == []

@@ -53,6 +53,9 @@ from gsmbridge.tunnel.status import TunnelStatus
 log = logging.getLogger(__name__)
 
 
+RESTART_WAITING = "Some settings apply after a restart of the service"
+
+
 class CloseChoice(enum.Enum):
     """What closing the window does where there is no tray to keep running in."""
 
@@ -493,9 +496,14 @@ class MainWindow(QMainWindow):
 
     @Slot(object)
     def on_restart_waiting(self, keys: list[str]) -> None:
-        """Saved values (from Settings, or an edit of the config file) wait for a restart."""
+        """Saved values (from Settings, or an edit of the config file) wait for a restart;
+        none (the file put back as it runs): the offer goes."""
+        if not keys:
+            if self.notice.title.text() == RESTART_WAITING:
+                self.notice.clear()
+            return
         self.notice.show_message(
-            "Some settings apply after a restart of the service",
+            RESTART_WAITING,
             "Waiting: " + ", ".join(keys),
             "Press Restart now (the queue is kept; sending pauses for a moment).",
             level="info",
