@@ -52,7 +52,7 @@ def test_stop_goes_in_order_and_twice_is_harmless(settings: Settings, tmp_path) 
 
 
 def test_webhooks_are_taken_while_stop_waits_for_the_sms_under_way(
-    settings: Settings, tmp_path
+    settings: Settings, tmp_path, caplog
 ) -> None:
     """Restart service (or quit) stopped the web server first, then waited for the SMS
     being sent: every webhook meanwhile met a closed port (up to the modem's send
@@ -77,7 +77,12 @@ def test_webhooks_are_taken_while_stop_waits_for_the_sms_under_way(
     while bridge.store.get(first["id"]).state is not State.SENDING:
         assert time.monotonic() < deadline, "the first SMS never started"
         time.sleep(0.02)
+    settings.modem.send_timeout_s = 100  # the stop waits for it, within systemd's minute
+    waits: list[float] = []
+    real_stop = bridge.sender.stop
+    bridge.sender.stop = lambda timeout: (waits.append(timeout), real_stop(timeout))[1]
     stopping = threading.Thread(target=bridge.stop)
+    caplog.set_level("INFO", logger="gsmbridge.service")
     stopping.start()
     time.sleep(0.3)  # stop() is waiting for the SMS under way
     assert stopping.is_alive()
@@ -85,6 +90,8 @@ def test_webhooks_are_taken_while_stop_waits_for_the_sms_under_way(
     stopping.join(15)
     assert not stopping.is_alive()
     assert status == 200
+    assert waits == [50.0]  # not the 10 s that cut a slow send short (sent again later)
+    assert "Waiting up to 50 s for the SMS under way before stopping" in caplog.text
     store = Store(tmp_path / "data" / DB_NAME)
     try:
         assert store.get(during["id"]).state is State.QUEUED  # sent after the restart
@@ -195,3 +202,38 @@ def test_a_live_change_does_not_warn_again_about_missing_credentials(tmp_path, c
         assert [r for r in caplog.records if "credentials" in r.getMessage().lower()] == []
     finally:
         bridge.stop()
+
+
+def test_a_delivery_report_read_while_stopping_is_applied(settings: Settings, tmp_path) -> None:
+    """A report the modem read after the sender had stopped was dropped (and deleted
+    from the SIM): the job stayed "sent" for ever."""
+    import time
+
+    from gsmbridge.core.store import Store
+    from gsmbridge.simulator import fast_options
+    from tests.conftest import PASSWORD, USER
+    from tests.helpers import Client, payload
+
+    settings.modem.port = ["sim"]
+    settings.limits.per_minute = 0
+    bridge = Bridge(settings, tmp_path / "data", simulator_options=fast_options(report_delay_s=0.4))
+    bridge.start()
+    status, _, body = Client(bridge.web.port, USER, PASSWORD).post("/webhook", payload())
+    assert status == 200
+    deadline = time.monotonic() + 10
+    while bridge.store.get(body["id"]).state is not State.SENT:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    real_stop = bridge.modems.stop
+
+    def slow_modem_stop() -> None:  # the report comes in while the modems stop
+        time.sleep(1.0)
+        real_stop()
+
+    bridge.modems.stop = slow_modem_stop  # type: ignore[method-assign]
+    bridge.stop()
+    store = Store(tmp_path / "data" / DB_NAME)
+    try:
+        assert store.get(body["id"]).state is State.DELIVERED
+    finally:
+        store.close()

@@ -121,6 +121,11 @@ class Sender:
             # A job taken by another node's webhook wakes the modems here at once.
             self.store.listen(self._jobs_elsewhere)
 
+    @property
+    def sending(self) -> bool:
+        """Whether an SMS is under way on one of the modems."""
+        return any(worker.sending for worker in self._workers)
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop claiming; a send in progress finishes (or the modem's stop aborts it)."""
         self._stop.set()

@@ -55,6 +55,9 @@ log = logging.getLogger("gsmbridge.service")
 DB_NAME = "gsmbridge.db"
 # The tunnel settings its program is started with: a change restarts the tunnel (a quick
 # tunnel then has a new URL).  The self-check interval is read as it goes.
+# How long a stop waits for the SMS under way: its send timeout, but within what a
+# service manager allows a stop (systemd's TimeoutStopSec=60 in resources/systemd).
+STOP_WAIT_MAX_S = 50.0
 TUNNEL_RESTART_KEYS = ("tunnel.program", "tunnel.path", "tunnel.token", "tunnel.public_url")
 
 
@@ -275,9 +278,14 @@ class Bridge:
         if self._config_watch is not None:
             self._config_watch.stop()
             self._config_watch = None
-        if self.sender is not None:
-            self.sender.stop()
-            self.sender = None
+        sender = self.sender
+        if sender is not None:
+            wait = min(self.settings.modem.send_timeout_s + 5.0, STOP_WAIT_MAX_S)
+            if sender.sending:
+                log.info("Waiting up to %.0f s for the SMS under way before stopping", wait)
+            sender.stop(timeout=wait)
+            # Kept until the modems stop: a delivery report read meanwhile is still
+            # applied (the modem deletes it from the SIM once handed on).
         if self.replies is not None:
             self.replies.stop()
         if self.tunnel is not None:
@@ -287,6 +295,7 @@ class Bridge:
             self.web.stop()
             self.web = None
         self.modems.stop()
+        self.sender = None
         self.power.stop()  # after the last send: sleeping mid-CMGS loses it
         self.lookup.stop()
         self._housekeeping.stop()
