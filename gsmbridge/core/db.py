@@ -36,6 +36,17 @@ def log_migrated(what: str, where: object, before: int, after: int) -> None:
 
 
 LOCK_NOTE_S = 0.5  # a write that waited this long for the lock is remembered (lock_waited)
+BUSY_TIMEOUT_S = 30.0  # how long a write waits for another program's lock, then fails
+
+
+def is_locked(exc: BaseException) -> bool:
+    """The error of a write that gave up waiting for another connection's lock."""
+    code = getattr(exc, "sqlite_errorcode", None)
+    return isinstance(exc, sqlite3.OperationalError) and (
+        (code & 0xFF) in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+        if isinstance(code, int)
+        else "locked" in str(exc)
+    )
 
 
 class StoreClosed(RuntimeError):
@@ -96,8 +107,11 @@ class Database:
         *,
         clock: Callable[[], float] = time.time,
         max_batch: int = 256,
+        busy_timeout: float | None = None,
     ) -> None:
         self.path = Path(path)
+        # Seconds a write waits for another program's lock (BUSY_TIMEOUT_S unless given).
+        self.busy_timeout = BUSY_TIMEOUT_S if busy_timeout is None else busy_timeout
         # Numbers and texts: private before SQLite creates anything (its -wal and
         # -shm take the database file's mode).
         tightened = private_dir(self.path.parent) + private_file(self.path)
@@ -131,7 +145,9 @@ class Database:
             raise
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        conn = sqlite3.connect(
+            self.path, isolation_level=None, check_same_thread=False, timeout=self.busy_timeout
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -279,8 +295,8 @@ class Database:
         transaction, so the others still commit and the bad one gets its error.
         """
         self._batch_results = None
+        began = time.monotonic()
         try:
-            began = time.monotonic()
             conn.execute("BEGIN IMMEDIATE")
             if (waited := time.monotonic() - began) >= LOCK_NOTE_S:
                 self.lock_waited = (began + waited, waited)  # why a webhook was slow
@@ -289,11 +305,18 @@ class Database:
             conn.execute("COMMIT")
         except Exception as exc:  # noqa: BLE001 - handed to the caller(s)
             self._batch_results = None
+            locked = is_locked(exc)
+            if locked:  # gave up waiting: why the webhook was lost, and slow
+                ended = time.monotonic()
+                self.lock_waited = (ended, ended - began)
             self._rollback(conn)
-            if len(batch) == 1:
-                if not batch[0].waits:  # nobody will see the error: log it
-                    log.error("A queued database write failed: %r", exc)
-                batch[0].finish(error=exc)
+            # Another program's lock fails every write alike: redone one by one, each
+            # would wait for it again (4 webhooks took 6 times the timeout to be told).
+            if len(batch) == 1 or locked:
+                for write in batch:
+                    if not write.waits:  # nobody will see the error: log it
+                        log.error("A queued database write failed: %r", exc)
+                    write.finish(error=exc)
             else:
                 for write in batch:
                     self._run_batch(conn, [write])

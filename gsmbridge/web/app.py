@@ -119,6 +119,10 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             f"(a database browser or a backup holding {store.location}?)"
         )
 
+    def why_locked() -> str:
+        """Why a write just gave up waiting for the lock (the store noted the wait)."""
+        return why_slow(time.monotonic() - 5.0)
+
     if settings.server.metrics_public and public_refusal(settings):
         log.warning(
             "server.metrics_public is set but /metrics still needs credentials: %s",
@@ -206,9 +210,7 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
             refused(415, RefusalKind.CONTENT_TYPE, printable(message, 100))
             return _error(415, message)
         body = request.get_data(cache=False)  # raises 413 past MAX_CONTENT_LENGTH
-        status, out, headers = answer(
-            backend.accept, body, lambda kind, reason: refused(400, kind, reason)
-        )
+        status, out, headers = answer(backend.accept, body, refused, why_locked)
         return Response(out, status, headers, mimetype="application/json")
 
     @app.get("/api/status")
@@ -343,5 +345,6 @@ def create_app(backend: WebBackend, settings: Settings) -> Flask:
         webhook_metrics,
         watch,
         why_slow,
+        why_locked,
     )
     return app

@@ -5,7 +5,9 @@ CometChat does not retry a refused notification, and the answer it got is shown
 nowhere the office looks: a password mistyped in its dashboard made every webhook
 401 with a green "Basic auth on" in the window.  So every refusal of the webhook
 (401, 400, 413, 415, 405, a POST to a wrong path) is noted here with a reason a
-person can act on, and so is an answer slower than CometChat waits for.
+person can act on, and so is an answer slower than CometChat waits for.  A good
+webhook answered 503 (the queue locked by another program, closing, unreachable)
+was not queued: it is lost like a refused one, and noted as one (an ERROR line).
 
 Nothing here runs for an ordinary accepted webhook but ``troubled`` (a plain
 attribute read): the intake's fast path takes no lock and writes no log line.
@@ -22,6 +24,8 @@ import time
 from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
+
+from gsmbridge.core.db import BUSY_TIMEOUT_S
 
 log = logging.getLogger("gsmbridge.web.webhook")
 
@@ -48,6 +52,11 @@ class RefusalKind(enum.Enum):
     CONTENT_TYPE = "content-type"
     METHOD = "method"
     PATH = "path"
+    # Answered 503: not queued, so lost (CometChat does not send it again).
+    QUEUE_LOCKED = "queue-locked"
+    QUEUE_CLOSED = "queue-closed"
+    QUEUE_UNREACHABLE = "queue-unreachable"
+    QUEUE_ERROR = "queue-error"
 
 
 _CHECK_CREDENTIALS = (
@@ -73,7 +82,22 @@ HINTS: Mapping[RefusalKind, str] = {
     RefusalKind.CONTENT_TYPE: "CometChat posts application/json; check what posts to this URL.",
     RefusalKind.METHOD: "CometChat posts (POST); opening the URL in a browser also gives this.",
     RefusalKind.PATH: "The webhook's URL ends in /webhook: check the URL in CometChat's dashboard.",
+    RefusalKind.QUEUE_LOCKED: (
+        "Close the program holding the queue database open in a transaction (a database "
+        f"browser, a backup or sync tool copying it); gsmbridge waits for it up to "
+        f"{BUSY_TIMEOUT_S:g} s."
+    ),
+    RefusalKind.QUEUE_CLOSED: (
+        "gsmbridge was stopping or restarting: notifications in that moment are lost."
+    ),
+    RefusalKind.QUEUE_UNREACHABLE: (
+        "Check that the shared store (PostgreSQL) runs and this PC reaches it."
+    ),
+    RefusalKind.QUEUE_ERROR: (
+        "Check the disk of the queue database (full? read-only?) and the log's other errors."
+    ),
 }
+LOST_STATUS = 503  # a refusal with this answer lost a good notification
 
 
 def _iso(at: float) -> str:
@@ -179,9 +203,15 @@ class _Summarised:
     """WARNING lines for one kind of trouble: the first at once, then at most one summary
     per ``every_s`` of what came meanwhile (a flood must not fill the log)."""
 
-    def __init__(self, summary: Callable[[dict[str, int], int], str], every_s: float) -> None:
+    def __init__(
+        self,
+        summary: Callable[[dict[str, int], int], str],
+        every_s: float,
+        level: int = logging.WARNING,
+    ) -> None:
         self._summary = summary
         self.every_s = every_s
+        self._level = level
         self._lock = threading.Lock()
         self._last = -float("inf")  # monotonic time of the last line
         self._held: dict[str, int] = {}
@@ -206,7 +236,7 @@ class _Summarised:
                     self._timer.daemon = True
                     self._timer.start()
         if alone:
-            log.warning("%s", line)
+            log.log(self._level, "%s", line)
 
     def flush(self) -> None:
         """Log the summary of what was held back (the timer's call; close's)."""
@@ -216,7 +246,7 @@ class _Summarised:
             if n:
                 self._last = time.monotonic()
         if n:
-            log.warning("%s", self._summary(held, n))
+            log.log(self._level, "%s", self._summary(held, n))
 
     def close(self) -> None:
         with self._lock:
@@ -235,6 +265,13 @@ def _parts(held: dict[str, int], n: int) -> str:
 
 def _refusal_summary(held: dict[str, int], n: int) -> str:
     return f"Webhook refused {n} request(s) in the last minute: {_parts(held, n)}"
+
+
+def _lost_summary(held: dict[str, int], n: int) -> str:
+    return (
+        f"Webhook NOT queued (503), lost: {n} more notification(s) in the last minute: "
+        f"{_parts(held, n)}"
+    )
 
 
 def _slow_summary(held: dict[str, int], n: int) -> str:
@@ -266,6 +303,7 @@ class WebhookWatch:
         # the next accepted webhook (which then tells the window).
         self.troubled = False
         self._refusal_log = _Summarised(_refusal_summary, every)
+        self._lost_log = _Summarised(_lost_summary, every, logging.ERROR)
         self._slow_log = _Summarised(_slow_summary, every)
         self._notified = -float("inf")
         self._notify_timer: threading.Timer | None = None
@@ -301,7 +339,14 @@ class WebhookWatch:
             )
             self.troubled = True
         key = f"{reason} (from {client})"
-        self._refusal_log.note(key, f"Webhook refused ({status}): {key}. {refusal.hint}")
+        if status == LOST_STATUS:
+            self._lost_log.note(
+                key,
+                f"Webhook NOT queued ({status}), lost: {key}. {refusal.hint} "
+                "CometChat does not send it again.",
+            )
+        else:
+            self._refusal_log.note(key, f"Webhook refused ({status}): {key}. {refusal.hint}")
         self._changed()
 
     def accepted(self) -> None:
@@ -356,6 +401,7 @@ class WebhookWatch:
     def close(self) -> None:
         """The server stops: log what is held back, tell the window the last state."""
         self._refusal_log.close()
+        self._lost_log.close()
         self._slow_log.close()
         with self._lock:
             timer, self._notify_timer = self._notify_timer, None

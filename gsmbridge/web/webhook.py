@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any
 
-from gsmbridge.core.db import StoreClosed, StoreUnavailable
+from gsmbridge.core.db import StoreClosed, StoreUnavailable, is_locked
 from gsmbridge.core.notification import PayloadError
 from gsmbridge.web.auth import BasicAuth
 from gsmbridge.web.refusals import SLOW_S, RefusalKind, WebhookWatch, client_of
@@ -64,21 +64,37 @@ def closed_answer(exc: StoreClosed, method: str, path: str) -> tuple[int, bytes,
     return 503, error_body(message), [("Retry-After", "5")]
 
 
+Refused = Callable[[int, RefusalKind, str], None]  # (answer's status, kind, reason)
+CLOSING = "the queue is closing (gsmbridge is stopping or restarting)"
+
+
 def answer(
     accept: Callable[[Any, str | None], Accepted],
     body: bytes,
-    refused: Callable[[RefusalKind, str], None] | None = None,
+    refused: Refused | None = None,
+    why_locked: Callable[[], str] | None = None,
 ) -> tuple[int, bytes, Headers]:
     """The webhook's answer to a JSON body (credentials and content type checked):
-    (status, JSON bytes, extra headers).  A 200 means the job is on disk.  A 400 is
-    told to ``refused`` (kind, reason), which logs it; without one it is logged here."""
+    (status, JSON bytes, extra headers).  A 200 means the job is on disk.  A 400, and a
+    503 (not queued: lost), is told to ``refused`` (status, kind, reason), which logs
+    it; without one it is logged here.  ``why_locked`` names who held the queue
+    database's lock when a write gave up waiting for it."""
 
     def bad(kind: RefusalKind, message: str) -> tuple[int, bytes, Headers]:
         if refused is not None:
-            refused(kind, message)
+            refused(400, kind, message)
         else:
             log.warning("Webhook rejected: %s", message)
         return 400, error_body(message), []
+
+    def lost(
+        kind: RefusalKind, reason: str, out: tuple[int, bytes, Headers]
+    ) -> tuple[int, bytes, Headers]:
+        if refused is not None:
+            refused(out[0], kind, reason)
+        else:
+            log.error("Webhook NOT queued (%d): %s", out[0], reason)
+        return out
 
     try:
         payload = json.loads(body)
@@ -98,14 +114,21 @@ def answer(
         return bad(RefusalKind.INVALID, str(exc))
     except RecursionError:
         return bad(RefusalKind.TOO_DEEP, "payload is nested too deeply")
-    except StoreUnavailable as exc:  # not queued and no spool took it: send again
-        return closed_answer(exc, "POST", PATH)
+    # Below: not queued, so not acknowledged; CometChat does not send it again, though.
+    except StoreUnavailable as exc:  # no spool took it either
+        message = str(exc) or "the shared store is unreachable"
+        out = 503, error_body(message), [("Retry-After", "5")]
+        return lost(RefusalKind.QUEUE_UNREACHABLE, f"the queue is unreachable: {message}", out)
     except StoreClosed:
-        return 503, error_body("gsmbridge is shutting down; send again"), [("Retry-After", "5")]
+        out = 503, error_body("gsmbridge is shutting down; send again"), [("Retry-After", "5")]
+        return lost(RefusalKind.QUEUE_CLOSED, CLOSING, out)
     except sqlite3.Error as exc:
-        # Not queued, so not acknowledged: CometChat may send it again.
-        log.error("Webhook NOT queued: the queue database cannot be written: %s", exc)
-        return 503, error_body(f"the queue database cannot be written: {exc}"), []
+        message = f"the queue database cannot be written: {exc}"
+        out = 503, error_body(message), []
+        if is_locked(exc):
+            why = why_locked() if why_locked is not None else ""
+            return lost(RefusalKind.QUEUE_LOCKED, why or message, out)
+        return lost(RefusalKind.QUEUE_ERROR, message, out)
     state = accepted.state.value
     if accepted.spooled:  # on this PC's disk, not yet a job: no id to give
         return 200, f'{{"status":"{state}","spooled":true}}\n'.encode(), []
@@ -125,6 +148,7 @@ class WebhookRoute:
         metrics: WebhookMetrics,
         watch: WebhookWatch,
         why_slow: Callable[[float], str],
+        why_locked: Callable[[], str] | None = None,
     ) -> None:
         self.app = app
         self._accept = accept
@@ -133,6 +157,7 @@ class WebhookRoute:
         self._metrics = metrics
         self._watch = watch
         self._why_slow = why_slow
+        self._why_locked = why_locked
 
     def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if environ.get("PATH_INFO") != PATH or environ.get("REQUEST_METHOD") != "POST":
@@ -152,12 +177,12 @@ class WebhookRoute:
             return self.app(environ, start_response)
         watch = self._watch
 
-        def refused(kind: RefusalKind, reason: str) -> None:
-            watch.refused(400, kind, reason, client_of(environ))
+        def refused(status: int, kind: RefusalKind, reason: str) -> None:
+            watch.refused(status, kind, reason, client_of(environ))
 
         try:
             body = environ["wsgi.input"].read(int(length))
-            status, out, headers = answer(self._accept, body, refused)
+            status, out, headers = answer(self._accept, body, refused, self._why_locked)
         except Exception as exc:  # noqa: BLE001 - as Flask's handler of the unexpected
             log.exception("unexpected error handling POST %s", PATH)
             status, out, headers = 500, error_body(f"internal error: {type(exc).__name__}"), []

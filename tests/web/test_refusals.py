@@ -15,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from gsmbridge.core import db
 from gsmbridge.core.events import Listener
 from gsmbridge.service import Bridge
 from gsmbridge.web import refusals
@@ -287,6 +288,118 @@ def test_a_webhook_held_up_by_a_locked_database_is_a_warning_with_the_reason(
     assert slow["last_slow"]["status"] == 200 and slow["last_slow"]["seconds"] >= 2.4
     assert "locked by another program" in slow["last_slow"]["why"]
     assert slow["refused_last_hour"] == 0
+
+
+def errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == WEBHOOK_LOG and r.levelno == logging.ERROR
+    ]
+
+
+def _post_together(client: Client, n: int) -> list[tuple[int, float]]:
+    """``n`` webhooks posted at once: (status, seconds) of each."""
+    out: list[tuple[int, float]] = []
+
+    def post(uid: str) -> None:
+        started = time.monotonic()
+        status = client.post("/webhook", payload(data__to__uid=uid))[0]
+        out.append((status, time.monotonic() - started))
+
+    threads = [threading.Thread(target=post, args=(f"lost-{i}",)) for i in range(n)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return out
+
+
+@pytest.fixture
+def locked(settings: Any, tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A running bridge whose queue file another connection holds (BEGIN EXCLUSIVE)."""
+
+    def start(timeout: float) -> tuple[Bridge, sqlite3.Connection]:
+        monkeypatch.setattr(db, "BUSY_TIMEOUT_S", timeout)  # 30 s in production
+        bridge = Bridge(settings, tmp_path / "data")
+        bridge.start()
+        started.append(bridge)
+        other = sqlite3.connect(bridge.store.path, timeout=1, check_same_thread=False)
+        others.append(other)
+        other.execute("BEGIN EXCLUSIVE")
+        return bridge, other
+
+    started: list[Bridge] = []
+    others: list[sqlite3.Connection] = []
+    yield start
+    for other in others:
+        other.close()
+    for bridge in started:
+        bridge.stop()
+
+
+def test_a_webhook_lost_to_a_locked_database_is_a_refusal_with_the_reason(
+    locked: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Review 8 finding 8: another program holds the queue's write lock longer than
+    gsmbridge waits (30 s; 2.5 s here); the webhook is answered 503, not queued, and
+    CometChat does not send it again: a loss, told like a refusal, with the reason."""
+    caplog.set_level(logging.INFO)
+    bridge, other = locked(2.5)
+    client = Client(bridge.web.port, USER, PASSWORD)
+    answers = _post_together(client, 2)
+    other.rollback()
+    assert [status for status, _ in answers] == [503, 503], answers
+    [line] = errors(caplog)  # the other waits for the minute's summary
+    assert line.startswith("Webhook NOT queued (503), lost: the queue database was locked ")
+    assert str(bridge.store.path) in line and "(from 127.0.0.1)" in line
+    seen = webhook_status(client)
+    assert seen["refused_last_hour"] == 2 and seen["accepted_since_last_refused"] is False
+    last = seen["last_refused"]
+    assert last["status"] == 503 and last["kind"] == "queue-locked"
+    waited = re.match(
+        r"the queue database was locked by another program for (\d+\.\d) s \(a database "
+        r"browser or a backup holding (.*)\?\)$",
+        last["reason"],
+    )
+    took = max(seconds for _, seconds in answers)
+    assert waited and 2.4 <= float(waited[1]) <= took and waited[2] == str(bridge.store.path)
+    assert "Close the program" in last["hint"]
+    # Slower than CometChat waits, too, and now it says why.
+    assert seen["slow_last_hour"] == 2 and seen["last_slow"]["status"] == 503
+    assert "locked by another program" in seen["last_slow"]["why"]
+    assert client.post("/webhook", payload(data__to__uid="after"))[0] == 200
+    assert webhook_status(client)["accepted_since_last_refused"] is True
+    bridge.stop()
+    assert len(errors(caplog)) == 2  # the summary of the held-back one came at stop
+    assert "1× the queue database was locked by another program" in errors(caplog)[1]
+
+
+def test_webhooks_held_by_a_lock_together_are_told_after_one_wait(locked: Any) -> None:
+    """Writes failed by another program's lock are not redone one by one, each waiting
+    for the lock again: 4 webhooks were answered after up to 6 times the timeout."""
+    bridge, _ = locked(1.0)
+    answers = _post_together(Client(bridge.web.port, USER, PASSWORD), 4)
+    assert [status for status, _ in answers] == [503] * 4, answers
+    # One wait for the first, one for those that came meanwhile (batched together).
+    assert max(seconds for _, seconds in answers) < 3.5, answers
+
+
+def test_a_webhook_while_the_queue_closes_is_a_refusal(
+    bridge: Bridge, client: Client, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    recorder = Recorder()
+    bridge.events.add(recorder)
+    bridge.store.close()
+    status, _, body = client.post("/webhook", payload())
+    assert status == 503, body
+    assert recorder.event.wait(5)  # /api/status cannot answer now: the store is closed
+    last = recorder.seen[-1].last_refusal
+    assert last is not None and last.status == 503 and last.kind.value == "queue-closed"
+    assert last.reason.startswith("the queue is closing")
+    [line] = warnings(caplog) + errors(caplog)
+    assert line.startswith("Webhook NOT queued (503), lost: the queue is closing")
 
 
 def test_status_json_is_plain(bridge: Bridge, client: Client) -> None:
