@@ -132,3 +132,20 @@ def test_a_short_refusal_is_shown_whole(gui, qtbot):
     header.set_webhook_trouble(_refused("no credentials sent"))
     qtbot.waitUntil(lambda: header.trouble.shown_text() == header.trouble.text())
     assert header.trouble.text() == ("⚠ Webhooks refused: no credentials sent (8 in the last hour)")
+
+
+def test_a_webhook_lost_to_a_locked_queue_is_red_with_the_reason(qtbot):
+    """Review 8 finding 8: a 503 (not queued) was an orange 'slow answer' only."""
+    header = HeaderBar()
+    qtbot.addWidget(header)
+    why = "the queue database was locked by another program for 30.0 s (a database …?)"
+    lost = Refusal(time.time(), 503, RefusalKind.QUEUE_LOCKED, why, "127.0.0.1")
+    slow = SlowAnswer(time.time(), 30.05, 503, why)
+    minute = ((int(time.time() // 60), 1),)
+    header.set_webhook_trouble(
+        WebhookTrouble(refused=minute, last_refusal=lost, slow=minute, last_slow=slow)
+    )
+    assert header.trouble.text().startswith(f"⚠ Webhooks lost: {why} (1 in the last hour)")
+    assert header.trouble.styleSheet() == ERROR_STYLE
+    tip = header.trouble.toolTip()
+    assert "(503)" in tip and "Close the program" in tip and "took 30.1 s" in tip

@@ -24,7 +24,7 @@ from gsmbridge.gui.texts import modem_summary
 from gsmbridge.gui.views.widgets import SignalBars
 from gsmbridge.modem.status import ModemState, ModemStatus
 from gsmbridge.tunnel.status import TunnelStatus
-from gsmbridge.web.refusals import SLOW_S, WebhookTrouble
+from gsmbridge.web.refusals import LOST_STATUS, SLOW_S, WebhookTrouble
 
 # Order and labels of the count chips (jobs by their current state).
 COUNT_LABELS = (
@@ -278,7 +278,9 @@ class HeaderBar(QFrame):
             else:
                 # Every notification since is lost: CometChat does not send a refused one again.
                 # The reason first: where the text is cut for room, the count goes first.
-                texts.append(f"⚠ Webhooks refused: {last.reason} ({refused:,} in the last hour)")
+                # A 503: a good one not queued (another program's lock, a restart).
+                what = "lost" if last.status == LOST_STATUS else "refused"
+                texts.append(f"⚠ Webhooks {what}: {last.reason} ({refused:,} in the last hour)")
                 style = ERROR_STYLE
             tips.insert(
                 0,
