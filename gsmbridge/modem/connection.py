@@ -83,7 +83,7 @@ class PinMemory:
     entered: str | None = None  # typed by the user, not tried yet
     iccid: str = ""  # the SIM the rejections belong to ("" while unknown)
     tries_after: int | None = None  # tries left the SIM said after our last try
-    announced: str = ""  # the wait last logged (each is logged once, not at each reconnect)
+    announced: str = ""  # the wait last logged, and for which configured PIN (logged once)
 
     def reject(self, pin: str, *, iccid: str, tries: int | None, error: str) -> None:
         self.rejected.add(pin)

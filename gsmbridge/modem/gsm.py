@@ -149,6 +149,12 @@ class Modem:
         self.pin.entered = pin
         self._events.put(("pin", pin))
 
+    def configured_pin_changed(self) -> None:
+        """``options.pin`` changed (Settings, the config file): a modem waiting for a PIN
+        decides again by the configured PIN's rules (never one this SIM rejected, never
+        on its last try), unlike a PIN a person typed."""
+        self._events.put(("configured pin", None))
+
     def reconnect(self) -> None:
         self._events.put(("reconnect", None))
 

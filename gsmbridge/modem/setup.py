@@ -351,7 +351,9 @@ class Initialiser:
         """The PIN to enter now, or None to wait for a person: the one they typed (once),
         else the configured one unless this SIM rejected it or has one try left (the
         memory lasts one run: a wrong configured PIN costs a try per start, and a
-        service restarted in a loop must not use the last one)."""
+        service restarted in a loop must not use the last one).  A configured PIN changed
+        while running (Settings, the config file) follows the same rules: an edit back to
+        a rejected PIN, or a file emptied and written again, costs no try."""
         memory = self.modem.pin
         if memory.entered:
             pin, memory.entered = memory.entered, None
@@ -372,6 +374,8 @@ class Initialiser:
     def enter(self, pin: str) -> None:
         modem, memory = self.modem, self.modem.pin
         log.info("Entering the SIM PIN")
+        if modem.status.state == ModemState.PIN_REQUIRED:  # a configured PIN saved since
+            modem.set_status(state=ModemState.CONNECTING, last_error="")
         self.state.cpin_ready_grace_until = time.monotonic() + 30
         modem.boot.expect(rank=2)  # the SMS side now starts: "SMS Ready" may follow
         for attempt in range(3):
@@ -418,20 +422,21 @@ class Initialiser:
             else:
                 why, said = "no PIN is configured", "SIM PIN required: enter the PIN"
             modem.set_status(state=ModemState.PIN_REQUIRED, last_error=f"{said} — {tries}")
-            if why == LAST_TRY_HELD_BACK:  # a restart would hold it back again
+            if modem.status.pin_tries == 1:  # a configured PIN, new or not, is held back
                 todo = (
-                    "Enter the PIN in the window's Modem tab (or save it in Settings), or "
-                    "unlock the SIM in a phone"
+                    "A PIN set in the config file or Settings is not entered on the last "
+                    "try: enter the PIN in the window's Modem tab, or unlock the SIM in a phone"
                 )
             else:
                 todo = (
-                    "Set modem.pin in the config file (a running gsmbridge tries it within "
-                    "seconds), or enter the PIN in the window's Modem tab"
+                    "Set modem.pin in the config file to the right PIN (a running gsmbridge "
+                    "tries it within seconds), or enter the PIN in the window's Modem tab"
                 )
             self.announce(
                 logging.WARNING,
                 f"The SIM in {modem.url} waits for its PIN ({why} — {tries}): nothing is sent "
                 f"until it is unlocked. {todo}",
+                configured,
             )
         while True:
             event = modem.next_event(3600.0, self.channel)
@@ -442,12 +447,20 @@ class Initialiser:
                     continue
                 modem.set_status(state=ModemState.CONNECTING, last_error="")
                 return
+            if event is not None and event[0] == "configured pin" and not puk:
+                # Decide again by the configured PIN's rules (choose_pin); why the SIM
+                # stays locked is now the new PIN's news, not the last entry's.
+                modem.pin.error = ""
+                return
 
-    def announce(self, level: int, text: str) -> None:
-        """Log why the SIM waits for a person, once (not again at each reconnect)."""
+    def announce(self, level: int, text: str, pin: str = "") -> None:
+        """Log why the SIM waits for a person, once (not again at each reconnect); again
+        for another configured ``pin`` held back for the same reason (the text does not
+        name it)."""
         memory = self.modem.pin
-        if memory.announced != text:
-            memory.announced = text
+        said = f"{pin}\n{text}"
+        if memory.announced != said:
+            memory.announced = said
             log.log(level, "%s", text)
 
     # -- polling -------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """The SIM PIN memory against the simulator: every PIN the SIM rejected stays rejected
 (three wrong PINs lock it), a typed PIN is entered once per press, the memory is
-forgotten when the SIM is another one or was unlocked elsewhere; a SIM that waits for
-a person is logged once."""
+forgotten when the SIM is another one or was unlocked elsewhere; a configured PIN
+changed while running keeps the configured PIN's rules; a SIM that waits for a person
+is logged once."""
 
 from __future__ import annotations
 
@@ -67,22 +68,60 @@ def test_the_same_typed_pin_twice_is_entered_twice(sim_factory, modem_factory):
     assert sim.pin_attempts == ["1111", "1111"] and modem.status.pin_tries == 1
 
 
-def test_a_wrong_saved_pin_changed_to_another_wrong_one_is_entered_once(sim_factory, modem_factory):
-    """Settings > SIM PIN saved while the SIM waits: the service puts the new PIN into the
-    options and enters it (Modems.apply_options); then neither is entered again."""
+def test_a_saved_pin_changed_back_to_a_rejected_one_is_not_entered(
+    sim_factory, modem_factory, caplog
+):
+    """Settings > SIM PIN saved, or modem.pin edited in the file, while the SIM waits: the
+    service puts the new PIN into the options (Modems.apply_options) and the modem
+    decides by the configured PIN's rules.  Review 8.1: saved back to the first (rejected)
+    PIN, it was entered like a typed one, on the last try, and the SIM needed its PUK."""
+    caplog.set_level(logging.INFO, logger="gsmbridge")
     sim = sim_factory(pin="9999")
     modem = modem_factory(sim.url, pin="1234")
     pin_required(sim, modem, attempts=1, checks=1)
-    modem.options.pin = "5555"
-    modem.enter_pin("5555")
+    modem.options.pin = "5555"  # not rejected yet, 2 tries left: entered once
+    modem.configured_pin_changed()
     pin_required(sim, modem, attempts=2, checks=2)
     assert sim.pin_attempts == ["1234", "5555"] and sim.modem.sim.pin_tries_left == 1
     modem.reconnect()
     pin_required(sim, modem, attempts=2, checks=3)
-    modem.options.pin = "1234"  # saved back to the first: a person's choice, entered once
-    modem.enter_pin("1234")
-    assert wait_until(lambda: modem.status.state == "puk-required")
-    assert sim.pin_attempts == ["1234", "5555", "1234"]
+    logged = len(waits(caplog, "waits for its PIN"))
+    modem.options.pin = "1234"  # saved back to the first: rejected, and the last try
+    modem.configured_pin_changed()
+    pin_required(sim, modem, attempts=2, checks=4)
+    assert sim.pin_attempts == ["1234", "5555"] and sim.modem.sim.state == "SIM PIN"
+    assert modem.status.last_error == (
+        f"{CONFIGURED_PIN_REJECTED}: enter the PIN — 1 try left before the SIM locks"
+    )
+    (said,) = waits(caplog, "waits for its PIN")[logged:]
+    assert CONFIGURED_PIN_REJECTED in said.getMessage()
+    modem.configured_pin_changed()  # the file saved again: no try, not said again
+    pin_required(sim, modem, attempts=2, checks=5)
+    assert len(waits(caplog, "waits for its PIN")) == logged + 1
+    modem.options.pin = "5555"  # the other rejected one: held back, said again
+    modem.configured_pin_changed()
+    pin_required(sim, modem, attempts=2, checks=6)
+    assert len(waits(caplog, "waits for its PIN")) == logged + 2
+
+
+def test_a_new_saved_pin_is_not_entered_on_the_last_try(sim_factory, modem_factory):
+    """Even a PIN this SIM never rejected: the configured PIN keeps away from the last
+    try (a typed one does not)."""
+    sim = sim_factory(pin="9999")
+    modem = modem_factory(sim.url)
+    pin_required(sim, modem, attempts=0, checks=1)
+    for attempts, typed in enumerate(("1111", "2222"), 1):
+        modem.enter_pin(typed)
+        pin_required(sim, modem, attempts=attempts, checks=attempts + 1)
+    modem.options.pin = "9999"
+    modem.configured_pin_changed()
+    pin_required(sim, modem, attempts=2, checks=4)
+    assert modem.status.last_error == (
+        f"{LAST_TRY_HELD_BACK}: enter the PIN — 1 try left before the SIM locks"
+    )
+    modem.enter_pin("9999")
+    assert modem.wait_ready(5)
+    assert sim.pin_attempts == ["1111", "2222", "9999"]
 
 
 def test_a_wrong_saved_pin_then_a_wrong_typed_one_locks_nothing(sim_factory, modem_factory):
@@ -92,7 +131,7 @@ def test_a_wrong_saved_pin_then_a_wrong_typed_one_locks_nothing(sim_factory, mod
     modem = modem_factory(sim.url)
     pin_required(sim, modem, attempts=0, checks=1)
     modem.options.pin = "5555"  # saved in Settings while the SIM waits
-    modem.enter_pin("5555")
+    modem.configured_pin_changed()
     pin_required(sim, modem, attempts=1, checks=2)
     modem.enter_pin("1111")
     pin_required(sim, modem, attempts=2, checks=3)
