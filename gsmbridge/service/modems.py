@@ -18,7 +18,6 @@ from gsmbridge.config import Settings, get_key, restart_keys
 from gsmbridge.core.events import Listener
 from gsmbridge.modem.deliver import Deliver
 from gsmbridge.modem.gsm import Modem, ModemOptions
-from gsmbridge.modem.parsing import valid_pin
 from gsmbridge.modem.status import ModemState, ModemStatus, UssdAnswer
 from gsmbridge.modem.status_report import StatusReport
 from gsmbridge.simulator import ModemSimulator, SimulatedMessage, SimulatorOptions, start_builtin
@@ -145,18 +144,21 @@ class ModemFleet:
 
     def apply_options(self, changed: list[str] | None = None) -> None:
         """Put the live options into the running modems (a setting changed).  A PIN saved
-        while a modem waits for one is tried at once (once, as a PIN typed in the Modem
-        tab: the person chose it); a new poll interval starts with a poll (a shorter one
-        waited for the end of the longer one)."""
+        (Settings, the config file) while a modem waits for one is tried at once if the
+        configured PIN's rules allow: never one this SIM rejected, never on its last try
+        (a file saved again, or emptied and written back, must cost no try); unlike a
+        PIN typed in the Modem tab (``enter_pin``).  A new poll interval starts with a
+        poll (a shorter one waited for the end of the longer one)."""
         fresh = self.options()
         restart = set(restart_keys())
         for modem in self._modems:
             for name, (key, _convert) in MODEM_OPTIONS.items():
                 if key not in restart:
                     setattr(modem.options, name, getattr(fresh, name))
-        pin = fresh.pin or ""
-        if changed and "modem.pin" in changed and valid_pin(pin):
-            self.enter_pin(pin)
+        if changed and "modem.pin" in changed and fresh.pin:  # "": nothing to try
+            for modem in self._modems:
+                if modem.status.state == ModemState.PIN_REQUIRED:
+                    modem.configured_pin_changed()
         if changed and "modem.poll_interval_s" in changed:
             for modem in self._modems:  # poll now: the next one comes at the new interval
                 modem.request_poll()
@@ -245,7 +247,8 @@ class ModemFleet:
         return modems[0].ussd(code, timeout=timeout)
 
     def enter_pin(self, pin: str, port: str | None = None) -> None:
-        """A PIN typed by a person; each modem waiting for one tries it once."""
+        """A PIN typed by a person; each modem waiting for one tries it once, even one
+        the SIM rejected before, even on its last try (the person chose it)."""
         for modem in self._chosen(port):
             if modem.status.state == ModemState.PIN_REQUIRED:
                 modem.enter_pin(pin)
