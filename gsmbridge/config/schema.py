@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
+
 from gsmbridge.modem import parsing
 
 log = logging.getLogger("gsmbridge.config")
@@ -180,8 +182,8 @@ class SendingSettings:
     default_region: str = setting(
         "US",
         check=(
-            lambda code: len(code) == 2 and code.isalpha(),
-            "must be a two-letter country code such as US or DE",
+            lambda code: code.upper() in phonenumbers.SUPPORTED_REGIONS,
+            "must be a two-letter country code phone numbers know, such as US, DE or GB",
         ),
     )
     smart_encoding: bool = setting(True)

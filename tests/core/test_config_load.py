@@ -208,3 +208,18 @@ def test_username_without_password_says_what_is_missing(tmp_path: Path) -> None:
     assert s.auth.missing == "auth.username is 'cc' but no password is set"
     s.auth.username, s.auth.password = "", "x"
     assert s.auth.missing == "a password is set but auth.username is empty"
+
+
+def test_a_country_code_phone_numbers_do_not_know_is_refused(tmp_path) -> None:
+    """"XX" passed the file's check (two letters) and ran, while Settings refused it, so
+    no other Settings change could be saved until it was fixed."""
+    from gsmbridge.config import read_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text('[sending]\ndefault_region = "XX"\n', encoding="utf-8")
+    loaded = read_settings(path, environ={})
+    [problem] = loaded.errors
+    assert problem.key == "sending.default_region" and "phone numbers know" in problem.message
+    assert loaded.settings.sending.default_region == "US"  # the default meanwhile
+    path.write_text('[sending]\ndefault_region = "gb"\n', encoding="utf-8")
+    assert read_settings(path, environ={}).errors == []
