@@ -128,6 +128,9 @@ def test_connect_saves_the_new_port_and_restarts_with_it_only(gui, qtbot, tmp_pa
         assert "Simulated" not in window.windowTitle()
         assert panel.port_note.text() == f"The service runs with {url}."
         assert "File" not in panel.port_note.text()
+        with qtbot.waitSignal(gui.ctx.started, timeout=20000):
+            gui.ctx.restart_bridge()  # another restart: the note no longer tells it
+        assert panel.port_note.text() == ""
     finally:
         sim.stop()
 

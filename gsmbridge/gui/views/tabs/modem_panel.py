@@ -438,6 +438,8 @@ class ModemPanel(QWidget):
         if self._switching_to:
             self.port_note.setText(f"The service runs with {self._switching_to}.")
             self._switching_to = ""
+        elif self.port_note.text().startswith("The service runs with"):
+            self.port_note.setText("")  # another restart since: it may run with others
 
     @Slot(object)
     def _service_failed(self, problem: Any) -> None:
