@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from gsmbridge import __version__
 from gsmbridge.cli.common import CommandError, data_dir_from_args, describe_os_error, fail
 from gsmbridge.config import (
+    COMMAND_LINE_FLAGS,
     ConfigError,
     Settings,
     default_config_path,
@@ -203,21 +204,12 @@ def settings_from_args(args: argparse.Namespace) -> Settings:
     return settings
 
 
-# The flags that set a setting, and the key each sets.
-FLAG_KEYS = {
-    "host": "server.host",
-    "port": "server.port",
-    "store": "store.url",
-    "modem": "modem.port",
-    "log_level": "logging.level",
-    "tunnel": "tunnel.program",
-}
-
-
 def command_line_keys(args: argparse.Namespace) -> frozenset[str]:
     """The keys this command line set: an edit of the file does not move them."""
     return frozenset(
-        key for flag, key in FLAG_KEYS.items() if getattr(args, flag, None) not in (None, "")
+        key
+        for attr, _flag, key in COMMAND_LINE_FLAGS
+        if getattr(args, attr, None) not in (None, "")
     )
 
 

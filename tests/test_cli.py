@@ -306,3 +306,11 @@ def test_contacts_import_says_when_a_running_gsmbridge_sends_what_it_released(
         assert "released 1 waiting job(s) (the running gsmbridge sends them within a minute)" in out
     finally:
         holder.communicate("", timeout=10)
+
+
+def test_the_settings_know_which_keys_the_command_line_set(home: Path) -> None:
+    from gsmbridge.__main__ import settings_from_args
+
+    args = build_parser().parse_args(["--modem", "sim", "--port", "0", "--log-level", "DEBUG"])
+    settings = settings_from_args(args)
+    assert settings.from_command_line == {"modem.port", "server.port", "logging.level"}

@@ -28,6 +28,7 @@ from gsmbridge.config.save import (
 )
 from gsmbridge.config.schema import (
     APP_NAME,
+    COMMAND_LINE_FLAGS,
     ENV_PREFIX,
     AuthSettings,
     CometChatSettings,
@@ -47,6 +48,7 @@ from gsmbridge.config.schema import (
     StoreSettings,
     TunnelSettings,
     changed_keys,
+    command_line_args,
     get_key,
     restart_keys,
     schema_fields,
@@ -57,6 +59,8 @@ from gsmbridge.config.schema import (
 )
 
 __all__ = [
+    "COMMAND_LINE_FLAGS",
+    "command_line_args",
     "AUTH_KEYS",
     "APP_NAME",
     "ENV_PREFIX",

@@ -25,6 +25,16 @@ log = logging.getLogger("gsmbridge.config")
 APP_NAME = "gsmbridge"
 ENV_PREFIX = "GSMBRIDGE_"
 
+# The command line's flags that set a setting (``args`` attribute, flag, key).
+COMMAND_LINE_FLAGS = (
+    ("host", "--host", "server.host"),
+    ("port", "--port", "server.port"),
+    ("store", "--store", "store.url"),
+    ("modem", "--modem", "modem.port"),
+    ("log_level", "--log-level", "logging.level"),
+    ("tunnel", "--tunnel", "tunnel.program"),
+)
+
 
 class ConfigError(Exception):
     """A configuration problem, with a one-line message naming the key.
@@ -434,3 +444,19 @@ def section_types() -> dict[str, type]:
 
 # A SIM PIN is 4 to 8 digits (3GPP TS 22.030): a modem fact, kept with the modem.
 valid_pin = parsing.valid_pin
+
+
+def command_line_args(settings: Settings) -> list[str]:
+    """The flags that set what the command line set for this run (``from_command_line``),
+    with their running values: to start the same way again (at login)."""
+    argv: list[str] = []
+    for _attr, flag, key in COMMAND_LINE_FLAGS:
+        if key not in settings.from_command_line:
+            continue
+        value = get_key(settings, key)
+        if key == "modem.port":
+            value = ",".join(value)
+        elif key == "tunnel.program" and not value:
+            value = "off"
+        argv += [flag, str(value)]
+    return argv

@@ -25,11 +25,14 @@ APPROVED_KEY = r"Software\Microsoft\Windows\CurrentVersion\Explorer\StartupAppro
 _APPROVED_ON = b"\x02" + bytes(11)
 
 
-def command(config_path: Path | None = None, data_dir: Path | None = None) -> list[str]:
+def command(
+    config_path: Path | None = None, data_dir: Path | None = None, flags: list[str] | None = None
+) -> list[str]:
     """How to start the desktop app again: the frozen executable or this interpreter,
     with this run's config file and data directory where a login start would not find
     them by default (``--config``, ``--data-dir``, or ``GSMBRIDGE_DATA_DIR``, which the
-    login session does not have): otherwise it starts on another, empty queue."""
+    login session does not have): otherwise it starts on another, empty queue.  ``flags``:
+    this run's setting flags (``--modem COM3`` as the README shows), kept too."""
     if getattr(sys, "frozen", False):
         argv = [sys.executable, "--minimized"]
     else:
@@ -41,7 +44,7 @@ def command(config_path: Path | None = None, data_dir: Path | None = None) -> li
         argv += ["--config", str(Path(config_path).resolve())]
     if data_dir is not None and not _same(data_dir, platform_data_dir()):
         argv += ["--data-dir", str(Path(data_dir).resolve())]
-    return argv
+    return argv + list(flags or [])
 
 
 def _same(a: Path, b: Path) -> bool:

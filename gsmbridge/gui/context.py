@@ -19,6 +19,7 @@ from gsmbridge.config import (
     Settings,
     apply_new_password,
     changed_keys,
+    command_line_args,
     get_key,
     restart_keys,
     save_changes,
@@ -187,13 +188,15 @@ class AppContext(QObject):
         # Against the real entry, not the old setting: the installer (or Windows'
         # Startup-apps switch) may have changed it without the config knowing.
         if "gui.start_at_login" in keys or new.gui.start_at_login != autostart.is_enabled():
-            argv = autostart.command(self.config_path, self.data_dir)
+            flags = command_line_args(self.settings)
+            argv = autostart.command(self.config_path, self.data_dir, flags)
             autostart.set_enabled(new.gui.start_at_login, argv)
         # Only what this save changed: the rest stays as it runs (the config watch may
         # have applied set-password's credentials, or an edit of the file, meanwhile).
         waits = set(restart_keys())
         untouched = [k for k, _f in schema_fields() if k not in keys and k not in waits]
         restart = self.bridge.live.apply(copy.deepcopy(new), keep=untouched)
+        self.settings.from_command_line -= set(keys)  # saved here: the file's now
         for key in keys:  # those not applied live stay wanted until a restart
             set_key(self.desired, key, get_key(new, key))
         log.info(

@@ -114,3 +114,22 @@ def test_posting_replies_needs_the_api_key_where_it_is_turned_on() -> None:
     }
     settings.cometchat.api_key = "key"
     assert settings.failed_checks() == []
+
+
+def test_command_line_args_give_back_what_the_command_line_set() -> None:
+    from gsmbridge.config import Settings, command_line_args
+
+    settings = Settings()
+    assert command_line_args(settings) == []
+    settings.modem.port = ["COM3", "COM4"]
+    settings.server.port = 8091
+    settings.tunnel.program = ""
+    settings.from_command_line = frozenset({"modem.port", "server.port", "tunnel.program"})
+    assert command_line_args(settings) == [
+        "--port",
+        "8091",
+        "--modem",
+        "COM3,COM4",
+        "--tunnel",
+        "off",
+    ]
