@@ -160,3 +160,6 @@ def test_a_new_right_pin_saved_while_the_sim_waits_is_entered_once(start, change
     change(b, "1234")
     assert modem.wait_ready(5)
     assert sim.pin_attempts == [*before, "1234"]
+    change(b, "5555")  # the SIM is unlocked: kept for when it asks again, not entered
+    assert not wait_until(lambda: len(sim.pin_attempts) > len(before) + 1, SETTLE_S)
+    assert modem.status.ready and modem.options.pin == "5555"

@@ -152,7 +152,8 @@ class Modem:
     def configured_pin_changed(self) -> None:
         """``options.pin`` changed (Settings, the config file): a modem waiting for a PIN
         decides again by the configured PIN's rules (never one this SIM rejected, never
-        on its last try), unlike a PIN a person typed."""
+        on its last try), unlike a PIN a person typed.  A modem in another state reads
+        the option when its SIM next asks (the event is dropped)."""
         self._events.put(("configured pin", None))
 
     def reconnect(self) -> None:

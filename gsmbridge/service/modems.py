@@ -156,9 +156,8 @@ class ModemFleet:
                 if key not in restart:
                     setattr(modem.options, name, getattr(fresh, name))
         if changed and "modem.pin" in changed and fresh.pin:  # "": nothing to try
-            for modem in self._modems:
-                if modem.status.state == ModemState.PIN_REQUIRED:
-                    modem.configured_pin_changed()
+            for modem in self._modems:  # each state: one about to wait must hear it too
+                modem.configured_pin_changed()
         if changed and "modem.poll_interval_s" in changed:
             for modem in self._modems:  # poll now: the next one comes at the new interval
                 modem.request_poll()
