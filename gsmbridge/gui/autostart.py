@@ -11,9 +11,9 @@ back on there.
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 from pathlib import Path
+from xml.sax.saxutils import escape as xml_escape
 
 from gsmbridge.config import default_config_path, platform_data_dir
 
@@ -60,13 +60,30 @@ def _mac_path() -> Path:
     return Path.home() / "Library" / "LaunchAgents" / f"org.{APP_ID}.plist"
 
 
+# Characters that make the Desktop Entry spec quote an argument (double quotes only).
+_RESERVED = set(" \t\n\"'\\><~|&;$*?#()`")
+
+
+def desktop_exec(argv: list[str]) -> str:
+    """The Exec value for ``argv`` by the Desktop Entry spec: double quotes (shlex's
+    single quotes are not understood), "`$\\ escaped inside them, every backslash doubled
+    again by the string escape rule, and % doubled (a field code otherwise)."""
+    parts = []
+    for arg in argv:
+        if any(c in _RESERVED for c in arg) or not arg:
+            inner = "".join("\\" + c if c in '"`$\\' else c for c in arg)
+            arg = f'"{inner}"'
+        parts.append(arg.replace("\\", "\\\\").replace("%", "%%"))
+    return " ".join(parts)
+
+
 def desktop_entry(argv: list[str]) -> str:
     return (
         "[Desktop Entry]\n"
         "Type=Application\n"
         "Name=gsmbridge\n"
         "Comment=CometChat SMS gateway through a USB GSM modem\n"
-        f"Exec={shlex.join(argv)}\n"
+        f"Exec={desktop_exec(argv)}\n"
         f"Icon={APP_ID}\n"
         "Terminal=false\n"
         "X-GNOME-Autostart-enabled=true\n"
@@ -74,7 +91,7 @@ def desktop_entry(argv: list[str]) -> str:
 
 
 def _plist(argv: list[str]) -> str:
-    args = "".join(f"<string>{a}</string>" for a in argv)
+    args = "".join(f"<string>{xml_escape(a)}</string>" for a in argv)
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         '<!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" '

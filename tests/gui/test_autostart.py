@@ -183,3 +183,22 @@ def test_the_default_places_add_no_flags(monkeypatch: pytest.MonkeyPatch, tmp_pa
     # A data directory given by the environment: the login session will not have it.
     from_env = autostart.command(default_config_path(), tmp_path / "from-env")
     assert from_env[-2:] == ["--data-dir", str((tmp_path / "from-env").resolve())]
+
+
+def test_the_linux_entry_quotes_by_the_desktop_entry_spec() -> None:
+    """shlex's single quotes are not understood by the Desktop Entry spec, and a % in a
+    path was read as a field code: a path with a space or a % started nothing."""
+    argv = ["/home/ana b/.venv/bin/python", "-m", "gsmbridge", "--config", "/x/100%/c\\d.toml"]
+    exec_line = autostart.desktop_exec(argv)
+    assert exec_line == (
+        '"/home/ana b/.venv/bin/python" -m gsmbridge --config "/x/100%%/c\\\\\\\\d.toml"'
+    )
+    assert "'" not in autostart.desktop_entry(argv)
+
+
+def test_the_macos_entry_escapes_its_arguments() -> None:
+    import plistlib
+
+    plist = autostart._plist(["/Apps/gsmbridge", "--config", "/Users/a/R&D <1>/config.toml"])
+    parsed = plistlib.loads(plist.encode())
+    assert parsed["ProgramArguments"][-1] == "/Users/a/R&D <1>/config.toml"
