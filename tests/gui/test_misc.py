@@ -36,7 +36,7 @@ def test_start_at_login_writes_and_removes_the_xdg_entry(tmp_path, monkeypatch):
     path = autostart.set_enabled(True, ["/opt/gsm bridge/gsmbridge"])
     assert path == tmp_path / "autostart" / "gsmbridge.desktop"
     text = path.read_text()
-    assert "Exec="/opt/gsm bridge/gsmbridge"" in text and "Type=Application" in text
+    assert 'Exec="/opt/gsm bridge/gsmbridge"' in text and "Type=Application" in text
     assert autostart.is_enabled()
     autostart.set_enabled(False)
     assert not autostart.is_enabled()
