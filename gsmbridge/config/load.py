@@ -137,7 +137,9 @@ def apply_values(
     for section_name, values in data.items():
         if section_name not in sections:
             line = _key_line(text, section_name)
-            close = difflib.get_close_matches(section_name, sections, n=1)
+            close = _singular(section_name, sections) or difflib.get_close_matches(
+                section_name, sections, n=1
+            )
             hint = f" (did you mean [{close[0]}]?)" if close else ""
             message = f"unknown section [{section_name}] in {_at(origin, line)}{hint}"
             problems.append(_problem(f"[{section_name}]", message, origin, line))
@@ -168,6 +170,13 @@ def apply_values(
             origins[dotted] = (origin, line)
             if text is not None:
                 problems.extend(_control_warnings(dotted, converted, where, origin, line))
+
+
+def _singular(name: str, known: typing.Iterable[str]) -> list[str]:
+    """[retries] for [retry], [limit] for [limits]: difflib would say [replies]."""
+    forms = {name[:-3] + "y", name[:-1], name + "s"} if name.endswith("ies") else set()
+    forms |= {name[:-1], name + "s"}
+    return [section for section in known if section in forms]
 
 
 def _control_warnings(

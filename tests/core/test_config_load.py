@@ -223,3 +223,14 @@ def test_a_country_code_phone_numbers_do_not_know_is_refused(tmp_path) -> None:
     assert loaded.settings.sending.default_region == "US"  # the default meanwhile
     path.write_text('[sending]\ndefault_region = "gb"\n', encoding="utf-8")
     assert read_settings(path, environ={}).errors == []
+
+
+def test_a_plural_section_name_points_to_the_real_one(tmp_path) -> None:
+    """[retries] was answered "did you mean [replies]?"; the section is [retry]."""
+    from gsmbridge.config import read_settings
+
+    path = tmp_path / "config.toml"
+    path.write_text("[retries]\nmax_attempts = 3\n[limit]\nper_day = 5\n", encoding="utf-8")
+    said = [p.message for p in read_settings(path, environ={}).problems]
+    assert any("[retries]" in m and "did you mean [retry]?" in m for m in said), said
+    assert any("[limit]" in m and "did you mean [limits]?" in m for m in said), said
