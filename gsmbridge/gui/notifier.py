@@ -18,7 +18,7 @@ from gsmbridge.core.phones import mask_number
 from gsmbridge.gui.context import AppContext
 from gsmbridge.gui.throttle import Throttle
 from gsmbridge.modem.status import ModemStatus
-from gsmbridge.web.refusals import WebhookTrouble
+from gsmbridge.web.refusals import LOST_STATUS, WebhookTrouble
 
 FAILED_BURST_MS = 1000  # one notification for a burst of failures
 REPLY_PREVIEW = 120  # characters of a reply shown
@@ -72,7 +72,8 @@ class DesktopNotifier(QObject):
         if last is None or self._refusal_told is not None:
             return
         self._refusal_told = last.at
-        self.say(f"Webhooks refused: {last.reason}", f"{last.hint} CometChat does not resend them.")
+        what = "lost" if last.status == LOST_STATUS else "refused"  # 503: not queued
+        self.say(f"Webhooks {what}: {last.reason}", f"{last.hint} CometChat does not resend them.")
 
     @Slot(object)
     def reply_received(self, message: IncomingSms) -> None:
