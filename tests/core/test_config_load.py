@@ -211,7 +211,7 @@ def test_username_without_password_says_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_a_country_code_phone_numbers_do_not_know_is_refused(tmp_path) -> None:
-    """"XX" passed the file's check (two letters) and ran, while Settings refused it, so
+    """XX passed the file's check (two letters) and ran, while Settings refused it, so
     no other Settings change could be saved until it was fixed."""
     from gsmbridge.config import read_settings
 
