@@ -237,3 +237,31 @@ def test_a_delivery_report_read_while_stopping_is_applied(settings: Settings, tm
         assert store.get(body["id"]).state is State.DELIVERED
     finally:
         store.close()
+
+
+def test_a_new_default_country_gives_waiting_jobs_their_number(
+    settings: Settings, tmp_path
+) -> None:
+    """A German number read as a US one waited for a number; setting Default country to
+    DE (Settings, or the config file) left it waiting."""
+    import copy
+
+    from tests.conftest import PASSWORD, USER
+    from tests.helpers import Client, payload
+
+    bridge = Bridge(settings, tmp_path / "data")
+    bridge.open_store()
+    bridge.start()
+    try:
+        client = Client(bridge.web.port, USER, PASSWORD)
+        _, _, german = client.post("/webhook", payload(data__to__phno="0151 23456789"))
+        _, _, none = client.post("/webhook", payload(data__to__uid="nobody", data__to__phno=None))
+        assert german["status"] == none["status"] == "needs-number"
+        new = copy.deepcopy(settings)
+        new.sending.default_region = "DE"
+        bridge.live.apply(new)
+        job = bridge.store.get(german["id"])
+        assert job.number == "+4915123456789" and job.state is not State.NEEDS_NUMBER
+        assert bridge.store.get(none["id"]).state is State.NEEDS_NUMBER  # no number at all
+    finally:
+        bridge.stop()

@@ -17,7 +17,7 @@ from gsmbridge.core.contacts import ImportResult, add_contact, import_csv
 from gsmbridge.core.events import Listener
 from gsmbridge.core.models import Contact, NewJob, State
 from gsmbridge.core.optout import queue_confirmation
-from gsmbridge.core.phones import normalise
+from gsmbridge.core.phones import InvalidNumber, normalise
 from gsmbridge.core.store import Store
 
 log = logging.getLogger("gsmbridge.service")
@@ -75,6 +75,26 @@ class JobActions(_Actions):
         n = self.store.delete(ids)
         self.events.jobs_changed()
         return n
+
+    def recheck_numbers(self) -> list[int]:
+        """Jobs waiting because their number did not fit the default country, read again
+        with the one set now (Settings, the config file): those that fit are queued."""
+        changed: list[int] = []
+        for job in self.store.list_jobs(states=[State.NEEDS_NUMBER], limit=1_000_000):
+            if not job.raw_number:
+                continue  # no number at all: the default country does not help
+            try:
+                e164 = normalise(job.raw_number, self.region)
+            except InvalidNumber:
+                continue
+            changed += self.store.set_number([job.id], e164)
+        if changed:
+            log.info(
+                "Default country %s: %d job(s) waiting for a number have one now",
+                self.region,
+                len(changed),
+            )
+        return self.announce(changed)
 
     def set_number(self, ids: list[int], number: str, *, save_contact: bool = True) -> list[int]:
         """Fix the number of jobs (and, by default, save it as the recipient's contact)."""

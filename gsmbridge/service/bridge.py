@@ -172,6 +172,7 @@ class Bridge:
         live.on_change(["logging.level"], self._log_level_changed)
         live.on_change(["server.keep_awake"], self._keep_awake_changed)
         live.on_change(["history.keep_days"], lambda _changed: self._housekeeping.run_soon())
+        live.on_change(["sending.default_region"], self._default_region_changed)
         live.on_change(["tunnel.", "auth.", "cometchat."], self._tunnel_settings_changed)
         live.on_change([""], lambda _changed: self.wake_sender())  # a limit, a retry delay…
 
@@ -320,6 +321,9 @@ class Bridge:
     def _credentials_changed(self, _changed: list[str]) -> None:
         if self.web is not None:
             self.web.app.extensions["gsmbridge.auth"].update(self.settings.auth)
+
+    def _default_region_changed(self, _changed: list[str]) -> None:
+        self.jobs.recheck_numbers()  # numbers read as the old country's may fit the new one
 
     def _log_level_changed(self, _changed: list[str]) -> None:
         logging.getLogger().setLevel(self.settings.logging.level.upper())
