@@ -39,6 +39,22 @@ class Conversation:
     note: str = ""  # e.g. the SMS answered carried several conversations
 
 
+def _conversation_values(c: Conversation | None) -> tuple[int | None, *tuple[str, ...]]:
+    """A post's conversation columns, job_id through note (empty without one)."""
+    if c is None:
+        return (None, "", "", "", "", "", "", "")
+    return (
+        c.job_id,
+        c.receiver,
+        c.receiver_type,
+        c.name,
+        c.on_behalf_of,
+        c.app_id,
+        c.region,
+        c.note,
+    )
+
+
 @dataclass(frozen=True)
 class AnsweredJob:
     """The most recent notification sent to a number, as the store has it."""
@@ -184,26 +200,18 @@ class RepliesStore(StoreBase):
 
         A reply read again (the SIM kept it) finds its row and changes nothing."""
         now = self.clock()
-        c = conversation
 
         def fn(conn: Conn) -> bool:
             inserted = conn.execute(
                 "INSERT INTO reply_posts(inbox_id, state, job_id, receiver, receiver_type,"
-                " conversation, on_behalf_of, app_id, region, muid, note, error,"
+                " conversation, on_behalf_of, app_id, region, note, muid, error,"
                 " next_attempt_at, created_at, updated_at)"
                 " VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?) ON CONFLICT(inbox_id) DO NOTHING",
                 (
                     inbox_id,
                     state.value,
-                    c.job_id if c else None,
-                    c.receiver if c else "",
-                    c.receiver_type if c else "",
-                    c.name if c else "",
-                    c.on_behalf_of if c else "",
-                    c.app_id if c else "",
-                    c.region if c else "",
+                    *_conversation_values(conversation),
                     muid,
-                    c.note if c else "",
                     error,
                     due_at,
                     now,
@@ -326,26 +334,13 @@ class RepliesStore(StoreBase):
     def address_post(self, inbox_id: int, conversation: Conversation | None, error: str) -> None:
         """Give a reply recorded without a conversation (posting was off) the one found
         now, or the reason none was; only while it is not posted."""
-        c = conversation
 
         def fn(conn: Conn) -> None:
             conn.execute(
                 "UPDATE reply_posts SET job_id=?, receiver=?, receiver_type=?, conversation=?,"
                 " on_behalf_of=?, app_id=?, region=?, note=?, error=?, updated_at=?"
                 " WHERE inbox_id=? AND receiver='' AND state='not-posted'",
-                (
-                    c.job_id if c else None,
-                    c.receiver if c else "",
-                    c.receiver_type if c else "",
-                    c.name if c else "",
-                    c.on_behalf_of if c else "",
-                    c.app_id if c else "",
-                    c.region if c else "",
-                    c.note if c else "",
-                    error,
-                    self.clock(),
-                    inbox_id,
-                ),
+                (*_conversation_values(conversation), error, self.clock(), inbox_id),
             )
 
         self._write(fn)
